@@ -1,0 +1,94 @@
+/** The client's command-line flags and exit statuses. */
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+
+/** Exit statuses of `client.ts`. */
+export const ExitCode = {
+  /** Every command succeeded (script mode), or the user quit (interactive mode). */
+  OK: 0,
+  /** Script mode: at least one command failed (bad input, a server error, no reply in time). */
+  FAILED: 1,
+  /** Bad command-line flags, or a permission flag is missing. */
+  USAGE: 2,
+  /** Script mode: the server could not be reached, or the connection was lost. */
+  CONNECTION: 3,
+} as const;
+
+/** Parsed flags. */
+export interface ClientOptions {
+  hostname: string;
+  port: number;
+  /** How long a command waits for the server's reply. */
+  timeoutMs: number;
+  /** Script mode: how long to keep printing incoming messages after the last input line. */
+  waitMs: number;
+  /** PING interval; 0 disables. */
+  heartbeatMs: number;
+}
+
+/** `--help` text. */
+export const USAGE = `Usage: deno task client [--host HOST] [--port PORT] [options]
+
+Connects to a chat server. On a terminal it is an interactive REPL (type help); with stdin
+redirected it runs one command per line, waiting for each reply, and prints results and incoming
+messages (blank lines and lines starting with # are skipped).
+
+Options:
+  --host HOST        server address (127.0.0.1)
+  --port PORT        server port (6000)
+  --timeout MS       how long a command waits for the server's reply (10000)
+  --wait MS          script mode: after the last line, keep printing incoming messages this long (300)
+  --heartbeat MS     interval between PINGs that keep the connection alive; 0 disables (30000)
+  -h, --help         show this help
+
+Exit status (script mode): 0 all commands succeeded, 1 a command failed, 2 bad flags,
+3 the server could not be reached or the connection was lost.`;
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Parses `args`; `undefined` when help was asked for. Throws a {@linkcode UsageError} naming the bad
+ * flag or value.
+ *
+ * @example
+ * ```ts
+ * parseClientArgs(["--port", "6001"]); // { hostname: "127.0.0.1", port: 6001, timeoutMs: 10000, … }
+ * ```
+ */
+export function parseClientArgs(args: string[]): ClientOptions | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "6000" },
+        timeout: { type: "string", default: "10000" },
+        wait: { type: "string", default: "300" },
+        heartbeat: { type: "string", default: "30000" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  if (values.help) return undefined;
+  if (values.host === "") throw new UsageError("--host must not be empty");
+  return {
+    hostname: values.host,
+    port: integer("port", values.port, 1, 65_535),
+    timeoutMs: integer("timeout", values.timeout, 1, 3_600_000),
+    waitMs: integer("wait", values.wait, 0, 3_600_000),
+    heartbeatMs: integer("heartbeat", values.heartbeat, 0, 3_600_000),
+  };
+}

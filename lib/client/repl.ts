@@ -1,0 +1,167 @@
+/**
+ * Interactive mode on npm:cliffy: its CLI gives the prompt loop, line editing and history (a
+ * `node:readline` interface) and the generated help, from the command table in `commands.ts`.
+ *
+ * Two of cliffy's members are private in its typings and used here on purpose (DESIGN.md, "The REPL"):
+ * - `executeCommand` is replaced, because cliffy's tokenizer drops punctuation, accented letters and
+ *   emoji and reads `@words` as options. Lines are parsed by `parseLine` from the raw text; the parsed
+ *   command goes to the action registered with cliffy, and `help` goes to cliffy's own help.
+ * - `readline` is needed to print incoming messages above the prompt: clear the rows of the line being
+ *   typed, print, and redraw the prompt with the input and cursor restored.
+ */
+import { CLI, type Command as CliffyCommand } from "cliffy";
+import process from "node:process";
+import { clearScreenDown, cursorTo, type Interface, moveCursor } from "node:readline";
+import { ChatClient, type ClientCommand, type Output } from "./chat_client.ts";
+import { COMMANDS, parseLine } from "./commands.ts";
+import { type ClientOptions, ExitCode } from "./options.ts";
+import { printable, Renderer } from "./render.ts";
+
+/**
+ * The private parts of cliffy's `CLI` this module relies on (cliffy 2.5.1), and two fields of Deno's
+ * `node:readline` Interface that Node's typings leave out (`prevRows`, `history`).
+ */
+interface CliffyInternals {
+  readline: Interface & { prevRows?: number; history: string[] };
+  executeCommand(line: string): Promise<void>;
+}
+
+/** Writes above the prompt while the user may be typing, and plainly while a command runs. */
+class PromptOutput implements Output {
+  /** `true` while a command runs: no prompt is shown, so output is written as it is. */
+  busy = true;
+  readonly #rl: CliffyInternals["readline"];
+  readonly #out = process.stdout;
+
+  constructor(rl: CliffyInternals["readline"]) {
+    this.#rl = rl;
+  }
+
+  result(text: string): void {
+    this.write(text);
+  }
+
+  error(text: string): void {
+    this.write(text);
+  }
+
+  event(text: string): void {
+    this.write(text);
+  }
+
+  write(text: string): void {
+    if (this.busy) {
+      this.#out.write(text + "\n");
+      return;
+    }
+    // The input may wrap over several rows: go up to the prompt's first row and clear from there.
+    const { rows } = this.#rl.getCursorPos();
+    moveCursor(this.#out, 0, -rows);
+    cursorTo(this.#out, 0);
+    clearScreenDown(this.#out);
+    this.#out.write(text + "\n");
+    // readline would move up by the rows it drew last time, over the text just printed.
+    this.#rl.prevRows = 0;
+    this.#rl.prompt(true);
+  }
+}
+
+/** The prompt: the user's name once logged in. */
+function promptFor(client: ChatClient): string {
+  return client.user ? `${printable(client.user.name)}> ` : "> ";
+}
+
+/** Runs the REPL on the terminal until `quit`, Ctrl-C or Ctrl-D; resolves the exit status. */
+export async function runRepl(options: ClientOptions): Promise<number> {
+  const render = new Renderer({ color: Deno.stdout.isTerminal() && !Deno.noColor });
+  const cli = new CLI({ quietBlank: true })
+    .setName("chat client")
+    .setInfo(
+      "Separate arguments by spaces, or by ':' as in chat:2:hello.\n" +
+        "A message is the rest of the line, exactly as typed.",
+    )
+    .setDelimiter("> ");
+  const internals = cli as unknown as CliffyInternals;
+  const rl = internals.readline;
+  const output = new PromptOutput(rl);
+  const client = new ChatClient({
+    hostname: options.hostname,
+    port: options.port,
+    requestTimeoutMs: options.timeoutMs,
+    heartbeatMs: options.heartbeatMs,
+    output,
+    render,
+    onLost: (message) => {
+      cli.setDelimiter(promptFor(client));
+      rl.setPrompt(promptFor(client));
+      output.event(render.notice(`${message}; type reconnect to connect again, or quit`));
+    },
+  });
+
+  const done = Promise.withResolvers<number>();
+  let finished = false;
+  // `quit` closes readline here; Ctrl-C and Ctrl-D close it first, and cliffy can then no longer pause it.
+  const finish = (readlineClosed: boolean) => {
+    if (finished) return;
+    finished = true;
+    if (readlineClosed) {
+      process.stdout.write("\n");
+    } else {
+      cli.hide();
+      rl.close();
+    }
+    client.close();
+    done.resolve(ExitCode.OK);
+  };
+  rl.on("close", () => finish(true));
+
+  const actions = new Map<string, CliffyCommand>();
+  for (const spec of COMMANDS) {
+    if (spec.name === "help") continue; // cliffy's built-in help
+    const action: CliffyCommand = {
+      description: spec.description,
+      parameters: spec.params.map((p) => ({
+        label: p.label,
+        description: p.description,
+        optional: p.optional,
+      })),
+      action: async (command) => {
+        if (command.name === "quit") return finish(false);
+        await client.execute(command as ClientCommand);
+        cli.setDelimiter(promptFor(client));
+      },
+    };
+    cli.addCommand(spec.name, action);
+    actions.set(spec.name, action);
+  }
+  const cliffyExecute = internals.executeCommand.bind(cli);
+  internals.executeCommand = async (line: string) => {
+    output.busy = true;
+    try {
+      const parsed = parseLine(line);
+      if (parsed.kind === "empty") return;
+      if (parsed.kind === "error") return output.error(render.error(parsed.message));
+      const command = parsed.command;
+      // Keep passwords out of the history that the Up key recalls.
+      if (command.name === "login" || command.name === "register") {
+        const entry = rl.history.indexOf(line);
+        if (entry >= 0) rl.history.splice(entry, 1);
+      }
+      if (command.name === "help") {
+        return await cliffyExecute(command.topic ? `help ${command.topic}` : "help");
+      }
+      await actions.get(command.name)!.action(command, {});
+    } finally {
+      output.busy = false;
+    }
+  };
+
+  if (await client.connect()) {
+    output.write(render.ok(`connected to ${client.address}; type help for the commands, quit to leave`));
+  } else {
+    output.write(render.notice("type reconnect to try again, or quit"));
+  }
+  output.busy = false;
+  cli.show();
+  return await done.promise;
+}

@@ -1,0 +1,137 @@
+/**
+ * The configuration contract of DESIGN.md: every flag also has an environment variable; flags win.
+ */
+import { parseArgs } from "node:util";
+import { isLogLevel, type LogLevel } from "./log.ts";
+
+/** The server's configuration. */
+export interface Config {
+  host: string;
+  port: number;
+  /** Embedded store file (or ":memory:"); ignored when `mysql` is set. */
+  db: string;
+  mysql?: string;
+  redis?: string;
+  nodeId: string;
+  metricsPort?: number;
+  logLevel: LogLevel;
+  logFormat: "text" | "json";
+  /** Largest accepted inbound frame in bytes. */
+  maxFrameBytes: number;
+  /** Offline messages carried in one LOGIN_ACK; the rest follow as separate frames. */
+  offlineBatch: number;
+  /** Seconds a v2 connection may stay silent before it is closed (v2 clients PING). */
+  idleTimeout: number;
+  /** Requests per second one connection may make (a burst of twice that is allowed). */
+  rateLimit: number;
+  /** Open connections this node accepts; more are refused with errno 11. */
+  maxConnections: number;
+  /** Outbound bytes queued for a client that does not read before it is disconnected. */
+  maxOutboundBytes: number;
+}
+
+/** A configuration value that cannot be used; the message names the flag and the value. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const FLAGS = {
+  host: { type: "string", env: "CHAT_HOST" },
+  port: { type: "string", env: "CHAT_PORT" },
+  db: { type: "string", env: "CHAT_DB" },
+  mysql: { type: "string", env: "CHAT_MYSQL_URL" },
+  redis: { type: "string", env: "CHAT_REDIS_URL" },
+  "node-id": { type: "string", env: "CHAT_NODE_ID" },
+  "metrics-port": { type: "string", env: "CHAT_METRICS_PORT" },
+  "log-level": { type: "string", env: "CHAT_LOG_LEVEL" },
+  "log-format": { type: "string", env: "CHAT_LOG_FORMAT" },
+  "max-frame-bytes": { type: "string", env: "CHAT_MAX_FRAME_BYTES" },
+  "offline-batch": { type: "string", env: "CHAT_OFFLINE_BATCH" },
+  "idle-timeout": { type: "string", env: "CHAT_IDLE_TIMEOUT" },
+  "rate-limit": { type: "string", env: "CHAT_RATE_LIMIT" },
+  "max-connections": { type: "string", env: "CHAT_MAX_CONNECTIONS" },
+  "max-outbound-bytes": { type: "string", env: "CHAT_MAX_OUTBOUND_BYTES" },
+  help: { type: "boolean", env: "" },
+} as const;
+
+/** Usage text for `--help`. */
+export const USAGE = `Usage: deno task serve [options]
+
+  --host HOST             listen address (127.0.0.1)                   CHAT_HOST
+  --port PORT             listen port, 0 picks a free one (6000)       CHAT_PORT
+  --db PATH               embedded SQLite file or :memory: (./data/chat.db)  CHAT_DB
+  --mysql URL             MySQL/MariaDB instead of SQLite               CHAT_MYSQL_URL
+  --redis URL             Redis for a cluster of nodes                  CHAT_REDIS_URL
+  --node-id NAME          this node's name (hostname:port)             CHAT_NODE_ID
+  --metrics-port N        HTTP /metrics and /healthz (off)             CHAT_METRICS_PORT
+  --log-level LEVEL       debug, info, warn, error, silent (info)      CHAT_LOG_LEVEL
+  --log-format FORMAT     text or json (text)                          CHAT_LOG_FORMAT
+  --max-frame-bytes N     largest inbound frame (65536)                CHAT_MAX_FRAME_BYTES
+  --offline-batch N       offline messages per LOGIN_ACK (1000)        CHAT_OFFLINE_BATCH
+  --idle-timeout S        close a silent v2 connection after S s (90)  CHAT_IDLE_TIMEOUT
+  --rate-limit N          requests/s per connection, burst 2N (1000)   CHAT_RATE_LIMIT
+  --max-connections N     open connections per node (20000)            CHAT_MAX_CONNECTIONS
+  --max-outbound-bytes N  queued bytes for a slow reader (4194304)     CHAT_MAX_OUTBOUND_BYTES
+`;
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** Parses flags and environment. Returns `null` when `--help` was asked for. */
+export function parseConfig(args: string[], env: (name: string) => string | undefined): Config | null {
+  const options = Object.fromEntries(
+    Object.entries(FLAGS).map(([name, flag]) => [name, { type: flag.type }]),
+  ) as Record<keyof typeof FLAGS, { type: "string" | "boolean" }>;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (values.help) return null;
+  const get = (name: keyof typeof FLAGS): string | undefined => {
+    const value = values[name];
+    if (typeof value === "string") return value;
+    const fromEnv = FLAGS[name].env ? env(FLAGS[name].env) : undefined;
+    return fromEnv === "" ? undefined : fromEnv;
+  };
+  const host = get("host") ?? "127.0.0.1";
+  const port = integer("port", get("port") ?? "6000", 0, 65535);
+  const logLevel = get("log-level") ?? "info";
+  if (!isLogLevel(logLevel)) {
+    throw new ConfigError(
+      `--log-level must be debug, info, warn, error or silent, got ${JSON.stringify(logLevel)}`,
+    );
+  }
+  const logFormat = get("log-format") ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError(`--log-format must be text or json, got ${JSON.stringify(logFormat)}`);
+  }
+  const metrics = get("metrics-port");
+  return {
+    host,
+    port,
+    db: get("db") ?? "./data/chat.db",
+    mysql: get("mysql"),
+    redis: get("redis"),
+    // host:port names a node uniquely on one machine; with port 0 the real port is not known yet.
+    nodeId: get("node-id") ?? (port === 0 ? `pid${Deno.pid}` : `${host}:${port}`),
+    metricsPort: metrics === undefined ? undefined : integer("metrics-port", metrics, 0, 65535),
+    logLevel,
+    logFormat,
+    maxFrameBytes: integer("max-frame-bytes", get("max-frame-bytes") ?? "65536", 1024, 16 * 1024 * 1024),
+    offlineBatch: integer("offline-batch", get("offline-batch") ?? "1000", 1, 100_000),
+    idleTimeout: integer("idle-timeout", get("idle-timeout") ?? "90", 1, 86_400),
+    rateLimit: integer("rate-limit", get("rate-limit") ?? "1000", 1, 1_000_000),
+    maxConnections: integer("max-connections", get("max-connections") ?? "20000", 1, 1_000_000),
+    maxOutboundBytes: integer("max-outbound-bytes", get("max-outbound-bytes") ?? "4194304", 1024, 1 << 30),
+  };
+}

@@ -1,0 +1,211 @@
+/**
+ * The {@linkcode PoolFactory} that opens single `mysql2` connections for our own {@linkcode Pool}
+ * (DESIGN.md: "hand-written over single mysql2 connections, not mysql2's own pool").
+ *
+ * @module
+ */
+
+import mysql from "mysql2";
+import type { Connection } from "mysql2/promise";
+import type { PoolFactory } from "./pool.ts";
+
+/** Options for {@linkcode mysqlFactory}. */
+export interface MysqlFactoryOptions {
+  /** Milliseconds to open a connection (TCP connect and handshake) before giving up (default 10_000). */
+  connectTimeout?: number;
+  /** Milliseconds {@linkcode MysqlFactory.destroy} waits for a polite COM_QUIT before cutting the socket (default 1_000). */
+  quitTimeout?: number;
+}
+
+/** A factory for `Pool<Connection>` that also knows which errors mean "this connection is broken". */
+export interface MysqlFactory extends PoolFactory<Connection> {
+  /** The URL with its password masked, for messages and logs. */
+  readonly redactedUrl: string;
+  /** Always present here: reports errors a connection raises between commands; returns the detach. */
+  onError(connection: Connection, listener: (error: unknown) => void): () => void;
+  /** {@linkcode isFatalMysqlError}. */
+  isFatal(error: unknown): boolean;
+}
+
+/**
+ * Codes of errors after which a connection cannot be trusted: the socket failed, the server went away, or a
+ * timed-out command whose answer may still arrive (mysql2 marks most of these `fatal`, not all).
+ */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "PROTOCOL_PACKETS_OUT_OF_ORDER",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CON_COUNT_ERROR",
+  "ER_NET_READ_ERROR",
+  "ER_NET_READ_INTERRUPTED",
+  "ER_NET_ERROR_ON_WRITE",
+  "ER_NET_WRITE_INTERRUPTED",
+  "ER_NET_PACKETS_OUT_OF_ORDER",
+  "ER_CONNECTION_KILLED",
+  "ER_QUERY_INTERRUPTED",
+  "ER_CLIENT_INTERACTION_TIMEOUT",
+]);
+
+/** The parts of mysql2's core connection we touch that its typings do not declare. */
+interface CoreConnection extends mysql.Connection {
+  stream: { destroy(): void; destroyed?: boolean; once(event: "close", listener: () => void): void };
+}
+
+/**
+ * Whether `error` means the connection that raised it is unusable: mysql2's `fatal` flag, or one of the
+ * connection-level codes (socket errors, server shutdown, a timed-out command).
+ *
+ * @example
+ * ```ts ignore
+ * if (isFatalMysqlError(error)) lease.release(error); // destroyed, not reused
+ * ```
+ */
+export function isFatalMysqlError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { fatal, code } = error as { fatal?: unknown; code?: unknown };
+  return fatal === true || (typeof code === "string" && CONNECTION_CODES.has(code));
+}
+
+/**
+ * `url` with its password replaced by `***` (and the query string dropped: it may hold secrets too). A string
+ * that is not a URL is replaced whole, since it might be a password pasted in the wrong place.
+ *
+ * @example
+ * ```ts
+ * redactUrl("mysql://chat:s3cret@db:3306/chat"); // "mysql://chat:***@db:3306/chat"
+ * ```
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "(invalid URL)";
+  }
+  if (parsed.password) parsed.password = "***";
+  parsed.search = "";
+  parsed.hash = "";
+  return parsed.href;
+}
+
+/**
+ * Opens `mysql2` connections to `url` (`mysql://user:password@host:port/database`, URL-encoded parts) with
+ * utf8mb4 (utf8mb4_unicode_ci), exact big numbers and a connect timeout.
+ *
+ * - `create(signal)` tears the socket down when the signal aborts mid-handshake and rejects with its reason.
+ * - `destroy()` says COM_QUIT, waits briefly for the socket to close, then cuts it; it never throws.
+ * - `onError()` reports errors the connection raises outside a command (the server closing an idle
+ *   connection arrives as `PROTOCOL_CONNECTION_LOST`).
+ * - `isFatal()` is {@linkcode isFatalMysqlError}: a duplicate key keeps the connection, a lost socket does not.
+ *
+ * Errors never contain the password: mysql2's own messages name at most the user and host.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = new Pool(mysqlFactory("mysql://chat:pw@127.0.0.1:3306/chat"), { max: 8 });
+ * const [rows] = await pool.withConnection((db) => db.execute("SELECT 1"));
+ * ```
+ */
+export function mysqlFactory(url: string, options: MysqlFactoryOptions = {}): MysqlFactory {
+  const redactedUrl = redactUrl(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`invalid MySQL URL: ${redactedUrl}`);
+  }
+  if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
+    throw new TypeError(`MySQL URL must start with mysql:// or mariadb://, got ${redactedUrl}`);
+  }
+  const connectTimeout = options.connectTimeout ?? 10_000;
+  const quitTimeout = options.quitTimeout ?? 1_000;
+  for (const [name, value] of [["connectTimeout", connectTimeout], ["quitTimeout", quitTimeout]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`mysqlFactory option "${name}" must be a positive integer, got ${value}`);
+    }
+  }
+  const config: mysql.ConnectionOptions = {
+    uri: url,
+    charset: "UTF8MB4_UNICODE_CI",
+    supportBigNumbers: true,
+    connectTimeout,
+  };
+  const cores = new WeakMap<Connection, CoreConnection>();
+
+  return {
+    redactedUrl,
+
+    create(signal: AbortSignal): Promise<Connection> {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      const core = mysql.createConnection(config) as CoreConnection;
+      // mysql2 emits "error" on the connection for failures outside a command; an EventEmitter without a
+      // listener would throw that out of the event loop and kill the process. Pool listeners come and go
+      // through onError(); this one stays for the connection's life.
+      core.on("error", () => {});
+      return new Promise<Connection>((resolve, reject) => {
+        const settle = () => {
+          signal.removeEventListener("abort", onAbort);
+          core.off("connect", onConnect);
+          core.off("error", onFail);
+        };
+        const onConnect = () => {
+          settle();
+          const connection = core.promise();
+          cores.set(connection, core);
+          resolve(connection);
+        };
+        const onFail = (error: unknown) => {
+          settle();
+          core.stream.destroy();
+          reject(error);
+        };
+        const onAbort = () => {
+          settle();
+          core.destroy();
+          core.stream.destroy();
+          reject(signal.reason);
+        };
+        core.once("connect", onConnect);
+        core.once("error", onFail);
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+
+    async destroy(connection: Connection): Promise<void> {
+      const core = cores.get(connection);
+      if (!core) return;
+      cores.delete(connection);
+      const closed = new Promise<void>((resolve) => {
+        if (core.stream.destroyed) resolve();
+        else core.stream.once("close", resolve);
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, quitTimeout));
+      // end() resolves when COM_QUIT is sent (at once on a broken connection), which waits behind a command
+      // still running; the server then closes the socket. A hung server gets quitTimeout, then the cut.
+      await Promise.race([Promise.all([connection.end(), closed]), late]);
+      clearTimeout(timer);
+      core.stream.destroy();
+      await closed;
+    },
+
+    onError(connection: Connection, listener: (error: unknown) => void): () => void {
+      const core = cores.get(connection);
+      if (!core) return () => {};
+      core.on("error", listener);
+      return () => core.off("error", listener);
+    },
+
+    isFatal: isFatalMysqlError,
+  };
+}

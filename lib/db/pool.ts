@@ -1,0 +1,450 @@
+/**
+ * A generic connection pool, hand-written so that its behaviour under failure is ours to define and test
+ * (see DESIGN.md, "The connection pool"). It pools whatever a {@linkcode PoolFactory} opens: single mysql2
+ * connections in production, fakes in `tests/pool_test.ts`.
+ *
+ * Shape (after pg-pool): plain arrays of idle connections and waiters, a set of leased ones, and one
+ * private `#dispatch()` that is the only place where waiters meet connections; acquire, release, create,
+ * remove and reap all end by calling it.
+ *
+ * @module
+ */
+
+import {
+  AcquireTimeoutError,
+  CloseTimeoutError,
+  DoubleReleaseError,
+  PoolClosedError,
+  PoolCloseError,
+  PoolFullError,
+} from "./errors.ts";
+
+/** Opens and closes the pooled connections. */
+export interface PoolFactory<T> {
+  /** Opens one connection. The signal aborts when the pool no longer wants it (close). */
+  create(signal: AbortSignal): Promise<T>;
+  /** Closes one connection; errors are collected, never thrown out of release(). */
+  destroy(connection: T): Promise<void>;
+  /** Optional: call `listener` when an idle or leased connection fails; returns a function that detaches it. */
+  onError?(connection: T, listener: (error: unknown) => void): () => void;
+  /** Optional: whether an error thrown by withConnection's callback means the connection is broken (default: true). mysql2 marks those with `fatal: true`. */
+  isFatal?(error: unknown): boolean;
+}
+
+/** Sizes and timings of a {@linkcode Pool}; every field is optional. */
+export interface PoolOptions {
+  /** Connections kept open once the pool has been used (default 0). */
+  min?: number;
+  /** Most connections open or opening at once (default 10). */
+  max?: number;
+  /**
+   * Most callers queued while the pool is at `max` with nothing idle; one more is rejected at once with
+   * `PoolFullError` (default Infinity; 0 fails fast instead of queueing).
+   */
+  maxWaiters?: number;
+  /** Milliseconds a caller waits before `AcquireTimeoutError` (default 10_000; Infinity waits forever). */
+  acquireTimeout?: number;
+  /** Milliseconds a connection may sit idle before the reaper closes it (default 30_000; Infinity never). */
+  idleTimeout?: number;
+  /** Milliseconds between the reaper's looks (default 1_000). */
+  reapInterval?: number;
+}
+
+/** Options of one {@linkcode Pool.acquire} call. */
+export interface AcquireOptions {
+  /** Gives up waiting when aborted; the acquire rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** One borrowed connection. `await using` returns it at the end of the block. */
+export interface Lease<T> extends AsyncDisposable {
+  /** The borrowed connection; do not touch it after release. */
+  readonly connection: T;
+  /** Returns the connection; with an error, destroys it instead. A second call throws DoubleReleaseError. */
+  release(error?: unknown): void;
+}
+
+/** Wait after a failed create before trying again, so that a database that is down is not hammered. */
+const CREATE_RETRY_DELAY = 100;
+/** setTimeout treats larger delays as 0. */
+const MAX_DELAY = 2 ** 31 - 1;
+/** Destroy failures kept for close() to report: bounded, like everything else. */
+const MAX_KEPT_FAILURES = 100;
+
+/** Whatever setTimeout returns here (with @types/node in the graph, not a number). */
+type Timer = ReturnType<typeof setTimeout>;
+
+interface Entry<T> {
+  readonly connection: T;
+  /** When it last became idle (performance.now()), for the reaper. */
+  since: number;
+  /** The factory reported an error while it was leased: destroy it on release. */
+  broken: boolean;
+  detach: () => void;
+}
+
+interface Waiter<T> {
+  readonly deferred: PromiseWithResolvers<Entry<T>>;
+  /** Removes the waiter's abort listener; a no-op until one is attached. */
+  detach: () => void;
+}
+
+/**
+ * A pool of connections with a bounded FIFO wait queue, acquire timeouts, an idle reaper and an orderly close.
+ *
+ * @example
+ * ```ts ignore
+ * await using pool = new Pool(factory, { max: 8, acquireTimeout: 2_000 });
+ * const rows = await pool.withConnection((db) => db.query("SELECT 1"));
+ * {
+ *   await using lease = await pool.acquire({ signal });
+ *   await lease.connection.query("SELECT 2");
+ * } // released here
+ * ```
+ */
+export class Pool<T> implements AsyncDisposable {
+  #factory: PoolFactory<T>;
+  #min: number;
+  #max: number;
+  #maxWaiters: number;
+  #acquireTimeout: number;
+  #idleTimeout: number;
+  #reapInterval: number;
+
+  /** Oldest first: released connections are pushed, and acquire takes the newest so the surplus ages out. */
+  #idle: Entry<T>[] = [];
+  #leased = new Set<Entry<T>>();
+  #waiters: Waiter<T>[] = [];
+  #pending = 0;
+  #lastCreateError: unknown = undefined;
+  #used = false;
+  #reaper: Timer | undefined;
+  #retry: Timer | undefined;
+  #destroying = new Set<Promise<void>>();
+  #failures: unknown[] = [];
+  /** Aborts connections still opening when the pool closes. */
+  #closer = new AbortController();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Resolved by the last release or create while close() waits. */
+  #drained: PromiseWithResolvers<void> | undefined;
+
+  /** Validates `options` (RangeError naming the bad one); opens nothing and starts no timer. */
+  constructor(factory: PoolFactory<T>, options: PoolOptions = {}) {
+    this.#factory = factory;
+    this.#min = check('Pool option "min"', options.min ?? 0, 0, false);
+    this.#max = check('Pool option "max"', options.max ?? 10, 1, false);
+    if (this.#min > this.#max) {
+      throw new RangeError(`Pool option "min" (${this.#min}) must not exceed "max" (${this.#max})`);
+    }
+    this.#maxWaiters = check('Pool option "maxWaiters"', options.maxWaiters ?? Infinity, 0, true);
+    this.#acquireTimeout = check('Pool option "acquireTimeout"', options.acquireTimeout ?? 10_000, 1, true);
+    this.#idleTimeout = check('Pool option "idleTimeout"', options.idleTimeout ?? 30_000, 1, true);
+    this.#reapInterval = check('Pool option "reapInterval"', options.reapInterval ?? 1_000, 1, false);
+  }
+
+  /** Open connections, idle or leased (not those still opening). */
+  get size(): number {
+    return this.#idle.length + this.#leased.size;
+  }
+  /** Open connections nobody holds. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+  /** Connections currently leased. */
+  get inUse(): number {
+    return this.#leased.size;
+  }
+  /** Callers queued for a connection. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+  /** Connections being opened. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Borrows a connection: an idle one, a new one, or the next one released, in FIFO order of callers.
+   * Rejects with `PoolFullError` at once when the pool is saturated and `maxWaiters` are queued,
+   * `AcquireTimeoutError` after `acquireTimeout`, the signal's reason when aborted, `PoolClosedError`
+   * when the pool closes.
+   *
+   * @example
+   * ```ts ignore
+   * await using lease = await pool.acquire({ signal: AbortSignal.timeout(500) });
+   * await lease.connection.query("SELECT 1");
+   * ```
+   */
+  async acquire(options: AcquireOptions = {}): Promise<Lease<T>> {
+    const { signal } = options;
+    if (this.#closed) throw new PoolClosedError();
+    signal?.throwIfAborted();
+    const saturated = this.#idle.length === 0 && this.size + this.#pending >= this.#max;
+    if (saturated && this.#waiters.length >= this.#maxWaiters) {
+      throw new PoolFullError(this.#maxWaiters);
+    }
+    this.#used = true;
+    const waiter: Waiter<T> = { deferred: Promise.withResolvers(), detach: () => {} };
+    this.#waiters.push(waiter);
+    this.#dispatch();
+    // Served on the spot: no need to start a clock (each one is a timer).
+    if (this.#waiters.includes(waiter)) this.#startClock(waiter, signal);
+    return this.#lease(await waiter.deferred.promise);
+  }
+
+  /**
+   * Runs `fn` with a connection and always releases it; when `fn` throws an error that
+   * `factory.isFatal` deems fatal (every error by default) the connection is destroyed.
+   *
+   * @example
+   * ```ts ignore
+   * const [rows] = await pool.withConnection((db) => db.query("SELECT id FROM user"));
+   * ```
+   */
+  async withConnection<R>(fn: (connection: T) => Promise<R>, options?: AcquireOptions): Promise<R> {
+    const lease = await this.acquire(options);
+    let result: R;
+    try {
+      result = await fn(lease.connection);
+    } catch (error) {
+      lease.release((this.#factory.isFatal?.(error) ?? true) ? error : undefined);
+      throw error;
+    }
+    lease.release();
+    return result;
+  }
+
+  /**
+   * Idempotent. Rejects waiters and refuses new acquires (`PoolClosedError`), aborts connections still
+   * opening, waits up to `timeout` ms (default 5_000) for leases to come back, then destroys everything.
+   * Rejects with a `PoolCloseError` (an AggregateError) listing every failure: destroys that failed
+   * since the pool opened (the first 100) and a `CloseTimeoutError` when the deadline passed.
+   * Connections that open after close() are destroyed; one stuck forever is the factory's to abort.
+   *
+   * @example
+   * ```ts ignore
+   * Deno.addSignalListener("SIGTERM", () => pool.close({ timeout: 2_000 }));
+   * ```
+   */
+  close(options: { timeout?: number } = {}): Promise<void> {
+    if (!this.#closing) {
+      try {
+        const timeout = check('close() option "timeout"', options.timeout ?? 5_000, 0, false);
+        this.#closing = this.#shutdown(timeout);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode Pool.close} with the default deadline. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The only place where waiters meet connections; also starts the creates that are needed. */
+  #dispatch(): void {
+    if (this.#closed) return;
+    while (this.#waiters.length > 0 && this.#idle.length > 0) {
+      const waiter = this.#waiters.shift()!;
+      const entry = this.#idle.pop()!;
+      waiter.detach();
+      this.#leased.add(entry);
+      waiter.deferred.resolve(entry);
+    }
+    // One create per waiter not yet covered by a pending one, plus the top-up to `min`; the top-up
+    // pauses after a failed create until a waiter's create succeeds, so an idle pool never retries forever.
+    if (this.#retry === undefined) {
+      const topUp = this.#used && this.#lastCreateError === undefined ? this.#min - this.size : 0;
+      const wanted = Math.max(this.#waiters.length, topUp);
+      while (this.#pending < wanted && this.size + this.#pending < this.#max) this.#create();
+    }
+    this.#scheduleReap();
+  }
+
+  #create(): void {
+    // Reserved before awaiting, so concurrent dispatches never open more than `max`.
+    this.#pending++;
+    this.#open();
+  }
+
+  async #open(): Promise<void> {
+    let connection: T;
+    try {
+      connection = await this.#factory.create(this.#closer.signal);
+    } catch (error) {
+      this.#pending--;
+      if (!this.#closed) {
+        this.#lastCreateError = error;
+        if (this.#waiters.length > 0 && this.#retry === undefined) {
+          this.#retry = setTimeout(() => {
+            this.#retry = undefined;
+            this.#dispatch();
+          }, CREATE_RETRY_DELAY);
+        }
+      }
+      this.#checkDrained();
+      this.#dispatch();
+      return;
+    }
+    this.#pending--;
+    const entry: Entry<T> = { connection, since: performance.now(), broken: false, detach: () => {} };
+    if (this.#closed) {
+      // Opened too late: close() no longer wants it.
+      this.#destroy(entry);
+      this.#checkDrained();
+      return;
+    }
+    this.#lastCreateError = undefined;
+    entry.detach = this.#factory.onError?.(connection, () => this.#failed(entry)) ?? entry.detach;
+    // Whoever asked may have given up meanwhile: dispatch hands it to the next waiter or leaves it idle.
+    this.#idle.push(entry);
+    this.#dispatch();
+  }
+
+  #failed(entry: Entry<T>): void {
+    const index = this.#idle.indexOf(entry);
+    if (index === -1) {
+      entry.broken = true; // leased: its holder finds out on its own; release destroys it
+      return;
+    }
+    this.#idle.splice(index, 1);
+    this.#destroy(entry);
+    this.#dispatch();
+  }
+
+  #startClock(waiter: Waiter<T>, callerSignal: AbortSignal | undefined): void {
+    const signals = callerSignal ? [callerSignal] : [];
+    if (this.#acquireTimeout !== Infinity) signals.push(AbortSignal.timeout(this.#acquireTimeout));
+    if (signals.length === 0) return;
+    const signal = AbortSignal.any(signals);
+    const onAbort = () => {
+      waiter.detach();
+      const index = this.#waiters.indexOf(waiter);
+      if (index !== -1) this.#waiters.splice(index, 1);
+      if (callerSignal?.aborted) {
+        waiter.deferred.reject(callerSignal.reason);
+      } else {
+        const cause = this.#lastCreateError;
+        waiter.deferred.reject(
+          new AcquireTimeoutError(this.#acquireTimeout, cause === undefined ? undefined : { cause }),
+        );
+      }
+    };
+    signal.addEventListener("abort", onAbort);
+    waiter.detach = () => signal.removeEventListener("abort", onAbort);
+  }
+
+  #lease(entry: Entry<T>): Lease<T> {
+    let released = false;
+    const release = (error?: unknown) => {
+      if (released) throw new DoubleReleaseError();
+      released = true;
+      this.#release(entry, error !== undefined && error !== null);
+    };
+    return {
+      connection: entry.connection,
+      release,
+      [Symbol.asyncDispose]: () => {
+        if (!released) release();
+        return Promise.resolve();
+      },
+    };
+  }
+
+  #release(entry: Entry<T>, failed: boolean): void {
+    // Not leased any more: close() destroyed it at its deadline.
+    if (!this.#leased.delete(entry)) return;
+    if (failed || entry.broken || this.#closed) {
+      this.#destroy(entry);
+    } else {
+      entry.since = performance.now();
+      this.#idle.push(entry);
+    }
+    this.#checkDrained();
+    this.#dispatch();
+  }
+
+  #destroy(entry: Entry<T>): void {
+    entry.detach();
+    const done = (async () => {
+      try {
+        await this.#factory.destroy(entry.connection);
+      } catch (error) {
+        if (this.#failures.length < MAX_KEPT_FAILURES) this.#failures.push(error);
+      }
+    })();
+    this.#destroying.add(done);
+    done.then(() => this.#destroying.delete(done));
+  }
+
+  /** Keeps a reaper timer only while some idle connection could be reaped (never when empty or at `min`). */
+  #scheduleReap(): void {
+    const reapable = !this.#closed && this.#idleTimeout !== Infinity && this.#idle.length > 0 &&
+      this.size > this.#min;
+    if (reapable && this.#reaper === undefined) {
+      this.#reaper = setTimeout(() => {
+        this.#reaper = undefined;
+        this.#reap();
+      }, this.#reapInterval);
+    } else if (!reapable && this.#reaper !== undefined) {
+      clearTimeout(this.#reaper);
+      this.#reaper = undefined;
+    }
+  }
+
+  #reap(): void {
+    const now = performance.now();
+    while (this.#idle.length > 0 && this.size > this.#min && now - this.#idle[0].since >= this.#idleTimeout) {
+      this.#destroy(this.#idle.shift()!);
+    }
+    this.#dispatch();
+  }
+
+  #checkDrained(): void {
+    if (this.#drained && this.#leased.size === 0 && this.#pending === 0) this.#drained.resolve();
+  }
+
+  async #shutdown(timeout: number): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#reaper);
+    clearTimeout(this.#retry);
+    this.#closer.abort(new PoolClosedError());
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.detach();
+      waiter.deferred.reject(new PoolClosedError());
+    }
+    for (const entry of this.#idle.splice(0)) this.#destroy(entry);
+
+    const failures: unknown[] = [];
+    this.#drained = Promise.withResolvers();
+    this.#checkDrained();
+    let deadline: Timer | undefined;
+    const inTime = await Promise.race([
+      this.#drained.promise.then(() => true),
+      new Promise<false>((resolve) => deadline = setTimeout(() => resolve(false), timeout)),
+    ]);
+    clearTimeout(deadline);
+    if (!inTime) {
+      failures.push(new CloseTimeoutError(timeout, this.#leased.size, this.#pending));
+      for (const entry of this.#leased) this.#destroy(entry);
+      this.#leased.clear();
+    }
+
+    await Promise.all(this.#destroying);
+    failures.push(...this.#failures.splice(0));
+    if (failures.length > 0) throw new PoolCloseError(failures);
+  }
+}
+
+/** A whole number ≥ `least` (or Infinity when allowed), small enough for setTimeout; else a RangeError. */
+function check(what: string, value: number, least: number, infinite: boolean): number {
+  if (infinite && value === Infinity) return value;
+  if (!Number.isInteger(value) || value < least || value > MAX_DELAY) {
+    const kind = infinite ? "Infinity or an integer" : "an integer";
+    throw new RangeError(`${what} must be ${kind} from ${least} to ${MAX_DELAY}, got ${value}`);
+  }
+  return value;
+}

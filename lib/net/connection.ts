@@ -1,0 +1,252 @@
+/**
+ * One client connection: a manual read loop feeding the {@linkcode FrameDecoder}, and a bounded
+ * outbound queue whose writes are coalesced (everything queued while a write is in flight goes out in
+ * the next single write).
+ */
+import { FrameDecoder } from "./frame_decoder.ts";
+
+/** What the connection reports upward. `T` tags outbound items (the service marks chat frames). */
+export interface ConnectionHandler<T> {
+  /**
+   * A complete frame's text; `null` when its bytes are not valid UTF-8. When it returns a promise, the
+   * next frame waits for it: one connection's requests are handled in order, and a client that sends
+   * faster than it is served stops being read (back-pressure instead of an unbounded backlog).
+   */
+  onFrame(connection: Connection<T>, text: string | null): void | Promise<void>;
+  /** The peer sent a frame over the size limit; the connection is closing. */
+  onFrameTooLarge(connection: Connection<T>, size: number): void;
+  /** A new connection, before its first read. */
+  onOpen?(connection: Connection<T>): void;
+  /** The connection closed. `unsent` holds the tags of queued items that never reached the socket. */
+  onClose(connection: Connection<T>, unsent: T[]): void;
+}
+
+/** Options for {@linkcode Connection}. */
+export interface ConnectionOptions {
+  /** Largest accepted inbound frame (default 64 KiB). */
+  maxFrameBytes?: number;
+  /** Outbound bytes that may wait for a slow reader before it is disconnected (default 4 MiB). */
+  maxOutboundBytes?: number;
+}
+
+/** Read buffer size: small, because idle connections dominate memory (DESIGN.md figures). */
+const READ_BUFFER_BYTES = 4096;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+let nextConnectionId = 1;
+
+/** How many of `texts`, written back to back as UTF-8, fit entirely in the first `bytes` bytes. */
+function fullyWritten(texts: string[], bytes: number): number {
+  let end = 0;
+  for (let i = 0; i < texts.length; i++) {
+    end += encoder.encode(texts[i]).length;
+    if (end > bytes) return i;
+  }
+  return texts.length;
+}
+
+/**
+ * A framed TCP connection.
+ *
+ * @example
+ * ```ts
+ * const connection = new Connection(tcpConn, handler);
+ * connection.start();
+ * connection.send('{"msgid":14}\n');
+ * ```
+ */
+export class Connection<T = unknown> {
+  /** Process-unique id, for logs. */
+  readonly id = nextConnectionId++;
+  readonly remote: string;
+  /** Whatever the layer above wants to keep with this connection. */
+  context: unknown = undefined;
+  /** When bytes last arrived (performance.now()), for idle timeouts. */
+  lastReadAt = performance.now();
+
+  readonly #conn: Deno.Conn;
+  readonly #handler: ConnectionHandler<T>;
+  readonly #decoder: FrameDecoder;
+  readonly #maxOutboundBytes: number;
+  #queue: string[] = [];
+  #queueTags: (T | undefined)[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #closed = false;
+  /** Set once onClose ran: nothing is accepted any more. */
+  #finished = false;
+  #closeWhenDrained = false;
+  /** Items accepted by send() and items written, for flushed(). */
+  #sent = 0;
+  #written = 0;
+  #flushWaiters: { target: number; resolve: (flushed: boolean) => void }[] = [];
+  readonly #done = Promise.withResolvers<void>();
+
+  constructor(conn: Deno.Conn, handler: ConnectionHandler<T>, options: ConnectionOptions = {}) {
+    this.#conn = conn;
+    this.#handler = handler;
+    this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+    this.#maxOutboundBytes = options.maxOutboundBytes ?? 4 * 1024 * 1024;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.remote = `${addr.hostname}:${addr.port}`;
+  }
+
+  /** Resolves once the connection is closed and `onClose` has run. */
+  get closed(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Starts the read loop (once). */
+  start(): void {
+    this.#readLoop();
+  }
+
+  /**
+   * Queues one encoded frame (including its `\n`). Returns `false` only when the connection is closed
+   * and has reported its unsent items. A reader so slow that the queue limit is exceeded is disconnected; this item and the rest of
+   * the queue then come back as unsent through `onClose` (tagged items only).
+   */
+  send(text: string, tag?: T): boolean {
+    if (this.#finished) return false;
+    this.#queue.push(text);
+    this.#queueTags.push(tag);
+    this.#queuedBytes += text.length;
+    this.#sent++;
+    if (this.#closed) {
+      // Closed while a write is still in flight: the item is reported with the rest, after the
+      // in-flight remainder, so the order of what comes back as unsent is the order of sending.
+    } else if (this.#queuedBytes > this.#maxOutboundBytes) {
+      this.close();
+    } else if (!this.#writing) {
+      this.#flush();
+    }
+    return true;
+  }
+
+  /** Resolves `true` once everything sent so far reached the socket, `false` if the connection closed first. */
+  flushed(): Promise<boolean> {
+    if (this.#written >= this.#sent) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    const { promise, resolve } = Promise.withResolvers<boolean>();
+    this.#flushWaiters.push({ target: this.#sent, resolve });
+    return promise;
+  }
+
+  /** Closes the socket; queued items are reported as unsent. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer: nothing left to release.
+    }
+    // A write in flight reports its own items when it fails; the queue is reported here.
+    if (!this.#writing) this.#finish();
+  }
+
+  #finish(): void {
+    this.#finished = true;
+    const unsent = this.#queueTags.filter((tag): tag is T => tag !== undefined);
+    this.#queue = [];
+    this.#queueTags = [];
+    this.#queuedBytes = 0;
+    for (const waiter of this.#flushWaiters.splice(0)) waiter.resolve(false);
+    try {
+      this.#handler.onClose(this, unsent);
+    } finally {
+      this.#done.resolve();
+    }
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    while (this.#queue.length > 0 && !this.#closed) {
+      const texts = this.#queue;
+      const tags = this.#queueTags;
+      this.#queue = [];
+      this.#queueTags = [];
+      const bytes = encoder.encode(texts.length === 1 ? texts[0] : texts.join(""));
+      let written = 0;
+      try {
+        while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+        this.#queuedBytes -= texts.reduce((sum, text) => sum + text.length, 0);
+        this.#written += texts.length;
+        this.#notifyFlushed();
+      } catch {
+        // Frames that fully reached the socket are delivered; the rest (including one cut in the
+        // middle, which the peer cannot parse) go back to the queue to be reported as unsent.
+        const delivered = fullyWritten(texts, written);
+        this.#queue = texts.slice(delivered).concat(this.#queue);
+        this.#queueTags = tags.slice(delivered).concat(this.#queueTags);
+        this.#closed = true;
+        try {
+          this.#conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    }
+    this.#writing = false;
+    if (this.#closed) this.#finish();
+    else if (this.#closeWhenDrained) this.close();
+  }
+
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      while (!this.#closed && !this.#closeWhenDrained) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        this.lastReadAt = performance.now();
+        for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
+          if (frame.kind === "too_large") {
+            this.#handler.onFrameTooLarge(this, frame.size);
+            this.closeAfterFlush();
+            return;
+          }
+          let text: string | null;
+          try {
+            text = decoder.decode(frame.bytes);
+          } catch {
+            text = null;
+          }
+          const handled = this.#handler.onFrame(this, text);
+          if (handled) await handled;
+          if (this.#closed || this.#closeWhenDrained) return;
+        }
+      }
+    } catch {
+      // Reset by peer or closed locally: either way the connection is over.
+    }
+    // After closeAfterFlush() the writer closes once the last frame is out.
+    if (!this.#closeWhenDrained || !this.#writing) this.close();
+  }
+
+  #notifyFlushed(): void {
+    if (this.#flushWaiters.length === 0) return;
+    this.#flushWaiters = this.#flushWaiters.filter((waiter) => {
+      if (waiter.target > this.#written) return true;
+      waiter.resolve(true);
+      return false;
+    });
+  }
+
+  /** Stops reading and closes once what is queued has been written (used after a final error frame). */
+  closeAfterFlush(): void {
+    if (this.#closed) return;
+    this.#closeWhenDrained = true;
+    if (!this.#writing) this.close();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The TCP listener: accepts sockets and wraps each in a {@linkcode Connection}. Knows nothing about
+ * what frames mean.
+ */
+import { Connection, type ConnectionHandler, type ConnectionOptions } from "./connection.ts";
+
+/** Options for {@linkcode TcpServer}. */
+export interface TcpServerOptions extends ConnectionOptions {
+  hostname: string;
+  /** 0 picks a free port; read the real one from {@linkcode TcpServer.port}. */
+  port: number;
+}
+
+/**
+ * Accepts connections until closed.
+ *
+ * @example
+ * ```ts
+ * const server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, handler);
+ * console.log(server.port);
+ * await server.close();
+ * ```
+ */
+export class TcpServer<T> implements AsyncDisposable {
+  readonly #listener: Deno.TcpListener;
+  readonly #connections = new Set<Connection<T>>();
+  readonly #acceptLoop: Promise<void>;
+  #closed = false;
+
+  private constructor(
+    listener: Deno.TcpListener,
+    handler: ConnectionHandler<T>,
+    options: ConnectionOptions,
+  ) {
+    this.#listener = listener;
+    this.#acceptLoop = this.#accept(handler, options);
+  }
+
+  /** Binds and starts accepting. Throws when the address is taken or not permitted. */
+  static listen<T>(options: TcpServerOptions, handler: ConnectionHandler<T>): TcpServer<T> {
+    const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+    return new TcpServer(listener, handler, options);
+  }
+
+  get hostname(): string {
+    return this.#listener.addr.hostname;
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** The open connections. */
+  get connections(): ReadonlySet<Connection<T>> {
+    return this.#connections;
+  }
+
+  async #accept(handler: ConnectionHandler<T>, options: ConnectionOptions): Promise<void> {
+    const tracking: ConnectionHandler<T> = {
+      onFrame: (connection, text) => handler.onFrame(connection, text),
+      onFrameTooLarge: (connection, size) => handler.onFrameTooLarge(connection, size),
+      onOpen: (connection) => handler.onOpen?.(connection),
+      onClose: (connection, unsent) => {
+        this.#connections.delete(connection);
+        handler.onClose(connection, unsent);
+      },
+    };
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
+        // Transient accept failures (e.g. too many open files) must not stop the server.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+        conn.setKeepAlive(true);
+      } catch {
+        // The peer may already be gone; the read loop will notice.
+      }
+      const connection = new Connection(conn, tracking, options);
+      this.#connections.add(connection);
+      tracking.onOpen!(connection);
+      connection.start();
+    }
+  }
+
+  /** Stops accepting (open connections stay; the caller decides their fate). Idempotent. */
+  stopAccepting(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Stops accepting and closes every connection, waiting for their close handlers. Idempotent. */
+  async close(): Promise<void> {
+    this.stopAccepting();
+    await this.#acceptLoop;
+    const open = [...this.#connections];
+    for (const connection of open) connection.close();
+    await Promise.all(open.map((connection) => connection.closed));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Assembles a node from its configuration: store, bus, service and listener, and takes it apart again
+ * in the order that loses nothing.
+ */
+import type { Bus } from "./bus/bus.ts";
+import { LocalBus } from "./bus/local_bus.ts";
+import type { Config } from "./config.ts";
+import { Logger } from "./log.ts";
+import { TcpServer } from "./net/tcp_server.ts";
+import { serveOps } from "./ops/http_endpoint.ts";
+import { LoopLagMonitor } from "./ops/loop_lag.ts";
+import { Registry } from "./ops/metrics.ts";
+import { ChatService } from "./service/chat_service.ts";
+import type { UndeliveredFrame } from "./service/session.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
+import type { Store } from "./store/store.ts";
+
+/** A running node. */
+export interface ChatNode extends AsyncDisposable {
+  readonly hostname: string;
+  readonly port: number;
+  readonly service: ChatService;
+  /** The `/metrics` and `/healthz` port, when `--metrics-port` was given. */
+  readonly metricsPort: number | undefined;
+  /** Graceful stop: no new connections, every login ended, store and bus closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+async function openStore(config: Config): Promise<Store> {
+  if (config.mysql) {
+    // Loaded only in MySQL mode, so the embedded default never loads the driver.
+    const { MysqlStore } = await import("./store/mysql_store.ts");
+    return MysqlStore.open(config.mysql);
+  }
+  return SqliteStore.open(config.db);
+}
+
+async function openBus(config: Config, log: Logger): Promise<Bus> {
+  if (config.redis) {
+    const { RedisBus } = await import("./bus/redis_bus.ts");
+    return new RedisBus({ url: config.redis, nodeId: config.nodeId, log });
+  }
+  return new LocalBus(config.nodeId);
+}
+
+/** Starts a node; resolves once it accepts connections. */
+export async function startNode(
+  config: Config,
+  log = new Logger({ level: config.logLevel, format: config.logFormat, nodeId: config.nodeId }),
+): Promise<ChatNode> {
+  const store = await openStore(config);
+  let bus: Bus | undefined;
+  try {
+    await store.migrate();
+    // Users marked online by an earlier run of this node that did not stop cleanly.
+    if (!config.redis) await store.setUsersOffline();
+    bus = await openBus(config, log);
+    const registry = new Registry();
+    const service = new ChatService({
+      store,
+      bus,
+      log,
+      registry,
+      offlineBatch: config.offlineBatch,
+      offlineBatchBytes: Math.min(1024 * 1024, config.maxOutboundBytes / 4),
+      rateLimit: config.rateLimit,
+      maxConnections: config.maxConnections,
+      idleTimeout: config.idleTimeout,
+    });
+    await bus.start();
+    const server = TcpServer.listen<UndeliveredFrame>({
+      hostname: config.host,
+      port: config.port,
+      maxFrameBytes: config.maxFrameBytes,
+      maxOutboundBytes: config.maxOutboundBytes,
+    }, service);
+    const ops = config.metricsPort === undefined ? undefined : await serveOps({
+      hostname: config.host,
+      port: config.metricsPort,
+      registry: registerProcessMetrics(registry, store),
+      checks: [{ name: "store", check: () => store.ping() }, { name: "bus", check: () => bus!.ping() }],
+    });
+    return runningNode({ server, service, store, bus, log, ops });
+  } catch (error) {
+    await bus?.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Process-level gauges: event loop lag, memory, and the store's pool when it has one. */
+function registerProcessMetrics(registry: Registry, store: Store): Registry {
+  const lag = new LoopLagMonitor();
+  registry.gauge(
+    "chat_event_loop_lag_seconds",
+    "Lateness of the latest 500 ms timer tick",
+    () => lag.lastSeconds,
+  );
+  registry.gauge("chat_event_loop_lag_max_seconds", "Largest event loop lag seen", () => lag.maxSeconds);
+  registry.gauge("process_resident_memory_bytes", "Resident set size", () => Deno.memoryUsage().rss);
+  registry.gauge("chat_heap_used_bytes", "V8 heap in use", () => Deno.memoryUsage().heapUsed);
+  const pool = store.poolStats;
+  if (pool) {
+    registry.gauge("chat_db_pool_connections", "Database pool connections by state", () => {
+      const stats = pool.call(store);
+      return [
+        [{ state: "idle" }, stats.idle],
+        [{ state: "in_use" }, stats.inUse],
+        [{ state: "pending" }, stats.pending],
+      ];
+    });
+    registry.gauge(
+      "chat_db_pool_waiting",
+      "Callers waiting for a database connection",
+      () => pool.call(store).waiting,
+    );
+  }
+  return registry;
+}
+
+interface Parts {
+  server: TcpServer<UndeliveredFrame>;
+  service: ChatService;
+  store: Store;
+  bus: Bus;
+  log: Logger;
+  ops: Deno.HttpServer<Deno.NetAddr> | undefined;
+}
+
+function runningNode({ server, service, store, bus, log, ops }: Parts): ChatNode {
+  const idleSweep = setInterval(() => service.closeIdle(), 1000);
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      log.info("shutting down", { connections: server.connections.size });
+      clearInterval(idleSweep);
+      server.stopAccepting();
+      await service.endAllLogins();
+      await server.close();
+      await service.endAllLogins();
+      await bus.close().catch((error) => log.warn("bus close failed", { error }));
+      await store.close().catch((error) => log.warn("store close failed", { error }));
+      await ops?.shutdown();
+      log.info("stopped");
+    })();
+  return {
+    hostname: server.hostname,
+    port: server.port,
+    service,
+    metricsPort: ops?.addr.port,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

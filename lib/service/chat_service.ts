@@ -1,0 +1,265 @@
+/**
+ * The service layer's face to the network: turns frames into handler calls and replies, and ends a
+ * login when its connection goes away.
+ */
+import type { Bus } from "../bus/bus.ts";
+import type { Logger } from "../log.ts";
+import type { Connection, ConnectionHandler } from "../net/connection.ts";
+import { ackFrame, errorFrame, line, rejectionFrame } from "../protocol/encode.ts";
+import { Errno, type ErrnoValue } from "../protocol/errno.ts";
+import { RequestError } from "../protocol/errors.ts";
+import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
+import { type Envelope, parseEnvelope } from "../protocol/requests.ts";
+import { StoreUnavailableError } from "../store/errors.ts";
+import type { Store } from "../store/store.ts";
+import { type Counter, Registry } from "../ops/metrics.ts";
+import { TokenBucket } from "./token_bucket.ts";
+import type { ServiceContext } from "./context.ts";
+import { Delivery } from "./delivery.ts";
+import { endLogin } from "./lifecycle.ts";
+import { ROUTES } from "./routes.ts";
+import { Session, type UndeliveredFrame } from "./session.ts";
+
+/** Options for {@linkcode ChatService}. */
+export interface ChatServiceOptions {
+  store: Store;
+  bus: Bus;
+  log: Logger;
+  limits?: Limits;
+  offlineBatch?: number;
+  /** Characters of offline frames per batch at login; keep it below the connection's outbound limit. */
+  offlineBatchBytes?: number;
+  /** Requests per second per connection; bursts of twice that are allowed (default 1000). */
+  rateLimit?: number;
+  /** Open connections accepted; more are refused with errno 11 (default 20,000). */
+  maxConnections?: number;
+  /** Seconds a v2 connection may stay silent (default 90). */
+  idleTimeout?: number;
+  /** Where the service's counters are registered (a private registry when absent). */
+  registry?: Registry;
+}
+
+/** The service's counters. */
+interface ServiceCounters {
+  requests: Counter;
+  framesOut: Counter;
+  errors: Counter;
+}
+
+/** `{"msgid":N,...`: every frame this server writes starts so; reads N without parsing. */
+function msgidOf(frame: string): number {
+  let n = 0;
+  for (let i = 9; i < frame.length; i++) {
+    const digit = frame.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/** Known user ids kept in memory; past this the cache starts over (a bound, not a tuning knob). */
+const USER_CACHE_LIMIT = 1_000_000;
+
+/**
+ * @example
+ * ```ts
+ * const service = new ChatService({ store, bus, log });
+ * const server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, service);
+ * ```
+ */
+export class ChatService implements ConnectionHandler<UndeliveredFrame> {
+  readonly context: ServiceContext;
+  readonly #closing = new Set<Promise<void>>();
+  readonly #knownUsers = new Set<number>();
+  readonly #open = new Set<Session>();
+  readonly #counters: ServiceCounters;
+  readonly #rateLimit: number;
+  readonly #maxConnections: number;
+  readonly #idleTimeoutMs: number;
+
+  constructor(options: ChatServiceOptions) {
+    this.#rateLimit = options.rateLimit ?? 1000;
+    this.#maxConnections = options.maxConnections ?? 20_000;
+    this.#idleTimeoutMs = (options.idleTimeout ?? 90) * 1000;
+    const registry = options.registry ?? new Registry();
+    this.#counters = {
+      requests: registry.counter("chat_requests_total", "Frames received, by msgid", "msgid"),
+      framesOut: registry.counter("chat_frames_out_total", "Frames sent, by msgid", "msgid"),
+      errors: registry.counter("chat_errors_total", "Requests answered with an error, by errno", "errno"),
+    };
+    const sessions = new Map<number, Session>();
+    const delivery = new Delivery(sessions, options.bus, options.store, options.log);
+    const midPrefix = `${Date.now().toString(36)}.${options.bus.nodeId}.`;
+    let midCounter = 0;
+    this.context = {
+      store: options.store,
+      bus: options.bus,
+      delivery,
+      sessions,
+      limits: options.limits ?? DEFAULT_LIMITS,
+      log: options.log,
+      offlineBatch: options.offlineBatch ?? 1000,
+      offlineBatchBytes: options.offlineBatchBytes ?? 1024 * 1024,
+      nextMessageId: () => midPrefix + (midCounter++).toString(36),
+      userExists: (id) => this.#userExists(id),
+    };
+    options.bus.setHandler({ onMessage: (message) => delivery.onBusMessage(message) });
+    registry.gauge("chat_connections", "Open client connections", () => this.#open.size);
+    registry.gauge("chat_logged_in_users", "Users logged in on this node", () => sessions.size);
+    const deliveryCounter = (name: string, help: string, key: keyof Delivery["counters"]) =>
+      registry.gauge(name, help, () => delivery.counters[key], "counter");
+    deliveryCounter("chat_delivered_live_total", "Frames written to a local connection", "live");
+    deliveryCounter("chat_offline_stored_total", "Frames stored as offline messages", "storedOffline");
+    deliveryCounter(
+      "chat_offline_delivered_total",
+      "Offline messages handed over at login",
+      "offlineDelivered",
+    );
+    deliveryCounter("chat_bus_published_total", "Frames published to other nodes", "published");
+    deliveryCounter("chat_bus_published_to_nobody_total", "Publishes no node received", "publishedToNobody");
+    deliveryCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "busErrors");
+  }
+
+  onOpen(connection: Connection<UndeliveredFrame>): void {
+    const session = sessionOf(connection, (frame) => this.#counters.framesOut.inc(msgidOf(frame)));
+    session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
+    this.#open.add(session);
+    if (this.#open.size > this.#maxConnections) {
+      this.context.log.warn("connection refused: too many connections", { remote: connection.remote });
+      session.reply(errorFrame(Errno.BUSY, "server busy: too many connections; try again later"));
+      connection.closeAfterFlush();
+    }
+  }
+
+  /** Closes v2 connections silent for longer than the idle timeout (v2 clients PING); returns how many. */
+  closeIdle(now = performance.now()): number {
+    let closed = 0;
+    for (const session of this.#open) {
+      if (session.version === 2 && now - session.connection.lastReadAt > this.#idleTimeoutMs) {
+        this.context.log.info("idle timeout", { conn: session.connection.id, user: session.user?.id });
+        session.connection.close();
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  onFrame(connection: Connection<UndeliveredFrame>, text: string | null): Promise<void> {
+    return this.#dispatch(sessionOf(connection), text);
+  }
+
+  onFrameTooLarge(connection: Connection<UndeliveredFrame>, size: number): void {
+    this.context.log.warn("frame too large", { conn: connection.id, remote: connection.remote, size });
+    connection.send(line(errorFrame(Errno.FRAME_TOO_LARGE, `frame too large: more than ${size - 1} bytes`)));
+  }
+
+  onClose(connection: Connection<UndeliveredFrame>, unsent: UndeliveredFrame[]): void {
+    const session = sessionOf(connection);
+    this.#open.delete(session);
+    this.context.log.debug("disconnect", { conn: connection.id, user: session.user?.id });
+    const done = this.#afterClose(session, unsent).finally(() => this.#closing.delete(done));
+    this.#closing.add(done);
+  }
+
+  /** Ends every login on this node (graceful shutdown) and waits for disconnect handling to finish. */
+  async endAllLogins(): Promise<void> {
+    const sessions = [...this.context.sessions.values()];
+    await Promise.all(sessions.map((session) => endLogin(this.context, session, "shutdown")));
+    await Promise.all(this.#closing);
+  }
+
+  async #afterClose(session: Session, unsent: UndeliveredFrame[]): Promise<void> {
+    if (unsent.length > 0) {
+      await this.context.delivery.storeOffline(unsent).catch((error) =>
+        this.context.log.error("offline store failed; messages lost", { count: unsent.length, error })
+      );
+    }
+    await endLogin(this.context, session, "disconnect");
+  }
+
+  async #userExists(id: number): Promise<boolean> {
+    if (this.#knownUsers.has(id)) return true;
+    const exists = (await this.context.store.existingUsers([id])).has(id);
+    if (exists) {
+      if (this.#knownUsers.size >= USER_CACHE_LIMIT) this.#knownUsers.clear();
+      this.#knownUsers.add(id);
+    }
+    return exists;
+  }
+
+  async #dispatch(session: Session, text: string | null): Promise<void> {
+    const partial: Partial<Envelope> = {};
+    const route = (() => {
+      try {
+        const envelope = parseEnvelope(text, this.context.limits, partial);
+        if (envelope.v2) session.version = 2;
+        this.#counters.requests.inc(envelope.msgid);
+        return { envelope, route: ROUTES.get(envelope.msgid) };
+      } catch (error) {
+        this.#replyError(session, error, partial);
+        return undefined;
+      }
+    })();
+    if (!route) return;
+    const { envelope } = route;
+    if (!route.route) {
+      this.#replyError(
+        session,
+        new RequestError(Errno.UNKNOWN_MSGID, `unknown msgid: ${envelope.msgid}`),
+        envelope,
+      );
+      return;
+    }
+    const handler = route.route;
+    try {
+      if (!session.bucket.take()) throw new RequestError(Errno.RATE_LIMITED, "rate limited: slow down");
+      if (handler.needsLogin && !session.user) throw new RequestError(Errno.NOT_LOGGED_IN, "not logged in");
+      if (handler.reply === "own") {
+        const frame = await handler.handle(this.context, session, envelope);
+        if (frame !== undefined) session.reply(frame);
+      } else {
+        const fields = await handler.handle(this.context, session, envelope);
+        if (session.version === 2) {
+          session.reply(ackFrame(envelope.msgid, envelope.cid, Errno.OK, fields ?? {}));
+        }
+      }
+    } catch (error) {
+      const [errno, message] = this.#describe(error, session);
+      if (handler.reply === "own") {
+        session.reply(rejectionFrame(handler.replyMsgid, errno, message, envelope.cid));
+      } else if (session.version === 2) session.reply(ackFrame(envelope.msgid, envelope.cid, errno, message));
+      else session.reply(errorFrame(errno, message, envelope.msgid));
+    }
+  }
+
+  #replyError(session: Session, error: unknown, partial: Partial<Envelope>): void {
+    const [errno, message] = this.#describe(error, session);
+    session.reply(errorFrame(errno, message, partial.msgid, partial.cid));
+  }
+
+  #describe(error: unknown, session: Session): [ErrnoValue, string] {
+    const [errno, message] = this.#classify(error, session);
+    this.#counters.errors.inc(errno);
+    return [errno, message];
+  }
+
+  #classify(error: unknown, session: Session): [ErrnoValue, string] {
+    if (error instanceof RequestError) return [error.errno, error.message];
+    if (error instanceof StoreUnavailableError) {
+      this.context.log.warn("store unavailable", { conn: session.connection.id, error });
+      return [Errno.BUSY, "server busy: the database is unavailable; nothing was changed, try again"];
+    }
+    this.context.log.error("request failed", {
+      conn: session.connection.id,
+      error: error instanceof Error ? error.stack : String(error),
+    });
+    return [Errno.BUSY, "server busy: the request failed; try again"];
+  }
+}
+
+function sessionOf(connection: Connection<UndeliveredFrame>, onSend?: (frame: string) => void): Session {
+  if (connection.context instanceof Session) return connection.context;
+  const session = new Session(connection, onSend);
+  connection.context = session;
+  return session;
+}

@@ -1,0 +1,31 @@
+/** What every handler can reach: the node's shared state and its backing services. */
+import type { Bus } from "../bus/bus.ts";
+import type { Logger } from "../log.ts";
+import type { Limits } from "../protocol/limits.ts";
+import type { Store } from "../store/store.ts";
+import type { Delivery } from "./delivery.ts";
+import type { Session } from "./session.ts";
+
+export interface ServiceContext {
+  store: Store;
+  bus: Bus;
+  delivery: Delivery;
+  /** The users logged in on this node. */
+  sessions: Map<number, Session>;
+  limits: Limits;
+  log: Logger;
+  /** Offline messages per LOGIN_ACK; more follow as separate frames. */
+  offlineBatch: number;
+  /** Characters of offline frames sent before waiting for the socket to drain (below the outbound limit). */
+  offlineBatchBytes: number;
+  /** A new server message id (`mid`), unique across nodes and restarts. */
+  nextMessageId(): string;
+  /** Whether a user exists; answers from memory after the first hit (users are never deleted). */
+  userExists(id: number): Promise<boolean>;
+}
+
+/** One request being handled. */
+export interface Request<T> {
+  session: Session;
+  body: T;
+}

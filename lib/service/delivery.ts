@@ -1,0 +1,119 @@
+/**
+ * Delivery without loss (DESIGN.md): write to a local connection, else publish to the node holding the
+ * user, else store offline. A promise that resolves means the frame was written, handed to a node that
+ * holds the user, or stored; it rejects only when the store is needed and unreachable.
+ */
+import type { Bus, BusMessage } from "../bus/bus.ts";
+import type { Logger } from "../log.ts";
+import type { OfflineEntry, Store } from "../store/store.ts";
+import type { Session } from "./session.ts";
+
+/** Counters a metrics endpoint can read. */
+export interface DeliveryCounters {
+  live: number;
+  published: number;
+  publishedToNobody: number;
+  storedOffline: number;
+  /** Offline messages handed over at login. */
+  offlineDelivered: number;
+  busErrors: number;
+}
+
+export class Delivery {
+  readonly #sessions: ReadonlyMap<number, Session>;
+  readonly #bus: Bus;
+  readonly #store: Store;
+  readonly #log: Logger;
+  /** The latest pending offline store per user, for ordering. */
+  readonly #storing = new Map<number, Promise<void>>();
+  readonly counters: DeliveryCounters = {
+    live: 0,
+    published: 0,
+    publishedToNobody: 0,
+    storedOffline: 0,
+    offlineDelivered: 0,
+    busErrors: 0,
+  };
+
+  constructor(sessions: ReadonlyMap<number, Session>, bus: Bus, store: Store, log: Logger) {
+    this.#sessions = sessions;
+    this.#bus = bus;
+    this.#store = store;
+    this.#log = log;
+  }
+
+  /** Delivers one frame to one user. */
+  async toUser(userId: number, frame: string, durable: boolean): Promise<void> {
+    if (this.#deliverLocally(userId, frame, durable)) return;
+    if (await this.#publish({ userId, frame, durable })) return;
+    if (durable) await this.storeOffline([{ userId, frame }]);
+  }
+
+  /** Delivers the same frame to many users (group fan-out): one store round trip for all offline ones. */
+  async toUsers(userIds: number[], frame: string): Promise<void> {
+    const remote = userIds.filter((userId) => !this.#deliverLocally(userId, frame, true));
+    if (remote.length === 0) return;
+    const received = await Promise.all(
+      remote.map((userId) => this.#publish({ userId, frame, durable: true })),
+    );
+    const offline = remote.filter((_, index) => !received[index]).map((userId) => ({ userId, frame }));
+    if (offline.length > 0) await this.storeOffline(offline);
+  }
+
+  /** A frame that arrived from the bus: this node was subscribed to the user when it was published. */
+  onBusMessage(message: BusMessage): void {
+    if (this.#deliverLocally(message.userId, message.frame, message.durable)) return;
+    if (!message.durable) return;
+    // The user left this node while the frame was in flight: keep it for their next login.
+    this.storeOffline([{ userId: message.userId, frame: message.frame }]).catch((error) =>
+      this.#log.error("offline store failed; message lost", { user: message.userId, error })
+    );
+  }
+
+  /**
+   * Stores frames offline. Stores for one user happen in the order of the calls, even when an earlier
+   * call is still waiting for the database (a pool may run two inserts on two connections).
+   */
+  async storeOffline(entries: OfflineEntry[]): Promise<void> {
+    const users = [...new Set(entries.map((entry) => entry.userId))];
+    const earlier = users.map((userId) => this.#storing.get(userId)).filter((p) => p !== undefined);
+    const stored = (earlier.length ? Promise.all(earlier) : Promise.resolve())
+      .then(() => this.#store.storeOffline(entries));
+    const settled = stored.then(() => {}, () => {});
+    for (const userId of users) this.#storing.set(userId, settled);
+    settled.then(() => {
+      for (const userId of users) if (this.#storing.get(userId) === settled) this.#storing.delete(userId);
+    });
+    await stored;
+    this.counters.storedOffline += entries.length;
+  }
+
+  /**
+   * Resolves once the offline stores for `userId` that this node started have finished. A login waits
+   * for it (after binding the session, so no new ones start) before reading the user's offline messages.
+   */
+  offlineStored(userId: number): Promise<void> {
+    return this.#storing.get(userId) ?? Promise.resolve();
+  }
+
+  #deliverLocally(userId: number, frame: string, durable: boolean): boolean {
+    const session = this.#sessions.get(userId);
+    if (!session || !session.deliver(frame, durable)) return false;
+    this.counters.live++;
+    return true;
+  }
+
+  async #publish(message: BusMessage): Promise<boolean> {
+    try {
+      const received = await this.#bus.publish(message);
+      this.counters.published++;
+      if (!received) this.counters.publishedToNobody++;
+      return received;
+    } catch (error) {
+      // The bus is down: an offline copy is the safe answer (DESIGN.md, delivery step 4).
+      this.counters.busErrors++;
+      this.#log.warn("bus publish failed; storing offline", { user: message.userId, error });
+      return false;
+    }
+  }
+}

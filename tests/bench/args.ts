@@ -1,0 +1,242 @@
+/**
+ * Command line of `deno task bench`: the scenario and its options, validated up front with messages that
+ * name the bad flag and value.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+export const SCENARIOS = ["pingpong", "login", "group", "idle", "storm", "pool"] as const;
+export type Scenario = typeof SCENARIOS[number];
+
+/** Where clients connect: `host:port`. */
+export interface Endpoint {
+  hostname: string;
+  port: number;
+}
+
+/** Every option of every scenario (each scenario reads the ones it needs). */
+export interface BenchOptions {
+  scenario: Scenario;
+  /** pingpong: pairs of users. */
+  pairs: number;
+  /** Measured seconds per repeat (pingpong, login, storm phases). */
+  duration: number;
+  /** Unmeasured seconds before the first measurement. */
+  warmup: number;
+  repeats: number;
+  /** Target already-running servers instead of starting one (first: A side, second: B side). */
+  endpoints: Endpoint[] | undefined;
+  /** Pids of the --endpoints servers, to report their CPU and memory. */
+  pids: number[];
+  /** Speak protocol v1 (NUL-terminated, no v/cid): drives the C++ original. */
+  v1: boolean;
+  /** Start MariaDB + Redis + two nodes + nginx (pingpong across nodes). */
+  cluster: boolean;
+  /** login, storm: concurrent login workers. */
+  workers: number;
+  /** group: members besides the sender. */
+  members: number;
+  /** group: measured messages. */
+  messages: number;
+  /** group: messages in flight (not yet received by every member). */
+  window: number;
+  /** idle: logged-in idle connections. */
+  connections: number;
+  /** storm: chat pairs measured during the storm. */
+  stormPairs: number;
+  /** Messages per second per pair (0: closed loop, the next message leaves on receipt). */
+  rate: number | undefined;
+  /** pool: inserts per run. */
+  inserts: number;
+  /** pool: concurrent workers, one run each. */
+  poolWorkers: number[];
+  /** Characters of chat text per message. */
+  msgBytes: number;
+  /** How seeded users' passwords are hashed: `real` (the server's cost) or `cheap` (scrypt N=1024). */
+  hashCost: "real" | "cheap" | undefined;
+  /** Store of the node the bench starts: a temp SQLite `file` (users seeded) or `memory` (users registered). */
+  store: "file" | "memory";
+  /** Directory for server CPU profiles (`deno run --cpu-prof`), or undefined. */
+  cpuProf: string | undefined;
+  /** Give up on any scenario after this many seconds. */
+  timeout: number;
+  /** Where the JSON report goes. */
+  out: string;
+}
+
+export const USAGE = `Usage: deno task bench <scenario> [options]
+
+Scenarios:
+  pingpong   P pairs A<->B, one message in flight per pair: messages/s and latency
+  login      C workers looping connect, LOGIN, LOGINOUT, close: logins/s and latency
+  group      one sender, G members: deliveries/s until every member received N messages
+  idle       K logged-in idle connections: server RSS per connection
+  storm      chat latency of a few pairs, idle and during a login storm (p99 ratio)
+  pool       10,000 MariaDB inserts: a new connection per insert vs our pool, 1 and 4 workers
+
+Options (defaults in brackets):
+  --pairs N              pingpong pairs [100]
+  --duration S           measured seconds per repeat [10]
+  --warmup S             unmeasured seconds first [2]
+  --repeats N            measured windows [1]
+  --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
+  --pids PID[,PID]       pids of those servers, for their CPU and RSS
+  --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
+  --cluster              MariaDB + Redis + two nodes + nginx, pairs across nodes
+  --workers C            login / storm concurrent login workers [20]
+  --members G            group members besides the sender [100]
+  --messages N           group messages measured [10000]
+  --window W             group messages in flight [1]
+  --connections K        idle connections [10000]
+  --storm-pairs N        storm chat pairs [10]
+  --rate N               messages/s per pair, paced (0: flat-out closed loop) [pingpong 0, storm 100]
+  --inserts N            pool inserts per run [10000]
+  --pool-workers A[,B]   pool worker counts [1,4]
+  --msg-bytes N          characters of chat text [32]
+  --hash-cost real|cheap how users seeded into the embedded store are hashed [cheap, real for login/storm]
+  --store file|memory    embedded store of the node we start: temp file (users seeded fast) or :memory:
+                         (users registered over the protocol, ~55/s) [file]
+  --cpu-prof DIR         run the servers we start with deno --cpu-prof, profiles into DIR
+  --timeout S            abort a scenario after S seconds [300]
+  --out DIR              JSON reports [bench-results]
+`;
+
+/** A bad command line; the message names the flag. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+function int(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function seconds(flag: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > 86_400) {
+    throw new UsageError(
+      `--${flag} must be a number of seconds from ${min} to 86400, got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
+
+/** Parses `host:port[,host:port]`. */
+export function parseEndpoints(text: string): Endpoint[] {
+  const endpoints = text.split(",").map((part) => {
+    const match = part.trim().match(/^(.+):(\d{1,5})$/);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      throw new UsageError(`--endpoints wants host:port[,host:port], got ${JSON.stringify(part)}`);
+    }
+    return { hostname: match[1].replace(/^\[(.*)\]$/, "$1"), port };
+  });
+  if (endpoints.length > 2) {
+    throw new UsageError(`--endpoints takes one or two endpoints, got ${endpoints.length}`);
+  }
+  return endpoints;
+}
+
+/** Parses the command line; null for --help. */
+export function parseBenchArgs(args: string[]): BenchOptions | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: "boolean", short: "h" },
+        v1: { type: "boolean" },
+        cluster: { type: "boolean" },
+        pairs: { type: "string" },
+        duration: { type: "string" },
+        warmup: { type: "string" },
+        repeats: { type: "string" },
+        endpoints: { type: "string" },
+        pids: { type: "string" },
+        workers: { type: "string" },
+        members: { type: "string" },
+        messages: { type: "string" },
+        window: { type: "string" },
+        connections: { type: "string" },
+        "storm-pairs": { type: "string" },
+        rate: { type: "string" },
+        inserts: { type: "string" },
+        "pool-workers": { type: "string" },
+        "msg-bytes": { type: "string" },
+        "hash-cost": { type: "string" },
+        "cpu-prof": { type: "string" },
+        store: { type: "string" },
+        timeout: { type: "string" },
+        out: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return null;
+  if (positionals.length !== 1) {
+    throw new UsageError(`name one scenario (${SCENARIOS.join(", ")}), got ${JSON.stringify(positionals)}`);
+  }
+  const scenario = positionals[0] as Scenario;
+  if (!SCENARIOS.includes(scenario)) {
+    throw new UsageError(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(", ")}`);
+  }
+  const endpoints = values.endpoints === undefined ? undefined : parseEndpoints(values.endpoints);
+  if (endpoints && values.cluster) throw new UsageError("--endpoints and --cluster exclude each other");
+  if (values.cluster && scenario !== "pingpong") {
+    throw new UsageError("--cluster is for the pingpong scenario");
+  }
+  const hashCost = values["hash-cost"];
+  if (hashCost !== undefined && hashCost !== "real" && hashCost !== "cheap") {
+    throw new UsageError(`--hash-cost must be real or cheap, got ${JSON.stringify(hashCost)}`);
+  }
+  const store = values.store ?? "file";
+  if (store !== "file" && store !== "memory") {
+    throw new UsageError(`--store must be file or memory, got ${JSON.stringify(store)}`);
+  }
+  const pids = (values.pids ?? "").split(",").filter((s) => s !== "").map((s) =>
+    int("pids", s, 0, 1, 2 ** 22)
+  );
+  const poolWorkers = (values["pool-workers"] ?? "1,4").split(",").map((s) =>
+    int("pool-workers", s, 1, 1, 64)
+  );
+  return {
+    scenario,
+    pairs: int("pairs", values.pairs, 100, 1, 20_000),
+    duration: seconds("duration", values.duration, 10, 0.5),
+    warmup: seconds("warmup", values.warmup, 2, 0),
+    repeats: int("repeats", values.repeats, 1, 1, 100),
+    endpoints,
+    pids,
+    v1: values.v1 ?? false,
+    cluster: values.cluster ?? false,
+    workers: int("workers", values.workers, 20, 1, 10_000),
+    members: int("members", values.members, 100, 1, 100_000),
+    messages: int("messages", values.messages, 10_000, 1, 10_000_000),
+    window: int("window", values.window, 1, 1, 100_000),
+    connections: int("connections", values.connections, 10_000, 1, 1_000_000),
+    stormPairs: int("storm-pairs", values["storm-pairs"], 10, 1, 10_000),
+    rate: values.rate === undefined ? undefined : int("rate", values.rate, 0, 0, 1_000_000),
+    inserts: int("inserts", values.inserts, 10_000, 1, 10_000_000),
+    poolWorkers,
+    msgBytes: int("msg-bytes", values["msg-bytes"], 32, 1, 4096),
+    hashCost,
+    store,
+    cpuProf: values["cpu-prof"],
+    timeout: seconds("timeout", values.timeout, 300, 1),
+    out: values.out ?? "bench-results",
+  };
+}

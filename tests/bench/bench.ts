@@ -1,0 +1,96 @@
+/**
+ * `deno task bench <scenario> [options]`: the load generator and benchmarks of issue 6 (and `pool` of issue 3).
+ * See `--help`. Prints a progress line on stderr, a Markdown table on stdout, and writes a JSON report under
+ * `bench-results/`.
+ *
+ * @module
+ */
+
+import { type BenchOptions, parseBenchArgs, type Scenario, USAGE, UsageError } from "./args.ts";
+import { group } from "./group.ts";
+import { idle } from "./idle.ts";
+import { login } from "./login.ts";
+import { pingpong } from "./pingpong.ts";
+import { pool } from "./pool.ts";
+import { endProgress, machineInfo, markdownTable, note, type ScenarioResult, writeJson } from "./report.ts";
+import { storm } from "./storm.ts";
+import { closeAllTargets } from "./target.ts";
+
+const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResult>> = {
+  pingpong,
+  login,
+  group,
+  idle,
+  storm,
+  pool,
+};
+
+/** Rejects after `seconds`, so that no scenario can run forever. */
+function deadline(seconds: number, scenario: string): { promise: Promise<never>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${scenario}: gave up after --timeout ${seconds} s`)),
+      seconds * 1000,
+    );
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | null;
+  try {
+    options = parseBenchArgs(Deno.args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!options) {
+    console.log(USAGE);
+    return 0;
+  }
+  const machine = await machineInfo();
+  const startedAt = new Date().toISOString();
+  const limit = deadline(options.timeout, options.scenario);
+  let result: ScenarioResult;
+  try {
+    result = await Promise.race([RUNNERS[options.scenario](options), limit.promise]);
+  } catch (error) {
+    endProgress();
+    note(
+      `bench ${options.scenario} failed: ${error instanceof Error ? error.stack ?? error.message : error}`,
+    );
+    await closeAllTargets();
+    return 1;
+  } finally {
+    limit.cancel();
+  }
+  endProgress();
+  const loadEnd = Deno.loadavg();
+  const command = `deno task bench ${Deno.args.join(" ")}`;
+  console.log(`\n### ${result.title}\n`);
+  console.log(markdownTable(result.headers, result.rows));
+  console.log("");
+  for (const line of result.notes) console.log(`- ${line}`);
+  console.log(
+    `- Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.os}, Deno ${machine.deno}; ` +
+      `load average before ${(machine.loadavg as number[])[0].toFixed(2)}, after ${loadEnd[0].toFixed(2)}.`,
+  );
+  console.log(`- Command: \`${command}\``);
+  const path = await writeJson(options.out, options.scenario, {
+    scenario: options.scenario,
+    command,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadavgAfter: loadEnd },
+    options,
+    table: { headers: result.headers, rows: result.rows },
+    notes: result.notes,
+    ...result.data,
+  });
+  console.log(`- JSON: ${path}`);
+  return 0;
+}
+
+Deno.exit(await main());

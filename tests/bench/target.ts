@@ -1,0 +1,303 @@
+/**
+ * What a scenario runs against: a node the bench starts (embedded store), a cluster (MariaDB, Redis, two nodes,
+ * nginx) or servers already running (`--endpoints`). Each knows where clients connect, which processes to
+ * watch, and how to get users.
+ *
+ * @module
+ */
+
+import { ServerProcess } from "../harness/chat_node.ts";
+import { freePort } from "../harness/free_port.ts";
+import type { BenchOptions, Endpoint } from "./args.ts";
+import { pidListeningOn, type WatchedProcess } from "./process_stats.ts";
+import { note, progress } from "./report.ts";
+import { type BenchUser, registerUsers, seedUsers } from "./users.ts";
+
+/** What a scenario runs against. */
+export interface Target extends AsyncDisposable {
+  /** One line for the report ("1 node, embedded SQLite on tmpfs"). */
+  readonly description: string;
+  /** Where A-side and B-side clients connect (the same endpoint twice on one node). */
+  readonly endpoints: [Endpoint, Endpoint];
+  /** Server-side processes whose CPU and memory are reported. */
+  readonly watch: WatchedProcess[];
+  /** The chat server's extra flags, for the report. */
+  readonly serverArgs: string[];
+  /** `/metrics` of the node, when it was asked for and the bench started the node. */
+  readonly metricsUrl?: string;
+  /** `count` users that can log in; `cost` applies where users are seeded rather than registered. */
+  prepareUsers(count: number, cost: "real" | "cheap"): Promise<BenchUser[]>;
+  /** How {@linkcode Target.prepareUsers} makes users at `cost`, for the report. */
+  describeUsers(cost: "real" | "cheap"): string;
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode startTarget} beyond the command line. */
+export interface TargetNeeds {
+  /** Connections the node must accept (raises --max-connections when above its default). */
+  maxConnections?: number;
+  /** Start the node with `--metrics-port` (V8 heap figures for the idle scenario). */
+  metrics?: boolean;
+}
+
+/**
+ * Flags for the nodes the bench starts: no per-connection rate limit (the group sender and the pingpong
+ * connections would hit the default 1000/s on a fast server) and no idle timeout (idle connections stay).
+ */
+function benchFlags(needs: TargetNeeds): string[] {
+  const flags = ["--log-level", "warn", "--rate-limit", "1000000", "--idle-timeout", "86400"];
+  if ((needs.maxConnections ?? 0) > 19_000) {
+    flags.push("--max-connections", String(needs.maxConnections! + 1000));
+  }
+  return flags;
+}
+
+/** A started chat node: the harness's ServerProcess, or our own spawn when profiling. */
+export interface Node {
+  readonly port: number;
+  readonly pid: number;
+  stop(signal?: Deno.Signal): Promise<unknown>;
+}
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * `main.ts` with extra runtime flags such as `--cpu-prof` or `--inspect` (the harness's ServerProcess has no
+ * way to add them), with the serve task's permissions. A CPU profile is written when the node exits after
+ * SIGTERM.
+ *
+ * @example
+ * ```ts ignore
+ * const node = await startNodeWith(["--inspect=127.0.0.1:9229"], ["--port", "0", "--db", ":memory:"], "node.log");
+ * ```
+ */
+export async function startNodeWith(runtimeFlags: string[], args: string[], logFile: string): Promise<Node> {
+  const log = await Deno.open(logFile, { create: true, append: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...runtimeFlags,
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      MAIN,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`server exited before listening; see ${logFile}`);
+      text += value;
+      const match = text.match(/listening on (\S+):(\d+)/);
+      if (!match) continue;
+      (async () => {
+        while (!(await reader.read()).done);
+      })().catch(() => {});
+      return {
+        port: Number(match[2]),
+        pid: child.pid,
+        async stop(signal: Deno.Signal = "SIGTERM") {
+          try {
+            child.kill(signal);
+          } catch {
+            // Already exited.
+          }
+          const status = await child.status;
+          await logged;
+          return status;
+        },
+      };
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+async function startNode(args: string[], logFile: string, options: BenchOptions): Promise<Node> {
+  if (options.cpuProf) {
+    await Deno.mkdir(options.cpuProf, { recursive: true });
+    return await startNodeWith(["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`], args, logFile);
+  }
+  return await ServerProcess.start(args, logFile);
+}
+
+const REGISTERED = "registered over the protocol (REG: hashed at the server's scrypt cost)";
+
+/** How seeded users are hashed, for the report. */
+function seededAt(cost: "real" | "cheap"): string {
+  return cost === "real"
+    ? "seeded into the store, hashed at the server's scrypt cost (N=16384, about 40 ms per hash)"
+    : "seeded into the store, hashed at a cheap scrypt cost (N=1024; the server reads the cost from the hash)";
+}
+
+function registrationProgress(done: number, total: number): void {
+  progress(`registering users over the protocol (scrypt on the server, 8 in flight): ${done}/${total}`);
+}
+
+/**
+ * One node with its embedded store in a temp SQLite file, users seeded into that file (a commit costs about
+ * 0.2 ms on this disk, and nothing on the chat path writes); or, with `--store memory`, in `:memory:` with users
+ * registered over the protocol.
+ */
+async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<Target> {
+  // Deno grants /dev/shm only with --allow-all, so the file lives in the default temp dir.
+  const dir = await Deno.makeTempDir({ prefix: "chat-bench-" });
+  const dbPath = `${dir}/chat.db`;
+  const logFile = `${dir}/node.log`;
+  const memory = options.store === "memory";
+  const metricsPort = needs.metrics ? freePort() : undefined;
+  const serverArgs = [
+    "--db",
+    memory ? ":memory:" : dbPath,
+    ...benchFlags(needs),
+    ...(metricsPort ? ["--metrics-port", String(metricsPort)] : []),
+  ];
+  let node: Node;
+  try {
+    node = await startNode(["--port", "0", ...serverArgs], logFile, options);
+  } catch (error) {
+    note(await Deno.readTextFile(logFile).catch(() => ""));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const endpoint = { hostname: "127.0.0.1", port: node.port };
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    closed ??= (async () => {
+      await node.stop("SIGTERM");
+      const log = (await Deno.readTextFile(logFile).catch(() => "")).trim();
+      if (log) note(`server log (warnings and errors):\n${log.split("\n").slice(-20).join("\n")}`);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    })();
+  return {
+    description: `1 node (main.ts, embedded SQLite ${memory ? "in :memory:" : "in a temp file"})`,
+    endpoints: [endpoint, endpoint],
+    watch: [{ name: "node", pid: node.pid }],
+    serverArgs,
+    metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : undefined,
+    describeUsers: (cost) => memory ? REGISTERED : seededAt(cost),
+    prepareUsers: (count, cost) =>
+      memory
+        ? registerUsers(endpoint, count, { onProgress: registrationProgress })
+        : seedUsers(dbPath, count, {
+          cost,
+          onProgress: (done, total) =>
+            progress(`seeding ${total} users into the node's store (scrypt ${cost} cost): ${done}/${total}`),
+        }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** MariaDB, Redis, two nodes and nginx in front; both client sides connect through nginx. */
+async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<Target> {
+  try {
+    await Deno.stat(new URL("../../lib/bus/redis_bus.ts", import.meta.url));
+  } catch {
+    throw new Error("--cluster needs the Redis bus (lib/bus/redis_bus.ts), which does not exist yet");
+  }
+  const { MariaDbServer } = await import("../harness/mariadb.ts");
+  const { RedisServer } = await import("../harness/redis.ts");
+  const { NginxServer } = await import("../harness/nginx.ts");
+  const dir = await Deno.makeTempDir({ prefix: "chat-bench-cluster-" });
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch((error) => note(`cleanup: ${error}`));
+  };
+  try {
+    progress("cluster: starting MariaDB and Redis");
+    const [db, redis] = await Promise.all([MariaDbServer.start(), RedisServer.start()]);
+    cleanup.push(() => db.close(), () => redis.close());
+    const serverArgs = ["--mysql", db.url, "--redis", redis.url, ...benchFlags(needs)];
+    progress("cluster: starting two nodes");
+    const nodes: Node[] = [];
+    for (const id of ["n1", "n2"]) {
+      const node = await startNode(
+        ["--port", "0", "--node-id", id, ...serverArgs],
+        `${dir}/${id}.log`,
+        options,
+      );
+      nodes.push(node);
+      cleanup.push(() => node.stop("SIGTERM"));
+    }
+    progress("cluster: starting nginx");
+    const nginx = await NginxServer.start({ upstreams: nodes.map((node) => `127.0.0.1:${node.port}`) });
+    cleanup.push(() => nginx.close());
+    cleanup.splice(0, 0, () => Deno.remove(dir, { recursive: true }));
+    const watch: WatchedProcess[] = [{ name: "n1", pid: nodes[0].pid }, { name: "n2", pid: nodes[1].pid }];
+    for (
+      const [name, port] of [["nginx", nginx.port], ["redis", redis.port], ["mariadb", db.port]] as const
+    ) {
+      const pid = await pidListeningOn(port);
+      if (pid !== undefined) watch.push({ name, pid });
+    }
+    const endpoint = { hostname: "127.0.0.1", port: nginx.port };
+    return {
+      description: "2 nodes (MariaDB + Redis bus) behind nginx (stream, least_conn)",
+      endpoints: [endpoint, endpoint],
+      watch,
+      serverArgs: serverArgs.map((arg) => arg.replace(/\/\/[^@/]*@/, "//***@")),
+      prepareUsers: (count) => registerUsers(endpoint, count, { onProgress: registrationProgress }),
+      describeUsers: () => REGISTERED,
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Servers the user started; users are registered over the protocol. */
+function external(options: BenchOptions): Target {
+  const endpoints = options.endpoints!;
+  const pair: [Endpoint, Endpoint] = [endpoints[0], endpoints[1] ?? endpoints[0]];
+  const close = () => Promise.resolve();
+  return {
+    description: `running server(s) at ${endpoints.map((e) => `${e.hostname}:${e.port}`).join(", ")}`,
+    endpoints: pair,
+    watch: options.pids.map((pid, index) => ({
+      name: options.pids.length > 1 ? `pid${index + 1}` : "server",
+      pid,
+    })),
+    serverArgs: [],
+    prepareUsers: (count) =>
+      registerUsers(pair[0], count, { v1: options.v1, onProgress: registrationProgress }),
+    describeUsers: () => REGISTERED,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Targets not yet closed: a scenario cut short by --timeout still has its servers stopped. */
+const open = new Set<Target>();
+
+/** Starts (or adopts) what the scenario runs against. */
+export async function startTarget(options: BenchOptions, needs: TargetNeeds = {}): Promise<Target> {
+  const target = options.endpoints
+    ? external(options)
+    : options.cluster
+    ? await startCluster(options, needs)
+    : await startSingle(options, needs);
+  open.add(target);
+  const close = async () => {
+    open.delete(target);
+    await target.close();
+  };
+  return { ...target, close, [Symbol.asyncDispose]: close };
+}
+
+/** Stops every target still open (after a scenario was abandoned). */
+export async function closeAllTargets(): Promise<void> {
+  await Promise.all([...open].map((target) => target.close().catch(() => {})));
+  open.clear();
+}

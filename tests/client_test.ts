@@ -1,0 +1,624 @@
+/**
+ * The REPL client: its line parser, and `client.ts` in script mode (stdin piped) as a real subprocess
+ * against a real server, with TestClients on the other end.
+ */
+import assert from "node:assert/strict";
+import { parseLine } from "../lib/client/commands.ts";
+import { freePort } from "./harness/free_port.ts";
+import { ServerProcess, startTestNode } from "./harness/chat_node.ts";
+import { type Reply, TestClient } from "./harness/test_client.ts";
+import { member, registerUser, uniqueName } from "./protocol_suite.ts";
+
+const CLIENT = new URL("../client.ts", import.meta.url).pathname;
+const encoder = new TextEncoder();
+
+/** Text that npm:cliffy's tokenizer would mangle: it must reach the other side exactly. */
+const TRICKY = `你好, "bob" & 'carol' — 😀👩‍👩‍👧 @bob #tag \\back\\slash <b>100%</b>?! ¿Qué tal?  two  spaces:`;
+
+/** `client.ts` with piped stdio; stdout and stderr are collected as they arrive. */
+class ClientProcess implements AsyncDisposable {
+  stdout = "";
+  stderr = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #drained: Promise<unknown>;
+
+  constructor(port: number, args: string[] = []) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", CLIENT, "--host", "127.0.0.1", "--port", String(port), ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#stdin = this.#child.stdin.getWriter();
+    const drain = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) add(text);
+    };
+    this.#drained = Promise.all([
+      drain(this.#child.stdout, (text) => this.stdout += text),
+      drain(this.#child.stderr, (text) => this.stderr += text),
+    ]);
+  }
+
+  /** Writes input lines. */
+  async send(...lines: string[]): Promise<void> {
+    await this.#stdin.write(encoder.encode(lines.map((line) => line + "\n").join("")));
+  }
+
+  /** Waits until stdout (or stderr) matches `pattern`; returns the match. */
+  async waitFor(
+    pattern: RegExp,
+    stream: "stdout" | "stderr" = "stdout",
+    timeoutMs = 10_000,
+  ): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const match = this[stream].match(pattern);
+      if (match) return match;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no ${pattern} on ${stream} within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Ends stdin and resolves the exit code once all output is read. */
+  async finish(): Promise<number> {
+    await this.#stdin.close().catch(() => {});
+    return await this.status();
+  }
+
+  /** The exit code, once the process ended by itself. */
+  async status(): Promise<number> {
+    const status = await this.#child.status;
+    await this.#drained;
+    return status.code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.#stdin.close().catch(() => {});
+    await this.status();
+  }
+}
+
+/** Runs a whole script and returns the exit code and output. */
+async function runScript(port: number, lines: string[], args = ["--wait", "0"]) {
+  await using client = new ClientProcess(port, args);
+  await client.send(...lines);
+  const code = await client.finish();
+  return { code, stdout: client.stdout, stderr: client.stderr };
+}
+
+/** A test with a fresh in-process server. */
+function serverTest(name: string, fn: (port: number) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using node = await startTestNode();
+      await fn(node.port);
+    },
+  });
+}
+
+// --- the parser ---
+
+Deno.test("parseLine() reads space and colon syntax and keeps the message exactly", () => {
+  assert.deepEqual(parseLine(`chat 2 ${TRICKY}`), {
+    kind: "command",
+    command: { name: "chat", id: 2, message: TRICKY },
+  });
+  assert.deepEqual(parseLine(`  CHAT   2   hi  there  `), {
+    kind: "command",
+    command: { name: "chat", id: 2, message: "hi  there  " },
+  });
+  assert.deepEqual(parseLine(`chat:2:${TRICKY}`), {
+    kind: "command",
+    command: { name: "chat", id: 2, message: TRICKY },
+  });
+  assert.deepEqual(parseLine("chat:2: leading: colons:kept"), {
+    kind: "command",
+    command: { name: "chat", id: 2, message: " leading: colons:kept" },
+  });
+  assert.deepEqual(parseLine("groupchat:7:@all hello"), {
+    kind: "command",
+    command: { name: "groupchat", groupid: 7, message: "@all hello" },
+  });
+  assert.deepEqual(parseLine("creategroup:devs:all the devs"), {
+    kind: "command",
+    command: { name: "creategroup", groupname: "devs", desc: "all the devs" },
+  });
+  assert.deepEqual(parseLine("creategroup devs"), {
+    kind: "command",
+    command: { name: "creategroup", groupname: "devs", desc: "" },
+  });
+  assert.deepEqual(parseLine("register ålice pass word"), {
+    kind: "command",
+    command: { name: "register", username: "ålice", password: "pass word" },
+  });
+  assert.deepEqual(parseLine("login 12 s3cret"), {
+    kind: "command",
+    command: { name: "login", id: 12, password: "s3cret" },
+  });
+  assert.deepEqual(parseLine("addfriend:3"), { kind: "command", command: { name: "addfriend", id: 3 } });
+  assert.deepEqual(parseLine("loginout"), { kind: "command", command: { name: "loginout" } });
+  assert.deepEqual(parseLine("logout"), { kind: "command", command: { name: "loginout" } });
+  assert.deepEqual(parseLine("help chat"), { kind: "command", command: { name: "help", topic: "chat" } });
+  assert.deepEqual(parseLine("   "), { kind: "empty" });
+});
+
+Deno.test("parseLine() rejects unknown commands, bad ids, missing and extra arguments", () => {
+  const error = (line: string) => {
+    const result = parseLine(line);
+    assert.equal(result.kind, "error", `${line} → ${JSON.stringify(result)}`);
+    return (result as { message: string }).message;
+  };
+  assert.match(error("frobnicate 1 2"), /unknown command "frobnicate"/);
+  assert.match(error(":2:hi"), /unknown command/);
+  assert.match(error("chat abc hello"), /invalid user id "abc"/);
+  assert.match(error("chat 2x hello"), /invalid user id "2x"/);
+  assert.match(error("chat -1 hello"), /invalid user id "-1"/);
+  assert.match(error("chat 0 hello"), /invalid user id "0"/);
+  assert.match(error("chat 99999999999999999999 hello"), /invalid user id/);
+  assert.match(error("groupchat g1 hello"), /invalid group id "g1"/);
+  assert.match(error("addgroup 1.5"), /invalid group id/);
+  assert.match(error("chat 2"), /missing message; usage: chat <id> <message>/);
+  assert.match(error("chat 2    "), /missing message/);
+  assert.match(error("chat:2:"), /missing message/);
+  assert.match(error("login 1"), /missing password/);
+  assert.match(error("addfriend"), /missing id/);
+  assert.match(error("addfriend 2 3"), /unexpected "3"/);
+  assert.match(error("friends please"), /unexpected "please"/);
+  assert.match(error("help nothing"), /no command "nothing"/);
+});
+
+// --- script mode against a server ---
+
+serverTest(
+  "client.ts script mode: register, then log in with the printed id, log out, exit 0",
+  async (port) => {
+    const name = uniqueName("alice");
+    await using client = new ClientProcess(port);
+    await client.send(`register ${name} pass word 🔑`);
+    const [, id] = await client.waitFor(new RegExp(`registered ${name} \\((\\d+)\\)`));
+    await client.send(`login ${id} pass word 🔑`);
+    await client.waitFor(new RegExp(`logged in as ${name} \\(${id}\\)`));
+    await client.send("loginout");
+    await client.waitFor(/logged out/);
+    assert.equal(await client.finish(), 0, client.stderr);
+    assert.equal(client.stderr, "");
+    await using check = await TestClient.connect(port);
+    assert.equal((await check.request({ msgid: 1, id: Number(id), password: "pass word 🔑" })).errno, 0);
+  },
+);
+
+serverTest("client.ts script mode: every command; a second client receives the text intact", async (port) => {
+  const aliceName = uniqueName("alice");
+  const alice = await registerUser(port, aliceName, "pw");
+  const bob = await member(port);
+  const group = await bob.client.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "bob's group" });
+  const groupid = group.groupid as number;
+  const mine = uniqueName("mine");
+
+  const { code, stdout, stderr } = await runScript(port, [
+    "# a comment, then a blank line",
+    "",
+    "help",
+    "help chat",
+    `login ${alice} pw`,
+    `addfriend ${bob.id}`,
+    `chat ${bob.id} ${TRICKY}`,
+    `chat:${bob.id}: ${TRICKY}`,
+    `creategroup ${mine} my own group ✓`,
+    `addgroup ${groupid}`,
+    `groupchat ${groupid} ${TRICKY}`,
+    `groupchat:${groupid}:@bob 中文`,
+    "friends",
+    "groups",
+    "loginout",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+
+  const chat1 = await bob.client.nextOf(6);
+  const chat2 = await bob.client.nextOf(6);
+  assert.deepEqual([chat1.id, chat1.name, chat1.msg], [alice, aliceName, TRICKY]);
+  assert.equal(chat2.msg, " " + TRICKY, "colon syntax keeps everything after the second colon");
+  assert.match(chat1.time as string, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  const group1 = await bob.client.nextOf(10);
+  const group2 = await bob.client.nextOf(10);
+  assert.deepEqual([group1.groupid, group1.msg, group2.msg], [groupid, TRICKY, "@bob 中文"]);
+
+  assert.match(stdout, /register <username> <password>/, "help lists the commands");
+  assert.match(stdout, /chat <id> <message>\n\s+Send a message to a user/, "help chat explains one");
+  assert.match(stdout, new RegExp(`logged in as ${aliceName} \\(${alice}\\)`));
+  assert.match(stdout, new RegExp(`added user ${bob.id} to your friends`));
+  assert.match(stdout, new RegExp(`sent to user ${bob.id}`));
+  assert.match(stdout, new RegExp(`created group ${mine} #\\d+`));
+  assert.match(stdout, new RegExp(`joined group #${groupid}`));
+  assert.match(stdout, new RegExp(`sent to group #${groupid}`));
+  assert.match(
+    stdout,
+    new RegExp(`friends \\(1\\):\n  user ${bob.id}  state unknown`),
+    "the local copy has the friend",
+  );
+  assert.match(
+    stdout,
+    new RegExp(`${mine} #\\d+ — my own group ✓\n    ${aliceName} \\(${alice}\\)  creator  online`),
+  );
+  assert.match(
+    stdout,
+    new RegExp(`group ${groupid}  \\(joined now`),
+    "the joined group is in the local copy",
+  );
+  assert.match(stdout, /logged out/);
+  bob.client.close();
+});
+
+serverTest(
+  "client.ts script mode: login shows friends with state, groups with roles, offline messages",
+  async (port) => {
+    const aliceName = uniqueName("alice");
+    const alice = await registerUser(port, aliceName, "pw");
+    const bob = await member(port);
+    const carolName = uniqueName("carol");
+    const carol = await registerUser(port, carolName, "pw");
+    const groupname = uniqueName("team");
+    let groupid: number;
+    {
+      await using setup = await TestClient.connect(port);
+      await setup.request({ msgid: 1, id: alice, password: "pw" });
+      await setup.request({ msgid: 7, friendid: bob.id });
+      await setup.request({ msgid: 7, friendid: carol });
+      groupid = (await setup.request({ msgid: 8, groupname, groupdesc: "the team 🏆" })).groupid as number;
+      assert.equal((await bob.client.request({ msgid: 9, groupid })).errno, 0);
+      await setup.request({ msgid: 3 });
+    }
+    await bob.client.request({
+      msgid: 6,
+      toid: alice,
+      msg: "while you were out 📬",
+      time: "2026-01-02 03:04:05",
+    });
+    assert.equal((await bob.client.request({ msgid: 10, groupid, msg: "team news" })).errno, 0);
+
+    const { code, stdout, stderr } = await runScript(port, [`login ${alice} pw`, "friends", "groups"]);
+    assert.equal(code, 0, stderr);
+    const summary = stdout.split("\n");
+    const expectLines = (...lines: string[]) => {
+      const start = summary.indexOf(lines[0]);
+      assert.ok(start >= 0, `missing ${JSON.stringify(lines[0])} in\n${stdout}`);
+      assert.deepEqual(summary.slice(start, start + lines.length), lines);
+    };
+    expectLines(`✓ logged in as ${aliceName} (${alice})`);
+    expectLines("friends (2):", `  ${bob.name} (${bob.id})  online`, `  ${carolName} (${carol})  offline`);
+    expectLines(
+      "groups (1):",
+      `  ${groupname} #${groupid} — the team 🏆`,
+      `    ${aliceName} (${alice})  creator  online`,
+      `    ${bob.name} (${bob.id})  normal  online`,
+    );
+    expectLines(
+      "offline messages (2):",
+      `  [2026-01-02 03:04:05] ${bob.name} (${bob.id}): while you were out 📬`,
+    );
+    assert.match(
+      stdout,
+      new RegExp(`  \\[[^\\]]+\\] ${groupname} #${groupid} · ${bob.name} \\(${bob.id}\\): team news`),
+    );
+    assert.equal(
+      summary.filter((line) => line === "friends (2):").length,
+      2,
+      "friends lists the local copy again",
+    );
+    bob.client.close();
+  },
+);
+
+serverTest(
+  "client.ts script mode: incoming messages and presence are printed as they arrive",
+  async (port) => {
+    const aliceName = uniqueName("alice");
+    const alice = await registerUser(port, aliceName, "pw");
+    const bobName = uniqueName("bob");
+    const bobId = await registerUser(port, bobName, "pw");
+    await using client = new ClientProcess(port);
+    await client.send(`login ${alice} pw`, `addfriend ${bobId}`, `creategroup ${uniqueName("g")} ours`);
+    const [, groupid] = await client.waitFor(/created group \S+ #(\d+)/);
+
+    await using bob = await TestClient.connect(port);
+    assert.equal((await bob.request({ msgid: 1, id: bobId, password: "pw" })).errno, 0);
+    await client.waitFor(new RegExp(`● user ${bobId} is now online`));
+    assert.equal((await bob.request({ msgid: 9, groupid: Number(groupid) })).errno, 0);
+    await bob.request({ msgid: 6, toid: alice, msg: TRICKY, time: "2026-11-22 10:00:00" });
+    await client.waitFor(
+      new RegExp(`\\[2026-11-22 10:00:00\\] ${bobName} \\(${bobId}\\): ${escape(TRICKY)}\n`),
+    );
+    await bob.request({ msgid: 6, toid: alice, msg: "two\nlines \u001b[31m" });
+    await client.waitFor(new RegExp(`${bobName} \\(${bobId}\\): two\n    lines \\\\u001b\\[31m\n`));
+    await bob.request({ msgid: 10, groupid: Number(groupid), msg: "group hello 👋" });
+    await client.waitFor(new RegExp(`#${groupid} · ${bobName} \\(${bobId}\\): group hello 👋`));
+    await client.send("friends");
+    await client.waitFor(new RegExp(`friends \\(1\\):\n  ${bobName} \\(${bobId}\\)  online`));
+    bob.close();
+    await client.waitFor(new RegExp(`○ ${bobName} \\(${bobId}\\) is now offline`));
+    assert.equal(await client.finish(), 0, client.stderr);
+  },
+);
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+serverTest(
+  "client.ts script mode: after the last line it keeps printing incoming messages for --wait ms",
+  async (port) => {
+    const alice = await registerUser(port, uniqueName("alice"), "pw");
+    const bob = await member(port);
+    await using client = new ClientProcess(port, ["--wait", "1500"]);
+    await client.send(`login ${alice} pw`);
+    await client.waitFor(/logged in/);
+    const exited = client.finish();
+    await bob.client.request({ msgid: 6, toid: alice, msg: "just in time" });
+    assert.equal(await exited, 0, client.stderr);
+    assert.match(client.stdout, new RegExp(`${bob.name} \\(${bob.id}\\): just in time`));
+    bob.client.close();
+  },
+);
+
+serverTest("client.ts script mode: quit stops reading", async (port) => {
+  const { code, stdout, stderr } = await runScript(port, ["quit", "chat 1 never sent", "frobnicate"]);
+  assert.deepEqual([code, stdout, stderr], [0, "", ""]);
+});
+
+Deno.test({
+  name: "client.ts script mode: bad commands and ids fail locally, nothing is sent, exit 1",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // A fake server that accepts any login and records every frame: the bad lines must never reach it.
+    await using fake = new RecordingServer();
+    const { code, stdout, stderr } = await runScript(fake.port, [
+      "frobnicate now",
+      "chat 2 before login",
+      "login abc pw",
+      "login 1 pw",
+      "chat abc hi",
+      "chat 2x hi",
+      "addfriend -3",
+      "addgroup",
+      "groupchat 1.5 hi",
+      "chat 2",
+      "creategroup",
+      "login 1 pw",
+      "friends extra",
+    ]);
+    assert.equal(code, 1);
+    assert.match(stdout, /logged in as alice \(1\)/);
+    const errors = stderr.trimEnd().split("\n");
+    assert.deepEqual(errors, [
+      '✗ unknown command "frobnicate"; type help for the list',
+      "✗ chat: not logged in; log in first with: login <id> <password>",
+      '✗ invalid user id "abc": ids are positive whole numbers; usage: login <id> <password>',
+      '✗ invalid user id "abc": ids are positive whole numbers; usage: chat <id> <message>',
+      '✗ invalid user id "2x": ids are positive whole numbers; usage: chat <id> <message>',
+      '✗ invalid user id "-3": ids are positive whole numbers; usage: addfriend <id>',
+      "✗ missing groupid; usage: addgroup <groupid>",
+      '✗ invalid group id "1.5": ids are positive whole numbers; usage: groupchat <groupid> <message>',
+      "✗ missing message; usage: chat <id> <message>",
+      "✗ missing groupname; usage: creategroup <groupname> [desc]",
+      "✗ login: already logged in as alice (1); use loginout first",
+      '✗ unexpected "extra"; usage: friends',
+    ]);
+    assert.deepEqual(fake.frames.map((frame) => frame.msgid), [1], "only the login reached the server");
+  },
+});
+
+serverTest("client.ts script mode: server errors are shown with errno and errmsg, exit 1", async (port) => {
+  const name = uniqueName("alice");
+  const alice = await registerUser(port, name, "pw");
+  const other = await member(port);
+  const group = await other.client.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "" });
+  const { code, stdout, stderr } = await runScript(port, [
+    `login ${alice} wrong`,
+    `register ${name} again`,
+    `login ${alice} pw`,
+    "chat 999999999 anyone?",
+    "addgroup 999999999",
+    `groupchat ${group.groupid} not a member`,
+    `addfriend ${alice}`,
+    `chat ${other.id} still works`,
+  ]);
+  assert.equal(code, 1);
+  assert.deepEqual(stderr.trimEnd().split("\n"), [
+    "✗ login failed: errno 1 (rejected): wrong id or password",
+    "✗ register failed: errno 1 (rejected): this name is already taken",
+    "✗ chat failed: errno 6 (no such user): no such user: 999999999",
+    "✗ addgroup failed: errno 7 (no such group): no such group: 999999999",
+    `✗ groupchat failed: errno 8 (not a member): ${await errmsgOf(port, group.groupid as number)}`,
+    '✗ addfriend failed: errno 4 (invalid request): invalid request: "friendid" must not be your own id',
+  ]);
+  assert.match(stdout, /logged in as/);
+  assert.match(stdout, new RegExp(`sent to user ${other.id}`));
+  assert.equal((await other.client.nextOf(6)).msg, "still works");
+  other.client.close();
+});
+
+/** The server's errmsg for GROUP_CHAT by a non-member, asked directly. */
+async function errmsgOf(port: number, groupid: number): Promise<string> {
+  await using client = await TestClient.connect(port);
+  const id = await registerUser(port, uniqueName("x"), "pw");
+  await client.request({ msgid: 1, id, password: "pw" });
+  return (await client.request({ msgid: 10, groupid, msg: "x" })).errmsg as string;
+}
+
+Deno.test("client.ts: a server that is closed while the client runs is reported, exit 3", async () => {
+  const node = await startTestNode();
+  const alice = await registerUser(node.port, uniqueName("alice"), "pw");
+  await using client = new ClientProcess(node.port);
+  await client.send(`login ${alice} pw`);
+  await client.waitFor(/logged in/);
+  await node.close();
+  assert.equal(await client.status(), 3, "exits without waiting for the end of input");
+  assert.match(client.stderr, new RegExp(`connection to 127\\.0\\.0\\.1:${node.port} lost`));
+});
+
+Deno.test({
+  name: "client.ts: a server killed with SIGKILL is reported, exit 3",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "chat-client-" });
+    try {
+      const server = await ServerProcess.start(["--port", "0", "--db", ":memory:"], `${dir}/server.log`);
+      const alice = await registerUser(server.port, uniqueName("alice"), "pw");
+      await using client = new ClientProcess(server.port);
+      await client.send(`login ${alice} pw`);
+      await client.waitFor(/logged in/);
+      await server.stop("SIGKILL");
+      assert.equal(await client.status(), 3);
+      assert.match(client.stderr, new RegExp(`connection to 127\\.0\\.0\\.1:${server.port} lost`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "client.ts: the heartbeat keeps an idle session past the server's idle timeout",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using node = await startTestNode({ idleTimeout: 1 });
+    const alice = await registerUser(node.port, uniqueName("alice"), "pw");
+    await using kept = new ClientProcess(node.port, ["--heartbeat", "300"]);
+    await using dropped = new ClientProcess(node.port, ["--heartbeat", "0"]);
+    await kept.send(`login ${alice} pw`);
+    await kept.waitFor(/logged in/);
+    // The server closes a silent v2 connection without a word: the client without heartbeat sees a loss.
+    assert.equal(await dropped.status(), 3);
+    assert.match(dropped.stderr, /lost/);
+    await kept.send("chat " + alice + " still here");
+    await kept.waitFor(/: still here\n/);
+    assert.equal(await kept.finish(), 0, kept.stderr);
+  },
+});
+
+Deno.test({
+  name: "client.ts: a server that stops answering PINGs is reported as lost, exit 3",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // Accepts and reads, never replies: only the heartbeat can tell.
+    await using silent = new RecordingServer({ silent: true });
+    await using client = new ClientProcess(silent.port, ["--heartbeat", "100", "--timeout", "200"]);
+    assert.equal(await client.status(), 3);
+    assert.match(client.stderr, new RegExp(`connection to 127\\.0\\.0\\.1:${silent.port} lost`));
+    assert.ok(silent.frames.some((frame) => frame.msgid === 13 && frame.v === 2), "it sent v2 PINGs");
+  },
+});
+
+Deno.test("client.ts: an unreachable server is exit 3, bad flags exit 2", async () => {
+  const port = freePort();
+  const unreachable = await runScript(port, ["help"]);
+  assert.equal(unreachable.code, 3);
+  assert.match(unreachable.stderr, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port}`));
+  const bad = await runScript(port, [], ["--port", "abc"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--port must be a whole number/);
+});
+
+/**
+ * A TCP server that records every frame and answers LOGIN with success and PING with PONG, or
+ * nothing at all when `silent`.
+ */
+class RecordingServer implements AsyncDisposable {
+  readonly frames: Reply[] = [];
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #conns: Deno.Conn[] = [];
+  readonly #serving: Promise<void>;
+  readonly #silent: boolean;
+
+  constructor(options: { silent?: boolean } = {}) {
+    this.#silent = options.silent ?? false;
+    this.#serving = this.#serve();
+  }
+
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  async #serve(): Promise<void> {
+    const handlers: Promise<void>[] = [];
+    try {
+      for await (const conn of this.#listener) {
+        this.#conns.push(conn);
+        handlers.push(this.#handle(conn));
+      }
+    } catch {
+      // Listener closed.
+    }
+    await Promise.all(handlers);
+  }
+
+  async #handle(conn: Deno.Conn): Promise<void> {
+    let text = "";
+    try {
+      for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) {
+        text += chunk;
+        let newline;
+        while ((newline = text.indexOf("\n")) >= 0) {
+          const frame = JSON.parse(text.slice(0, newline)) as Reply;
+          text = text.slice(newline + 1);
+          if (this.#silent) {
+            this.frames.push(frame);
+            continue;
+          }
+          if (frame.msgid === 13) {
+            await conn.write(
+              encoder.encode(JSON.stringify({ msgid: 14, cid: frame.cid, ts: Date.now() }) + "\n"),
+            );
+            continue;
+          }
+          this.frames.push(frame);
+          if (frame.msgid === 1) {
+            const ack = {
+              msgid: 2,
+              cid: frame.cid,
+              errno: 0,
+              id: 1,
+              name: "alice",
+              offlinemsg: [],
+              friends: [],
+              groups: [],
+            };
+            await conn.write(encoder.encode(JSON.stringify(ack) + "\n"));
+          }
+        }
+      }
+    } catch {
+      // Closed by the test.
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#listener.close();
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await this.#serving;
+  }
+}

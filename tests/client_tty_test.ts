@@ -1,0 +1,265 @@
+/**
+ * The REPL in a real terminal: `client.ts` runs inside tmux (a private tmux server per test), keys are
+ * typed with `send-keys`, and the screen is read with `capture-pane`. Skipped when tmux is missing.
+ */
+import assert from "node:assert/strict";
+import { startTestNode } from "./harness/chat_node.ts";
+import { member, registerUser, uniqueName } from "./protocol_suite.ts";
+
+const CLIENT = new URL("../client.ts", import.meta.url).pathname;
+const WIDTH = 80;
+
+const tmuxAvailable = await new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output()
+  .then((output) => output.success, () => false);
+
+/** A detached tmux session on its own socket, so it never touches the user's tmux. */
+class Tmux implements AsyncDisposable {
+  readonly #dir: string;
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  static async start(command: string[]): Promise<Tmux> {
+    const tmux = new Tmux(await Deno.makeTempDir({ prefix: "chat-tty-" }));
+    const shell = command.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
+    // The shell line stays on screen after the client exits, with its status.
+    await tmux.run(
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-x",
+      String(WIDTH),
+      "-y",
+      "30",
+      `${shell}; echo "[exit $?]"; sleep 60`,
+    );
+    return tmux;
+  }
+
+  async run(...args: string[]): Promise<string> {
+    const output = await new Deno.Command("tmux", {
+      args: ["-u", "-S", `${this.#dir}/socket`, ...args],
+      env: { LANG: "C.UTF-8", LC_ALL: "C.UTF-8" },
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    if (!output.success) {
+      throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
+    }
+    return text;
+  }
+
+  /** Types `text` literally (no key names). */
+  async type(text: string): Promise<void> {
+    await this.run("send-keys", "-l", text);
+  }
+
+  async key(...keys: string[]): Promise<void> {
+    await this.run("send-keys", ...keys);
+  }
+
+  /** The screen's lines, trailing blank lines removed. */
+  async screen(): Promise<string[]> {
+    const lines = (await this.run("capture-pane", "-p")).split("\n").map((line) => line.trimEnd());
+    while (lines.length > 0 && lines.at(-1) === "") lines.pop();
+    return lines;
+  }
+
+  async cursor(): Promise<{ x: number; y: number }> {
+    const [x, y] = (await this.run("display-message", "-p", "#{cursor_x} #{cursor_y}")).trim().split(" ");
+    return { x: Number(x), y: Number(y) };
+  }
+
+  /** Waits until the cursor is in column `x`; returns its position. */
+  async waitForCursor(x: number, timeoutMs = 10_000): Promise<{ x: number; y: number }> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const cursor = await this.cursor();
+      if (cursor.x === x) return cursor;
+      if (Date.now() > deadline) {
+        throw new Error(`the cursor stayed at ${JSON.stringify(cursor)}, not column ${x}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Waits until `check` accepts the screen; returns it. */
+  async waitFor(check: (lines: string[]) => boolean, what: string, timeoutMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const lines = await this.screen();
+      if (check(lines)) return lines;
+      if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${lines.join("\n")}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.run("kill-server").catch(() => {});
+    await Deno.remove(this.#dir, { recursive: true });
+  }
+}
+
+/** Terminal columns of `text`: CJK and emoji take two. */
+function columns(text: string): number {
+  let width = 0;
+  for (const char of text) {
+    width += /\p{Extended_Pictographic}|[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uff00-\uff60]/u.test(char)
+      ? 2
+      : 1;
+  }
+  return width;
+}
+
+/** The screen rows a prompt line occupies (wrapped at {@linkcode WIDTH}). */
+function wrap(text: string): string[] {
+  const rows: string[] = [];
+  let row = "";
+  for (const char of text) {
+    if (columns(row + char) > WIDTH) {
+      rows.push(row);
+      row = "";
+    }
+    row += char;
+  }
+  rows.push(row);
+  return rows;
+}
+
+Deno.test({
+  name: "client.ts REPL prints incoming messages above the prompt and keeps the half-typed line",
+  ignore: !tmuxAvailable,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using node = await startTestNode();
+    const aliceName = uniqueName("alice");
+    const alice = await registerUser(node.port, aliceName, "pw");
+    const bob = await member(node.port);
+    await using tmux = await Tmux.start([
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      CLIENT,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(node.port),
+    ]);
+    await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
+    await tmux.type(`login ${alice} pw`);
+    await tmux.key("Enter");
+    const prompt = `${aliceName}> `;
+    await tmux.waitFor((lines) => lines.at(-1) === prompt.trimEnd(), "the prompt after login");
+    await tmux.type("friends");
+    await tmux.key("Enter");
+    await tmux.waitFor((lines) => lines.at(-2) === "friends: none", "the friends");
+    await tmux.key("Up");
+    await tmux.waitFor((lines) => lines.at(-1) === prompt + "friends", "history recall");
+    // One more step back would be the login line, password included: it is left out of the history.
+    await tmux.key("Up");
+    await tmux.waitFor((lines) => lines.at(-1) === prompt.trimEnd(), "the end of the history");
+
+    // Half a line, with the cursor moved back inside it.
+    const half = `chat ${bob.id} half 你好 😀 "q" @bob`;
+    await tmux.type(half);
+    await tmux.key("Left", "Left", "Left", "Left");
+    await tmux.waitFor((lines) => lines.at(-1) === prompt + half, "the half-typed line");
+    const before = await tmux.waitForCursor(columns(prompt + half) - "@bob".length);
+    await bob.client.request({ msgid: 6, toid: alice, msg: "incoming 🚀 while typing" });
+    const screen = await tmux.waitFor(
+      (lines) => lines.some((line) => line.endsWith(`${bob.name} (${bob.id}): incoming 🚀 while typing`)),
+      "the incoming message",
+    );
+    assert.equal(screen.at(-1), prompt + half, "the half-typed line is redrawn below the message");
+    assert.match(
+      screen.at(-2)!,
+      /: incoming 🚀 while typing$/,
+      "the message is printed just above the prompt",
+    );
+    assert.equal(screen.filter((line) => line.includes(half)).length, 1, "no stale copy of the line is left");
+    assert.deepEqual(
+      await tmux.cursor(),
+      { x: before.x, y: screen.length - 1 },
+      "the cursor is where it was",
+    );
+
+    // Typing goes on at the cursor, and the finished line is sent exactly.
+    await tmux.type("X");
+    await tmux.key("End");
+    await tmux.type(" and the rest!");
+    await tmux.key("Enter");
+    const sent = await bob.client.nextOf(6);
+    assert.equal(sent.msg, `half 你好 😀 "q" X@bob and the rest!`);
+    await tmux.waitFor(
+      (lines) => lines.some((line) => line.includes(`sent to ${bob.name} (${bob.id})`)),
+      "the ACK",
+    );
+
+    // A line that wraps over two rows survives an incoming message too.
+    const long = `chat ${bob.id} ${"0123456789 ".repeat(9)}end`;
+    await tmux.type(long);
+    const rows = wrap(prompt + long);
+    assert.equal(rows.length, 2);
+    await tmux.waitFor((lines) => lines.at(-1) === rows[1], "the wrapped line");
+    await bob.client.request({ msgid: 6, toid: alice, msg: "second interruption" });
+    const wrapped = await tmux.waitFor(
+      (lines) => lines.some((line) => line.endsWith("second interruption")),
+      "the second message",
+    );
+    assert.deepEqual(wrapped.slice(-3), [wrapped.at(-3), ...rows]);
+    assert.match(wrapped.at(-3)!, /: second interruption$/);
+    assert.equal(wrapped.filter((line) => line === rows[0]).length, 1, "the first row is not left behind");
+    await tmux.key("Enter");
+    assert.equal((await bob.client.nextOf(6)).msg, `${"0123456789 ".repeat(9)}end`);
+
+    await tmux.type("quit");
+    await tmux.key("Enter");
+    await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status");
+    bob.client.close();
+  },
+});
+
+Deno.test({
+  name: "client.ts REPL reports a lost connection and offers reconnect",
+  ignore: !tmuxAvailable,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const node = await startTestNode();
+    const name = uniqueName("alice");
+    const alice = await registerUser(node.port, name, "pw");
+    await using tmux = await Tmux.start([
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      CLIENT,
+      "--port",
+      String(node.port),
+    ]);
+    await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
+    await tmux.type(`login ${alice} pw`);
+    await tmux.key("Enter");
+    await tmux.waitFor((lines) => lines.at(-1) === `${name}>`, "the prompt after login");
+    await tmux.type("chat 1 unsent");
+    await tmux.waitFor((lines) => lines.at(-1) === `${name}> chat 1 unsent`, "the typed line");
+    await node.close();
+    const screen = await tmux.waitFor(
+      (lines) => lines.some((line) => line.includes(`connection to 127.0.0.1:${node.port} lost`)),
+      "the lost connection",
+    );
+    assert.match(screen.at(-2)!, /lost; type reconnect to connect again, or quit$/);
+    assert.equal(screen.at(-1), "> chat 1 unsent", "the prompt no longer names the user; the input is kept");
+    await tmux.key("C-u");
+    await tmux.type("reconnect");
+    await tmux.key("Enter");
+    await tmux.waitFor(
+      (lines) => lines.some((line) => line.includes(`cannot connect to 127.0.0.1:${node.port}`)),
+      "the failed reconnect",
+    );
+    await tmux.key("C-d");
+    await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status after Ctrl-D");
+  },
+});

@@ -1,0 +1,365 @@
+/**
+ * The cluster end to end: MariaDB, Redis, two `main.ts` nodes and nginx with the shipped `nginx.conf`, all
+ * started here on free ports. Clients connect through nginx, or straight to one node where a test needs to
+ * know that sender and recipient are on different nodes.
+ */
+import assert from "node:assert/strict";
+import mysql from "mysql2/promise";
+import { clusterNginxConfig } from "../lib/cluster/nginx_config.ts";
+import { ServerProcess } from "./harness/chat_node.ts";
+import { canConnect, findExecutable, freePort, ServiceProcess, waitFor } from "./harness/free_port.ts";
+import { MariaDbServer } from "./harness/mariadb.ts";
+import { RedisServer } from "./harness/redis.ts";
+import { type Reply, TestClient } from "./harness/test_client.ts";
+import { registerUser, uniqueName } from "./protocol_suite.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** nginx from the project's nginx.conf, in a private prefix. */
+class Nginx {
+  private constructor(readonly port: number, readonly process: ServiceProcess) {}
+
+  static async start(dir: string, upstreams: string[]): Promise<Nginx> {
+    const port = freePort();
+    await Deno.mkdir(`${dir}/logs`, { recursive: true });
+    const template = await Deno.readTextFile(new URL("../nginx.conf", import.meta.url));
+    await Deno.writeTextFile(
+      `${dir}/nginx.conf`,
+      clusterNginxConfig(template, { upstreams, listen: `127.0.0.1:${port}` }),
+    );
+    const process = await ServiceProcess.spawn(
+      await findExecutable("nginx"),
+      ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/logs/error.log`, "-g", "daemon off;"],
+      `${dir}/nginx.out`,
+    );
+    await waitFor(() => canConnect(port), { timeout: 10_000, what: "nginx", process });
+    return new Nginx(port, process);
+  }
+}
+
+interface Cluster {
+  dir: string;
+  mariadb: MariaDbServer;
+  redis: RedisServer;
+  nodes: ServerProcess[];
+  nodeArgs: string[][];
+  nginx: Nginx;
+}
+
+async function startNode(cluster: Pick<Cluster, "dir" | "mariadb" | "redis">, name: string, port = 0) {
+  const args = [
+    "--port",
+    String(port),
+    "--node-id",
+    name,
+    "--mysql",
+    cluster.mariadb.url,
+    "--redis",
+    cluster.redis.url,
+    "--log-level",
+    "warn",
+  ];
+  return { args, node: await ServerProcess.start(args, `${cluster.dir}/${name}.log`) };
+}
+
+async function startCluster(): Promise<Cluster> {
+  const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
+  const [mariadb, redis] = await Promise.all([MariaDbServer.start(), RedisServer.start()]);
+  const base = { dir, mariadb, redis };
+  // Fixed ports, so a killed node can come back where nginx expects it.
+  const first = await startNode(base, "node1", freePort());
+  const second = await startNode(base, "node2", freePort());
+  const nodes = [first.node, second.node];
+  const nginx = await Nginx.start(`${dir}/nginx`, nodes.map((node) => `127.0.0.1:${node.port}`));
+  return { ...base, nodes, nodeArgs: [first.args, second.args], nginx };
+}
+
+async function stopCluster(cluster: Cluster): Promise<void> {
+  await cluster.nginx.process.stop();
+  await Promise.all(cluster.nodes.map((node) => node.stop("SIGKILL")));
+  await cluster.redis.close();
+  await cluster.mariadb.close();
+  await Deno.remove(cluster.dir, { recursive: true });
+}
+
+interface User {
+  id: number;
+  name: string;
+  password: string;
+}
+
+async function newUser(port: number): Promise<User> {
+  const name = uniqueName();
+  const password = "pw-" + name;
+  return { id: await registerUser(port, name, password), name, password };
+}
+
+async function loginAt(port: number, user: User): Promise<[TestClient, Reply]> {
+  const client = await TestClient.connect(port);
+  const reply = await client.request({ msgid: 1, id: user.id, password: user.password });
+  assert.equal(reply.errno, 0, `login of ${user.id} on ${port}: ${JSON.stringify(reply)}`);
+  return [client, reply];
+}
+
+/** Logs in, retrying while the user still counts as logged in elsewhere (errno 2), up to `deadlineMs`. */
+async function loginWithin(
+  port: number,
+  user: User,
+  deadlineMs: number,
+): Promise<[TestClient, Reply, number]> {
+  const started = performance.now();
+  while (true) {
+    const client = await TestClient.connect(port);
+    const reply = await client.request({ msgid: 1, id: user.id, password: user.password });
+    if (reply.errno === 0) return [client, reply, performance.now() - started];
+    client.close();
+    assert.equal(reply.errno, 2, JSON.stringify(reply));
+    if (performance.now() - started > deadlineMs) {
+      assert.fail(`user ${user.id} could not log in again in time`);
+    }
+    await sleep(200);
+  }
+}
+
+function messagesOf(login: Reply): string[] {
+  return (login.offlinemsg as Reply[]).map((frame) => frame.msg as string);
+}
+
+Deno.test({
+  name: "cluster: two nodes behind nginx with MariaDB and Redis",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    const cluster = await startCluster();
+    const [node1, node2] = cluster.nodes;
+    try {
+      await t.step("one-to-one chat crosses nodes in both directions", async () => {
+        const alice = await newUser(cluster.nginx.port);
+        const bob = await newUser(cluster.nginx.port);
+        const [a] = await loginAt(node1.port, alice);
+        const [b] = await loginAt(node2.port, bob);
+        const ack = await a.request({ msgid: 6, toid: bob.id, msg: "node1 → node2 你好 😀" });
+        assert.equal(ack.errno, 0);
+        const atBob = await b.nextOf(6);
+        assert.deepEqual([atBob.id, atBob.name, atBob.msg, atBob.mid], [
+          alice.id,
+          alice.name,
+          "node1 → node2 你好 😀",
+          ack.mid,
+        ]);
+        await b.send(
+          '{"msgid":6,"id":' + bob.id + ',"name":"x","toid":' + alice.id + ',"msg":"v1 back","time":"t"}\0',
+        );
+        assert.equal((await a.nextOf(6)).msg, "v1 back");
+        a.close();
+        b.close();
+      });
+
+      await t.step("group chat reaches members on both nodes", async () => {
+        const [alice, bob, carol] = await Promise.all([1, 2, 3].map(() => newUser(cluster.nginx.port)));
+        const [a] = await loginAt(node1.port, alice);
+        const [b] = await loginAt(node2.port, bob);
+        const [c] = await loginAt(node1.port, carol);
+        const groupid = (await a.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "" })).groupid;
+        assert.equal((await b.request({ msgid: 9, groupid })).errno, 0);
+        assert.equal((await c.request({ msgid: 9, groupid })).errno, 0);
+        assert.equal((await b.request({ msgid: 10, groupid, msg: "from node2" })).errno, 0);
+        assert.equal((await a.nextOf(10)).msg, "from node2");
+        assert.equal((await c.nextOf(10)).msg, "from node2");
+        for (const client of [a, b, c]) client.close();
+      });
+
+      await t.step("offline messages written on one node are read at login on the other", async () => {
+        const alice = await newUser(cluster.nginx.port);
+        const bob = await newUser(cluster.nginx.port);
+        const [a] = await loginAt(node1.port, alice);
+        for (let i = 0; i < 5; i++) {
+          assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `off ${i}` })).errno, 0);
+        }
+        const [b, login] = await loginAt(node2.port, bob);
+        assert.deepEqual(messagesOf(login), [0, 1, 2, 3, 4].map((i) => `off ${i}`));
+        a.close();
+        b.close();
+      });
+
+      await t.step("a duplicate login on the other node is refused; presence crosses nodes", async () => {
+        const alice = await newUser(cluster.nginx.port);
+        const bob = await newUser(cluster.nginx.port);
+        const [a] = await loginAt(node1.port, alice);
+        await a.request({ msgid: 7, friendid: bob.id });
+        const [b] = await loginAt(node2.port, bob);
+        assert.deepEqual(await a.nextOf(15), { msgid: 15, id: bob.id, state: "online" });
+        await using again = await TestClient.connect(node1.port);
+        const refused = await again.request({ msgid: 1, id: bob.id, password: bob.password });
+        assert.equal(refused.errno, 2);
+        await a.request({ msgid: 3 });
+        const [, relogin] = await loginAt(node1.port, alice).then(([client, reply]) => {
+          client.close();
+          return [client, reply] as const;
+        });
+        assert.deepEqual(relogin.friends, [{ id: bob.id, name: bob.name, state: "online" }]);
+        b.close();
+        a.close();
+      });
+
+      await t.step("50 clients log in at once through nginx", async () => {
+        const users = await Promise.all(Array.from({ length: 50 }, () => newUser(cluster.nginx.port)));
+        const clients = await Promise.all(users.map(() => TestClient.connect(cluster.nginx.port)));
+        const replies = await Promise.all(
+          clients.map((client, i) =>
+            client.request({ msgid: 1, id: users[i].id, password: users[i].password }, 20_000)
+          ),
+        );
+        assert.deepEqual(replies.map((reply) => reply.errno), users.map(() => 0));
+        // Everyone can reach everyone, wherever nginx placed them.
+        await clients[0].request({ msgid: 6, toid: users[49].id, msg: "first to last" });
+        assert.equal((await clients[49].nextOf(6)).msg, "first to last");
+        for (const client of clients) client.close();
+      });
+
+      await t.step("live cross-node delivery runs no database query", async () => {
+        const alice = await newUser(cluster.nginx.port);
+        const bob = await newUser(cluster.nginx.port);
+        const [a] = await loginAt(node1.port, alice);
+        const [b] = await loginAt(node2.port, bob);
+        await a.request({ msgid: 6, toid: bob.id, msg: "warm-up" });
+        await b.nextOf(6);
+        const db = await mysql.createConnection(cluster.mariadb.url);
+        const questions = async () => {
+          const [rows] = await db.query("SHOW GLOBAL STATUS LIKE 'Questions'");
+          return Number((rows as { Value: string }[])[0].Value);
+        };
+        const before = await questions();
+        for (let i = 0; i < 100; i++) {
+          assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `hot ${i}` })).errno, 0);
+          await b.nextOf(6);
+        }
+        const queries = (await questions()) - before - 1;
+        await db.end();
+        assert.ok(queries < 5, `${queries} database queries for 100 live cross-node messages`);
+        a.close();
+        b.close();
+      });
+
+      await t.step(
+        "a user logging out while messages are in flight loses none and gets none twice",
+        async () => {
+          const alice = await newUser(cluster.nginx.port);
+          const bob = await newUser(cluster.nginx.port);
+          const [a] = await loginAt(node1.port, alice);
+          let [b] = await loginAt(node2.port, bob);
+          const total = 300;
+          const received: string[] = [];
+          const sending = (async () => {
+            for (let i = 0; i < total; i++) {
+              assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `m${i}` })).errno, 0);
+            }
+          })();
+          for (let round = 0; round < 3; round++) {
+            await sleep(30);
+            await b.request({ msgid: 3 });
+            b.close();
+            await b.closed;
+            received.push(...b.pending.filter((f) => f.msgid === 6).map((f) => f.msg as string));
+            const port = round % 2 === 0 ? node1.port : node2.port;
+            const [next, login] = await loginAt(port, bob);
+            received.push(...messagesOf(login));
+            b = next;
+          }
+          await sending;
+          await b.request({ msgid: 3 });
+          b.close();
+          await b.closed;
+          received.push(...b.pending.filter((f) => f.msgid === 6).map((f) => f.msg as string));
+          const [last, login] = await loginAt(node1.port, bob);
+          received.push(...messagesOf(login));
+          last.close();
+          assert.deepEqual([...received].sort(), Array.from({ length: total }, (_, i) => `m${i}`).sort());
+          a.close();
+        },
+      );
+
+      await t.step(
+        "a node killed with SIGKILL: the other serves on, its users log in again, nothing lost",
+        async () => {
+          const alice = await newUser(cluster.nginx.port);
+          const bob = await newUser(cluster.nginx.port);
+          const [a] = await loginAt(node1.port, alice);
+          const [b] = await loginAt(node2.port, bob);
+          const acked: string[] = [];
+          let stop = false;
+          const sending = (async () => {
+            for (let i = 0; !stop; i++) {
+              const reply = await a.request({ msgid: 6, toid: bob.id, msg: `k${i}` });
+              if (reply.errno === 0) acked.push(`k${i}`);
+              await sleep(5);
+            }
+          })();
+          await sleep(300);
+          await node2.stop("SIGKILL");
+          await b.closed;
+          const liveBeforeKill = b.pending.filter((f) => f.msgid === 6).map((f) => f.msg as string);
+          await sleep(300);
+          stop = true;
+          await sending;
+          // node1 keeps serving.
+          assert.equal((await a.request({ msgid: 13 })).msgid, 14);
+          const [again, login, waited] = await loginWithin(cluster.nginx.port, bob, 10_000);
+          assert.ok(waited < 10_000);
+          const delivered = [...liveBeforeKill, ...messagesOf(login)];
+          for (const message of acked) {
+            assert.ok(delivered.includes(message), `acknowledged ${message} was lost`);
+          }
+          assert.equal(new Set(delivered).size, delivered.length, "nothing delivered twice");
+          again.close();
+          a.close();
+          // Bring node2 back for the next steps.
+          cluster.nodes[1] = await ServerProcess.start(cluster.nodeArgs[1], `${cluster.dir}/node2.log`);
+        },
+      );
+
+      await t.step("a Redis restart during traffic loses no acknowledged message", async () => {
+        const [n1, n2] = cluster.nodes;
+        const alice = await newUser(n1.port);
+        const bob = await newUser(n1.port);
+        const [a] = await loginAt(n1.port, alice);
+        const [b] = await loginAt(n2.port, bob);
+        const acked: string[] = [];
+        let stop = false;
+        const sending = (async () => {
+          for (let i = 0; !stop; i++) {
+            const reply = await a.request({ msgid: 6, toid: bob.id, msg: `r${i}` });
+            if (reply.errno === 0) {
+              acked.push(`r${i}`);
+            }
+            await sleep(5);
+          }
+        })();
+        await sleep(200);
+        await cluster.redis.stop();
+        await sleep(500);
+        await cluster.redis.restart();
+        await sleep(1500);
+        stop = true;
+        await sending;
+        await sleep(200);
+        await b.request({ msgid: 3 });
+        const live = b.pending.filter((f) => f.msgid === 6).map((f) => f.msg as string);
+        b.close();
+        const [again, login] = await loginAt(n2.port, bob);
+        const delivered = [...live, ...messagesOf(login)];
+        for (const message of acked) {
+          assert.ok(delivered.includes(message), `acknowledged ${message} was lost`);
+        }
+        assert.equal(new Set(delivered).size, delivered.length, "nothing delivered twice");
+        // Live delivery across nodes works again after the restart.
+        await a.request({ msgid: 6, toid: bob.id, msg: "after restart" });
+        assert.equal((await again.nextOf(6)).msg, "after restart");
+        again.close();
+        a.close();
+      });
+    } finally {
+      await stopCluster(cluster);
+    }
+  },
+});

@@ -1,0 +1,98 @@
+/**
+ * Chat server nodes for tests: in this process (fast, for protocol tests) or as a real `main.ts`
+ * subprocess (for restarts, signals and kills).
+ */
+import { type Config, parseConfig } from "../../lib/config.ts";
+import { type ChatNode, startNode } from "../../lib/server.ts";
+
+/** A node in this process on a free port with an in-memory store, unless `overrides` say otherwise. */
+export function startTestNode(overrides: Partial<Config> = {}): Promise<ChatNode> {
+  const config = parseConfig(["--port", "0", "--db", ":memory:", "--log-level", "silent"], () => undefined)!;
+  return startNode({ ...config, ...overrides });
+}
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** A `main.ts` process. */
+export class ServerProcess implements AsyncDisposable {
+  readonly port: number;
+  readonly logFile: string;
+  readonly #child: Deno.ChildProcess;
+  #exit: Promise<Deno.CommandStatus>;
+  readonly #logCopied: Promise<void>;
+
+  private constructor(child: Deno.ChildProcess, port: number, logFile: string, logCopied: Promise<void>) {
+    this.#child = child;
+    this.port = port;
+    this.logFile = logFile;
+    this.#exit = child.status;
+    this.#logCopied = logCopied;
+  }
+
+  /**
+   * Starts `main.ts` with `args` (add `--port 0` to pick a free port) and resolves once it printed
+   * `listening on HOST:PORT`. Its stderr goes to `logFile`.
+   */
+  static async start(
+    args: string[],
+    logFile: string,
+    env: Record<string, string> = {},
+  ): Promise<ServerProcess> {
+    const log = await Deno.open(logFile, { create: true, append: true });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      env,
+    }).spawn();
+    // stderr is copied to the log file so a chatty server never blocks on a full pipe.
+    const logCopied = child.stderr.pipeTo(log.writable).catch(() => {});
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`server exited before listening; see ${logFile}`);
+        text += value;
+        const match = text.match(/listening on (\S+):(\d+)/);
+        if (match) {
+          // Keep draining stdout so the child never blocks on it.
+          (async () => {
+            while (!(await reader.read()).done);
+          })().catch(() => {});
+          return new ServerProcess(child, Number(match[2]), logFile, logCopied);
+        }
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Resident memory of the process in bytes (Deno reads /proc only with --allow-all, so ask ps). */
+  async rss(): Promise<number> {
+    const output = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(this.pid)] }).output();
+    return Number(new TextDecoder().decode(output.stdout).trim()) * 1024;
+  }
+
+  /** Sends a signal and waits for the exit status (and for its log to be complete). */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    const status = await this.#exit;
+    await this.#logCopied;
+    return status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop("SIGKILL");
+  }
+}

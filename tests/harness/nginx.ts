@@ -1,0 +1,127 @@
+/**
+ * A private nginx TCP load balancer for tests and benches: the stream settings of the project's `nginx.conf`
+ * (least_conn, passive health checks, a short connect timeout, retry on the next node, TCP keepalive) in a
+ * temp prefix, on a free port. Shorter timers than production so failover tests finish quickly:
+ * `fail_timeout` 2 s instead of 5 s, `proxy_timeout` 10 min instead of 1 h, one worker process.
+ *
+ * @module
+ */
+
+import {
+  canConnect,
+  findExecutable,
+  freePort,
+  makeTempDir,
+  removeTempDir,
+  ServiceProcess,
+  waitFor,
+} from "./free_port.ts";
+
+const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
+const READY_TIMEOUT = 10_000;
+const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
+
+/** Options for {@linkcode NginxServer.start}. */
+export interface NginxOptions {
+  /** The chat nodes to balance, as `host:port`. */
+  upstreams: string[];
+}
+
+/**
+ * An nginx (stream module) in front of chat nodes, owned by the test process.
+ *
+ * @example
+ * ```ts
+ * await using lb = await NginxServer.start({ upstreams: ["127.0.0.1:7001", "127.0.0.1:7002"] });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: lb.port });
+ * ```
+ */
+export class NginxServer implements AsyncDisposable {
+  /** The TCP port on 127.0.0.1 that clients connect to. */
+  readonly port: number;
+  readonly #dir: string;
+  #process: ServiceProcess | null = null;
+  #closed: Promise<void> | null = null;
+
+  private constructor(dir: string, port: number) {
+    this.#dir = dir;
+    this.port = port;
+  }
+
+  /** Writes the configuration, starts nginx and waits until its port accepts connections. */
+  static async start(options: NginxOptions): Promise<NginxServer> {
+    if (options.upstreams.length === 0) throw new TypeError("NginxServer needs at least one upstream");
+    for (const upstream of options.upstreams) {
+      if (!UPSTREAM.test(upstream)) throw new TypeError(`invalid upstream (want host:port): ${upstream}`);
+    }
+    const binary = await findExecutable("nginx");
+    const dir = await makeTempDir("chat-nginx-");
+    const server = new NginxServer(dir, freePort());
+    try {
+      await Deno.writeTextFile(`${dir}/nginx.conf`, server.#config(options.upstreams));
+      server.#process = await ServiceProcess.spawn(binary, [
+        "-p",
+        dir,
+        "-c",
+        `${dir}/nginx.conf`,
+        "-e",
+        `${dir}/error.log`,
+        "-g",
+        "daemon off;",
+      ], `${dir}/nginx.out`);
+      await waitFor(() => canConnect(server.port), {
+        timeout: READY_TIMEOUT,
+        what: `nginx on 127.0.0.1:${server.port}`,
+        process: server.#process,
+      });
+      return server;
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
+
+  /** Stops nginx and removes its temp prefix. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#process?.stop();
+      await removeTempDir(this.#dir);
+    })();
+    return this.#closed;
+  }
+
+  /** Same as {@linkcode close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #config(upstreams: string[]): string {
+    const servers = upstreams.map((upstream) => `    server ${upstream} max_fails=1 fail_timeout=2s;`);
+    return [
+      `load_module ${STREAM_MODULE};`,
+      "worker_processes 1;",
+      `pid ${this.#dir}/nginx.pid;`,
+      `error_log ${this.#dir}/error.log notice;`,
+      "events {",
+      "  worker_connections 4096;",
+      "}",
+      "stream {",
+      "  upstream chat {",
+      "    least_conn;",
+      ...servers,
+      "  }",
+      "  server {",
+      `    listen 127.0.0.1:${this.port} so_keepalive=on;`,
+      "    proxy_pass chat;",
+      "    proxy_connect_timeout 1s;",
+      "    proxy_next_upstream on;",
+      "    proxy_next_upstream_tries 2;",
+      "    proxy_next_upstream_timeout 3s;",
+      "    proxy_timeout 10m;",
+      "    proxy_socket_keepalive on;",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+  }
+}

@@ -1,0 +1,820 @@
+/**
+ * RedisBus against a real Redis started for this file: the shared bus suite, and what takes two nodes, a
+ * crash, a Redis restart or a network partition.
+ *
+ * Two RedisBus instances with different node ids on one Redis are two nodes. Every bus gets its own key
+ * prefix, so the cases share the server without seeing each other's keys and channels. A node that dies is
+ * a real process killed with SIGKILL: this file run with `deno run` is that node (see the end of the file).
+ *
+ * The server starts in the first test and stops in the last. Cases that restart it, cut the network, spawn a
+ * node or move large replies run with sanitizers off: the restarted server outlives them, and redis-parser
+ * (under ioredis) shrinks its shared buffer after a reply split across reads with a module-wide interval,
+ * which Deno cannot tell from a leak. The other cases run with sanitizers on. Every bus is closed before
+ * its case ends.
+ */
+
+import assert from "node:assert/strict";
+import { setTimeout as delay } from "node:timers/promises";
+import type { BusMessage } from "../lib/bus/bus.ts";
+import { RedisBus, type RedisBusOptions } from "../lib/bus/redis_bus.ts";
+import { Logger } from "../lib/log.ts";
+import { busSuite, RecordingHandler } from "./bus_suite.ts";
+import { RedisServer } from "./harness/redis.ts";
+
+const LEASE_MS = 600;
+
+let server: Promise<RedisServer> | undefined;
+let prefixes = 0;
+
+function redis(): Promise<RedisServer> {
+  return server ??= RedisServer.start();
+}
+
+/** A logger that keeps what it is told, for assertions (and prints nothing). */
+class MemoryLogger extends Logger {
+  readonly lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+  constructor() {
+    super({ level: "silent" });
+  }
+  override debug(event: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: "debug", event, fields });
+  }
+  override info(event: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: "info", event, fields });
+  }
+  override warn(event: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: "warn", event, fields });
+  }
+  override error(event: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level: "error", event, fields });
+  }
+  text(): string {
+    return JSON.stringify(this.lines);
+  }
+}
+
+/** A key prefix no other case uses: a private namespace on the shared server. */
+function freshPrefix(): string {
+  return `test${++prefixes}.${Date.now()}:`;
+}
+
+interface Node {
+  bus: RedisBus;
+  handler: RecordingHandler;
+  log: MemoryLogger;
+}
+
+/** A started node on `url` (the shared server by default) with a short lease. */
+async function startNode(
+  nodeId: string,
+  options: Partial<RedisBusOptions> & { keyPrefix: string },
+): Promise<Node> {
+  const log = new MemoryLogger();
+  const bus = new RedisBus({ url: (await redis()).url, nodeId, log, leaseMs: LEASE_MS, ...options });
+  const handler = new RecordingHandler();
+  bus.setHandler(handler);
+  await bus.start();
+  return { bus, handler, log };
+}
+
+/** Calls `probe` every 25 ms until it returns true; returns the time it took, fails after `timeoutMs`. */
+async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  while (!await probe().catch(() => false)) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await delay(25);
+  }
+  return performance.now() - started;
+}
+
+function frame(text: string): BusMessage {
+  return { userId: 0, frame: JSON.stringify({ msgid: 6, msg: text }), durable: true };
+}
+
+Deno.test({
+  name: "RedisServer.start() for this file",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await redis();
+  },
+});
+
+busSuite(
+  "RedisBus",
+  async (nodeId) =>
+    new RedisBus({
+      url: (await redis()).url,
+      nodeId,
+      log: new Logger({ level: "silent" }),
+      leaseMs: LEASE_MS,
+      keyPrefix: freshPrefix(),
+    }),
+  // redis-parser (under ioredis) shrinks its shared buffer after a large reply with a module-wide interval.
+  { sanitize: false },
+);
+
+Deno.test("RedisBus rejects a bad configuration with an error naming the value", () => {
+  const log = new Logger({ level: "silent" });
+  const url = "redis://127.0.0.1:1";
+  assert.throws(() => new RedisBus({ url, nodeId: "n", log, leaseMs: 50 }), /leaseMs .* got 50/);
+  assert.throws(
+    () => new RedisBus({ url, nodeId: "n", log, leaseMs: 1000, renewMs: 1000 }),
+    /renewMs .* got 1000/,
+  );
+  assert.throws(() => new RedisBus({ url, nodeId: "n", log, ackTimeoutMs: 1.5 }), /ackTimeoutMs .* got 1.5/);
+  assert.throws(() => new RedisBus({ url, nodeId: "", log }), TypeError);
+  assert.throws(() => new RedisBus({ url, nodeId: "node one", log }), /got "node one"/);
+});
+
+Deno.test({
+  name: "RedisBus refuses calls before start() and a second start()",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const bus = new RedisBus({ url: (await redis()).url, nodeId: "n", log: new MemoryLogger() });
+    try {
+      await assert.rejects(bus.publish(frame("early")), /start\(\) was not called/);
+      await assert.rejects(bus.claimUser(1), /start\(\) was not called/);
+      await bus.start();
+      await assert.rejects(bus.start(), /already called/);
+    } finally {
+      await bus.close();
+    }
+    await assert.rejects(bus.publish(frame("late")), /closed/);
+    await assert.rejects(bus.start(), /closed/);
+  },
+});
+
+Deno.test({
+  name: "RedisBus.start() fails within seconds on an unreachable server, without the password",
+  // ioredis's disconnect() while reconnecting arms a 2 s timer that waits for the close of a socket that has
+  // closed already; it only delays a process exit.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const log = new MemoryLogger();
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const bus = new RedisBus({ url: `redis://alice:s3cr3t-pw@127.0.0.1:${port}/0`, nodeId: "n", log });
+    const started = performance.now();
+    const error = await bus.start().then(() => undefined, (error: Error) => error);
+    assert.ok(error instanceof Error, "start() rejected");
+    assert.ok(performance.now() - started < 3_000, `took ${Math.round(performance.now() - started)} ms`);
+    assert.match(error.message, new RegExp(`redis://\\*\\*\\*@127\\.0\\.0\\.1:${port}/0`));
+    const seen = `${error.message} ${String(error.cause)} ${log.text()}`;
+    assert.ok(!seen.includes("s3cr3t"), seen);
+    assert.ok(log.lines.some((line) => line.level === "warn" && line.event === "bus connection error"));
+    await bus.close(); // start() closed it already; close() stays idempotent
+  },
+});
+
+Deno.test({
+  name: "RedisBus.publish() reaches the node that subscribed the user, in order, across nodes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix });
+    const b = await startNode("b", { keyPrefix });
+    try {
+      await a.bus.subscribe(1);
+      assert.equal(await b.bus.publish({ userId: 1, frame: '{"msg":"hi 👋"}', durable: true }), true);
+      assert.deepEqual(await a.handler.waitFor(1), [{ userId: 1, frame: '{"msg":"hi 👋"}', durable: true }]);
+
+      const frames = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ msgid: 6, msg: `m${i}` }));
+      const results = await Promise.all(
+        frames.map((frame) => b.bus.publish({ userId: 1, frame, durable: true })),
+      );
+      assert.ok(results.every((received) => received));
+      assert.deepEqual((await a.handler.waitFor(1001)).slice(1).map((message) => message.frame), frames);
+      assert.equal(b.handler.messages.length, 0, "the publisher does not receive its own frames");
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.publish() of a durable frame is false when the handler threw; delivery goes on",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const a = await startNode("a", { keyPrefix: freshPrefix(), ackTimeoutMs: 300 });
+    try {
+      const handler = new RecordingHandler();
+      a.bus.setHandler({
+        onMessage(message) {
+          if (message.frame.includes("boom")) throw new Error("boom");
+          handler.onMessage(message);
+        },
+      });
+      await a.bus.subscribe(1);
+      const started = performance.now();
+      assert.equal(
+        await a.bus.publish({ ...frame("boom"), userId: 1 }),
+        false,
+        "not taken: the caller stores it",
+      );
+      const waited = performance.now() - started;
+      assert.ok(waited >= 250 && waited < 1_000, `waited ${Math.round(waited)} ms for the ack`);
+      assert.equal(
+        await a.bus.publish({ ...frame("boom"), userId: 1, durable: false }),
+        true,
+        "no ack for transient",
+      );
+      assert.equal(await a.bus.publish({ ...frame("fine"), userId: 1 }), true);
+      assert.deepEqual((await handler.waitFor(1)).map((message) => message.frame), [frame("fine").frame]);
+      assert.ok(a.log.lines.some((line) => line.level === "error" && line.event === "bus handler failed"));
+    } finally {
+      await a.bus.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.publish() of a durable frame resolves once a handler's promise settles",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const a = await startNode("a", { keyPrefix: freshPrefix(), ackTimeoutMs: 500 });
+    try {
+      const stored: string[] = [];
+      a.bus.setHandler({
+        // What a node that stores a stray frame offline would return: acknowledged only once stored.
+        async onMessage(message) {
+          await delay(100);
+          if (message.frame.includes("fails")) throw new Error("store unavailable");
+          stored.push(message.frame);
+        },
+      });
+      await a.bus.subscribe(1);
+      const started = performance.now();
+      assert.equal(await a.bus.publish({ ...frame("stored"), userId: 1 }), true);
+      assert.ok(performance.now() - started >= 90, "waited for the handler");
+      assert.deepEqual(stored, [frame("stored").frame]);
+      assert.equal(await a.bus.publish({ ...frame("fails"), userId: 1 }), false);
+    } finally {
+      await a.bus.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.publish() to a user two nodes subscribed reaches both and resolves true once",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix });
+    const b = await startNode("b", { keyPrefix });
+    const c = await startNode("c", { keyPrefix });
+    try {
+      await Promise.all([a.bus.subscribe(1), b.bus.subscribe(1)]);
+      assert.equal(await c.bus.publish({ ...frame("both"), userId: 1 }), true);
+      await Promise.all([a.handler.waitFor(1), b.handler.waitFor(1)]);
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close(), c.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.claimUser() refuses a user held by another live node until that node releases it",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix });
+    const b = await startNode("b", { keyPrefix });
+    try {
+      const claims = await Promise.all([a.bus.claimUser(7), b.bus.claimUser(7)]);
+      assert.deepEqual(claims.filter(Boolean).length, 1, "exactly one of two simultaneous claims wins");
+      const [winner, loser] = claims[0] ? [a, b] : [b, a];
+      assert.equal(await loser.bus.claimUser(7), false);
+      // Leases are renewed: still refused well after the lease time.
+      await delay(LEASE_MS * 2);
+      assert.equal(await loser.bus.claimUser(7), false);
+      assert.deepEqual(await loser.bus.onlineUsers([7, 8]), new Set([7]));
+      await winner.bus.releaseUser(7);
+      assert.deepEqual(await loser.bus.onlineUsers([7]), new Set());
+      assert.equal(await loser.bus.claimUser(7), true);
+      await loser.bus.releaseUser(7);
+      await winner.bus.releaseUser(7); // not its claim any more: must not drop the other node's
+      assert.equal(await winner.bus.claimUser(7), true);
+      await loser.bus.releaseUser(7); // a release by a node that does not hold it
+      assert.deepEqual(await loser.bus.onlineUsers([7]), new Set([7]));
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.close() unsubscribes and releases the node's claims at once",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix });
+    const b = await startNode("b", { keyPrefix });
+    try {
+      for (const id of [1, 2, 3]) {
+        assert.equal(await a.bus.claimUser(id), true);
+        await a.bus.subscribe(id);
+      }
+      await a.bus.releaseUser(3);
+      await a.bus.close();
+      assert.deepEqual(await b.bus.onlineUsers([1, 2, 3]), new Set());
+      assert.equal(await b.bus.publish({ ...frame("x"), userId: 1 }), false);
+      assert.equal(await b.bus.claimUser(1), true);
+      assert.equal(await b.bus.claimUser(2), true);
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus leases: a node killed with SIGKILL stops holding its users within the lease time",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const b = await startNode("b", { keyPrefix });
+    const doomed = await DoomedNode.start(keyPrefix, "doomed", [11, 12]);
+    try {
+      assert.equal(await b.bus.claimUser(11), false, "held by the live child");
+      assert.deepEqual(await b.bus.onlineUsers([11, 12, 13]), new Set([11, 12]));
+      assert.equal(await b.bus.publish({ ...frame("to child"), userId: 11 }), true);
+
+      await doomed.kill();
+      const killedAt = performance.now();
+      // Its subscriptions die with its sockets; its claims only with its lease.
+      assert.equal(await b.bus.publish({ ...frame("after kill"), userId: 11 }), false);
+      assert.equal(await b.bus.claimUser(11), false, "the lease is still running");
+      await eventually("user 11 claimable", () => b.bus.claimUser(11), LEASE_MS * 3);
+      const elapsed = performance.now() - killedAt;
+      assert.ok(elapsed <= LEASE_MS + 300, `claimable after ${Math.round(elapsed)} ms`);
+      assert.deepEqual(await b.bus.onlineUsers([11, 12]), new Set([11]), "12 is offline, 11 is b's now");
+    } finally {
+      await doomed.kill();
+      await b.bus.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.publish() is true only for frames a node took before it was killed with SIGKILL",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const b = await startNode("b", { keyPrefix, ackTimeoutMs: 500 });
+    // Several rounds: the kill lands at a different point of the stream each time.
+    for (let round = 0; round < 3; round++) {
+      // A user per round: the previous round's claim lives on until its lease expires.
+      const user = 15 + round;
+      const doomed = await DoomedNode.start(keyPrefix, `doomed${round}`, [user]);
+      try {
+        const confirmed: string[] = [];
+        let stop = false;
+        const sending = (async () => {
+          for (let i = 0; !stop; i++) {
+            const message = { ...frame(`r${round}.${i}`), userId: user };
+            if (await b.bus.publish(message)) confirmed.push(message.frame);
+            if (i % 4 === 0) await delay(1);
+          }
+        })();
+        await delay(150 + 50 * round);
+        await doomed.kill();
+        stop = true;
+        await sending;
+        assert.ok(confirmed.length > 20, `only ${confirmed.length} frames went through before the kill`);
+        const handled = new Set(doomed.handled);
+        const lost = confirmed.filter((frame) => !handled.has(frame));
+        assert.deepEqual(lost, [], "confirmed but never handled");
+      } finally {
+        await doomed.kill();
+      }
+    }
+    await b.bus.close();
+  },
+});
+
+Deno.test({
+  name: "RedisBus.start() drops the claims a killed earlier run of the same node id left behind",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const b = await startNode("b", { keyPrefix });
+    const doomed = await DoomedNode.start(keyPrefix, "restarting", [21, 22], 60_000);
+    let again: Node | undefined;
+    try {
+      await doomed.kill();
+      assert.deepEqual(await b.bus.onlineUsers([21, 22]), new Set([21, 22]), "a 60 s lease still runs");
+      again = await startNode("restarting", { keyPrefix, leaseMs: 60_000 });
+      assert.deepEqual(await b.bus.onlineUsers([21, 22]), new Set(), "not online before they log in again");
+      assert.equal(await again.bus.claimUser(21), true);
+      assert.ok(again.log.lines.some((line) => line.event === "bus dropped claims of an earlier run"));
+    } finally {
+      await doomed.kill();
+      await Promise.all([b.bus.close(), again?.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus survives a Redis restart: fails fast while down, then resubscribes and re-claims",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await redis();
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix });
+    // A frame sent just as the connection died may have arrived: it waits for a resend until the ack timeout.
+    const b = await startNode("b", { keyPrefix, ackTimeoutMs: 1_500 });
+    try {
+      assert.equal(await a.bus.claimUser(5), true);
+      await a.bus.subscribe(5);
+      await server.stop();
+      try {
+        const timed = async <T>(call: () => Promise<T>): Promise<T | Error> => {
+          const started = performance.now();
+          const outcome = await call().catch((error: Error) => error);
+          const elapsed = performance.now() - started;
+          assert.ok(elapsed < 2_000, `took ${Math.round(elapsed)} ms`);
+          return outcome;
+        };
+        const published = await timed(() => b.bus.publish({ ...frame("while down"), userId: 5 }));
+        assert.ok(published !== true, "publish() rejects or resolves false: the caller stores offline");
+        assert.ok(await timed(() => a.bus.claimUser(6)) instanceof Error);
+        assert.ok(await timed(() => b.bus.onlineUsers([5])) instanceof Error);
+        assert.ok(await timed(() => a.bus.ping()) instanceof Error);
+        await a.bus.releaseUser(99); // never rejects
+      } finally {
+        await server.restart();
+      }
+      // The restarted server is empty: a's subscription and claim come back without the service's help.
+      await eventually(
+        "publish reaches a again",
+        () => b.bus.publish({ ...frame("after restart"), userId: 5 }),
+        5_000,
+      );
+      assert.equal((await a.handler.waitFor(1)).at(-1)?.frame, frame("after restart").frame);
+      await eventually("user 5 online again", async () => (await b.bus.onlineUsers([5])).has(5), 3_000);
+      assert.equal(await b.bus.claimUser(5), false);
+      assert.equal(await a.bus.claimUser(6), true, "the claim that failed while down left nothing behind");
+      assert.ok(a.log.lines.some((line) => line.event === "bus connection lost" && line.level === "warn"));
+      assert.ok(a.log.lines.some((line) => line.event === "bus reconnected"));
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.close() while Redis is down resolves promptly",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await redis();
+    const a = await startNode("a", { keyPrefix: freshPrefix() });
+    await a.bus.claimUser(1);
+    await a.bus.subscribe(1);
+    await server.stop();
+    try {
+      await delay(300); // reconnecting by now
+      const started = performance.now();
+      await a.bus.close();
+      assert.ok(performance.now() - started < 1_000, `took ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      await server.restart();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus partition shorter than the lease: a release that failed is applied once Redis is reachable",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await redis();
+    await using proxy = new PartitionProxy(server.port);
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix, url: `redis://127.0.0.1:${proxy.port}` });
+    const b = await startNode("b", { keyPrefix });
+    try {
+      await a.bus.claimUser(31);
+      await a.bus.claimUser(32);
+      await a.bus.subscribe(31);
+      proxy.cut();
+      await delay(50);
+      const started = performance.now();
+      await a.bus.unsubscribe(31);
+      await a.bus.releaseUser(31);
+      assert.ok(performance.now() - started < 500, "neither waits for Redis");
+      assert.equal(await b.bus.claimUser(31), false, "Redis has not heard of the release yet");
+      proxy.heal();
+      await eventually("release applied", () => b.bus.claimUser(31), 3_000);
+      assert.deepEqual(await b.bus.onlineUsers([32]), new Set([32]), "a's lease never lapsed");
+      await eventually(
+        "a's stale subscription ended",
+        async () => !await b.bus.publish({ ...frame("x"), userId: 31 }),
+        3_000,
+      );
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.publish() resends frames whose ack a dropped connection lost: each taken once, in order",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await redis();
+    await using proxy = new PartitionProxy(server.port);
+    const keyPrefix = freshPrefix();
+    const publisher = await startNode("p", {
+      keyPrefix,
+      url: `redis://127.0.0.1:${proxy.port}`,
+      ackTimeoutMs: 5_000,
+    });
+    const receiver = await startNode("r", { keyPrefix });
+    try {
+      const taken: string[] = [];
+      receiver.bus.setHandler({
+        onMessage(message) {
+          taken.push(message.frame);
+          // The publisher loses its connections after this frame reached the receiver and before the
+          // ack can reach the publisher; frames behind it are anywhere between the two.
+          if (message.frame === frame("m50").frame) {
+            proxy.cut();
+            setTimeout(() => proxy.heal(), 200);
+          }
+        },
+      });
+      await receiver.bus.subscribe(1);
+      const frames = Array.from({ length: 200 }, (_, i) => frame(`m${i}`).frame);
+      const results = await Promise.all(
+        frames.map((text) => publisher.bus.publish({ userId: 1, frame: text, durable: true })),
+      );
+      assert.deepEqual(results, frames.map(() => true), "every frame confirmed");
+      assert.deepEqual(taken, frames, "each taken exactly once, in order");
+      assert.ok(
+        publisher.log.lines.some((line) => line.event === "bus connection lost"),
+        "the connection did drop",
+      );
+      assert.equal(await publisher.bus.publish({ ...frame("after"), userId: 1 }), true);
+    } finally {
+      await Promise.all([publisher.bus.close(), receiver.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus partition longer than the lease: users may log in elsewhere; the rest are re-claimed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await redis();
+    await using proxy = new PartitionProxy(server.port);
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix, url: `redis://127.0.0.1:${proxy.port}` });
+    const b = await startNode("b", { keyPrefix });
+    try {
+      await a.bus.claimUser(41);
+      await a.bus.claimUser(42);
+      proxy.cut();
+      await eventually("a's lease lapsed", () => b.bus.claimUser(41), LEASE_MS * 3);
+      assert.deepEqual(await b.bus.onlineUsers([41, 42]), new Set([41]));
+      proxy.heal();
+      await eventually("42 re-claimed by a", async () => (await b.bus.onlineUsers([42])).has(42), 3_000);
+      assert.equal(await b.bus.claimUser(42), false);
+      assert.deepEqual(await a.bus.onlineUsers([41]), new Set([41]), "b keeps 41");
+      const warned = (event: string) =>
+        a.log.lines.some((line) => line.level === "warn" && line.event === event);
+      assert.ok(warned("bus lease lapsed: this node's users look offline and may log in elsewhere"));
+      assert.ok(warned("bus users claimed elsewhere while the lease was lost"));
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus handles 10,000 users on one node: claims, subscriptions, onlineUsers() in one call",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const a = await startNode("a", { keyPrefix });
+    const b = await startNode("b", { keyPrefix });
+    try {
+      const ids = Array.from({ length: 10_000 }, (_, i) => i + 1);
+      const claimed = await Promise.all(ids.map((id) => a.bus.claimUser(id)));
+      assert.ok(claimed.every(Boolean));
+      await Promise.all(ids.map((id) => a.bus.subscribe(id)));
+      const online = await b.bus.onlineUsers([...ids, 20_001]);
+      assert.equal(online.size, 10_000);
+      const received = await Promise.all(ids.map((userId) => b.bus.publish({ ...frame("x"), userId })));
+      assert.ok(received.every(Boolean));
+      await a.handler.waitFor(10_000);
+      await a.bus.close();
+      assert.deepEqual(await b.bus.onlineUsers(ids), new Set());
+    } finally {
+      await Promise.all([a.bus.close(), b.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisServer.close() after the last test",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await (await server)?.close();
+  },
+});
+
+/**
+ * A TCP proxy to 127.0.0.1:`port` that can cut the network: existing connections are dropped and new ones
+ * refused (accepted and closed at once) until `heal()`.
+ */
+class PartitionProxy implements AsyncDisposable {
+  readonly #listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #serving: Promise<void>;
+  #cut = false;
+
+  constructor(port: number) {
+    this.#serving = (async () => {
+      for await (const client of this.#listener) {
+        if (this.#cut) {
+          client.close();
+          continue;
+        }
+        const upstream = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => undefined);
+        if (!upstream) {
+          client.close();
+          continue;
+        }
+        this.#conns.add(client).add(upstream);
+        this.#pump(client, upstream);
+        this.#pump(upstream, client);
+      }
+    })();
+  }
+
+  get port(): number {
+    return (this.#listener.addr as Deno.NetAddr).port;
+  }
+
+  cut(): void {
+    this.#cut = true;
+    for (const conn of this.#conns) closeQuietly(conn);
+    this.#conns.clear();
+  }
+
+  heal(): void {
+    this.#cut = false;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.cut();
+    this.#listener.close();
+    await this.#serving;
+  }
+
+  async #pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        let written = 0;
+        while (written < n) written += await to.write(buffer.subarray(written, n));
+      }
+    } catch {
+      // Cut.
+    }
+    for (const conn of [from, to]) {
+      if (this.#conns.delete(conn)) closeQuietly(conn);
+    }
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+const THIS_FILE = new URL(import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+/**
+ * A node in a child process (this file under `deno run`) that holds users until it is killed. Its handler
+ * writes every frame it takes to stdout before returning (so before it acknowledges), one per line.
+ */
+class DoomedNode {
+  readonly #child: Deno.ChildProcess;
+  readonly #lines: string[] = [];
+  readonly #reading: Promise<void>;
+  readonly #ready: Promise<boolean>;
+  #killed: Promise<void> | undefined;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    const { promise, resolve } = Promise.withResolvers<boolean>();
+    this.#ready = promise;
+    this.#reading = (async () => {
+      let rest = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop()!;
+        for (const line of lines) {
+          if (line === "ready") resolve(true);
+          else this.#lines.push(line);
+        }
+      }
+      resolve(false);
+    })();
+  }
+
+  /** Starts the child and resolves once it claimed and subscribed `users`. */
+  static async start(
+    keyPrefix: string,
+    nodeId: string,
+    users: number[],
+    leaseMs = LEASE_MS,
+  ): Promise<DoomedNode> {
+    const url = (await redis()).url;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--config",
+        CONFIG,
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        THIS_FILE,
+        JSON.stringify({ url, keyPrefix, nodeId, users, leaseMs }),
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const node = new DoomedNode(child);
+    if (!await node.#ready) {
+      await node.kill();
+      throw new Error(`the doomed node did not start: ${JSON.stringify(node.#lines)}`);
+    }
+    return node;
+  }
+
+  /** The frames its handler took, in order. Complete once `kill()` resolved. */
+  get handled(): readonly string[] {
+    return this.#lines;
+  }
+
+  /** SIGKILL, as a crash: no close(), no release. Resolves once it exited and its output is read. Idempotent. */
+  kill(): Promise<void> {
+    this.#killed ??= (async () => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Exited already.
+      }
+      await this.#child.status;
+      await this.#reading;
+    })();
+    return this.#killed;
+  }
+}
+
+if (import.meta.main) {
+  // The child side of DoomedNode: claim, subscribe, report, then record frames until it is killed.
+  const { url, keyPrefix, nodeId, users, leaseMs } = JSON.parse(Deno.args[0]);
+  const bus = new RedisBus({ url, nodeId, keyPrefix, leaseMs, log: new Logger({ level: "warn" }) });
+  const encoder = new TextEncoder();
+  bus.setHandler({
+    onMessage(message) {
+      const line = encoder.encode(message.frame + "\n");
+      for (let written = 0; written < line.length;) written += Deno.stdout.writeSync(line.subarray(written));
+    },
+  });
+  await bus.start();
+  for (const id of users) {
+    if (!await bus.claimUser(id)) throw new Error(`could not claim ${id}`);
+    await bus.subscribe(id);
+  }
+  console.log("ready");
+  setInterval(() => {}, 60_000);
+}

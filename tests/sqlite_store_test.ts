@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { StoreUnavailableError } from "../lib/store/errors.ts";
+import { SqliteStore } from "../lib/store/sqlite_store.ts";
+import { storeSuite } from "./store_suite.ts";
+
+storeSuite("SqliteStore", async () => {
+  const store = SqliteStore.open(":memory:");
+  await store.migrate();
+  return store;
+});
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+async function withTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite_store_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Reads the file directly, past the store, to observe what the interface cannot (state, pragmas). */
+function inspect<T>(path: string, fn: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+async function openFile(path: string, busyTimeoutMs?: number): Promise<SqliteStore> {
+  const store = SqliteStore.open(path, { busyTimeoutMs });
+  await store.migrate();
+  return store;
+}
+
+Deno.test("SqliteStore.open() creates the missing parent directories of a file path", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/data/nested/chat.db`;
+    await using store = await openFile(path);
+    await store.createUser("alice", "h");
+    assert.ok((await Deno.stat(path)).isFile);
+  });
+});
+
+Deno.test("SqliteStore.open() of a directory throws StoreUnavailableError naming the path", async () => {
+  await withTempDir((dir) => {
+    assert.throws(() => SqliteStore.open(dir), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.ok(error.message.includes(dir), error.message);
+      return true;
+    });
+  });
+});
+Deno.test("SqliteStore.open() puts a file database in WAL mode", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    await using _store = await openFile(path);
+    const row = inspect(path, (db) => db.prepare("PRAGMA journal_mode").get());
+    assert.equal(row?.journal_mode, "wal");
+  });
+});
+
+Deno.test("SqliteStore: data survives close() and reopening the same file", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const first = await openFile(path);
+    const alice = await first.createUser("alice 😀", "hash-a");
+    const bob = await first.createUser("bob", "hash-b");
+    await first.addFriend(alice, bob);
+    const group = await first.createGroup(alice, "devs", "desc");
+    await first.addGroupMember(group, bob);
+    await first.storeOffline([{ userId: bob, frame: "one" }, { userId: bob, frame: "two" }]);
+    await first.close();
+
+    await using second = await openFile(path);
+    assert.deepEqual(await second.findUser(alice), { id: alice, name: "alice 😀", passwordHash: "hash-a" });
+    assert.deepEqual(await second.listFriends(alice), [{ id: bob, name: "bob" }]);
+    assert.deepEqual(await second.listGroupMemberIds(group), [alice, bob]);
+    assert.deepEqual((await second.readOffline(bob, 10)).map((m) => m.frame), ["one", "two"]);
+    const carol = await second.createUser("carol", "h");
+    assert.ok(carol > bob, "ids keep increasing after a reopen");
+  });
+});
+
+Deno.test("SqliteStore: setUserState() and setUsersOffline() write the state column", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    await using store = await openFile(path);
+    const [a, b, c] = [
+      await store.createUser("a", "h"),
+      await store.createUser("b", "h"),
+      await store.createUser("c", "h"),
+    ];
+    const states = () =>
+      inspect(path, (db) => db.prepare("SELECT state FROM user ORDER BY id").all().map((row) => row.state));
+
+    assert.deepEqual(states(), ["offline", "offline", "offline"]);
+    for (const id of [a, b, c]) await store.setUserState(id, true);
+    assert.deepEqual(states(), ["online", "online", "online"]);
+    await store.setUsersOffline([]);
+    assert.deepEqual(states(), ["online", "online", "online"], "an empty list marks nobody offline");
+    await store.setUsersOffline([a, c]);
+    assert.deepEqual(states(), ["offline", "online", "offline"]);
+    await store.setUserState(a, true);
+    await store.setUsersOffline();
+    assert.deepEqual(states(), ["offline", "offline", "offline"]);
+  });
+});
+
+Deno.test("SqliteStore: a write blocked by another connection's lock rejects with StoreUnavailableError", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    await using store = await openFile(path, 50);
+    const other = new DatabaseSync(path);
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      await assert.rejects(store.createUser("alice", "h"), StoreUnavailableError);
+      await assert.rejects(store.storeOffline([{ userId: 1, frame: "f" }]), StoreUnavailableError);
+      other.exec("ROLLBACK");
+    } finally {
+      other.close();
+    }
+    const id = await store.createUser("alice", "h");
+    assert.equal((await store.findUser(id))?.name, "alice", "the store works once the lock is gone");
+  });
+});
+
+Deno.test("SqliteStore: ids and limits that are not safe integers reject with RangeError", async () => {
+  await using store = SqliteStore.open(":memory:");
+  await store.migrate();
+  const a = await store.createUser("a", "h");
+  await assert.rejects(store.findUser(1.5), RangeError);
+  await assert.rejects(store.existingUsers([a, Number.NaN]), RangeError);
+  await assert.rejects(store.addFriend(a, 2 ** 53), RangeError);
+  await assert.rejects(store.readOffline(a, -1), RangeError);
+  await assert.rejects(
+    store.storeOffline([{ userId: a, frame: "kept out" }, { userId: 0.5, frame: "bad" }]),
+    RangeError,
+  );
+  assert.deepEqual(await store.readOffline(a, 10), [], "a rejected batch stores nothing");
+});
