@@ -500,10 +500,13 @@ Deno.test({
   fn: async () => {
     await using node = await startTestNode({ idleTimeout: 1 });
     const alice = await registerUser(node.port, uniqueName("alice"), "pw");
+    const bob = await registerUser(node.port, uniqueName("bob"), "pw");
     await using kept = new ClientProcess(node.port, ["--heartbeat", "300"]);
     await using dropped = new ClientProcess(node.port, ["--heartbeat", "0"]);
     await kept.send(`login ${alice} pw`);
     await kept.waitFor(/logged in/);
+    // Logged in, the server knows it speaks v2 (and so must PING); before its first frame it could be v1.
+    await dropped.send(`login ${bob} pw`);
     // The server closes a silent v2 connection without a word: the client without heartbeat sees a loss.
     assert.equal(await dropped.status(), 3);
     assert.match(dropped.stderr, /lost/);
