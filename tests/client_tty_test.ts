@@ -1,6 +1,6 @@
 /**
  * The REPL in a real terminal: `client.ts` runs inside tmux (a private tmux server per test), keys are
- * typed with `send-keys`, and the screen is read with `capture-pane`. Skipped when tmux is missing.
+ * typed with `send-keys`, and the screen is read with `capture-pane`. Needs tmux (`.ci/run` installs it).
  */
 import assert from "node:assert/strict";
 import { startTestNode } from "./harness/chat_node.ts";
@@ -22,6 +22,7 @@ class Tmux implements AsyncDisposable {
   }
 
   static async start(command: string[]): Promise<Tmux> {
+    assert.ok(tmuxAvailable, "these tests need tmux: apt-get install tmux");
     const tmux = new Tmux(await Deno.makeTempDir({ prefix: "chat-tty-" }));
     const shell = command.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(" ");
     // The shell line stays on screen after the client exits, with its status.
@@ -130,7 +131,6 @@ function wrap(text: string): string[] {
 
 Deno.test({
   name: "client.ts REPL prints incoming messages above the prompt and keeps the half-typed line",
-  ignore: !tmuxAvailable,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -224,7 +224,6 @@ Deno.test({
 
 Deno.test({
   name: "client.ts REPL reports a lost connection and offers reconnect",
-  ignore: !tmuxAvailable,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
