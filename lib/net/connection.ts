@@ -29,13 +29,29 @@ export interface ConnectionOptions {
   maxOutboundBytes?: number;
 }
 
-/** Read buffer size: small, because idle connections dominate memory (DESIGN.md figures). */
-const READ_BUFFER_BYTES = 4096;
+/**
+ * Read buffer sizes. Idle connections dominate memory and a pending read holds its buffer, so a connection
+ * starts (and falls back) small; a read that fills the buffer means more is waiting, so the next one is
+ * larger (DESIGN.md: a 4 KiB buffer alone costs about 4 KB per idle connection).
+ */
+const MIN_READ_BUFFER_BYTES = 512;
+const MAX_READ_BUFFER_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 let nextConnectionId = 1;
+
+/** The buffer for the next read: larger after a read that filled `buffer`, minimal after a small one. */
+function nextReadBuffer(buffer: Uint8Array, bytesRead: number): Uint8Array {
+  if (bytesRead === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
+    return new Uint8Array(buffer.length * 4);
+  }
+  if (buffer.length > MIN_READ_BUFFER_BYTES && bytesRead <= MIN_READ_BUFFER_BYTES / 2) {
+    return new Uint8Array(MIN_READ_BUFFER_BYTES);
+  }
+  return buffer;
+}
 
 /** How many of `texts`, written back to back as UTF-8, fit entirely in the first `bytes` bytes. */
 function fullyWritten(texts: string[], bytes: number): number {
@@ -204,13 +220,15 @@ export class Connection<T = unknown> {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(MIN_READ_BUFFER_BYTES);
     try {
       while (!this.#closed && !this.#closeWhenDrained) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         this.lastReadAt = performance.now();
-        for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
+        const chunk = buffer;
+        buffer = nextReadBuffer(buffer, n);
+        for (const frame of this.#decoder.push(chunk.subarray(0, n))) {
           if (frame.kind === "too_large") {
             this.#handler.onFrameTooLarge(this, frame.size);
             this.closeAfterFlush();
