@@ -43,7 +43,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 let nextConnectionId = 1;
 
 /** The buffer for the next read: larger after a read that filled `buffer`, minimal after a small one. */
-function nextReadBuffer(buffer: Uint8Array, bytesRead: number): Uint8Array {
+function nextReadBuffer(buffer: Uint8Array<ArrayBuffer>, bytesRead: number): Uint8Array<ArrayBuffer> {
   if (bytesRead === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
     return new Uint8Array(buffer.length * 4);
   }
