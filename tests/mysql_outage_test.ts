@@ -1,0 +1,305 @@
+/**
+ * A node on MySQL while its MariaDB goes away and comes back, seen through the protocol: what needs the
+ * database is refused with errno 11 (never hangs, never crashes the node), what does not (live chat, PING)
+ * keeps working, the node recovers by itself, and no acknowledged message is lost across a restart.
+ *
+ * One MariaDB for the file, started by the first test and stopped by the last; the tests run with sanitizers
+ * off because the server process (and, after a restart, its successor) outlives each of them.
+ */
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startTestNode } from "./harness/chat_node.ts";
+import { MariaDbServer } from "./harness/mariadb.ts";
+import { type Reply, TestClient } from "./harness/test_client.ts";
+import { type Member, member, registerUser, uniqueName } from "./protocol_suite.ts";
+
+/** MysqlStore's default pool acquire timeout (lib/store/mysql_store.ts); `startNode` does not change it. */
+const ACQUIRE_TIMEOUT = 5_000;
+/** How long an answer that waits for the database may take here: the acquire timeout plus a loaded machine. */
+const DB_ANSWER_DEADLINE = 3 * ACQUIRE_TIMEOUT;
+const ONE_CHAT = 6;
+
+let server: Promise<MariaDbServer> | undefined;
+let databases = 0;
+
+function mariadb(): Promise<MariaDbServer> {
+  return server ??= MariaDbServer.start();
+}
+
+/** A new, empty database on the file's MariaDB. */
+async function database(): Promise<[MariaDbServer, string]> {
+  const db = await mariadb();
+  return [db, await db.createDatabase(`outage_${++databases}`)];
+}
+
+/** A request whose answer is timed; fails when it takes longer than `deadline`. */
+async function timed(
+  client: TestClient,
+  frame: Record<string, unknown>,
+  deadline = DB_ANSWER_DEADLINE,
+): Promise<Reply & { elapsed: number }> {
+  const started = performance.now();
+  const reply = await client.request(frame, deadline);
+  return { ...reply, elapsed: performance.now() - started };
+}
+
+function assertBusy(reply: Reply, msgid: number, what: string): void {
+  assert.equal(reply.msgid, msgid, `${what}: ${JSON.stringify(reply)}`);
+  assert.equal(reply.errno, 11, `${what}: ${JSON.stringify(reply)}`);
+  assert.match(reply.errmsg as string, /busy/, what);
+}
+
+/** The ONE_CHAT texts in a LOGIN_ACK's `offlinemsg` (v2: objects). */
+function offlineTexts(login: Reply): string[] {
+  return (login.offlinemsg as Record<string, unknown>[])
+    .filter((frame) => frame.msgid === ONE_CHAT)
+    .map((frame) => frame.msg as string);
+}
+
+Deno.test({
+  name: "ChatNode on MySQL answers errno 11 while MariaDB is down, keeps live chat, and recovers by itself",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const [db, url] = await database();
+    await using node = await startTestNode({ mysql: url });
+    const port = node.port;
+    const members: Member[] = [];
+    try {
+      for (let i = 0; i < 5; i++) members.push(await member(port));
+      const [alice, bob, dave, erin, frank] = members;
+      const carolName = uniqueName();
+      const carolPassword = "pw-" + carolName;
+      const carol = await registerUser(port, carolName, carolPassword); // stays offline
+      const before = await frank.client.request({ msgid: ONE_CHAT, toid: carol, msg: "before the outage" });
+      assert.equal(before.errno, 0, JSON.stringify(before));
+
+      await db.stop();
+      try {
+        await using fresh = await TestClient.connect(port);
+        await using another = await TestClient.connect(port);
+        // Each on its own connection (a connection's requests are answered one at a time), all at once.
+        const waiting = Promise.all([
+          timed(fresh, { msgid: 4, name: uniqueName(), password: "x" }),
+          timed(another, { msgid: 1, id: carol, password: carolPassword }),
+          timed(dave.client, { msgid: 7, friendid: bob.id }),
+          timed(erin.client, { msgid: 8, groupname: uniqueName("g"), groupdesc: "" }),
+          timed(frank.client, { msgid: ONE_CHAT, toid: carol, msg: "during the outage" }),
+        ]);
+        // No database on these paths: answered long before any acquire could time out.
+        const pong = await alice.client.request({ msgid: 13 }, ACQUIRE_TIMEOUT - 1_000);
+        assert.equal(pong.msgid, 14);
+        const live = await alice.client.request(
+          { msgid: ONE_CHAT, toid: bob.id, msg: "live while the database is down" },
+          ACQUIRE_TIMEOUT - 1_000,
+        );
+        assert.equal(live.errno, 0, JSON.stringify(live));
+        const received = await bob.client.nextOf(ONE_CHAT, ACQUIRE_TIMEOUT - 1_000);
+        assert.deepEqual(
+          [received.id, received.msg, received.mid],
+          [alice.id, "live while the database is down", live.mid],
+        );
+        const back = await bob.client.request({ msgid: ONE_CHAT, toid: alice.id, msg: "and back" });
+        assert.equal(back.errno, 0, JSON.stringify(back));
+        assert.equal((await alice.client.nextOf(ONE_CHAT)).msg, "and back");
+
+        const [reg, login, friend, group, offline] = await waiting;
+        assertBusy(reg, 5, "REG");
+        assertBusy(login, 2, "LOGIN");
+        assertBusy(friend, 11, "ADD_FRIEND");
+        assertBusy(group, 11, "CREATE_GROUP");
+        assertBusy(offline, 11, "ONE_CHAT to an offline user");
+        for (const reply of [reg, login, friend, group, offline]) {
+          assert.ok(reply.elapsed < DB_ANSWER_DEADLINE, `answered after ${Math.round(reply.elapsed)} ms`);
+        }
+        // The sessions outlived the outage.
+        assert.equal((await dave.client.request({ msgid: 13 })).msgid, 14);
+        assert.equal(another.isClosed, false);
+      } finally {
+        await db.restart();
+      }
+
+      // Recovered without restarting the node: the first attempt of each succeeds.
+      const after = await frank.client.request({ msgid: ONE_CHAT, toid: carol, msg: "after the outage" });
+      assert.equal(after.errno, 0, JSON.stringify(after));
+      const newcomer = await registerUser(port);
+      assert.equal((await dave.client.request({ msgid: 7, friendid: newcomer })).errno, 0);
+      assert.equal(
+        (await erin.client.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "" })).errno,
+        0,
+      );
+      await using carolClient = await TestClient.connect(port);
+      const carolLogin = await carolClient.request({ msgid: 1, id: carol, password: carolPassword });
+      assert.equal(carolLogin.errno, 0, JSON.stringify(carolLogin));
+      // The refused message was never stored; the others were, once each.
+      assert.deepEqual(offlineTexts(carolLogin), ["before the outage", "after the outage"]);
+    } finally {
+      for (const m of members) m.client.close();
+    }
+  },
+});
+
+/** One ONE_CHAT a sender tried, with the server's answer. */
+interface Sent {
+  seq: number;
+  toid: number;
+  errno: number;
+  mid?: string;
+  /** Milliseconds from send to answer. */
+  elapsed: number;
+}
+
+/** A sender's messages are `tag:seq`. */
+function parseText(text: string): { tag: string; seq: number } {
+  const colon = text.lastIndexOf(":");
+  return { tag: text.slice(0, colon), seq: Number(text.slice(colon + 1)) };
+}
+
+/**
+ * Checks what `recipient` received (ONE_CHAT frames, in arrival order) against what each sender sent:
+ * every acknowledged message exactly once, nothing that was not sent, each sender's messages in send order.
+ * A message refused with errno 11 may still be present (the database may have committed it and lost only
+ * the answer); if it is, it is present once and in order too. Returns the refused messages that arrived.
+ */
+function checkReceived(
+  recipient: number,
+  frames: Record<string, unknown>[],
+  senders: { id: number; tag: string; sent: Sent[] }[],
+): Sent[] {
+  const refusedButStored: Sent[] = [];
+  for (const sender of senders) {
+    const toRecipient = sender.sent.filter((message) => message.toid === recipient);
+    const bySeq = new Map(toRecipient.map((message) => [message.seq, message]));
+    const got = frames
+      .filter((frame) => frame.id === sender.id)
+      .map((frame) => ({ ...parseText(frame.msg as string), mid: frame.mid }));
+    const where = `recipient ${recipient}, sender ${sender.id}`;
+    for (const [index, message] of got.entries()) {
+      assert.equal(message.tag, sender.tag, where);
+      const sent = bySeq.get(message.seq);
+      assert.ok(sent, `${where}: received seq ${message.seq} that was never sent to this recipient`);
+      if (index > 0) {
+        assert.ok(
+          message.seq > got[index - 1].seq,
+          `${where}: seq ${message.seq} after ${got[index - 1].seq} (duplicate or out of order)`,
+        );
+      }
+      if (sent.errno === 0) assert.equal(message.mid, sent.mid, `${where}: seq ${message.seq} mid`);
+      else refusedButStored.push(sent);
+    }
+    const present = new Set(got.map((message) => message.seq));
+    const lost = toRecipient.filter((message) => message.errno === 0 && !present.has(message.seq));
+    assert.deepEqual(lost.map((message) => message.seq), [], `${where}: acknowledged messages lost`);
+  }
+  return refusedButStored;
+}
+
+Deno.test({
+  name: "ChatNode on MySQL loses no acknowledged message while MariaDB restarts during traffic",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const [db, url] = await database();
+    await using node = await startTestNode({ mysql: url });
+    const port = node.port;
+    const senders: (Member & { tag: string; sent: Sent[] })[] = [];
+    let listener: Member | undefined;
+    try {
+      for (let i = 0; i < 3; i++) senders.push({ ...await member(port), tag: `s${i}`, sent: [] });
+      listener = await member(port); // online: live delivery, no database on the path
+      const offline: { id: number; password: string }[] = [];
+      for (let i = 0; i < 2; i++) {
+        const name = uniqueName();
+        offline.push({ id: await registerUser(port, name, "pw-" + name), password: "pw-" + name });
+      }
+      const recipients = [offline[0].id, listener.id, offline[1].id];
+
+      let sending = true;
+      const traffic = senders.map(async (sender, index) => {
+        for (let seq = 0; sending; seq++) {
+          const toid = recipients[(seq + index) % recipients.length];
+          // Longer than any answer can take: the acquire timeout, or a query cut by the restart.
+          const started = performance.now();
+          const ack = await sender.client.request(
+            { msgid: ONE_CHAT, toid, msg: `${sender.tag}:${seq}` },
+            30_000,
+          );
+          const elapsed = performance.now() - started;
+          assert.equal(ack.msgid, 11, JSON.stringify(ack));
+          assert.ok(ack.errno === 0 || ack.errno === 11, JSON.stringify(ack));
+          sender.sent.push({
+            seq,
+            toid,
+            errno: ack.errno as number,
+            mid: ack.mid as string | undefined,
+            elapsed,
+          });
+          await sleep(10);
+        }
+      });
+      const acknowledged = () => senders.reduce((n, s) => n + s.sent.filter((m) => m.errno === 0).length, 0);
+
+      await sleep(500);
+      await db.restart(); // back quickly: callers waiting for a connection get one when it is up
+      await sleep(500);
+      await db.stop();
+      await sleep(ACQUIRE_TIMEOUT + 1_500); // down longer than the acquire timeout: some chats are refused
+      await db.restart();
+      const settled = acknowledged();
+      // Traffic goes on after recovery until every sender has been acknowledged a few more times.
+      for (const deadline = performance.now() + 10_000; performance.now() < deadline;) {
+        if (acknowledged() >= settled + 3 * senders.length * recipients.length) break;
+        await sleep(50);
+      }
+      sending = false;
+      await Promise.all(traffic);
+
+      const all = senders.flatMap((sender) => sender.sent);
+      const refused = all.filter((message) => message.errno === 11);
+      const toOffline = all.filter((message) => message.errno === 0 && message.toid !== listener!.id);
+      assert.ok(toOffline.length > 0, "no chat to an offline user was acknowledged");
+      // Live delivery never needs the database.
+      assert.deepEqual(all.filter((m) => m.toid === listener!.id && m.errno !== 0), []);
+      for (const sender of senders) {
+        const last = sender.sent.at(-1)!;
+        assert.equal(last.errno, 0, `sender ${sender.id} not recovered: ${JSON.stringify(last)}`);
+      }
+
+      const liveCount = all.filter((m) => m.toid === listener!.id).length;
+      const live: Record<string, unknown>[] = [];
+      while (live.length < liveCount) live.push(await listener.client.nextOf(ONE_CHAT));
+      checkReceived(listener.id, live, senders);
+
+      const refusedButStored: Sent[] = [];
+      for (const user of offline) {
+        await using client = await TestClient.connect(port);
+        const login = await client.request({ msgid: 1, id: user.id, password: user.password });
+        assert.equal(login.errno, 0, JSON.stringify(login));
+        const frames = (login.offlinemsg as Record<string, unknown>[]).filter((f) => f.msgid === ONE_CHAT);
+        refusedButStored.push(...checkReceived(user.id, frames, senders));
+      }
+      // Last, so that a loss above is the failure reported.
+      assert.ok(refused.length > 0, "no chat was refused: the outage was not seen");
+      const acked = all.length - refused.length;
+      const waited = toOffline.filter((message) => message.elapsed > 500).length;
+      console.log(
+        `sent ${all.length}: ${acked} acknowledged (${toOffline.length} stored offline, ${waited} of them ` +
+          `after waiting > 0.5 s for the database), ${refused.length} refused with errno 11 ` +
+          `(${refusedButStored.length} of them stored anyway, answered after ` +
+          `${refusedButStored.map((message) => Math.round(message.elapsed)).join(", ") || "-"} ms)`,
+      );
+    } finally {
+      for (const sender of senders) sender.client.close();
+      listener?.client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "mysql outage: stop MariaDB",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await (await server)?.close();
+  },
+});
