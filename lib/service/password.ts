@@ -4,6 +4,7 @@
  * later without invalidating stored hashes.
  */
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { ConcurrencyLimit } from "./concurrency_limit.ts";
 
 /** scrypt cost. N=2^14, r=8 takes about 40 ms and 16 MiB per hash on the reference machine. */
 export interface ScryptCost {
@@ -17,7 +18,17 @@ export const DEFAULT_COST: Readonly<ScryptCost> = { N: 16384, r: 8, p: 1 };
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
 
+/**
+ * Hashes running at once: one core is left to the event loop, so chat latency holds during a login storm
+ * (`deno task bench storm`), and memory stays at 16 MiB per running hash.
+ */
+const hashing = new ConcurrencyLimit(Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1));
+
 function derive(password: string, salt: Uint8Array, cost: ScryptCost): Promise<Uint8Array> {
+  return hashing.run(() => deriveNow(password, salt, cost));
+}
+
+function deriveNow(password: string, salt: Uint8Array, cost: ScryptCost): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     scrypt(password, salt, KEY_BYTES, { ...cost, maxmem: 256 * cost.N * cost.r * cost.p }, (error, key) => {
       if (error) reject(error);
