@@ -158,6 +158,38 @@ Deno.test("NginxServer proxies TCP to a live upstream past a dead one, and close
   await assertGone(dir);
 });
 
+// The soak bench lost chat frames through nginx: a client that half-closed never read what its node wrote
+// after seeing the end of input, because nginx closed both sides at the client's FIN (proxy_half_close off).
+Deno.test("NginxServer passes a client's half-close through: what the upstream writes afterwards arrives", async () => {
+  const upstream = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of upstream) {
+      (async () => {
+        const buffer = new Uint8Array(64);
+        while (await conn.read(buffer) !== null);
+        // Like a node storing a frame while it ends the session: a write after the client's FIN.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await conn.write(new TextEncoder().encode("late frame\n"));
+        conn.close();
+      })().catch(() => {});
+    }
+  })();
+  const server = await NginxServer.start({
+    upstreams: [`127.0.0.1:${(upstream.addr as Deno.NetAddr).port}`],
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(new TextEncoder().encode("bye\n"));
+    await conn.closeWrite();
+    const received = await new Response(conn.readable).text();
+    assert.equal(received, "late frame\n");
+  } finally {
+    await server.close();
+    upstream.close();
+    await serving;
+  }
+});
+
 Deno.test("NginxServer.start() rejects a malformed upstream", async () => {
   await assert.rejects(NginxServer.start({ upstreams: ["127.0.0.1:1; evil"] }), TypeError);
   await assert.rejects(NginxServer.start({ upstreams: [] }), TypeError);

@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["pingpong", "login", "group", "idle", "storm", "pool"] as const;
+export const SCENARIOS = ["pingpong", "login", "group", "idle", "storm", "pool", "soak"] as const;
 export type Scenario = typeof SCENARIOS[number];
 
 /** Where clients connect: `host:port`. */
@@ -21,7 +21,7 @@ export interface BenchOptions {
   scenario: Scenario;
   /** pingpong: pairs of users. */
   pairs: number;
-  /** Measured seconds per repeat (pingpong, login, storm phases). */
+  /** Measured seconds per repeat (pingpong, login, storm phases); soak: seconds of mixed traffic. */
   duration: number;
   /** Unmeasured seconds before the first measurement. */
   warmup: number;
@@ -52,6 +52,8 @@ export interface BenchOptions {
   inserts: number;
   /** pool: concurrent workers, one run each. */
   poolWorkers: number[];
+  /** soak: simulated users. */
+  users: number;
   /** Characters of chat text per message. */
   msgBytes: number;
   /** How seeded users' passwords are hashed: `real` (the server's cost) or `cheap` (scrypt N=1024). */
@@ -75,25 +77,29 @@ Scenarios:
   idle       K logged-in idle connections: server RSS per connection
   storm      chat latency of a few pairs, idle and during a login storm (p99 ratio)
   pool       10,000 MariaDB inserts: a new connection per insert vs our pool, 1 and 4 workers
+  soak       N users chatting 1:1 and in groups while logging out and in: every acknowledged message
+             must arrive exactly once (live or offline); exits 1 on a lost or duplicated one
 
 Options (defaults in brackets):
   --pairs N              pingpong pairs [100]
-  --duration S           measured seconds per repeat [10]
+  --duration S           measured seconds per repeat [10; soak 30]
   --warmup S             unmeasured seconds first [2]
   --repeats N            measured windows [1]
   --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
-  --cluster              MariaDB + Redis + two nodes + nginx, pairs across nodes
+  --cluster              MariaDB + Redis + two nodes + nginx (pingpong: pairs across nodes; soak)
   --workers C            login / storm concurrent login workers [20]
   --members G            group members besides the sender [100]
   --messages N           group messages measured [10000]
   --window W             group messages in flight [1]
   --connections K        idle connections [10000]
   --storm-pairs N        storm chat pairs [10]
-  --rate N               messages/s per pair, paced (0: flat-out closed loop) [pingpong 0, storm 100]
+  --rate N               messages/s per pair (soak: per online user), paced (0: flat-out closed loop)
+                         [pingpong 0, storm 100, soak 10]
   --inserts N            pool inserts per run [10000]
   --pool-workers A[,B]   pool worker counts [1,4]
+  --users N              soak users [50]
   --msg-bytes N          characters of chat text [32]
   --hash-cost real|cheap how users seeded into the embedded store are hashed [cheap, real for login/storm]
   --store file|memory    embedded store of the node we start: temp file (users seeded fast) or :memory:
@@ -174,6 +180,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         rate: { type: "string" },
         inserts: { type: "string" },
         "pool-workers": { type: "string" },
+        users: { type: "string" },
         "msg-bytes": { type: "string" },
         "hash-cost": { type: "string" },
         "cpu-prof": { type: "string" },
@@ -196,8 +203,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
   }
   const endpoints = values.endpoints === undefined ? undefined : parseEndpoints(values.endpoints);
   if (endpoints && values.cluster) throw new UsageError("--endpoints and --cluster exclude each other");
-  if (values.cluster && scenario !== "pingpong") {
-    throw new UsageError("--cluster is for the pingpong scenario");
+  if (values.cluster && scenario !== "pingpong" && scenario !== "soak") {
+    throw new UsageError("--cluster is for the pingpong and soak scenarios");
   }
   const hashCost = values["hash-cost"];
   if (hashCost !== undefined && hashCost !== "real" && hashCost !== "cheap") {
@@ -216,7 +223,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
   return {
     scenario,
     pairs: int("pairs", values.pairs, 100, 1, 20_000),
-    duration: seconds("duration", values.duration, 10, 0.5),
+    duration: seconds("duration", values.duration, scenario === "soak" ? 30 : 10, 0.5),
     warmup: seconds("warmup", values.warmup, 2, 0),
     repeats: int("repeats", values.repeats, 1, 1, 100),
     endpoints,
@@ -232,6 +239,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     rate: values.rate === undefined ? undefined : int("rate", values.rate, 0, 0, 1_000_000),
     inserts: int("inserts", values.inserts, 10_000, 1, 10_000_000),
     poolWorkers,
+    users: int("users", values.users, 50, 2, 10_000),
     msgBytes: int("msg-bytes", values["msg-bytes"], 32, 1, 4096),
     hashCost,
     store,

@@ -12,6 +12,7 @@ import { idle } from "./idle.ts";
 import { login } from "./login.ts";
 import { pingpong } from "./pingpong.ts";
 import { pool } from "./pool.ts";
+import { soak } from "./soak.ts";
 import { endProgress, machineInfo, markdownTable, note, type ScenarioResult, writeJson } from "./report.ts";
 import { storm } from "./storm.ts";
 import { closeAllTargets } from "./target.ts";
@@ -23,6 +24,7 @@ const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResul
   idle,
   storm,
   pool,
+  soak,
 };
 
 /** Rejects after `seconds`, so that no scenario can run forever. */
@@ -87,9 +89,14 @@ async function main(): Promise<number> {
     options,
     table: { headers: result.headers, rows: result.rows },
     notes: result.notes,
+    failed: result.failed,
     ...result.data,
   });
   console.log(`- JSON: ${path}`);
+  if (result.failed) {
+    note(`bench ${options.scenario} FAILED: ${result.failed}`);
+    return 1;
+  }
   return 0;
 }
 

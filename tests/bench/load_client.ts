@@ -194,6 +194,19 @@ export class LoadClient {
     return promise.finally(() => clearTimeout(timer));
   }
 
+  /**
+   * Half-closes: the server reads end of input and closes, and whatever it wrote before is still read here
+   * ({@linkcode LoadClient.closed} resolves at its close). Call it with no write in flight.
+   */
+  closeWrite(): void {
+    if (this.#closing) return;
+    try {
+      this.#conn.closeWrite();
+    } catch {
+      // Already closed by the peer: the read loop ends by itself.
+    }
+  }
+
   /** Closes the socket. Idempotent. */
   close(): void {
     if (this.#closing) return;

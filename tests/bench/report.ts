@@ -96,6 +96,8 @@ export interface ScenarioResult {
   rows: (string | number)[][];
   notes: string[];
   data: Record<string, unknown>;
+  /** Set when the run found what must not happen (soak: a lost message): printed, and the exit code is 1. */
+  failed?: string;
 }
 
 /** Machine facts that make figures comparable. */

@@ -1,6 +1,6 @@
 /**
  * A private nginx TCP load balancer for tests and benches: the stream settings of the project's `nginx.conf`
- * (least_conn, passive health checks, a short connect timeout, retry on the next node, TCP keepalive) in a
+ * (least_conn, passive health checks, a short connect timeout, retry on the next node, TCP keepalive, half-close passed through) in a
  * temp prefix, on a free port. Shorter timers than production so failover tests finish quickly:
  * `fail_timeout` 2 s instead of 5 s, `proxy_timeout` 10 min instead of 1 h, one worker process.
  *
@@ -119,6 +119,7 @@ export class NginxServer implements AsyncDisposable {
       "    proxy_next_upstream_timeout 3s;",
       "    proxy_timeout 10m;",
       "    proxy_socket_keepalive on;",
+      "    proxy_half_close on;",
       "  }",
       "}",
       "",
