@@ -21,11 +21,14 @@ const AWKWARD_FRAMES = [
 /** A handler that records what arrives and lets a case wait for it. */
 export class RecordingHandler {
   readonly messages: BusMessage[] = [];
+  /** Users this node no longer holds: their frames are recorded, then declined (the handler returns false). */
+  readonly declined = new Set<number>();
   #wake: (() => void) | undefined;
 
-  onMessage(message: BusMessage): void {
+  onMessage(message: BusMessage): boolean {
     this.messages.push(message);
     this.#wake?.();
+    return !this.declined.has(message.userId);
   }
 
   /** Resolves once `count` messages arrived in total; fails after `timeoutMs`. */
@@ -172,6 +175,28 @@ export function busSuite(
     );
     assert.ok(results.every((received) => received));
     assert.deepEqual((await handler.waitFor(1000)).map((message) => message.frame), frames);
+  });
+
+  test("publish() of a durable frame the handler declines resolves false", async (bus, handler) => {
+    await bus.subscribe(70);
+    await bus.subscribe(71);
+    handler.declined.add(70);
+    assert.equal(await bus.publish({ userId: 70, frame: '{"to":70}', durable: true }), false);
+    assert.equal(await bus.publish({ userId: 71, frame: '{"to":71}', durable: true }), true);
+    assert.deepEqual((await handler.waitFor(2)).map((message) => message.userId), [70, 71]);
+  });
+
+  test("offlineStoresSettled() resolves once every announced store has ended", async (bus) => {
+    await bus.beginOfflineStore([80, 81]);
+    await bus.beginOfflineStore([80]);
+    let settled = false;
+    const waiting = bus.offlineStoresSettled(80).then(() => settled = true);
+    await bus.endOfflineStore([80, 81]);
+    await bus.endOfflineStore([80]);
+    await waiting;
+    assert.equal(settled, true);
+    await bus.offlineStoresSettled(81);
+    await bus.offlineStoresSettled(82); // never announced
   });
 
   test("ping() resolves on a started bus", async (bus) => {

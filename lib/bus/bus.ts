@@ -19,10 +19,17 @@ export interface BusMessage {
   durable: boolean;
 }
 
+/**
+ * What a handler did with a frame: `false` declines it (this node no longer holds the user), so the
+ * publisher keeps the responsibility and stores it offline itself; anything else takes it. A promise
+ * takes it once it settles.
+ */
+export type BusHandlerResult = boolean | void | Promise<unknown>;
+
 /** What a node does with frames that arrive for its users. */
 export interface BusHandler {
   /** A frame published to a user this node subscribed to. */
-  onMessage(message: BusMessage): void;
+  onMessage(message: BusMessage): BusHandlerResult;
 }
 
 /** Cross-node delivery and presence. */
@@ -50,6 +57,20 @@ export interface Bus extends AsyncDisposable {
   unsubscribe(userId: number): Promise<void>;
   /** Publishes to the node holding `message.userId`; see the delivery guarantee above. */
   publish(message: BusMessage): Promise<boolean>;
+
+  /**
+   * Announces offline stores for `userIds` that this node is about to make, to every node (a login on
+   * another node waits for them in {@linkcode offlineStoresSettled}); {@linkcode endOfflineStore} ends
+   * them. Rejects when the backend is unreachable. See `Delivery` for the algorithm these serve.
+   */
+  beginOfflineStore(userIds: number[]): Promise<void>;
+  /** Ends what {@linkcode beginOfflineStore} began, once the rows are committed. Never rejects. */
+  endOfflineStore(userIds: number[]): Promise<void>;
+  /**
+   * Resolves once no node announces an offline store for `userId` (or a bounded wait has passed: an
+   * announcement of a node that died expires). Never rejects.
+   */
+  offlineStoresSettled(userId: number): Promise<void>;
 
   /** Cheap reachability check for health; throws when the bus's backend is unreachable. */
   ping(): Promise<void>;

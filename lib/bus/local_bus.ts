@@ -57,8 +57,20 @@ export class LocalBus implements Bus {
 
   publish(message: BusMessage): Promise<boolean> {
     if (!this.#handler || !this.#subscribed.has(message.userId)) return Promise.resolve(false);
-    this.#handler.onMessage(message);
-    return Promise.resolve(true);
+    return Promise.resolve(this.#handler.onMessage(message)).then((taken) => taken !== false);
+  }
+
+  /** One process: its `Delivery` orders its own stores and logins without help. */
+  beginOfflineStore(_userIds: number[]): Promise<void> {
+    return Promise.resolve();
+  }
+
+  endOfflineStore(_userIds: number[]): Promise<void> {
+    return Promise.resolve();
+  }
+
+  offlineStoresSettled(_userId: number): Promise<void> {
+    return Promise.resolve();
   }
 
   ping(): Promise<void> {

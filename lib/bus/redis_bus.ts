@@ -8,6 +8,8 @@
  *   so it needs no TTL of its own.
  * - `users:{nodeId}`: the users this node claimed, so that a restarted node with the same id (or a closing
  *   one) can drop exactly its own claims without scanning the keyspace.
+ * - `storing:{userId}`: how many offline stores for the user some node has announced and not ended (see
+ *   `beginOfflineStore`); it expires `STORING_TTL_MS` after the last announcement, in case a node dies.
  *
  * The scripts read a node's lease key from a value (the owner), so they need one Redis server (or every key
  * in one slot); Redis Cluster would need hash tags in the prefix.
@@ -30,7 +32,9 @@
  * Payloads on the wire, the frame always last and as is (no re-encoding):
  * - transient: `t{frame}`
  * - durable: `d{publisher token, 36 characters}{stream number}:{sequence number} {frame}`
- * - ack, on `ack:{publisher token}`: `{sequence number},{sequence number},…`
+ * - ack, on `ack:{publisher token}`: `{sequence number},{sequence number},…`; a sequence number prefixed
+ *   with `-` declines the frame (the handler returned false: this node no longer holds the user), and the
+ *   publisher's `publish` resolves false at once.
  *
  * @module
  */
@@ -62,10 +66,19 @@ const CONNECT_TIMEOUT_MS = 2000;
 /** Reconnect back-off: 100 ms more per attempt, at most this. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
+/** An announced offline store of a node that died stops counting after this long. */
+const STORING_TTL_MS = 10_000;
+/** A login waits at most this long for other nodes' announced offline stores (a pool's acquire timeout). */
+const STORING_WAIT_MS = 6_000;
+/** How often a login looks again while stores are announced. */
+const STORING_POLL_MS = 10;
+
 /** First character of a payload on the wire. */
 const DURABLE = "d";
 const TRANSIENT = "t";
 const DURABLE_CODE = DURABLE.charCodeAt(0);
+/** Prefix of a sequence number in an ack payload that declines the frame. */
+const NACK = "-";
 /** The length of a `randomUUID()`: the publisher's token in a durable payload. */
 const TOKEN_LENGTH = 36;
 /** How long a receiver remembers the last frame it took from a publisher's stream (far above ack timeouts). */
@@ -147,6 +160,21 @@ if current == ARGV[1] then return 1 end
 if current then return 2 end
 return 0`);
 
+/** KEYS storing counters; ARGV[1] their TTL in ms. */
+const STORING_BEGIN = new LuaScript(`
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return 0`);
+
+/** KEYS storing counters: one fewer each; a counter at zero is deleted. */
+const STORING_END = new LuaScript(`
+for _, key in ipairs(KEYS) do
+  if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+end
+return 0`);
+
 /** KEYS owner keys; ARGV[1] node lease key prefix. 1 per key whose owner node is alive, else 0. */
 const ONLINE = new LuaScript(`
 local alive = {}
@@ -192,6 +220,7 @@ export class RedisBus implements Bus {
   readonly #leasePrefix: string;
   readonly #leaseKey: string;
   readonly #usersKey: string;
+  readonly #storingPrefix: string;
   /**
    * This process: the lease's value (tells its renewals from another process's with the same node id), and
    * where receivers send acks (a restarted node never gets acks meant for its previous run).
@@ -272,6 +301,7 @@ export class RedisBus implements Bus {
     this.#leasePrefix = `${prefix}node:`;
     this.#leaseKey = `${this.#leasePrefix}${this.nodeId}`;
     this.#usersKey = `${prefix}users:${this.nodeId}`;
+    this.#storingPrefix = `${prefix}storing:`;
     this.#ackTimeoutMs = ackTimeoutMs;
     this.#ackPrefix = `${prefix}ack:`;
     this.#ackChannel = this.#ackPrefix + this.#token;
@@ -418,20 +448,53 @@ export class RedisBus implements Bus {
     const sequence = ++this.#sequence;
     const payload = `${DURABLE}${this.#token}${this.#stream}:${sequence} ${message.frame}`;
     const { promise, resolve } = Promise.withResolvers<boolean>();
-    const waiter: AckWaiter = { resolve, deadline: performance.now() + this.#ackTimeoutMs, channel, payload };
+    const waiter: AckWaiter = {
+      resolve,
+      deadline: performance.now() + this.#ackTimeoutMs,
+      channel,
+      payload,
+      declines: 0,
+    };
     // Registered first: the ack comes on the other connection and may overtake the PUBLISH reply.
     this.#awaitingAcks.set(sequence, waiter);
     this.#armAckTimer();
     try {
-      if (await this.#cmd.publish(channel, payload) === 0) {
-        this.#awaitingAcks.delete(sequence);
-        resolve(false);
-      }
+      waiter.receivers = await this.#cmd.publish(channel, payload);
+      this.#settleIfAllDeclined(sequence, waiter);
     } catch {
       // Sent, but the connection dropped or hung: it may have arrived. Resent once connected again.
       this.#markForResend(waiter);
     }
     return await promise;
+  }
+
+  async beginOfflineStore(userIds: number[]): Promise<void> {
+    this.#assertRunning();
+    if (userIds.length === 0) return;
+    await this.#eval(STORING_BEGIN, userIds.map((id) => this.#storingPrefix + id), [STORING_TTL_MS]);
+  }
+
+  async endOfflineStore(userIds: number[]): Promise<void> {
+    if (userIds.length === 0 || this.#closing) return;
+    await this.#eval(STORING_END, userIds.map((id) => this.#storingPrefix + id), []).catch((error) =>
+      this.#log.warn("bus could not end an offline store; it expires", { error: describe(error) })
+    );
+  }
+
+  async offlineStoresSettled(userId: number): Promise<void> {
+    const deadline = performance.now() + STORING_WAIT_MS;
+    try {
+      while (!this.#closing && await this.#cmd.exists(this.#storingPrefix + userId) === 1) {
+        if (performance.now() > deadline) {
+          this.#log.warn("bus gave up waiting for offline stores", { user: userId });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, STORING_POLL_MS));
+      }
+    } catch (error) {
+      // Redis is down: no other node can deliver to this user now either; the login goes on.
+      this.#log.warn("bus could not check offline stores", { user: userId, error: describe(error) });
+    }
   }
 
   async ping(): Promise<void> {
@@ -501,7 +564,11 @@ export class RedisBus implements Bus {
       return;
     }
     const handled = this.#handle({ userId, frame: payload.slice(space + 1), durable: true });
-    if (handled === false) return;
+    if (handled === false) {
+      // Declined: the publisher need not wait out its ack timeout to store the frame itself.
+      this.#queueAck(origin, NACK + sequenceText);
+      return;
+    }
     if (taken) {
       taken.sequence = sequence;
       taken.at = Date.now();
@@ -511,17 +578,21 @@ export class RedisBus implements Bus {
     if (handled === true) this.#queueAck(origin, sequenceText);
     else {
       handled.then(
-        () => this.#queueAck(origin, sequenceText),
+        (taken) => this.#queueAck(origin, taken === false ? NACK + sequenceText : sequenceText),
         (error) => this.#log.error("bus handler failed", { user: userId, error: describe(error) }),
       );
     }
   };
 
-  /** Runs the handler: true when it took the frame, a promise when it will have, false when it failed. */
+  /**
+   * Runs the handler: true when it took the frame, a promise when it will have, false when it declined
+   * the frame or failed (no ack: the publisher stores it offline).
+   */
   #handle(message: BusMessage): boolean | Promise<unknown> {
     if (!this.#handler) return false;
     try {
-      const done: unknown = this.#handler.onMessage(message);
+      const done = this.#handler.onMessage(message);
+      if (done === false) return false;
       return done instanceof Promise ? done : true;
     } catch (error) {
       // Thrown inside ioredis's reply parser it would break the subscriber connection for every user.
@@ -549,12 +620,29 @@ export class RedisBus implements Bus {
 
   #onAcks(payload: string): void {
     for (const text of payload.split(",")) {
-      const sequence = Number(text);
+      const declined = text.startsWith(NACK);
+      const sequence = Number(declined ? text.slice(NACK.length) : text);
       const waiter = this.#awaitingAcks.get(sequence);
       if (!waiter) continue; // timed out already, or a second receiver's ack
-      this.#awaitingAcks.delete(sequence);
-      waiter.resolve(true);
+      if (declined) {
+        waiter.declines++;
+        this.#settleIfAllDeclined(sequence, waiter);
+      } else {
+        this.#awaitingAcks.delete(sequence);
+        waiter.resolve(true);
+      }
     }
+  }
+
+  /**
+   * False once every receiver declined (or there was none). A stray subscription on a node the user just
+   * left declines while the node the user logged in on takes the frame: one decline is not enough.
+   */
+  #settleIfAllDeclined(sequence: number, waiter: AckWaiter): void {
+    if (waiter.receivers === undefined || waiter.declines < waiter.receivers) return;
+    if (this.#awaitingAcks.get(sequence) !== waiter) return;
+    this.#awaitingAcks.delete(sequence);
+    waiter.resolve(false);
   }
 
   async #subscribeAcks(): Promise<void> {
@@ -616,8 +704,11 @@ export class RedisBus implements Bus {
       for (const [sequence, waiter] of [...this.#awaitingAcks]) {
         // Acknowledged or expired (the caller stored it offline) meanwhile: not again.
         if (!waiter.resend || !this.#awaitingAcks.has(sequence)) continue;
-        if (await this.#cmd.publish(waiter.channel, waiter.payload) === 0) return;
+        const receivers = await this.#cmd.publish(waiter.channel, waiter.payload);
+        if (receivers === 0) return;
         waiter.resend = false;
+        waiter.receivers = receivers;
+        waiter.declines = 0;
       }
       this.#resendDue = false;
     } catch {
@@ -761,6 +852,10 @@ interface AckWaiter {
   payload: string;
   /** Its connection dropped before the ack came: to be published again. */
   resend?: boolean;
+  /** Nodes that received it (PUBLISH's reply; unknown until that reply, which an ack may overtake). */
+  receivers?: number;
+  /** Nodes that declined it: once all receivers did, nobody took it. */
+  declines: number;
 }
 
 /**

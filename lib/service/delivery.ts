@@ -46,7 +46,7 @@ export class Delivery {
   async toUser(userId: number, frame: string, durable: boolean): Promise<void> {
     if (this.#deliverLocally(userId, frame, durable)) return;
     if (await this.#publish({ userId, frame, durable })) return;
-    if (durable) await this.storeOffline([{ userId, frame }]);
+    if (durable) await this.#storeUnlessArrived([userId], frame);
   }
 
   /** Delivers the same frame to many users (group fan-out): one store round trip for all offline ones. */
@@ -56,18 +56,45 @@ export class Delivery {
     const received = await Promise.all(
       remote.map((userId) => this.#publish({ userId, frame, durable: true })),
     );
-    const offline = remote.filter((_, index) => !received[index]).map((userId) => ({ userId, frame }));
-    if (offline.length > 0) await this.storeOffline(offline);
+    const offline = remote.filter((_, index) => !received[index]);
+    if (offline.length > 0) await this.#storeUnlessArrived(offline, frame);
   }
 
-  /** A frame that arrived from the bus: this node was subscribed to the user when it was published. */
-  onBusMessage(message: BusMessage): void {
-    if (this.#deliverLocally(message.userId, message.frame, message.durable)) return;
-    if (!message.durable) return;
-    // The user left this node while the frame was in flight: keep it for their next login.
-    this.storeOffline([{ userId: message.userId, frame: message.frame }]).catch((error) =>
-      this.#log.error("offline store failed; message lost", { user: message.userId, error })
-    );
+  /**
+   * A frame that arrived from the bus: this node was subscribed to the user when it was published.
+   * `false` when the user left this node meanwhile: the publisher then stores the frame itself, with
+   * the login race handled there (a login elsewhere may already have read the user's offline rows).
+   */
+  onBusMessage(message: BusMessage): boolean {
+    return this.#deliverLocally(message.userId, message.frame, message.durable) || !message.durable;
+  }
+
+  /**
+   * Stores a frame for users nobody took it for. One of them may be logging in right now, on this node or
+   * another, and have read its offline rows already: a row stored after that would wait for the next
+   * login, behind newer live messages. So the store is announced first (a login waits for announced
+   * stores before it reads), then the frame is offered once more: a login that subscribed before the
+   * announcement takes it live (held behind its offline rows), one that subscribes after it waits for the
+   * row. On one node, the session check and the start of the store run without a break, and a login
+   * waits for this node's stores (`offlineStored`).
+   */
+  async #storeUnlessArrived(userIds: number[], frame: string): Promise<void> {
+    let announced = true;
+    await this.#bus.beginOfflineStore(userIds).catch((error) => {
+      announced = false;
+      this.#log.warn("bus could not announce an offline store", { error });
+    });
+    try {
+      const received = await Promise.all(
+        userIds.map((userId) => this.#publish({ userId, frame, durable: true })),
+      );
+      const offline = userIds.filter((userId, index) =>
+        !received[index] && !this.#deliverLocally(userId, frame, true)
+      );
+      if (offline.length > 0) await this.storeOffline(offline.map((userId) => ({ userId, frame })));
+    } finally {
+      if (announced) void this.#bus.endOfflineStore(userIds);
+    }
   }
 
   /**
@@ -89,11 +116,13 @@ export class Delivery {
   }
 
   /**
-   * Resolves once the offline stores for `userId` that this node started have finished. A login waits
-   * for it (after binding the session, so no new ones start) before reading the user's offline messages.
+   * Resolves once the offline stores for `userId` that any node announced, and those this node started,
+   * have finished. A login waits for it (after binding the session and subscribing, so every later store
+   * is preceded by an offer it receives) before reading the user's offline messages.
    */
-  offlineStored(userId: number): Promise<void> {
-    return this.#storing.get(userId) ?? Promise.resolve();
+  async offlineStored(userId: number): Promise<void> {
+    await this.#bus.offlineStoresSettled(userId);
+    await this.#storing.get(userId);
   }
 
   #deliverLocally(userId: number, frame: string, durable: boolean): boolean {

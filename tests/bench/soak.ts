@@ -189,6 +189,8 @@ function verdict(tally: SoakTally): string | undefined {
     tally.lost && `${tally.lost} lost`,
     tally.duplicated && `${tally.duplicated} duplicated`,
     tally.unexpected && `${tally.unexpected} received by a user who was not a recipient`,
+    // One sender's messages to one recipient arrive in send order (PROTOCOL.md), live or offline.
+    tally.reordered && `${tally.reordered} out of order`,
   ].filter(Boolean);
   return wrong.length > 0 ? wrong.join(", ") : undefined;
 }
