@@ -247,7 +247,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     if (error instanceof RequestError) return [error.errno, error.message];
     if (error instanceof StoreUnavailableError) {
       this.context.log.warn("store unavailable", { conn: session.connection.id, error });
-      return [Errno.BUSY, "server busy: the database is unavailable; nothing was changed, try again"];
+      return [Errno.BUSY, "server busy: the database is unavailable; try again"];
     }
     this.context.log.error("request failed", {
       conn: session.connection.id,
