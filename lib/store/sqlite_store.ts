@@ -224,17 +224,37 @@ export class SqliteStore implements Store {
 
   /** Sets the display copy of a user's presence; a missing user is ignored. */
   setUserState(id: number, online: boolean): Promise<void> {
-    return this.#run(() => {
-      this.#stmt("setUserState").run(online ? "online" : "offline", int(id, "user id"));
-    });
+    return this.#run(() =>
+      this.#withoutSync(() => {
+        this.#stmt("setUserState").run(online ? "online" : "offline", int(id, "user id"));
+      })
+    );
   }
 
   /** Marks `ids` offline, or every user when `ids` is omitted; an empty array changes nothing. */
   setUsersOffline(ids?: number[]): Promise<void> {
-    return this.#run(() => {
-      if (ids === undefined) this.#stmt("setAllOffline").run();
-      else if (ids.length > 0) this.#stmt("setUsersOffline").run(idList(ids, "user id"));
-    });
+    return this.#run(() =>
+      this.#withoutSync(() => {
+        if (ids === undefined) this.#stmt("setAllOffline").run();
+        else if (ids.length > 0) this.#stmt("setUsersOffline").run(idList(ids, "user id"));
+      })
+    );
+  }
+
+  /**
+   * Runs `fn` with synchronous = NORMAL: its commit skips the fsync (WAL: the next FULL commit or checkpoint
+   * makes it durable). For the presence copy only, which the bus, not the database, is the truth of: an fsync
+   * per login and logout would stall the event loop (and chat delivery) during a login storm.
+   */
+  #withoutSync(fn: () => void): void {
+    if (this.#path === ":memory:") return fn();
+    const db = this.#open();
+    db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      fn();
+    } finally {
+      db.exec("PRAGMA synchronous = FULL");
+    }
   }
 
   /** Adds `friendId` to `userId`'s list; adding twice is a no-op. */
