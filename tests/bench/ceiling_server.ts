@@ -80,6 +80,17 @@ function handle(conn: Peer, text: string, self: { id: number }): void {
   }
 }
 
+/** Handles every complete frame in `text` (ended by `\n`, or NUL as v1 clients send); returns the rest. */
+function handleLines(text: string, peer: Peer, self: { id: number }): string {
+  let end;
+  while ((end = text.search(/[\n\0]/)) >= 0) {
+    const line = text.slice(0, end);
+    text = text.slice(end + 1);
+    if (line.length > 0) handle(peer, line, self);
+  }
+  return text;
+}
+
 async function serve(conn: Deno.TcpConn): Promise<void> {
   conn.setNoDelay(true);
   const peer: Peer = { send: (text) => conn.write(encoder.encode(text)).catch(() => conn.close()) };
@@ -90,13 +101,7 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) break;
-      text += decoder.decode(buffer.subarray(0, n), { stream: true });
-      let newline;
-      while ((newline = text.indexOf("\n")) >= 0) {
-        const line = text.slice(0, newline);
-        text = text.slice(newline + 1);
-        if (line.length > 0) handle(peer, line, self);
-      }
+      text = handleLines(text + decoder.decode(buffer.subarray(0, n), { stream: true }), peer, self);
     }
   } catch {
     // Reset by the peer.
@@ -116,13 +121,7 @@ function serveNode(socket: net.Socket): void {
   let text = "";
   socket.setEncoding("utf8");
   socket.on("data", (chunk: string) => {
-    text += chunk;
-    let newline;
-    while ((newline = text.indexOf("\n")) >= 0) {
-      const line = text.slice(0, newline);
-      text = text.slice(newline + 1);
-      if (line.length > 0) handle(peer, line, self);
-    }
+    text = handleLines(text + chunk, peer, self);
   });
   socket.on("error", () => {});
   socket.on("close", () => {
