@@ -280,6 +280,44 @@ Deno.test({
       );
 
       await t.step(
+        "messages sent while the recipient logs in and out across nodes arrive once and in order",
+        async () => {
+          const alice = await newUser(cluster.nginx.port);
+          const bob = await newUser(cluster.nginx.port);
+          const [a] = await loginAt(node1.port, alice);
+          let stop = false;
+          let sent = 0;
+          const sending = (async () => {
+            while (!stop) {
+              assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `s${sent}` })).errno, 0);
+              sent++;
+              await sleep(2); // under the rate limit (errno 10)
+            }
+          })();
+          // Every session's messages: its LOGIN_ACK's offline ones, then the live ones. A message stored
+          // offline just after a login read the offline rows would show up a session late, out of order.
+          const received: string[] = [];
+          for (let round = 0; round < 8; round++) {
+            const [b, login] = await loginAt(round % 2 === 0 ? node2.port : node1.port, bob);
+            received.push(...messagesOf(login));
+            await sleep(20 + round * 10);
+            await b.request({ msgid: 3 });
+            b.close();
+            await b.closed;
+            received.push(...b.pending.filter((f) => f.msgid === 6).map((f) => f.msg as string));
+          }
+          stop = true;
+          await sending;
+          const [last, login] = await loginAt(node2.port, bob);
+          received.push(...messagesOf(login));
+          last.close();
+          assert.ok(sent > 50, `only ${sent} messages sent`);
+          assert.deepEqual(received, Array.from({ length: sent }, (_, i) => `s${i}`));
+          a.close();
+        },
+      );
+
+      await t.step(
         "a node killed with SIGKILL: the other serves on, its users log in again, nothing lost",
         async () => {
           const alice = await newUser(cluster.nginx.port);
