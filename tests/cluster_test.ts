@@ -29,7 +29,17 @@ class Nginx {
     );
     const process = await ServiceProcess.spawn(
       await findExecutable("nginx"),
-      ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/logs/error.log`, "-g", "daemon off;"],
+      // One process (see tests/harness/nginx.ts): a SIGKILL of nginx must not leave workers behind.
+      [
+        "-p",
+        dir,
+        "-c",
+        `${dir}/nginx.conf`,
+        "-e",
+        `${dir}/logs/error.log`,
+        "-g",
+        "daemon off; master_process off;",
+      ],
       `${dir}/nginx.out`,
     );
     await waitFor(() => canConnect(port), { timeout: 10_000, what: "nginx", process });

@@ -443,6 +443,43 @@ export function protocolSuite(name: string, start: () => Promise<ChatNode>): voi
     bob.client.close();
   });
 
+  test("messages sent while the recipient logs in and out arrive once, in order, never a login late", async (node) => {
+    const alice = await member(node.port);
+    const bob = await member(node.port);
+    await bob.client.request({ msgid: 3 });
+    bob.client.close();
+    let stop = false;
+    let sent = 0;
+    const sending = (async () => {
+      while (!stop) {
+        assert.equal((await alice.client.request({ msgid: 6, toid: bob.id, msg: `s${sent}` })).errno, 0);
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 2)); // under the rate limit
+      }
+    })();
+    // A message stored offline just after a login read the offline rows would come a session late.
+    const received: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const client = await TestClient.connect(node.port);
+      const login = await client.request({ msgid: 1, id: bob.id, password: bob.password });
+      received.push(...(login.offlinemsg as Reply[]).map((frame) => frame.msg as string));
+      await new Promise((resolve) => setTimeout(resolve, 20 + round * 10));
+      await client.request({ msgid: 3 });
+      client.close();
+      await client.closed;
+      received.push(...client.pending.filter((f) => f.msgid === 6).map((f) => f.msg as string));
+    }
+    stop = true;
+    await sending;
+    const last = await TestClient.connect(node.port);
+    const login = await last.request({ msgid: 1, id: bob.id, password: bob.password });
+    received.push(...(login.offlinemsg as Reply[]).map((frame) => frame.msg as string));
+    last.close();
+    assert.ok(sent > 50, `only ${sent} messages sent`);
+    assert.deepEqual(received, Array.from({ length: sent }, (_, i) => `s${i}`));
+    alice.client.close();
+  });
+
   // --- friends and groups ---
 
   test("ADD_FRIEND: self is errno 4, unknown user errno 6, twice is fine", async (node) => {

@@ -2,7 +2,7 @@
  * A private nginx TCP load balancer for tests and benches: the stream settings of the project's `nginx.conf`
  * (least_conn, passive health checks, a short connect timeout, retry on the next node, TCP keepalive, half-close passed through) in a
  * temp prefix, on a free port. Shorter timers than production so failover tests finish quickly:
- * `fail_timeout` 2 s instead of 5 s, `proxy_timeout` 10 min instead of 1 h, one worker process.
+ * `fail_timeout` 2 s instead of 5 s, `proxy_timeout` 10 min instead of 1 h, one process (no master).
  *
  * @module
  */
@@ -67,7 +67,9 @@ export class NginxServer implements AsyncDisposable {
         "-e",
         `${dir}/error.log`,
         "-g",
-        "daemon off;",
+        // One process: the harness kills what tests leave running with SIGKILL, and a killed master
+        // would orphan its workers, which keep serving the port.
+        "daemon off; master_process off;",
       ], `${dir}/nginx.out`);
       await waitFor(() => canConnect(server.port), {
         timeout: READY_TIMEOUT,
