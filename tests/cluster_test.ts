@@ -68,6 +68,9 @@ async function startNode(cluster: Pick<Cluster, "dir" | "mariadb" | "redis">, na
     cluster.redis.url,
     "--log-level",
     "warn",
+    // Small, so that a client that stops reading is cut off after a few megabytes (kernel buffers included).
+    "--max-outbound-bytes",
+    "262144",
   ];
   return { args, node: await ServerProcess.start(args, `${cluster.dir}/${name}.log`) };
 }
@@ -323,6 +326,50 @@ Deno.test({
           last.close();
           assert.ok(sent > 50, `only ${sent} messages sent`);
           assert.deepEqual(received, Array.from({ length: sent }, (_, i) => `s${i}`));
+          a.close();
+        },
+      );
+
+      await t.step(
+        "a recipient that stops reading is cut off; every message arrives once and in order at the next login",
+        async () => {
+          const alice = await newUser(cluster.nginx.port);
+          const bob = await newUser(cluster.nginx.port);
+          const [a] = await loginAt(node1.port, alice);
+          // Bob logs in on node2 with a raw socket, then reads nothing while node2 writes to him.
+          const stalled = await Deno.connect({ hostname: "127.0.0.1", port: node2.port });
+          const login = { msgid: 1, v: 2, id: bob.id, password: bob.password };
+          await stalled.write(new TextEncoder().encode(JSON.stringify(login) + "\n"));
+          await sleep(300);
+          const padding = "x".repeat(3000);
+          const total = 2000;
+          for (let i = 0; i < total; i++) {
+            assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `${i} ${padding}` })).errno, 0);
+            if (i % 2 === 0) await sleep(1); // under the rate limit (errno 10)
+          }
+          // What reached Bob's socket before node2 gave up on him, then what his next login brings.
+          let text = "";
+          const decoder = new TextDecoder();
+          const buffer = new Uint8Array(1 << 16);
+          for (let n; (n = await stalled.read(buffer).catch(() => null)) !== null;) {
+            text += decoder.decode(buffer.subarray(0, n), { stream: true });
+          }
+          stalled.close();
+          const numbers = (frames: Reply[]) =>
+            frames.filter((frame) => frame.msgid === 6).map((frame) =>
+              Number((frame.msg as string).split(" ")[0])
+            );
+          const live = numbers(text.split("\n").slice(0, -1).map((line) => JSON.parse(line) as Reply));
+          assert.ok(live.length < total, "node2 cut Bob off before everything was written");
+          const [again, relogin] = await loginWithin(node1.port, bob, 10_000);
+          const received = [...live, ...numbers(relogin.offlinemsg as Reply[])];
+          while (received.length < total) received.push(...numbers([await again.nextOf(6, 10_000)]));
+          assert.deepEqual(
+            received,
+            Array.from({ length: total }, (_, i) => i),
+            "none lost, none twice, in order",
+          );
+          again.close();
           a.close();
         },
       );

@@ -63,10 +63,21 @@ export class Delivery {
   /**
    * A frame that arrived from the bus: this node was subscribed to the user when it was published.
    * `false` when the user left this node meanwhile: the publisher then stores the frame itself, with
-   * the login race handled there (a login elsewhere may already have read the user's offline rows).
+   * the login race handled there (a login elsewhere may already have read the user's offline rows). A
+   * promise when this node stores it: the publisher hears of it once the row is committed.
    */
-  onBusMessage(message: BusMessage): boolean {
-    return this.#deliverLocally(message.userId, message.frame, message.durable) || !message.durable;
+  onBusMessage(message: BusMessage): boolean | Promise<void> {
+    if (this.#deliverLocally(message.userId, message.frame, message.durable) || !message.durable) return true;
+    if (!this.#storing.has(message.userId)) return false;
+    // This node is still storing the user's earlier frames (those a dropped connection never wrote): the
+    // frame goes in line behind them, or it could be stored first. Announced before this node releases the
+    // user (the request goes out now, on the connection the release will use later), so a login elsewhere
+    // waits for it.
+    const userIds = [message.userId];
+    const announced = this.#bus.beginOfflineStore(userIds).then(() => true, () => false);
+    return this.storeOffline([{ userId: message.userId, frame: message.frame }]).finally(async () => {
+      if (await announced) void this.#bus.endOfflineStore(userIds);
+    });
   }
 
   /**
