@@ -10,7 +10,7 @@ import { ServerProcess } from "./harness/chat_node.ts";
 import { canConnect, findExecutable, freePort, ServiceProcess, waitFor } from "./harness/free_port.ts";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { RedisServer } from "./harness/redis.ts";
-import { type Reply, TestClient } from "./harness/test_client.ts";
+import { readUntilClosed, type Reply, TestClient } from "./harness/test_client.ts";
 import { registerUser, uniqueName } from "./protocol_suite.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -348,18 +348,12 @@ Deno.test({
             if (i % 2 === 0) await sleep(1); // under the rate limit (errno 10)
           }
           // What reached Bob's socket before node2 gave up on him, then what his next login brings.
-          let text = "";
-          const decoder = new TextDecoder();
-          const buffer = new Uint8Array(1 << 16);
-          for (let n; (n = await stalled.read(buffer).catch(() => null)) !== null;) {
-            text += decoder.decode(buffer.subarray(0, n), { stream: true });
-          }
-          stalled.close();
+          const written = await readUntilClosed(stalled);
           const numbers = (frames: Reply[]) =>
             frames.filter((frame) => frame.msgid === 6).map((frame) =>
               Number((frame.msg as string).split(" ")[0])
             );
-          const live = numbers(text.split("\n").slice(0, -1).map((line) => JSON.parse(line) as Reply));
+          const live = numbers(written);
           assert.ok(live.length < total, "node2 cut Bob off before everything was written");
           const [again, relogin] = await loginWithin(node1.port, bob, 10_000);
           const received = [...live, ...numbers(relogin.offlinemsg as Reply[])];

@@ -12,7 +12,6 @@ Deno.test("ackFrame() writes the same JSON as JSON.stringify of the fields, with
   for (const [ref, cid, errno, fields] of cases) {
     const frame = ackFrame(ref, cid, errno, fields);
     assert.equal(frame, JSON.stringify({ msgid: 11, ref, cid, errno, ...fields }));
-    assert.deepEqual(JSON.parse(frame), JSON.parse(JSON.stringify({ msgid: 11, ref, cid, errno, ...fields })));
   }
 });
 

@@ -1,7 +1,7 @@
 /** Heartbeats, back-pressure, limits, metrics and health of one node. */
 import assert from "node:assert/strict";
 import { ServerProcess, startTestNode } from "./harness/chat_node.ts";
-import { type Reply, TestClient } from "./harness/test_client.ts";
+import { readUntilClosed, type Reply, TestClient } from "./harness/test_client.ts";
 import { member, registerUser, uniqueName } from "./protocol_suite.ts";
 
 const options = { sanitizeOps: false, sanitizeResources: false };
@@ -111,14 +111,7 @@ Deno.test(
       assert.ok(rssAfter - rssBefore < 64 * 1024 * 1024, `RSS grew by ${rssAfter - rssBefore} bytes`);
 
       // What reached Bob's socket before the server gave up on him.
-      let text = "";
-      const decoder = new TextDecoder();
-      const buffer = new Uint8Array(1 << 16);
-      for (let n; (n = await bob.read(buffer).catch(() => null)) !== null;) {
-        text += decoder.decode(buffer.subarray(0, n), { stream: true });
-      }
-      bob.close();
-      const lines = text.split("\n").slice(0, -1).map((line) => JSON.parse(line) as Reply);
+      const lines = await readUntilClosed(bob);
       assert.ok(lines.length < total, "Bob was disconnected before everything was written");
       const live = lines.filter((frame) => frame.msgid === 6).map((frame) =>
         Number((frame.msg as string).split(" ")[0])

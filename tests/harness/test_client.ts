@@ -8,6 +8,21 @@ export type Reply = Record<string, unknown> & { msgid: number };
 
 const encoder = new TextEncoder();
 
+/**
+ * Reads a raw connection until the server closes it (or it fails) and returns the complete frames it got:
+ * what reached a client that was not reading, once the server gave up on it.
+ */
+export async function readUntilClosed(conn: Deno.Conn): Promise<Reply[]> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(1 << 16);
+  for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  conn.close();
+  return text.split("\n").slice(0, -1).map((line) => JSON.parse(line) as Reply);
+}
+
 export class TestClient implements AsyncDisposable {
   readonly #conn: Deno.TcpConn;
   readonly #frames: Reply[] = [];
