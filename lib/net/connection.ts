@@ -196,7 +196,9 @@ export class Connection<T = unknown> {
       const bytes = encoder.encode(texts.length === 1 ? texts[0] : texts.join(""));
       let written = 0;
       try {
-        while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+        while (written < bytes.length) {
+          written += await this.#conn.write(written === 0 ? bytes : bytes.subarray(written));
+        }
         this.#queuedBytes -= texts.reduce((sum, text) => sum + text.length, 0);
         this.#written += texts.length;
         this.#notifyFlushed();

@@ -189,20 +189,17 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
 
   async #dispatch(session: Session, text: string | null): Promise<void> {
     const partial: Partial<Envelope> = {};
-    const route = (() => {
-      try {
-        const envelope = parseEnvelope(text, this.context.limits, partial);
-        if (envelope.v2) session.version = 2;
-        this.#counters.requests.inc(envelope.msgid);
-        return { envelope, route: ROUTES.get(envelope.msgid) };
-      } catch (error) {
-        this.#replyError(session, error, partial);
-        return undefined;
-      }
-    })();
-    if (!route) return;
-    const { envelope } = route;
-    if (!route.route) {
+    let envelope: Envelope;
+    try {
+      envelope = parseEnvelope(text, this.context.limits, partial);
+    } catch (error) {
+      this.#replyError(session, error, partial);
+      return;
+    }
+    if (envelope.v2) session.version = 2;
+    this.#counters.requests.inc(envelope.msgid);
+    const handler = ROUTES.get(envelope.msgid);
+    if (!handler) {
       this.#replyError(
         session,
         new RequestError(Errno.UNKNOWN_MSGID, `unknown msgid: ${envelope.msgid}`),
@@ -210,7 +207,6 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       );
       return;
     }
-    const handler = route.route;
     try {
       if (!session.bucket.take()) throw new RequestError(Errno.RATE_LIMITED, "rate limited: slow down");
       if (handler.needsLogin && !session.user) throw new RequestError(Errno.NOT_LOGGED_IN, "not logged in");

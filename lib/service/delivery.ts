@@ -19,6 +19,8 @@ export interface DeliveryCounters {
   busErrors: number;
 }
 
+const DELIVERED = Promise.resolve();
+
 export class Delivery {
   readonly #sessions: ReadonlyMap<number, Session>;
   readonly #bus: Bus;
@@ -43,8 +45,13 @@ export class Delivery {
   }
 
   /** Delivers one frame to one user. */
-  async toUser(userId: number, frame: string, durable: boolean): Promise<void> {
-    if (this.#deliverLocally(userId, frame, durable)) return;
+  toUser(userId: number, frame: string, durable: boolean): Promise<void> {
+    // Not an async function: the common case, a recipient on this node, is the hot path of chat.
+    if (this.#deliverLocally(userId, frame, durable)) return DELIVERED;
+    return this.#toRemoteUser(userId, frame, durable);
+  }
+
+  async #toRemoteUser(userId: number, frame: string, durable: boolean): Promise<void> {
     if (await this.#publish({ userId, frame, durable })) return;
     if (durable) await this.#storeUnlessArrived([userId], frame);
   }
