@@ -124,6 +124,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     const session = sessionOf(connection, (frame) => this.#counters.framesOut.inc(msgidOf(frame)));
     session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
     this.#open.add(session);
+    this.context.log.debug("connect", { conn: connection.id, remote: connection.remote });
     if (this.#open.size > this.#maxConnections) {
       this.context.log.warn("connection refused: too many connections", { remote: connection.remote });
       session.reply(errorFrame(Errno.BUSY, "server busy: too many connections; try again later"));
