@@ -447,6 +447,29 @@ Deno.test({
         again.close();
         a.close();
       });
+
+      await t.step(
+        "a node stopped with SIGTERM lets its users log in elsewhere at once; the other node's users chat on",
+        async () => {
+          const [n1, n2] = cluster.nodes;
+          const [alice, bob, carol] = await Promise.all([1, 2, 3].map(() => newUser(n1.port)));
+          const [a] = await loginAt(n1.port, alice);
+          const [c] = await loginAt(n1.port, carol);
+          await a.request({ msgid: 7, friendid: bob.id });
+          const [b] = await loginAt(n2.port, bob);
+          assert.deepEqual(await a.nextOf(15), { msgid: 15, id: bob.id, state: "online" });
+          assert.equal((await n2.stop("SIGTERM")).code, 0);
+          await b.closed;
+          assert.deepEqual(await a.nextOf(15), { msgid: 15, id: bob.id, state: "offline" });
+          // Released at shutdown, not left to expire with the lease: the first attempt succeeds.
+          const [again] = await loginAt(n1.port, bob);
+          await a.request({ msgid: 6, toid: carol.id, msg: "still here" });
+          assert.equal((await c.nextOf(6)).msg, "still here");
+          await a.request({ msgid: 6, toid: bob.id, msg: "welcome back" });
+          assert.equal((await again.nextOf(6)).msg, "welcome back");
+          for (const client of [a, c, again]) client.close();
+        },
+      );
     } finally {
       await stopCluster(cluster);
     }

@@ -130,7 +130,8 @@ async function completeLogin(
   context.store.setUserState(user.id, true).catch((error) =>
     context.log.warn("state update failed", { user: user.id, error })
   );
-  announcePresence(context, user.id, true);
+  // Not awaited: the login is complete, and its reply must not wait for friends' notifications.
+  void announcePresence(context, user.id, true);
   return undefined;
 }
 

@@ -29,13 +29,24 @@ export async function endLogin(context: ServiceContext, session: Session, reason
   await context.store.setUserState(user.id, false).catch((error) =>
     context.log.warn("state update failed", { user: user.id, error })
   );
-  announcePresence(context, user.id, false);
+  // Awaited: a node shutting down closes its bus right after, and friends elsewhere must still hear of it.
+  await announcePresence(context, user.id, false);
 }
 
-/** Tells the online users who have `userId` as a friend (v2 connections) that it came or went. */
-export function announcePresence(context: ServiceContext, userId: number, online: boolean): void {
+/**
+ * Tells the online users who have `userId` as a friend (v2 connections) that it came or went. Never
+ * rejects: a presence frame is not worth failing a request for.
+ */
+export async function announcePresence(
+  context: ServiceContext,
+  userId: number,
+  online: boolean,
+): Promise<void> {
   const frame = presenceFrame(userId, online);
-  context.store.listFollowers(userId)
-    .then((followers) => Promise.all(followers.map((id) => context.delivery.toUser(id, frame, false))))
-    .catch((error) => context.log.warn("presence announcement failed", { user: userId, error }));
+  try {
+    const followers = await context.store.listFollowers(userId);
+    await Promise.all(followers.map((id) => context.delivery.toUser(id, frame, false)));
+  } catch (error) {
+    context.log.warn("presence announcement failed", { user: userId, error });
+  }
 }
