@@ -53,14 +53,44 @@ function nextReadBuffer(buffer: Uint8Array<ArrayBuffer>, bytesRead: number): Uin
   return buffer;
 }
 
-/** How many of `texts`, written back to back as UTF-8, fit entirely in the first `bytes` bytes. */
-function fullyWritten(texts: string[], bytes: number): number {
+/**
+ * One outbound item: text, or text already encoded as UTF-8 (a group message's frame, encoded once for all
+ * its recipients).
+ */
+export type Outbound = string | Uint8Array;
+
+/** The item's size in bytes as written. */
+function byteLength(item: Outbound): number {
+  return typeof item === "string" ? encoder.encode(item).length : item.length;
+}
+
+/** The size counted against the outbound limit (UTF-16 units for text: cheap, and close enough). */
+function queuedSize(item: Outbound): number {
+  return item.length;
+}
+
+/** The items as one buffer, for one write. */
+function concatenate(items: Outbound[]): Uint8Array {
+  if (items.length === 1) return typeof items[0] === "string" ? encoder.encode(items[0]) : items[0];
+  if (items.every((item) => typeof item === "string")) return encoder.encode(items.join(""));
+  const parts = items.map((item) => typeof item === "string" ? encoder.encode(item) : item);
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
+
+/** How many of `items`, written back to back, fit entirely in the first `bytes` bytes. */
+function fullyWritten(items: Outbound[], bytes: number): number {
   let end = 0;
-  for (let i = 0; i < texts.length; i++) {
-    end += encoder.encode(texts[i]).length;
+  for (let i = 0; i < items.length; i++) {
+    end += byteLength(items[i]);
     if (end > bytes) return i;
   }
-  return texts.length;
+  return items.length;
 }
 
 /**
@@ -86,7 +116,7 @@ export class Connection<T = unknown> {
   readonly #handler: ConnectionHandler<T>;
   readonly #decoder: FrameDecoder;
   readonly #maxOutboundBytes: number;
-  #queue: string[] = [];
+  #queue: Outbound[] = [];
   #queueTags: (T | undefined)[] = [];
   #queuedBytes = 0;
   #writing = false;
@@ -129,15 +159,16 @@ export class Connection<T = unknown> {
   }
 
   /**
-   * Queues one encoded frame (including its `\n`). Returns `false` only when the connection is closed
-   * and has reported its unsent items. A reader so slow that the queue limit is exceeded is disconnected; this item and the rest of
-   * the queue then come back as unsent through `onClose` (tagged items only).
+   * Queues one frame (including its `\n`), as text or as UTF-8 bytes (bytes may be shared with other
+   * connections: they are only read). Returns `false` only when the connection is closed and has reported
+   * its unsent items. A reader so slow that the queue limit is exceeded is disconnected; this item and the
+   * rest of the queue then come back as unsent through `onClose` (tagged items only).
    */
-  send(text: string, tag?: T): boolean {
+  send(data: Outbound, tag?: T): boolean {
     if (this.#finished) return false;
-    this.#queue.push(text);
+    this.#queue.push(data);
     this.#queueTags.push(tag);
-    this.#queuedBytes += text.length;
+    this.#queuedBytes += queuedSize(data);
     this.#sent++;
     if (this.#closed) {
       // Closed while a write is still in flight: the item is reported with the rest, after the
@@ -189,24 +220,24 @@ export class Connection<T = unknown> {
   async #flush(): Promise<void> {
     this.#writing = true;
     while (this.#queue.length > 0 && !this.#closed) {
-      const texts = this.#queue;
+      const items = this.#queue;
       const tags = this.#queueTags;
       this.#queue = [];
       this.#queueTags = [];
-      const bytes = encoder.encode(texts.length === 1 ? texts[0] : texts.join(""));
+      const bytes = concatenate(items);
       let written = 0;
       try {
         while (written < bytes.length) {
           written += await this.#conn.write(written === 0 ? bytes : bytes.subarray(written));
         }
-        this.#queuedBytes -= texts.reduce((sum, text) => sum + text.length, 0);
-        this.#written += texts.length;
+        this.#queuedBytes -= items.reduce((sum, item) => sum + queuedSize(item), 0);
+        this.#written += items.length;
         this.#notifyFlushed();
       } catch {
         // Frames that fully reached the socket are delivered; the rest (including one cut in the
         // middle, which the peer cannot parse) go back to the queue to be reported as unsent.
-        const delivered = fullyWritten(texts, written);
-        this.#queue = texts.slice(delivered).concat(this.#queue);
+        const delivered = fullyWritten(items, written);
+        this.#queue = items.slice(delivered).concat(this.#queue);
         this.#queueTags = tags.slice(delivered).concat(this.#queueTags);
         this.#closed = true;
         try {

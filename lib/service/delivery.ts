@@ -5,6 +5,7 @@
  */
 import type { Bus, BusMessage } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
+import { line } from "../protocol/encode.ts";
 import type { OfflineEntry, Store } from "../store/store.ts";
 import type { Session } from "./session.ts";
 
@@ -20,6 +21,7 @@ export interface DeliveryCounters {
 }
 
 const DELIVERED = Promise.resolve();
+const encoder = new TextEncoder();
 
 export class Delivery {
   readonly #sessions: ReadonlyMap<number, Session>;
@@ -56,9 +58,13 @@ export class Delivery {
     if (durable) await this.#storeUnlessArrived([userId], frame);
   }
 
-  /** Delivers the same frame to many users (group fan-out): one store round trip for all offline ones. */
+  /**
+   * Delivers the same frame to many users (group fan-out): encoded to UTF-8 once for every local
+   * recipient, and one store round trip for all offline ones.
+   */
   async toUsers(userIds: number[], frame: string): Promise<void> {
-    const remote = userIds.filter((userId) => !this.#deliverLocally(userId, frame, true));
+    const encoded = encoder.encode(line(frame));
+    const remote = userIds.filter((userId) => !this.#deliverLocally(userId, frame, true, encoded));
     if (remote.length === 0) return;
     const received = await Promise.all(
       remote.map((userId) => this.#publish({ userId, frame, durable: true })),
@@ -143,9 +149,9 @@ export class Delivery {
     await this.#storing.get(userId);
   }
 
-  #deliverLocally(userId: number, frame: string, durable: boolean): boolean {
+  #deliverLocally(userId: number, frame: string, durable: boolean, encoded?: Uint8Array): boolean {
     const session = this.#sessions.get(userId);
-    if (!session || !session.deliver(frame, durable)) return false;
+    if (!session || !session.deliver(frame, durable, encoded)) return false;
     this.counters.live++;
     return true;
   }

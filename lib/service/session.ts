@@ -82,9 +82,10 @@ export class Session {
    * Delivers a frame to this session's user. Returns `false` when it could not be accepted (no user,
    * or the connection is closed): the caller then stores a durable frame offline. A frame accepted
    * but not written before the connection closes comes back through the connection's `onClose`.
-   * Non-durable frames (presence) go to v2 connections only.
+   * Non-durable frames (presence) go to v2 connections only. `encoded` is `line(frame)` as UTF-8, when the
+   * caller encoded it once for many recipients (group fan-out).
    */
-  deliver(frame: string, durable: boolean): boolean {
+  deliver(frame: string, durable: boolean, encoded?: Uint8Array): boolean {
     const user = this.user;
     if (!user) return false;
     if (!durable && this.version !== 2) return true;
@@ -92,7 +93,8 @@ export class Session {
       this.#held.push({ frame, durable });
       return true;
     }
-    if (!this.connection.send(line(frame), durable ? { userId: user.id, frame } : undefined)) return false;
+    const data = encoded ?? line(frame);
+    if (!this.connection.send(data, durable ? { userId: user.id, frame } : undefined)) return false;
     this.#onSend(frame);
     return true;
   }
