@@ -927,9 +927,10 @@ class RecordingConnection {
   isClosed = false;
   readonly sent: string[] = [];
 
-  send(text: string): boolean {
+  /** Group fan-out hands over bytes encoded once for all recipients: recorded as text. */
+  send(data: string | Uint8Array): boolean {
     if (this.isClosed) return false;
-    this.sent.push(text);
+    this.sent.push(typeof data === "string" ? data : new TextDecoder().decode(data));
     return true;
   }
   flushed(): Promise<boolean> {
