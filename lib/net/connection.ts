@@ -4,6 +4,9 @@
  * the next single write).
  */
 import { FrameDecoder } from "./frame_decoder.ts";
+import { borrowScratch, encodeForWrite, fullyWritten, type Outbound, returnScratch } from "./outbound.ts";
+
+export type { Outbound } from "./outbound.ts";
 
 /** What the connection reports upward. `T` tags outbound items (the service marks chat frames). */
 export interface ConnectionHandler<T> {
@@ -37,7 +40,6 @@ export interface ConnectionOptions {
 const MIN_READ_BUFFER_BYTES = 512;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 let nextConnectionId = 1;
@@ -53,44 +55,9 @@ function nextReadBuffer(buffer: Uint8Array<ArrayBuffer>, bytesRead: number): Uin
   return buffer;
 }
 
-/**
- * One outbound item: text, or text already encoded as UTF-8 (a group message's frame, encoded once for all
- * its recipients).
- */
-export type Outbound = string | Uint8Array;
-
-/** The item's size in bytes as written. */
-function byteLength(item: Outbound): number {
-  return typeof item === "string" ? encoder.encode(item).length : item.length;
-}
-
 /** The size counted against the outbound limit (UTF-16 units for text: cheap, and close enough). */
 function queuedSize(item: Outbound): number {
   return item.length;
-}
-
-/** The items as one buffer, for one write. */
-function concatenate(items: Outbound[]): Uint8Array {
-  if (items.length === 1) return typeof items[0] === "string" ? encoder.encode(items[0]) : items[0];
-  if (items.every((item) => typeof item === "string")) return encoder.encode(items.join(""));
-  const parts = items.map((item) => typeof item === "string" ? encoder.encode(item) : item);
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
-}
-
-/** How many of `items`, written back to back, fit entirely in the first `bytes` bytes. */
-function fullyWritten(items: Outbound[], bytes: number): number {
-  let end = 0;
-  for (let i = 0; i < items.length; i++) {
-    end += byteLength(items[i]);
-    if (end > bytes) return i;
-  }
-  return items.length;
 }
 
 /**
@@ -224,7 +191,8 @@ export class Connection<T = unknown> {
       const tags = this.#queueTags;
       this.#queue = [];
       this.#queueTags = [];
-      const bytes = concatenate(items);
+      const scratch = borrowScratch();
+      const bytes = encodeForWrite(items, scratch);
       let written = 0;
       try {
         while (written < bytes.length) {
@@ -245,6 +213,9 @@ export class Connection<T = unknown> {
         } catch {
           // Already closed.
         }
+      } finally {
+        // The write has completed or failed: nothing reads the buffer any more.
+        returnScratch(scratch);
       }
     }
     this.#writing = false;
