@@ -7,6 +7,7 @@
  * @module
  */
 
+import { MsgId } from "../../lib/protocol/msg_id.ts";
 import type { BenchOptions } from "./args.ts";
 import { hasErrnoZero, type LoadClient, msgidAt } from "./load_client.ts";
 import { ProcessWatch } from "./process_stats.ts";
@@ -24,9 +25,6 @@ import { startTarget } from "./target.ts";
 import { loginUsers } from "./users.ts";
 
 const encoder = new TextEncoder();
-const GROUP_CHAT = 10;
-const ACK = 11;
-const ERROR = 12;
 const STALL_MS = 5_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,7 +59,14 @@ export async function group(options: BenchOptions): Promise<ScenarioResult> {
     const groupid = await setUpGroup(sender, members);
     const text = "g".repeat(options.msgBytes);
     const frame = encoder.encode(
-      JSON.stringify({ msgid: GROUP_CHAT, v: 2, cid: 1, groupid, msg: text, time: "2026-01-01 00:00:00" }) +
+      JSON.stringify({
+        msgid: MsgId.GROUP_CHAT,
+        v: 2,
+        cid: 1,
+        groupid,
+        msg: text,
+        time: "2026-01-01 00:00:00",
+      }) +
         "\n",
     );
 
@@ -100,14 +105,14 @@ export async function group(options: BenchOptions): Promise<ScenarioResult> {
     };
     sender.onRawFrame = (bytes, start, end) => {
       const msgid = msgidAt(bytes, start, end);
-      if ((msgid === ACK && !hasErrnoZero(bytes, start, end)) || msgid === ERROR) errors++;
+      if ((msgid === MsgId.ACK && !hasErrnoZero(bytes, start, end)) || msgid === MsgId.ERROR) errors++;
     };
     members.forEach((member) => {
       let seq = 0; // one sender to one member is delivered in order
       member.onRawFrame = (bytes, start, end) => {
         const msgid = msgidAt(bytes, start, end);
-        if (msgid !== GROUP_CHAT) {
-          if (msgid === ERROR) errors++;
+        if (msgid !== MsgId.GROUP_CHAT) {
+          if (msgid === MsgId.ERROR) errors++;
           return;
         }
         const now = performance.now();

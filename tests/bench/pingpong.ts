@@ -8,6 +8,7 @@
  * @module
  */
 
+import { MsgId } from "../../lib/protocol/msg_id.ts";
 import type { BenchOptions, Endpoint } from "./args.ts";
 import { hasErrnoZero, type LoadClient, msgidAt } from "./load_client.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
@@ -26,9 +27,6 @@ import { type BenchUser, loginUsers } from "./users.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const ONE_CHAT = 6;
-const ACK = 11;
-const ERROR = 12;
 /** A pair whose message has not arrived after this long is reported as stalled. */
 const STALL_MS = 5_000;
 
@@ -110,14 +108,14 @@ export class PingPong {
         encoder.encode(
           options.v1
             ? JSON.stringify({
-              msgid: ONE_CHAT,
+              msgid: MsgId.ONE_CHAT,
               id: from.id,
               name: from.name,
               toid: to.id,
               msg: text,
               time,
             }) + "\0"
-            : JSON.stringify({ msgid: ONE_CHAT, v: 2, cid: 1, toid: to.id, msg: text, time }) + "\n",
+            : JSON.stringify({ msgid: MsgId.ONE_CHAT, v: 2, cid: 1, toid: to.id, msg: text, time }) + "\n",
         );
       const pair: Pair = {
         a: clients[i],
@@ -138,7 +136,7 @@ export class PingPong {
 
   #onFrame(pair: Pair, isA: boolean, bytes: Uint8Array, start: number, end: number): void {
     const msgid = msgidAt(bytes, start, end);
-    if (msgid === ONE_CHAT) {
+    if (msgid === MsgId.ONE_CHAT) {
       const now = performance.now();
       this.histogram.recordMs(now - pair.sentAt);
       this.delivered++;
@@ -149,12 +147,12 @@ export class PingPong {
       } else {
         pair.inFlight = false;
       }
-    } else if (msgid === ACK) {
+    } else if (msgid === MsgId.ACK) {
       if (!hasErrnoZero(bytes, start, end)) this.errors++;
       else if (isA ? pair.nodeA === undefined : pair.nodeB === undefined) {
         this.#learnNode(pair, isA, bytes, start, end);
       }
-    } else if (msgid === ERROR) {
+    } else if (msgid === MsgId.ERROR) {
       this.errors++;
     } else {
       this.other++;

@@ -8,17 +8,14 @@
  * @module
  */
 
+import { Errno } from "../../lib/protocol/errno.ts";
+import { MsgId } from "../../lib/protocol/msg_id.ts";
 import type { Endpoint } from "./args.ts";
 import { LoadClient, type Reply } from "./load_client.ts";
 import type { SoakLedger } from "./soak_ledger.ts";
 import type { BenchUser } from "./users.ts";
 
 const decoder = new TextDecoder();
-const LOGIN_ACK = 2;
-const ONE_CHAT = 6;
-const GROUP_CHAT = 10;
-const PRESENCE = 15;
-const ALREADY_LOGGED_IN = 2;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Counters shared by every {@linkcode SoakUser}. */
@@ -87,7 +84,7 @@ export class SoakUser {
         return;
       }
       await this.#end(() => client.close());
-      if (ack.errno !== ALREADY_LOGGED_IN || attempt === 100) {
+      if (ack.errno !== Errno.ALREADY_LOGGED_IN || attempt === 100) {
         throw new Error(`LOGIN ${this.user.id} failed: ${JSON.stringify(ack)}`);
       }
       this.#counters.loginRetries++;
@@ -166,14 +163,14 @@ export class SoakUser {
       return;
     }
     switch (frame.msgid) {
-      case ONE_CHAT:
-      case GROUP_CHAT:
+      case MsgId.ONE_CHAT:
+      case MsgId.GROUP_CHAT:
         this.#ledger.received(this.user.id, String(frame.msg), false);
         return;
-      case PRESENCE:
+      case MsgId.PRESENCE:
         this.#counters.presence++;
         return;
-      case LOGIN_ACK:
+      case MsgId.LOGIN_ACK:
         for (const message of (frame.offlinemsg ?? []) as { msg: string }[]) {
           this.#ledger.received(this.user.id, message.msg, true);
         }
