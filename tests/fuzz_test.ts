@@ -49,7 +49,7 @@ import { hashPassword } from "../lib/service/password.ts";
 import type { UndeliveredFrame } from "../lib/service/session.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
 import { ServerProcess } from "./harness/chat_node.ts";
-import { type Reply, TestClient } from "./harness/test_client.ts";
+import { readLines, type Reply, TestClient } from "./harness/test_client.ts";
 
 const SEED = 0x5eed_0007;
 /** Cases sent over TCP (each one generated item: bytes, a JSON value or a frame, with its terminator). */
@@ -659,23 +659,7 @@ class FuzzConnection extends Model {
   }
 
   async #read(): Promise<void> {
-    const decoder = new TextDecoder();
-    const buffer = new Uint8Array(64 * 1024);
-    let text = "";
-    try {
-      while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
-        text += decoder.decode(buffer.subarray(0, n), { stream: true });
-        let newline;
-        while ((newline = text.indexOf("\n")) >= 0) {
-          this.#onLine(text.slice(0, newline));
-          text = text.slice(newline + 1);
-        }
-      }
-    } catch {
-      // Reset or closed locally.
-    }
+    await readLines(this.#conn, (line) => this.#onLine(line));
     this.#ended.resolve();
   }
 

@@ -6,8 +6,6 @@
 import { FrameDecoder } from "./frame_decoder.ts";
 import { borrowScratch, encodeForWrite, fullyWritten, type Outbound, returnScratch } from "./outbound.ts";
 
-export type { Outbound } from "./outbound.ts";
-
 /** What the connection reports upward. `T` tags outbound items (the service marks chat frames). */
 export interface ConnectionHandler<T> {
   /**

@@ -9,18 +9,38 @@ export type Reply = Record<string, unknown> & { msgid: number };
 const encoder = new TextEncoder();
 
 /**
+ * Reads `conn` until it ends or fails, calling `onLine` with each `\n`-terminated line (without the `\n`);
+ * an incomplete last line is dropped. A throwing `onLine` ends the reading too.
+ */
+export async function readLines(conn: Deno.Conn, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(64 * 1024);
+  let text = "";
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += decoder.decode(buffer.subarray(0, n), { stream: true });
+      let newline;
+      while ((newline = text.indexOf("\n")) >= 0) {
+        onLine(text.slice(0, newline));
+        text = text.slice(newline + 1);
+      }
+    }
+  } catch {
+    // Reset by the peer or closed locally: either way the reading is over.
+  }
+}
+
+/**
  * Reads a raw connection until the server closes it (or it fails) and returns the complete frames it got:
  * what reached a client that was not reading, once the server gave up on it.
  */
 export async function readUntilClosed(conn: Deno.Conn): Promise<Reply[]> {
-  let text = "";
-  const decoder = new TextDecoder();
-  const buffer = new Uint8Array(1 << 16);
-  for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
-    text += decoder.decode(buffer.subarray(0, n), { stream: true });
-  }
+  const frames: Reply[] = [];
+  await readLines(conn, (line) => frames.push(JSON.parse(line)));
   conn.close();
-  return text.split("\n").slice(0, -1).map((line) => JSON.parse(line) as Reply);
+  return frames;
 }
 
 export class TestClient implements AsyncDisposable {
@@ -55,23 +75,7 @@ export class TestClient implements AsyncDisposable {
   }
 
   async #read(): Promise<void> {
-    const decoder = new TextDecoder();
-    const buffer = new Uint8Array(64 * 1024);
-    let text = "";
-    try {
-      while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
-        text += decoder.decode(buffer.subarray(0, n), { stream: true });
-        let newline;
-        while ((newline = text.indexOf("\n")) >= 0) {
-          this.#accept(JSON.parse(text.slice(0, newline)));
-          text = text.slice(newline + 1);
-        }
-      }
-    } catch {
-      // Reset or closed locally.
-    }
+    await readLines(this.#conn, (line) => this.#accept(JSON.parse(line)));
     this.#closed = true;
     this.#closedResolvers.resolve();
   }
