@@ -6,6 +6,7 @@
  * One MariaDB for the file, started by the first test and stopped by the last; the tests run with sanitizers
  * off because the server process (and, after a restart, its successor) outlives each of them.
  */
+import { MsgId } from "../lib/protocol/msg_id.ts";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startTestNode } from "./harness/chat_node.ts";
@@ -17,7 +18,6 @@ import { type Member, member, registerUser, uniqueName } from "./protocol_suite.
 const ACQUIRE_TIMEOUT = 5_000;
 /** How long an answer that waits for the database may take here: the acquire timeout plus a loaded machine. */
 const DB_ANSWER_DEADLINE = 3 * ACQUIRE_TIMEOUT;
-const ONE_CHAT = 6;
 
 let server: Promise<MariaDbServer> | undefined;
 let databases = 0;
@@ -52,7 +52,7 @@ function assertBusy(reply: Reply, msgid: number, what: string): void {
 /** The ONE_CHAT texts in a LOGIN_ACK's `offlinemsg` (v2: objects). */
 function offlineTexts(login: Reply): string[] {
   return (login.offlinemsg as Record<string, unknown>[])
-    .filter((frame) => frame.msgid === ONE_CHAT)
+    .filter((frame) => frame.msgid === MsgId.ONE_CHAT)
     .map((frame) => frame.msg as string);
 }
 
@@ -71,7 +71,11 @@ Deno.test({
       const carolName = uniqueName();
       const carolPassword = "pw-" + carolName;
       const carol = await registerUser(port, carolName, carolPassword); // stays offline
-      const before = await frank.client.request({ msgid: ONE_CHAT, toid: carol, msg: "before the outage" });
+      const before = await frank.client.request({
+        msgid: MsgId.ONE_CHAT,
+        toid: carol,
+        msg: "before the outage",
+      });
       assert.equal(before.errno, 0, JSON.stringify(before));
 
       await db.stop();
@@ -84,24 +88,24 @@ Deno.test({
           timed(another, { msgid: 1, id: carol, password: carolPassword }),
           timed(dave.client, { msgid: 7, friendid: bob.id }),
           timed(erin.client, { msgid: 8, groupname: uniqueName("g"), groupdesc: "" }),
-          timed(frank.client, { msgid: ONE_CHAT, toid: carol, msg: "during the outage" }),
+          timed(frank.client, { msgid: MsgId.ONE_CHAT, toid: carol, msg: "during the outage" }),
         ]);
         // No database on these paths: answered long before any acquire could time out.
         const pong = await alice.client.request({ msgid: 13 }, ACQUIRE_TIMEOUT - 1_000);
         assert.equal(pong.msgid, 14);
         const live = await alice.client.request(
-          { msgid: ONE_CHAT, toid: bob.id, msg: "live while the database is down" },
+          { msgid: MsgId.ONE_CHAT, toid: bob.id, msg: "live while the database is down" },
           ACQUIRE_TIMEOUT - 1_000,
         );
         assert.equal(live.errno, 0, JSON.stringify(live));
-        const received = await bob.client.nextOf(ONE_CHAT, ACQUIRE_TIMEOUT - 1_000);
+        const received = await bob.client.nextOf(MsgId.ONE_CHAT, ACQUIRE_TIMEOUT - 1_000);
         assert.deepEqual(
           [received.id, received.msg, received.mid],
           [alice.id, "live while the database is down", live.mid],
         );
-        const back = await bob.client.request({ msgid: ONE_CHAT, toid: alice.id, msg: "and back" });
+        const back = await bob.client.request({ msgid: MsgId.ONE_CHAT, toid: alice.id, msg: "and back" });
         assert.equal(back.errno, 0, JSON.stringify(back));
-        assert.equal((await alice.client.nextOf(ONE_CHAT)).msg, "and back");
+        assert.equal((await alice.client.nextOf(MsgId.ONE_CHAT)).msg, "and back");
 
         const [reg, login, friend, group, offline] = await waiting;
         assertBusy(reg, 5, "REG");
@@ -120,7 +124,11 @@ Deno.test({
       }
 
       // Recovered without restarting the node: the first attempt of each succeeds.
-      const after = await frank.client.request({ msgid: ONE_CHAT, toid: carol, msg: "after the outage" });
+      const after = await frank.client.request({
+        msgid: MsgId.ONE_CHAT,
+        toid: carol,
+        msg: "after the outage",
+      });
       assert.equal(after.errno, 0, JSON.stringify(after));
       const newcomer = await registerUser(port);
       assert.equal((await dave.client.request({ msgid: 7, friendid: newcomer })).errno, 0);
@@ -221,7 +229,7 @@ Deno.test({
           // Longer than any answer can take: the acquire timeout, or a query cut by the restart.
           const started = performance.now();
           const ack = await sender.client.request(
-            { msgid: ONE_CHAT, toid, msg: `${sender.tag}:${seq}` },
+            { msgid: MsgId.ONE_CHAT, toid, msg: `${sender.tag}:${seq}` },
             30_000,
           );
           const elapsed = performance.now() - started;
@@ -267,7 +275,7 @@ Deno.test({
 
       const liveCount = all.filter((m) => m.toid === listener!.id).length;
       const live: Record<string, unknown>[] = [];
-      while (live.length < liveCount) live.push(await listener.client.nextOf(ONE_CHAT));
+      while (live.length < liveCount) live.push(await listener.client.nextOf(MsgId.ONE_CHAT));
       checkReceived(listener.id, live, senders);
 
       const refusedButStored: Sent[] = [];
@@ -275,7 +283,9 @@ Deno.test({
         await using client = await TestClient.connect(port);
         const login = await client.request({ msgid: 1, id: user.id, password: user.password });
         assert.equal(login.errno, 0, JSON.stringify(login));
-        const frames = (login.offlinemsg as Record<string, unknown>[]).filter((f) => f.msgid === ONE_CHAT);
+        const frames = (login.offlinemsg as Record<string, unknown>[]).filter((f) =>
+          f.msgid === MsgId.ONE_CHAT
+        );
         refusedButStored.push(...checkReceived(user.id, frames, senders));
       }
       // Last, so that a loss above is the failure reported.
