@@ -72,7 +72,7 @@ export const USAGE = `Usage: deno task serve [options]
   --max-frame-bytes N     largest inbound frame (65536)                CHAT_MAX_FRAME_BYTES
   --offline-batch N       offline messages per LOGIN_ACK (1000)        CHAT_OFFLINE_BATCH
   --idle-timeout S        close a silent v2 connection after S s (90)  CHAT_IDLE_TIMEOUT
-  --rate-limit N          requests/s per connection, burst 2N (1000)   CHAT_RATE_LIMIT
+  --rate-limit N          requests/s per connection, burst 2N (20000)  CHAT_RATE_LIMIT
   --max-connections N     open connections per node (20000)            CHAT_MAX_CONNECTIONS
   --max-outbound-bytes N  queued bytes for a slow reader (4194304)     CHAT_MAX_OUTBOUND_BYTES
 `;
@@ -130,7 +130,7 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
     maxFrameBytes: integer("max-frame-bytes", get("max-frame-bytes") ?? "65536", 1024, 16 * 1024 * 1024),
     offlineBatch: integer("offline-batch", get("offline-batch") ?? "1000", 1, 100_000),
     idleTimeout: integer("idle-timeout", get("idle-timeout") ?? "90", 1, 86_400),
-    rateLimit: integer("rate-limit", get("rate-limit") ?? "1000", 1, 1_000_000),
+    rateLimit: integer("rate-limit", get("rate-limit") ?? "20000", 1, 1_000_000),
     maxConnections: integer("max-connections", get("max-connections") ?? "20000", 1, 1_000_000),
     maxOutboundBytes: integer("max-outbound-bytes", get("max-outbound-bytes") ?? "4194304", 1024, 1 << 30),
   };

@@ -304,7 +304,7 @@ Deno.test({
             while (!stop) {
               assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `s${sent}` })).errno, 0);
               sent++;
-              await sleep(2); // under the rate limit (errno 10)
+              await sleep(2); // paced, so that the login rounds interleave with the messages
             }
           })();
           // Every session's messages: its LOGIN_ACK's offline ones, then the live ones. A message stored
@@ -345,7 +345,7 @@ Deno.test({
           const total = 2000;
           for (let i = 0; i < total; i++) {
             assert.equal((await a.request({ msgid: 6, toid: bob.id, msg: `${i} ${padding}` })).errno, 0);
-            if (i % 2 === 0) await sleep(1); // under the rate limit (errno 10)
+            if (i % 2 === 0) await sleep(1); // paced, so that the drop falls in the middle of the stream
           }
           // What reached Bob's socket before node2 gave up on him, then what his next login brings.
           const written = await readUntilClosed(stalled);

@@ -13,7 +13,7 @@ import { type Envelope, parseEnvelope } from "../protocol/requests.ts";
 import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
 import { type Counter, Registry } from "../ops/metrics.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { takeToken, TokenBucket } from "./token_bucket.ts";
 import type { ServiceContext } from "./context.ts";
 import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
@@ -29,7 +29,7 @@ export interface ChatServiceOptions {
   offlineBatch?: number;
   /** Characters of offline frames per batch at login; keep it below the connection's outbound limit. */
   offlineBatchBytes?: number;
-  /** Requests per second per connection; bursts of twice that are allowed (default 1000). */
+  /** Requests per second per connection, bursts of twice that; faster senders are slowed (default 20,000). */
   rateLimit?: number;
   /** Open connections accepted; more are refused with errno 11 (default 20,000). */
   maxConnections?: number;
@@ -44,6 +44,7 @@ interface ServiceCounters {
   requests: Counter;
   framesOut: Counter;
   errors: Counter;
+  rateLimited: Counter;
 }
 
 /** `{"msgid":N,...`: every frame this server writes starts so; reads N without parsing. */
@@ -56,6 +57,12 @@ function msgidOf(frame: string): number {
   }
   return n;
 }
+
+/**
+ * Requests per second per connection. Above what a person or a well-behaved bot sends, and above one
+ * connection's closed-loop rate on a small machine (about 9,000/s here), so the limit only slows floods.
+ */
+export const DEFAULT_RATE_LIMIT = 20_000;
 
 /** Known user ids kept in memory; past this the cache starts over (a bound, not a tuning knob). */
 const USER_CACHE_LIMIT = 1_000_000;
@@ -78,7 +85,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   readonly #idleTimeoutMs: number;
 
   constructor(options: ChatServiceOptions) {
-    this.#rateLimit = options.rateLimit ?? 1000;
+    this.#rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.#maxConnections = options.maxConnections ?? 20_000;
     this.#idleTimeoutMs = (options.idleTimeout ?? 90) * 1000;
     const registry = options.registry ?? new Registry();
@@ -86,6 +93,10 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       requests: registry.counter("chat_requests_total", "Frames received, by msgid", "msgid"),
       framesOut: registry.counter("chat_frames_out_total", "Frames sent, by msgid", "msgid"),
       errors: registry.counter("chat_errors_total", "Requests answered with an error, by errno", "errno"),
+      rateLimited: registry.counter(
+        "chat_rate_limited_total",
+        "Frames held back by the per-connection rate limit",
+      ),
     };
     const sessions = new Map<number, Session>();
     const delivery = new Delivery(sessions, options.bus, options.store, options.log);
@@ -189,6 +200,11 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   }
 
   async #dispatch(session: Session, text: string | null): Promise<void> {
+    // Shape, never refuse: an empty bucket delays this frame, and with it the reading of the next one.
+    if (session.bucket && !session.bucket.take()) {
+      this.#counters.rateLimited.inc();
+      await takeToken(session.bucket);
+    }
     const partial: Partial<Envelope> = {};
     let envelope: Envelope;
     try {
@@ -209,7 +225,6 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       return;
     }
     try {
-      if (!session.bucket.take()) throw new RequestError(Errno.RATE_LIMITED, "rate limited: slow down");
       if (handler.needsLogin && !session.user) throw new RequestError(Errno.NOT_LOGGED_IN, "not logged in");
       if (handler.reply === "own") {
         const frame = await handler.handle(this.context, session, envelope);

@@ -4,6 +4,7 @@
  */
 import type { Connection } from "../net/connection.ts";
 import { line, type ProtocolVersion } from "../protocol/encode.ts";
+import type { TokenBucket } from "./token_bucket.ts";
 
 /** A durable frame that was queued for a user but never reached the socket: stored offline on close. */
 export interface UndeliveredFrame {
@@ -37,8 +38,8 @@ export class Session {
   user: SessionUser | undefined;
   /** Failed LOGIN attempts on this connection. */
   failedLogins = 0;
-  /** Set by the service when the connection is opened (rate limit). */
-  bucket: { take(): boolean } = { take: () => true };
+  /** Set by the service when the connection is opened (rate limit); none means unlimited. */
+  bucket: TokenBucket | undefined;
   /** While the login hands over offline messages, live frames wait here so order is kept. */
   #held: HeldFrame[] | null = null;
 

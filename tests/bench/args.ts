@@ -48,6 +48,8 @@ export interface BenchOptions {
   stormPairs: number;
   /** Messages per second per pair (0: closed loop, the next message leaves on receipt). */
   rate: number | undefined;
+  /** The `--rate-limit` of the nodes the bench starts (the server's default when absent). */
+  rateLimit: number | undefined;
   /** pool: inserts per run. */
   inserts: number;
   /** pool: concurrent workers, one run each. */
@@ -97,6 +99,7 @@ Options (defaults in brackets):
   --storm-pairs N        storm chat pairs [10]
   --rate N               messages/s per pair (soak: per online user), paced (0: flat-out closed loop)
                          [pingpong 0, storm 100, soak 10]
+  --rate-limit N         the --rate-limit of the nodes the bench starts [the server's default]
   --inserts N            pool inserts per run [10000]
   --pool-workers A[,B]   pool worker counts [1,4]
   --users N              soak users [50]
@@ -178,6 +181,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         connections: { type: "string" },
         "storm-pairs": { type: "string" },
         rate: { type: "string" },
+        "rate-limit": { type: "string" },
         inserts: { type: "string" },
         "pool-workers": { type: "string" },
         users: { type: "string" },
@@ -237,6 +241,9 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     connections: int("connections", values.connections, 10_000, 1, 1_000_000),
     stormPairs: int("storm-pairs", values["storm-pairs"], 10, 1, 10_000),
     rate: values.rate === undefined ? undefined : int("rate", values.rate, 0, 0, 1_000_000),
+    rateLimit: values["rate-limit"] === undefined
+      ? undefined
+      : int("rate-limit", values["rate-limit"], 0, 1, 1_000_000),
     inserts: int("inserts", values.inserts, 10_000, 1, 10_000_000),
     poolWorkers,
     users: int("users", values.users, 50, 2, 10_000),

@@ -41,11 +41,13 @@ export interface TargetNeeds {
 }
 
 /**
- * Flags for the nodes the bench starts: no per-connection rate limit (the group sender and the pingpong
- * connections would hit the default 1000/s on a fast server) and no idle timeout (idle connections stay).
+ * Flags for the nodes the bench starts: the server's own rate limit unless `--rate-limit` says otherwise (the
+ * limit shapes, so a scenario faster than it is slowed, never refused), and no idle timeout (idle connections
+ * stay).
  */
-function benchFlags(needs: TargetNeeds): string[] {
-  const flags = ["--log-level", "warn", "--rate-limit", "1000000", "--idle-timeout", "86400"];
+function benchFlags(options: BenchOptions, needs: TargetNeeds): string[] {
+  const flags = ["--log-level", "warn", "--idle-timeout", "86400"];
+  if (options.rateLimit !== undefined) flags.push("--rate-limit", String(options.rateLimit));
   if ((needs.maxConnections ?? 0) > 19_000) {
     flags.push("--max-connections", String(needs.maxConnections! + 1000));
   }
@@ -158,7 +160,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
   const serverArgs = [
     "--db",
     memory ? ":memory:" : dbPath,
-    ...benchFlags(needs),
+    ...benchFlags(options, needs),
     ...(metricsPort ? ["--metrics-port", String(metricsPort)] : []),
   ];
   let node: Node;
@@ -217,7 +219,7 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
     progress("cluster: starting MariaDB and Redis");
     const [db, redis] = await Promise.all([MariaDbServer.start(), RedisServer.start()]);
     cleanup.push(() => db.close(), () => redis.close());
-    const serverArgs = ["--mysql", db.url, "--redis", redis.url, ...benchFlags(needs)];
+    const serverArgs = ["--mysql", db.url, "--redis", redis.url, ...benchFlags(options, needs)];
     progress("cluster: starting two nodes");
     const nodes: Node[] = [];
     for (const id of ["n1", "n2"]) {
