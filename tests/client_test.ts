@@ -135,11 +135,11 @@ Deno.test("parseLine() reads space and colon syntax and keeps the message exactl
   });
   assert.deepEqual(parseLine("creategroup:devs:all the devs"), {
     kind: "command",
-    command: { name: "creategroup", groupname: "devs", desc: "all the devs" },
+    command: { name: "creategroup", groupname: "devs", description: "all the devs" },
   });
   assert.deepEqual(parseLine("creategroup devs"), {
     kind: "command",
-    command: { name: "creategroup", groupname: "devs", desc: "" },
+    command: { name: "creategroup", groupname: "devs", description: "" },
   });
   assert.deepEqual(parseLine("register ålice pass word"), {
     kind: "command",
@@ -415,7 +415,7 @@ Deno.test({
       "✗ missing groupid; usage: addgroup <groupid>",
       '✗ invalid group id "1.5": ids are positive whole numbers; usage: groupchat <groupid> <message>',
       "✗ missing message; usage: chat <id> <message>",
-      "✗ missing groupname; usage: creategroup <groupname> [desc]",
+      "✗ missing groupname; usage: creategroup <groupname> [description]",
       "✗ login: already logged in as alice (1); use loginout first",
       '✗ unexpected "extra"; usage: friends',
     ]);

@@ -3,6 +3,8 @@
  * server, keeps a local copy of the user's friends and groups (from LOGIN_ACK, then updated by
  * addfriend, creategroup, addgroup and PRESENCE) and reports incoming messages.
  */
+import { Errno } from "../protocol/errno.ts";
+import { MsgId } from "../protocol/msg_id.ts";
 import { type Command, findCommand } from "./commands.ts";
 import { Connection, type Frame } from "./connection.ts";
 import { ConnectError, ConnectionLostError } from "./errors.ts";
@@ -39,19 +41,6 @@ export interface ChatClientOptions {
   onLost: (message: string) => void;
 }
 
-const MsgId = {
-  LOGIN: 1,
-  LOGINOUT: 3,
-  REG: 4,
-  ONE_CHAT: 6,
-  ADD_FRIEND: 7,
-  CREATE_GROUP: 8,
-  ADD_GROUP: 9,
-  GROUP_CHAT: 10,
-  ERROR: 12,
-  PRESENCE: 15,
-} as const;
-
 /** `YYYY-MM-DD HH:MM:SS` in local time, the `time` field the C++ client sends. */
 export function localTime(date = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, "0");
@@ -64,7 +53,16 @@ export function localTime(date = new Date()): string {
  *
  * @example
  * ```ts
- * await using client = new ChatClient({ hostname: "127.0.0.1", port: 6000, output, render });
+ * import { Renderer } from "./render.ts";
+ *
+ * const output = { result: console.log, error: console.error, event: console.log };
+ * await using client = new ChatClient({
+ *   hostname: "127.0.0.1",
+ *   port: 6000,
+ *   output,
+ *   render: new Renderer({ color: false }),
+ *   onLost: (message) => console.error(message),
+ * });
  * if (await client.connect()) await client.execute({ name: "login", id: 1, password: "secret" });
  * ```
  */
@@ -172,7 +170,7 @@ export class ChatClient implements AsyncDisposable {
       case "addfriend":
         return await this.#addFriend(command.id);
       case "creategroup":
-        return await this.#createGroup(command.groupname, command.desc);
+        return await this.#createGroup(command.groupname, command.description);
       case "addgroup":
         return await this.#addGroup(command.groupid);
       case "loginout": {
@@ -217,7 +215,7 @@ export class ChatClient implements AsyncDisposable {
   async #request(action: string, frame: Record<string, unknown>): Promise<Frame | undefined> {
     try {
       const reply = await this.#connection!.request(frame);
-      if (reply.errno === 0) return reply;
+      if (reply.errno === Errno.OK) return reply;
       this.#out.error(this.#render.serverError(action, reply.errno, reply.errmsg));
     } catch (error) {
       // A lost connection is reported once, by the close handler.
