@@ -131,8 +131,6 @@ function wrap(text: string): string[] {
 
 Deno.test({
   name: "client.ts REPL prints incoming messages above the prompt and keeps the half-typed line",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await using node = await startTestNode();
     const aliceName = uniqueName("alice");
@@ -224,8 +222,6 @@ Deno.test({
 
 Deno.test({
   name: "client.ts REPL reports a lost connection and offers reconnect",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const node = await startTestNode();
     const name = uniqueName("alice");

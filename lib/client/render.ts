@@ -123,11 +123,14 @@ export class Renderer {
       .join("\n");
   }
 
-  /** The groups with their members, roles and states. */
+  /**
+   * The groups with their members, roles and states. Members are as LOGIN_ACK listed them (plus
+   * presence changes): the server does not tell who joined since, so the header says so.
+   */
   groups(groups: Iterable<Group>): string {
     const list = [...groups];
     if (list.length === 0) return "groups: none";
-    const lines = [`groups (${list.length}):`];
+    const lines = [`groups (${list.length}, members as of login):`];
     for (const group of list) {
       if (!group.groupname) {
         lines.push(`  group ${group.id}  (joined now; name and members are listed after the next login)`);

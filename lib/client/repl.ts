@@ -1,19 +1,21 @@
 /**
  * Interactive mode on npm:cliffy: its CLI gives the prompt loop, line editing and history (a
- * `node:readline` interface) and the generated help, from the command table in `commands.ts`.
+ * `node:readline` interface). Help is the client's own, from the command table in `commands.ts`, as in
+ * script mode: cliffy's generated help would show an `[options]` that no command has.
  *
  * Two of cliffy's members are private in its typings and used here on purpose (DESIGN.md, "The REPL"):
  * - `executeCommand` is replaced, because cliffy's tokenizer drops punctuation, accented letters and
  *   emoji and reads `@words` as options. Lines are parsed by `parseLine` from the raw text; the parsed
- *   command goes to the action registered with cliffy, and `help` goes to cliffy's own help.
- * - `readline` is needed to print incoming messages above the prompt: clear the rows of the line being
- *   typed, print, and redraw the prompt with the input and cursor restored.
+ *   command goes to the action registered with cliffy.
+ * - `readline` is needed to print incoming messages above the prompt (clear the rows of the line being
+ *   typed, print, and redraw the prompt with the input and cursor restored), and to give Ctrl-C the
+ *   meaning it has in shells.
  */
 import { CLI, type Command as CliffyCommand } from "cliffy";
 import process from "node:process";
 import { clearScreenDown, cursorTo, type Interface, moveCursor } from "node:readline";
 import { ChatClient, type ClientCommand, type Output } from "./chat_client.ts";
-import { COMMANDS, parseLine } from "./commands.ts";
+import { COMMANDS, findCommand, parseLine } from "./commands.ts";
 import { type ClientOptions, ExitCode } from "./options.ts";
 import { printable, Renderer } from "./render.ts";
 
@@ -71,16 +73,13 @@ function promptFor(client: ChatClient): string {
   return client.user ? `${printable(client.user.name)}> ` : "> ";
 }
 
-/** Runs the REPL on the terminal until `quit`, Ctrl-C or Ctrl-D; resolves the exit status. */
+/**
+ * Runs the REPL on the terminal until `quit`, Ctrl-D, or Ctrl-C on an empty line (Ctrl-C on a
+ * half-typed line clears it, as shells do); resolves the exit status.
+ */
 export async function runRepl(options: ClientOptions): Promise<number> {
   const render = new Renderer({ color: Deno.stdout.isTerminal() && !Deno.noColor });
-  const cli = new CLI({ quietBlank: true })
-    .setName("chat client")
-    .setInfo(
-      "Separate arguments by spaces, or by ':' as in chat:2:hello.\n" +
-        "A message is the rest of the line, exactly as typed.",
-    )
-    .setDelimiter("> ");
+  const cli = new CLI({ quietBlank: true }).setDelimiter("> ");
   const internals = cli as unknown as CliffyInternals;
   const rl = internals.readline;
   const output = new PromptOutput(rl);
@@ -114,10 +113,18 @@ export async function runRepl(options: ClientOptions): Promise<number> {
     done.resolve(ExitCode.OK);
   };
   rl.on("close", () => finish(true));
+  // Without a listener readline ends the session on any Ctrl-C, losing nothing but surprising anyone
+  // used to a shell, where Ctrl-C abandons the line being typed.
+  rl.on("SIGINT", () => {
+    if (rl.line === "") return rl.close();
+    // To the end of the line, then delete everything before the cursor: readline redraws the prompt.
+    rl.write(null, { ctrl: true, name: "e" });
+    rl.write(null, { ctrl: true, name: "u" });
+  });
 
   const actions = new Map<string, CliffyCommand>();
   for (const spec of COMMANDS) {
-    if (spec.name === "help") continue; // cliffy's built-in help
+    if (spec.name === "help") continue; // answered below, without cliffy
     const action: CliffyCommand = {
       description: spec.description,
       parameters: spec.params.map((p) => ({
@@ -134,7 +141,6 @@ export async function runRepl(options: ClientOptions): Promise<number> {
     cli.addCommand(spec.name, action);
     actions.set(spec.name, action);
   }
-  const cliffyExecute = internals.executeCommand.bind(cli);
   internals.executeCommand = async (line: string) => {
     output.busy = true;
     try {
@@ -148,7 +154,7 @@ export async function runRepl(options: ClientOptions): Promise<number> {
         if (entry >= 0) rl.history.splice(entry, 1);
       }
       if (command.name === "help") {
-        return await cliffyExecute(command.topic ? `help ${command.topic}` : "help");
+        return output.result(render.help(COMMANDS, command.topic ? findCommand(command.topic) : undefined));
       }
       await actions.get(command.name)!.action(command, {});
     } finally {
