@@ -221,9 +221,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "client.ts REPL reports a lost connection and offers reconnect",
+  name: "client.ts REPL reports a lost connection, offers reconnect, and logs in again",
   fn: async () => {
-    const node = await startTestNode();
+    const dir = await Deno.makeTempDir({ prefix: "chat-tty-db-" });
+    // Declared first, so removed last: after the nodes that use it are closed.
+    await using _dir = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+    // A database file outlives the node, so a new node on the same port knows the user.
+    const db = `${dir}/chat.db`;
+    const node = await startTestNode({ db });
     const name = uniqueName("alice");
     const alice = await registerUser(node.port, name, "pw");
     await using tmux = await Tmux.start([
@@ -254,6 +259,20 @@ Deno.test({
       (lines) => lines.some((line) => line.includes(`cannot connect to 127.0.0.1:${node.port}`)),
       "the failed reconnect",
     );
+    await using restarted = await startTestNode({ db, port: node.port });
+    await tmux.type("reconnect");
+    await tmux.key("Enter");
+    const again = await tmux.waitFor(
+      (lines) => lines.at(-1) === `${name}>`,
+      "the prompt after logging in again",
+    );
+    const from = again.lastIndexOf("> reconnect");
+    assert.deepEqual(again.slice(from, from + 4), [
+      "> reconnect",
+      `✓ connected to 127.0.0.1:${restarted.port}`,
+      `logging in again as ${name} (${alice})`,
+      `✓ logged in as ${name} (${alice})`,
+    ]);
     await tmux.key("C-d");
     await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status after Ctrl-D");
   },

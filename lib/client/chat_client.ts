@@ -78,7 +78,7 @@ export class ChatClient implements AsyncDisposable {
   /** Names of users seen in this login (friends, group members, senders), to show `bob (2)` for an id. */
   #names = new Map<number, string>();
   /** Kept to log in again after `reconnect`; dropped by `loginout`. */
-  #credentials: { id: number; password: string } | undefined;
+  #credentials: { id: number; name: string; password: string } | undefined;
 
   constructor(options: ChatClientOptions) {
     this.#options = options;
@@ -252,7 +252,7 @@ export class ChatClient implements AsyncDisposable {
     if (!reply) return false;
     const summary = readLoginAck(reply);
     this.#user = { id: summary.id || id, name: summary.name };
-    this.#credentials = { id, password };
+    this.#credentials = { id, name: this.#user.name, password };
     this.#friends = new Map(summary.friends.map((friend) => [friend.id, friend]));
     this.#groups = new Map(summary.groups.map((group) => [group.id, group]));
     this.#names = new Map([
@@ -311,7 +311,7 @@ export class ChatClient implements AsyncDisposable {
     this.#out.result(this.#render.ok(`connected to ${this.address}`));
     const credentials = this.#credentials;
     if (!credentials) return true;
-    this.#out.result(`logging in again as ${this.#render.who(credentials.id, "")}`);
+    this.#out.result(`logging in again as ${this.#render.who(credentials.id, credentials.name)}`);
     return await this.#login(credentials.id, credentials.password);
   }
 

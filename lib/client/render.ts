@@ -170,7 +170,7 @@ export class Renderer {
     } is now ${this.#state(state)}`;
   }
 
-  /** Help for script mode (the REPL shows npm:cliffy's generated help from the same table). */
+  /** The help of both modes: every command, or one command with its parameters. */
   help(commands: readonly CommandSpec[], topic?: CommandSpec): string {
     if (topic) {
       const params = topic.params.map((p) => `  ${p.label.padEnd(12)} ${p.description}`);

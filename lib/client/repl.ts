@@ -1,20 +1,21 @@
 /**
  * Interactive mode on npm:cliffy: its CLI gives the prompt loop, line editing and history (a
- * `node:readline` interface). Help is the client's own, from the command table in `commands.ts`, as in
- * script mode: cliffy's generated help would show an `[options]` that no command has.
+ * `node:readline` interface). Commands and help are the client's own, from the command table in
+ * `commands.ts`, as in script mode: cliffy's generated help would show an `[options]` that no command
+ * has, so no command is registered with cliffy.
  *
  * Two of cliffy's members are private in its typings and used here on purpose (DESIGN.md, "The REPL"):
  * - `executeCommand` is replaced, because cliffy's tokenizer drops punctuation, accented letters and
- *   emoji and reads `@words` as options. Lines are parsed by `parseLine` from the raw text; the parsed
- *   command goes to the action registered with cliffy.
+ *   emoji and reads `@words` as options. Lines are parsed by `parseLine` from the raw text and run on
+ *   the {@linkcode ChatClient}.
  * - `readline` is needed to print incoming messages above the prompt (clear the rows of the line being
  *   typed, print, and redraw the prompt with the input and cursor restored), and to give Ctrl-C the
  *   meaning it has in shells.
  */
-import { CLI, type Command as CliffyCommand } from "cliffy";
+import { CLI } from "cliffy";
 import process from "node:process";
 import { clearScreenDown, cursorTo, type Interface, moveCursor } from "node:readline";
-import { ChatClient, type ClientCommand, type Output } from "./chat_client.ts";
+import { ChatClient, type Output } from "./chat_client.ts";
 import { COMMANDS, findCommand, parseLine } from "./commands.ts";
 import { type ClientOptions, ExitCode } from "./options.ts";
 import { printable, Renderer } from "./render.ts";
@@ -122,25 +123,6 @@ export async function runRepl(options: ClientOptions): Promise<number> {
     rl.write(null, { ctrl: true, name: "u" });
   });
 
-  const actions = new Map<string, CliffyCommand>();
-  for (const spec of COMMANDS) {
-    if (spec.name === "help") continue; // answered below, without cliffy
-    const action: CliffyCommand = {
-      description: spec.description,
-      parameters: spec.params.map((p) => ({
-        label: p.label,
-        description: p.description,
-        optional: p.optional,
-      })),
-      action: async (command) => {
-        if (command.name === "quit") return finish(false);
-        await client.execute(command as ClientCommand);
-        cli.setDelimiter(promptFor(client));
-      },
-    };
-    cli.addCommand(spec.name, action);
-    actions.set(spec.name, action);
-  }
   internals.executeCommand = async (line: string) => {
     output.busy = true;
     try {
@@ -156,7 +138,9 @@ export async function runRepl(options: ClientOptions): Promise<number> {
       if (command.name === "help") {
         return output.result(render.help(COMMANDS, command.topic ? findCommand(command.topic) : undefined));
       }
-      await actions.get(command.name)!.action(command, {});
+      if (command.name === "quit") return finish(false);
+      await client.execute(command);
+      cli.setDelimiter(promptFor(client));
     } finally {
       output.busy = false;
     }
