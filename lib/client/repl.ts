@@ -114,8 +114,8 @@ export async function runRepl(options: ClientOptions): Promise<number> {
     done.resolve(ExitCode.OK);
   };
   rl.on("close", () => finish(true));
-  // Without a listener readline ends the session on any Ctrl-C, losing nothing but surprising anyone
-  // used to a shell, where Ctrl-C abandons the line being typed.
+  // Left alone, readline closes on any Ctrl-C. Shells abandon the line being typed instead; so does the
+  // REPL, and it leaves only from an empty line, so a stray Ctrl-C never ends a session by surprise.
   rl.on("SIGINT", () => {
     if (rl.line === "") return rl.close();
     // To the end of the line, then delete everything before the cursor: readline redraws the prompt.
