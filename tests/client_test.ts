@@ -89,6 +89,14 @@ class ClientProcess implements AsyncDisposable {
   }
 }
 
+/** Asserts that `lines` appear in `output` one after another, exactly. */
+function assertLines(output: string, ...lines: string[]): void {
+  const all = output.split("\n");
+  const start = all.indexOf(lines[0]);
+  assert.ok(start >= 0, `missing ${JSON.stringify(lines[0])} in\n${output}`);
+  assert.deepEqual(all.slice(start, start + lines.length), lines);
+}
+
 /** Runs a whole script and returns the exit code and output. */
 async function runScript(port: number, lines: string[], args = ["--wait", "0"]) {
   await using client = new ClientProcess(port, args);
@@ -99,14 +107,9 @@ async function runScript(port: number, lines: string[], args = ["--wait", "0"]) 
 
 /** A test with a fresh in-process server. */
 function serverTest(name: string, fn: (port: number) => Promise<void>): void {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      await using node = await startTestNode();
-      await fn(node.port);
-    },
+  Deno.test(name, async () => {
+    await using node = await startTestNode();
+    await fn(node.port);
   });
 }
 
@@ -135,11 +138,11 @@ Deno.test("parseLine() reads space and colon syntax and keeps the message exactl
   });
   assert.deepEqual(parseLine("creategroup:devs:all the devs"), {
     kind: "command",
-    command: { name: "creategroup", groupname: "devs", desc: "all the devs" },
+    command: { name: "creategroup", groupname: "devs", description: "all the devs" },
   });
   assert.deepEqual(parseLine("creategroup devs"), {
     kind: "command",
-    command: { name: "creategroup", groupname: "devs", desc: "" },
+    command: { name: "creategroup", groupname: "devs", description: "" },
   });
   assert.deepEqual(parseLine("register ålice pass word"), {
     kind: "command",
@@ -238,8 +241,27 @@ serverTest("client.ts script mode: every command; a second client receives the t
   const group2 = await bob.client.nextOf(10);
   assert.deepEqual([group1.groupid, group1.msg, group2.msg], [groupid, TRICKY, "@bob 中文"]);
 
-  assert.match(stdout, /register <username> <password>/, "help lists the commands");
-  assert.match(stdout, /chat <id> <message>\n\s+Send a message to a user/, "help chat explains one");
+  assertLines(
+    stdout,
+    "commands (arguments separated by spaces, or by ':' as in chat:2:hello):",
+    "  register <username> <password>         Create an account",
+    "  login <id> <password>                  Log in; shows friends, groups",
+    "  chat <id> <message>                    Send a message to a user",
+    "  addfriend <id>                         Add a friend",
+    "  creategroup <groupname> [description]  Create a group",
+    "  addgroup <groupid>                     Join a group",
+    "  groupchat <groupid> <message>          Send a message to a group",
+    "  friends                                List friends and who is online",
+    "  groups                                 List groups and their members",
+    "  loginout                               Log out, stay connected",
+    "  reconnect                              Connect again after a loss",
+    "  help [command]                         List commands or explain one",
+    "  quit                                   Leave the client",
+    "chat <id> <message>",
+    "  Send a message to a user",
+    "  id           the user's id",
+    "  message      the rest of the line",
+  );
   assert.match(stdout, new RegExp(`logged in as ${aliceName} \\(${alice}\\)`));
   assert.match(stdout, new RegExp(`added user ${bob.id} to your friends`));
   assert.match(stdout, new RegExp(`sent to user ${bob.id}`));
@@ -294,15 +316,11 @@ serverTest(
     const { code, stdout, stderr } = await runScript(port, [`login ${alice} pw`, "friends", "groups"]);
     assert.equal(code, 0, stderr);
     const summary = stdout.split("\n");
-    const expectLines = (...lines: string[]) => {
-      const start = summary.indexOf(lines[0]);
-      assert.ok(start >= 0, `missing ${JSON.stringify(lines[0])} in\n${stdout}`);
-      assert.deepEqual(summary.slice(start, start + lines.length), lines);
-    };
+    const expectLines = (...lines: string[]) => assertLines(stdout, ...lines);
     expectLines(`✓ logged in as ${aliceName} (${alice})`);
     expectLines("friends (2):", `  ${bob.name} (${bob.id})  online`, `  ${carolName} (${carol})  offline`);
     expectLines(
-      "groups (1):",
+      "groups (1, members as of login):",
       `  ${groupname} #${groupid} — the team 🏆`,
       `    ${aliceName} (${alice})  creator  online`,
       `    ${bob.name} (${bob.id})  normal  online`,
@@ -355,6 +373,68 @@ serverTest(
   },
 );
 
+serverTest(
+  "client.ts script mode: users and groups it knows are named in receipts, presence and group messages",
+  async (port) => {
+    const aliceName = uniqueName("alice");
+    const alice = await registerUser(port, aliceName, "pw");
+    const bobName = uniqueName("bob");
+    const bobId = await registerUser(port, bobName, "pw");
+    const stranger = await registerUser(port, uniqueName("carol"), "pw");
+    const groupname = uniqueName("rustaceans");
+    let groupid: number;
+    {
+      await using setup = await TestClient.connect(port);
+      await setup.request({ msgid: 1, id: alice, password: "pw" });
+      await setup.request({ msgid: 7, friendid: bobId });
+      groupid = (await setup.request({ msgid: 8, groupname, groupdesc: "" })).groupid as number;
+      await setup.request({ msgid: 3 });
+      await using bobSetup = await TestClient.connect(port);
+      await bobSetup.request({ msgid: 1, id: bobId, password: "pw" });
+      assert.equal((await bobSetup.request({ msgid: 9, groupid })).errno, 0);
+      await bobSetup.request({ msgid: 3 });
+    }
+    await using client = new ClientProcess(port);
+    await client.send(`login ${alice} pw`);
+    await client.waitFor(/logged in/);
+    await using bob = await TestClient.connect(port);
+    assert.equal((await bob.request({ msgid: 1, id: bobId, password: "pw" })).errno, 0);
+    await client.waitFor(/is now online\n/);
+    await bob.request({ msgid: 10, groupid, msg: "hi team", time: "2026-11-22 10:00:00" });
+    await client.waitFor(/hi team\n/);
+    await client.send(`chat ${bobId} hello`, `groupchat ${groupid} hello all`, `chat ${stranger} who?`);
+    assert.equal(await client.finish(), 0, client.stderr);
+    assertLines(
+      client.stdout,
+      `● ${bobName} (${bobId}) is now online`,
+      `[2026-11-22 10:00:00] ${groupname} #${groupid} · ${bobName} (${bobId}): hi team`,
+      `✓ sent to ${bobName} (${bobId})`,
+      `✓ sent to group ${groupname} #${groupid}`,
+      `✓ sent to user ${stranger}`,
+    );
+  },
+);
+
+serverTest("client.ts script mode: groups says its member lists are as of login", async (port) => {
+  const aliceName = uniqueName("alice");
+  const alice = await registerUser(port, aliceName, "pw");
+  await using client = new ClientProcess(port);
+  await client.send(`login ${alice} pw`, `creategroup ${uniqueName("g")}`);
+  const [, groupname, groupid] = await client.waitFor(/created group (\S+) #(\d+)/);
+  const carol = await member(port);
+  assert.equal((await carol.client.request({ msgid: 9, groupid: Number(groupid) })).errno, 0);
+  await client.send("groups");
+  assert.equal(await client.finish(), 0, client.stderr);
+  assertLines(
+    client.stdout,
+    "groups (1, members as of login):",
+    `  ${groupname} #${groupid}`,
+    `    ${aliceName} (${alice})  creator  online`,
+  );
+  assert.ok(!client.stdout.includes(carol.name), "a member who joined since is not listed");
+  carol.client.close();
+});
+
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -382,8 +462,6 @@ serverTest("client.ts script mode: quit stops reading", async (port) => {
 
 Deno.test({
   name: "client.ts script mode: bad commands and ids fail locally, nothing is sent, exit 1",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     // A fake server that accepts any login and records every frame: the bad lines must never reach it.
     await using fake = new RecordingServer();
@@ -415,7 +493,7 @@ Deno.test({
       "✗ missing groupid; usage: addgroup <groupid>",
       '✗ invalid group id "1.5": ids are positive whole numbers; usage: groupchat <groupid> <message>',
       "✗ missing message; usage: chat <id> <message>",
-      "✗ missing groupname; usage: creategroup <groupname> [desc]",
+      "✗ missing groupname; usage: creategroup <groupname> [description]",
       "✗ login: already logged in as alice (1); use loginout first",
       '✗ unexpected "extra"; usage: friends',
     ]);
@@ -474,8 +552,6 @@ Deno.test("client.ts: a server that is closed while the client runs is reported,
 
 Deno.test({
   name: "client.ts: a server killed with SIGKILL is reported, exit 3",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "chat-client-" });
     try {
@@ -495,8 +571,6 @@ Deno.test({
 
 Deno.test({
   name: "client.ts: the heartbeat keeps an idle session past the server's idle timeout",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await using node = await startTestNode({ idleTimeout: 1 });
     const alice = await registerUser(node.port, uniqueName("alice"), "pw");
@@ -518,8 +592,6 @@ Deno.test({
 
 Deno.test({
   name: "client.ts: a server that stops answering PINGs is reported as lost, exit 3",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     // Accepts and reads, never replies: only the heartbeat can tell.
     await using silent = new RecordingServer({ silent: true });

@@ -131,8 +131,6 @@ function wrap(text: string): string[] {
 
 Deno.test({
   name: "client.ts REPL prints incoming messages above the prompt and keeps the half-typed line",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await using node = await startTestNode();
     const aliceName = uniqueName("alice");
@@ -223,11 +221,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "client.ts REPL reports a lost connection and offers reconnect",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  name: "client.ts REPL reports a lost connection, offers reconnect, and logs in again",
   fn: async () => {
-    const node = await startTestNode();
+    const dir = await Deno.makeTempDir({ prefix: "chat-tty-db-" });
+    // Declared first, so removed last: after the nodes that use it are closed.
+    await using _dir = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+    // A database file outlives the node, so a new node on the same port knows the user.
+    const db = `${dir}/chat.db`;
+    const node = await startTestNode({ db });
     const name = uniqueName("alice");
     const alice = await registerUser(node.port, name, "pw");
     await using tmux = await Tmux.start([
@@ -258,7 +259,78 @@ Deno.test({
       (lines) => lines.some((line) => line.includes(`cannot connect to 127.0.0.1:${node.port}`)),
       "the failed reconnect",
     );
+    await using restarted = await startTestNode({ db, port: node.port });
+    await tmux.type("reconnect");
+    await tmux.key("Enter");
+    const again = await tmux.waitFor(
+      (lines) => lines.at(-1) === `${name}>`,
+      "the prompt after logging in again",
+    );
+    const from = again.lastIndexOf("> reconnect");
+    assert.deepEqual(again.slice(from, from + 4), [
+      "> reconnect",
+      `✓ connected to 127.0.0.1:${restarted.port}`,
+      `logging in again as ${name} (${alice})`,
+      `✓ logged in as ${name} (${alice})`,
+    ]);
     await tmux.key("C-d");
     await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status after Ctrl-D");
   },
+});
+
+Deno.test("client.ts REPL help lists the commands; Ctrl-C clears a half-typed line and leaves on an empty one", async () => {
+  await using node = await startTestNode();
+  await using tmux = await Tmux.start([
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    CLIENT,
+    "--port",
+    String(node.port),
+  ]);
+  await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
+  await tmux.type("help");
+  await tmux.key("Enter");
+  const help = await tmux.waitFor((lines) => lines.at(-2)?.startsWith("  quit ") ?? false, "the help");
+  assert.deepEqual(help.slice(-16), [
+    "> help",
+    "commands (arguments separated by spaces, or by ':' as in chat:2:hello):",
+    "  register <username> <password>         Create an account",
+    "  login <id> <password>                  Log in; shows friends, groups",
+    "  chat <id> <message>                    Send a message to a user",
+    "  addfriend <id>                         Add a friend",
+    "  creategroup <groupname> [description]  Create a group",
+    "  addgroup <groupid>                     Join a group",
+    "  groupchat <groupid> <message>          Send a message to a group",
+    "  friends                                List friends and who is online",
+    "  groups                                 List groups and their members",
+    "  loginout                               Log out, stay connected",
+    "  reconnect                              Connect again after a loss",
+    "  help [command]                         List commands or explain one",
+    "  quit                                   Leave the client",
+    ">",
+  ]);
+  await tmux.key("C-l");
+  await tmux.waitFor((lines) => lines.length === 1 && lines[0] === ">", "a cleared screen");
+
+  // A line that wraps over two rows, cursor moved back into it: Ctrl-C clears both rows.
+  const half = `chat 2 ${"half typed ".repeat(8)}end`;
+  await tmux.type(half);
+  await tmux.key("Left", "Left");
+  const rows = wrap("> " + half);
+  assert.equal(rows.length, 2);
+  await tmux.waitFor((lines) => lines.at(-1) === rows[1], "the half-typed line");
+  await tmux.key("C-c");
+  await tmux.waitFor((lines) => lines.length === 1 && lines[0] === ">", "the line cleared");
+  assert.deepEqual(await tmux.cursor(), { x: 2, y: 0 }, "the cursor is after the prompt");
+  // The cleared text is gone from the input too, not just from the screen.
+  await tmux.type("friends");
+  await tmux.key("Enter");
+  await tmux.waitFor(
+    (lines) => lines.includes("✗ friends: not logged in; log in first with: login <id> <password>"),
+    "the command typed after Ctrl-C, run alone",
+  );
+  await tmux.key("C-c");
+  const exited = await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status after Ctrl-C");
+  assert.equal(exited.at(-2), ">", "Ctrl-C on an empty line leaves");
 });

@@ -3,6 +3,8 @@
  * server, keeps a local copy of the user's friends and groups (from LOGIN_ACK, then updated by
  * addfriend, creategroup, addgroup and PRESENCE) and reports incoming messages.
  */
+import { Errno } from "../protocol/errno.ts";
+import { MsgId } from "../protocol/msg_id.ts";
 import { type Command, findCommand } from "./commands.ts";
 import { Connection, type Frame } from "./connection.ts";
 import { ConnectError, ConnectionLostError } from "./errors.ts";
@@ -39,19 +41,6 @@ export interface ChatClientOptions {
   onLost: (message: string) => void;
 }
 
-const MsgId = {
-  LOGIN: 1,
-  LOGINOUT: 3,
-  REG: 4,
-  ONE_CHAT: 6,
-  ADD_FRIEND: 7,
-  CREATE_GROUP: 8,
-  ADD_GROUP: 9,
-  GROUP_CHAT: 10,
-  ERROR: 12,
-  PRESENCE: 15,
-} as const;
-
 /** `YYYY-MM-DD HH:MM:SS` in local time, the `time` field the C++ client sends. */
 export function localTime(date = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, "0");
@@ -64,7 +53,16 @@ export function localTime(date = new Date()): string {
  *
  * @example
  * ```ts
- * await using client = new ChatClient({ hostname: "127.0.0.1", port: 6000, output, render });
+ * import { Renderer } from "./render.ts";
+ *
+ * const output = { result: console.log, error: console.error, event: console.log };
+ * await using client = new ChatClient({
+ *   hostname: "127.0.0.1",
+ *   port: 6000,
+ *   output,
+ *   render: new Renderer({ color: false }),
+ *   onLost: (message) => console.error(message),
+ * });
  * if (await client.connect()) await client.execute({ name: "login", id: 1, password: "secret" });
  * ```
  */
@@ -80,7 +78,7 @@ export class ChatClient implements AsyncDisposable {
   /** Names of users seen in this login (friends, group members, senders), to show `bob (2)` for an id. */
   #names = new Map<number, string>();
   /** Kept to log in again after `reconnect`; dropped by `loginout`. */
-  #credentials: { id: number; password: string } | undefined;
+  #credentials: { id: number; name: string; password: string } | undefined;
 
   constructor(options: ChatClientOptions) {
     this.#options = options;
@@ -172,7 +170,7 @@ export class ChatClient implements AsyncDisposable {
       case "addfriend":
         return await this.#addFriend(command.id);
       case "creategroup":
-        return await this.#createGroup(command.groupname, command.desc);
+        return await this.#createGroup(command.groupname, command.description);
       case "addgroup":
         return await this.#addGroup(command.groupid);
       case "loginout": {
@@ -217,7 +215,7 @@ export class ChatClient implements AsyncDisposable {
   async #request(action: string, frame: Record<string, unknown>): Promise<Frame | undefined> {
     try {
       const reply = await this.#connection!.request(frame);
-      if (reply.errno === 0) return reply;
+      if (reply.errno === Errno.OK) return reply;
       this.#out.error(this.#render.serverError(action, reply.errno, reply.errmsg));
     } catch (error) {
       // A lost connection is reported once, by the close handler.
@@ -254,7 +252,7 @@ export class ChatClient implements AsyncDisposable {
     if (!reply) return false;
     const summary = readLoginAck(reply);
     this.#user = { id: summary.id || id, name: summary.name };
-    this.#credentials = { id, password };
+    this.#credentials = { id, name: this.#user.name, password };
     this.#friends = new Map(summary.friends.map((friend) => [friend.id, friend]));
     this.#groups = new Map(summary.groups.map((group) => [group.id, group]));
     this.#names = new Map([
@@ -313,7 +311,7 @@ export class ChatClient implements AsyncDisposable {
     this.#out.result(this.#render.ok(`connected to ${this.address}`));
     const credentials = this.#credentials;
     if (!credentials) return true;
-    this.#out.result(`logging in again as ${this.#render.who(credentials.id, "")}`);
+    this.#out.result(`logging in again as ${this.#render.who(credentials.id, credentials.name)}`);
     return await this.#login(credentials.id, credentials.password);
   }
 

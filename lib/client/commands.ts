@@ -6,6 +6,7 @@
  * any Unicode, punctuation, quotes, `@words` and inner spaces are kept exactly (npm:cliffy's own
  * tokenizer would drop or reinterpret them, which is why lines are parsed here).
  */
+import { DEFAULT_LIMITS } from "../protocol/limits.ts";
 
 /** How a parameter's text is read. */
 export type ParamKind =
@@ -44,7 +45,7 @@ export type Command =
   | { name: "login"; id: number; password: string }
   | { name: "chat"; id: number; message: string }
   | { name: "addfriend"; id: number }
-  | { name: "creategroup"; groupname: string; desc: string }
+  | { name: "creategroup"; groupname: string; description: string }
   | { name: "addgroup"; groupid: number }
   | { name: "groupchat"; groupid: number; message: string }
   | { name: "friends" }
@@ -65,7 +66,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "register",
     description: "Create an account",
     params: [
-      { label: "username", kind: "word", description: "1-50 characters, no spaces" },
+      { label: "username", kind: "word", description: `1-${DEFAULT_LIMITS.name} characters, no spaces` },
       { label: "password", kind: "text", description: "the rest of the line" },
     ],
     scope: "loggedOut",
@@ -100,8 +101,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "creategroup",
     description: "Create a group",
     params: [
-      { label: "groupname", kind: "word", description: "1-50 characters, no spaces" },
-      { label: "desc", kind: "text", description: "the rest of the line", optional: true },
+      {
+        label: "groupname",
+        kind: "word",
+        description: `1-${DEFAULT_LIMITS.groupname} characters, no spaces`,
+      },
+      {
+        label: "description",
+        kind: "text",
+        description: `optional, up to ${DEFAULT_LIMITS.groupdesc} characters: the rest of the line`,
+        optional: true,
+      },
     ],
     scope: "loggedIn",
   },
@@ -229,7 +239,7 @@ export function parseLine(line: string): ParseResult {
     }
     return { kind: "command", command: { name: "help", topic: topic.name } };
   }
-  if (spec.name === "creategroup") values.desc ??= "";
+  if (spec.name === "creategroup") values.description ??= "";
   // The table and the Command union name the same fields; the checks above enforce the kinds.
   return { kind: "command", command: { name: spec.name, ...values } as Command };
 }

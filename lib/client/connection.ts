@@ -3,6 +3,7 @@
  * requests correlated with their replies by `cid`, a heartbeat that keeps the server's idle timeout away
  * and notices a server that stopped answering.
  */
+import { MsgId } from "../protocol/msg_id.ts";
 import { ConnectError, ConnectionLostError, RequestTimeoutError } from "./errors.ts";
 
 /** A decoded server frame. */
@@ -30,7 +31,6 @@ export interface ConnectionOptions {
   heartbeatMs?: number;
 }
 
-const PING = 13;
 const READ_BUFFER_BYTES = 16 * 1024;
 /** A server line longer than this ends the connection instead of growing the buffer without bound. */
 const MAX_LINE_CHARS = 32 * 1024 * 1024;
@@ -134,7 +134,7 @@ export class Connection implements AsyncDisposable {
 
   #ping(): void {
     // A server that does not answer a PING is as good as gone: say so instead of waiting forever.
-    this.request({ msgid: PING }).catch((error) => this.#finish({ lost: true, cause: error }));
+    this.request({ msgid: MsgId.PING }).catch((error) => this.#finish({ lost: true, cause: error }));
   }
 
   #write(text: string): void {

@@ -2,6 +2,7 @@
  * What the client knows about the logged-in user, read defensively from server frames: a field that
  * is missing or of the wrong type becomes a neutral value instead of a crash.
  */
+import { MsgId } from "../protocol/msg_id.ts";
 import type { Frame } from "./connection.ts";
 
 /** Online state as the server reports it; `unknown` until it does. */
@@ -51,9 +52,6 @@ export interface LoginSummary {
 
 type Fields = Record<string, unknown>;
 
-const ONE_CHAT = 6;
-const GROUP_CHAT = 10;
-
 function int(value: unknown): number {
   return Number.isSafeInteger(value) ? value as number : 0;
 }
@@ -83,14 +81,14 @@ function objects(value: unknown): Fields[] {
 
 /** A chat message from a ONE_CHAT or GROUP_CHAT frame; `undefined` for any other frame. */
 export function readChat(frame: Fields): ChatMessage | undefined {
-  if (frame.msgid !== ONE_CHAT && frame.msgid !== GROUP_CHAT) return undefined;
+  if (frame.msgid !== MsgId.ONE_CHAT && frame.msgid !== MsgId.GROUP_CHAT) return undefined;
   const message: ChatMessage = {
     id: int(frame.id),
     name: str(frame.name),
     msg: str(frame.msg),
     time: str(frame.time),
   };
-  if (frame.msgid === GROUP_CHAT) message.groupid = int(frame.groupid);
+  if (frame.msgid === MsgId.GROUP_CHAT) message.groupid = int(frame.groupid);
   else message.toid = int(frame.toid);
   return message;
 }

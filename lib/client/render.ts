@@ -3,6 +3,7 @@
  * presence changes, errors and the plain help. Colour only when asked (a terminal without NO_COLOR).
  */
 import { styleText } from "node:util";
+import { Errno } from "../protocol/errno.ts";
 import { type CommandSpec, usage } from "./commands.ts";
 import type { ChatMessage, Friend, Group, LoginSummary, Member, Presence } from "./model.ts";
 
@@ -10,18 +11,18 @@ type Style = Parameters<typeof styleText>[0];
 
 /** Errno meanings (PROTOCOL.md "Errno values"), shown beside the server's own errmsg. */
 const ERRNO_MEANING: Record<number, string> = {
-  1: "rejected",
-  2: "already logged in",
-  4: "invalid request",
-  5: "not logged in",
-  6: "no such user",
-  7: "no such group",
-  8: "not a member",
-  10: "rate limited",
-  11: "server busy",
-  12: "frame too large",
-  13: "malformed JSON",
-  14: "unknown msgid",
+  [Errno.REJECTED]: "rejected",
+  [Errno.ALREADY_LOGGED_IN]: "already logged in",
+  [Errno.INVALID_REQUEST]: "invalid request",
+  [Errno.NOT_LOGGED_IN]: "not logged in",
+  [Errno.NO_SUCH_USER]: "no such user",
+  [Errno.NO_SUCH_GROUP]: "no such group",
+  [Errno.NOT_A_MEMBER]: "not a member",
+  [Errno.RATE_LIMITED]: "rate limited",
+  [Errno.BUSY]: "server busy",
+  [Errno.FRAME_TOO_LARGE]: "frame too large",
+  [Errno.MALFORMED_JSON]: "malformed JSON",
+  [Errno.UNKNOWN_MSGID]: "unknown msgid",
 };
 
 /**
@@ -122,11 +123,14 @@ export class Renderer {
       .join("\n");
   }
 
-  /** The groups with their members, roles and states. */
+  /**
+   * The groups with their members, roles and states. Members are as LOGIN_ACK listed them (plus
+   * presence changes): the server does not tell who joined since, so the header says so.
+   */
   groups(groups: Iterable<Group>): string {
     const list = [...groups];
     if (list.length === 0) return "groups: none";
-    const lines = [`groups (${list.length}):`];
+    const lines = [`groups (${list.length}, members as of login):`];
     for (const group of list) {
       if (!group.groupname) {
         lines.push(`  group ${group.id}  (joined now; name and members are listed after the next login)`);
@@ -166,7 +170,7 @@ export class Renderer {
     } is now ${this.#state(state)}`;
   }
 
-  /** Help for script mode (the REPL shows npm:cliffy's generated help from the same table). */
+  /** The help of both modes: every command, or one command with its parameters. */
   help(commands: readonly CommandSpec[], topic?: CommandSpec): string {
     if (topic) {
       const params = topic.params.map((p) => `  ${p.label.padEnd(12)} ${p.description}`);

@@ -1,19 +1,22 @@
 /**
  * Interactive mode on npm:cliffy: its CLI gives the prompt loop, line editing and history (a
- * `node:readline` interface) and the generated help, from the command table in `commands.ts`.
+ * `node:readline` interface). Commands and help are the client's own, from the command table in
+ * `commands.ts`, as in script mode: cliffy's generated help would show an `[options]` that no command
+ * has, so no command is registered with cliffy.
  *
  * Two of cliffy's members are private in its typings and used here on purpose (DESIGN.md, "The REPL"):
  * - `executeCommand` is replaced, because cliffy's tokenizer drops punctuation, accented letters and
- *   emoji and reads `@words` as options. Lines are parsed by `parseLine` from the raw text; the parsed
- *   command goes to the action registered with cliffy, and `help` goes to cliffy's own help.
- * - `readline` is needed to print incoming messages above the prompt: clear the rows of the line being
- *   typed, print, and redraw the prompt with the input and cursor restored.
+ *   emoji and reads `@words` as options. Lines are parsed by `parseLine` from the raw text and run on
+ *   the {@linkcode ChatClient}.
+ * - `readline` is needed to print incoming messages above the prompt (clear the rows of the line being
+ *   typed, print, and redraw the prompt with the input and cursor restored), and to give Ctrl-C the
+ *   meaning it has in shells.
  */
-import { CLI, type Command as CliffyCommand } from "cliffy";
+import { CLI } from "cliffy";
 import process from "node:process";
 import { clearScreenDown, cursorTo, type Interface, moveCursor } from "node:readline";
-import { ChatClient, type ClientCommand, type Output } from "./chat_client.ts";
-import { COMMANDS, parseLine } from "./commands.ts";
+import { ChatClient, type Output } from "./chat_client.ts";
+import { COMMANDS, findCommand, parseLine } from "./commands.ts";
 import { type ClientOptions, ExitCode } from "./options.ts";
 import { printable, Renderer } from "./render.ts";
 
@@ -71,16 +74,13 @@ function promptFor(client: ChatClient): string {
   return client.user ? `${printable(client.user.name)}> ` : "> ";
 }
 
-/** Runs the REPL on the terminal until `quit`, Ctrl-C or Ctrl-D; resolves the exit status. */
+/**
+ * Runs the REPL on the terminal until `quit`, Ctrl-D, or Ctrl-C on an empty line (Ctrl-C on a
+ * half-typed line clears it, as shells do); resolves the exit status.
+ */
 export async function runRepl(options: ClientOptions): Promise<number> {
   const render = new Renderer({ color: Deno.stdout.isTerminal() && !Deno.noColor });
-  const cli = new CLI({ quietBlank: true })
-    .setName("chat client")
-    .setInfo(
-      "Separate arguments by spaces, or by ':' as in chat:2:hello.\n" +
-        "A message is the rest of the line, exactly as typed.",
-    )
-    .setDelimiter("> ");
+  const cli = new CLI({ quietBlank: true }).setDelimiter("> ");
   const internals = cli as unknown as CliffyInternals;
   const rl = internals.readline;
   const output = new PromptOutput(rl);
@@ -114,27 +114,15 @@ export async function runRepl(options: ClientOptions): Promise<number> {
     done.resolve(ExitCode.OK);
   };
   rl.on("close", () => finish(true));
+  // Left alone, readline closes on any Ctrl-C. Shells abandon the line being typed instead; so does the
+  // REPL, and it leaves only from an empty line, so a stray Ctrl-C never ends a session by surprise.
+  rl.on("SIGINT", () => {
+    if (rl.line === "") return rl.close();
+    // To the end of the line, then delete everything before the cursor: readline redraws the prompt.
+    rl.write(null, { ctrl: true, name: "e" });
+    rl.write(null, { ctrl: true, name: "u" });
+  });
 
-  const actions = new Map<string, CliffyCommand>();
-  for (const spec of COMMANDS) {
-    if (spec.name === "help") continue; // cliffy's built-in help
-    const action: CliffyCommand = {
-      description: spec.description,
-      parameters: spec.params.map((p) => ({
-        label: p.label,
-        description: p.description,
-        optional: p.optional,
-      })),
-      action: async (command) => {
-        if (command.name === "quit") return finish(false);
-        await client.execute(command as ClientCommand);
-        cli.setDelimiter(promptFor(client));
-      },
-    };
-    cli.addCommand(spec.name, action);
-    actions.set(spec.name, action);
-  }
-  const cliffyExecute = internals.executeCommand.bind(cli);
   internals.executeCommand = async (line: string) => {
     output.busy = true;
     try {
@@ -148,9 +136,11 @@ export async function runRepl(options: ClientOptions): Promise<number> {
         if (entry >= 0) rl.history.splice(entry, 1);
       }
       if (command.name === "help") {
-        return await cliffyExecute(command.topic ? `help ${command.topic}` : "help");
+        return output.result(render.help(COMMANDS, command.topic ? findCommand(command.topic) : undefined));
       }
-      await actions.get(command.name)!.action(command, {});
+      if (command.name === "quit") return finish(false);
+      await client.execute(command);
+      cli.setDelimiter(promptFor(client));
     } finally {
       output.busy = false;
     }
