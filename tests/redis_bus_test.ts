@@ -622,6 +622,9 @@ Deno.test({
       const started = performance.now();
       await a.bus.close();
       assert.ok(performance.now() - started < 1_000, `took ${Math.round(performance.now() - started)} ms`);
+      const warning = a.log.lines.find((line) => line.event.startsWith("bus could not release its claims"));
+      assert.equal(warning?.fields.count, 1, "it says how many claims are left to expire with the lease");
+      await assert.rejects(a.bus.claimUser(2), BusClosedError);
     } finally {
       await server.restart();
     }
