@@ -27,6 +27,7 @@ export class LocalBus implements Bus {
   readonly #claimed = new Set<number>();
   readonly #subscribed = new Set<number>();
 
+  /** `nodeId` shows in logs; one process has one node. */
   constructor(nodeId: string) {
     this.nodeId = nodeId;
   }
@@ -95,6 +96,7 @@ export class LocalBus implements Bus {
     return Promise.resolve();
   }
 
+  /** Same as {@linkcode LocalBus.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -29,6 +29,7 @@ export interface RedisBusOptions {
   url: string;
   /** This node's id: the value of its users' owner keys. Unique per live node; printable ASCII, no spaces. */
   nodeId: string;
+  /** Where warnings about outages and failed handlers go. */
   log: Logger;
   /** How long this node's claims outlive its last lease renewal, in ms (default 5000). */
   leaseMs?: number;
@@ -85,6 +86,7 @@ export class RedisBus implements Bus {
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #renewing = false;
 
+  /** Validates `options` (a `TypeError` or `RangeError` names the bad value); connects only in `start()`. */
   constructor(options: RedisBusOptions) {
     const leaseMs = options.leaseMs ?? 5000;
     const renewMs = options.renewMs ?? Math.floor(leaseMs / 3);
@@ -251,6 +253,7 @@ export class RedisBus implements Bus {
     return this.#closing;
   }
 
+  /** Same as {@linkcode RedisBus.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -23,6 +23,7 @@ export interface RedisOfflineFenceOptions {
   redis: Redis;
   /** Prefix of the counters: `{keyPrefix}storing:`. */
   storingPrefix: string;
+  /** Where warnings about outages and failed handlers go. */
   log: Logger;
   /** True once the bus is closing: announcements end and waits stop. */
   closing: () => boolean;
@@ -52,6 +53,7 @@ export interface RedisOfflineFenceOptions {
 export class RedisOfflineFence implements OfflineStoreFence {
   readonly #options: RedisOfflineFenceOptions;
 
+  /** Nothing is sent before the first call. */
   constructor(options: RedisOfflineFenceOptions) {
     this.#options = options;
   }

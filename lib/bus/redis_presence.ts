@@ -38,12 +38,15 @@ const LEASE_CHECK_MARGIN_MS = 250;
 export interface RedisPresenceOptions {
   /** The command connection. */
   redis: Redis;
+  /** This node's id: the value of its users' owner keys. */
   nodeId: string;
   /** This process: the lease's value, telling its renewals from another process's with the same node id. */
   token: string;
   /** Prefix of every key (`"chat:"` by default). */
   keyPrefix: string;
+  /** How long this node's claims outlive its last renewal, in ms. */
   leaseMs: number;
+  /** Where warnings about outages and failed handlers go. */
   log: Logger;
 }
 
@@ -97,6 +100,7 @@ export class RedisPresence implements PresenceLeases {
   /** Releases Redis has not confirmed (or claims whose outcome is unknown): retried on every renewal. */
   readonly #pendingReleases = new Set<number>();
 
+  /** Nothing is sent before {@linkcode RedisPresence.acquireNodeLease}. */
   constructor(options: RedisPresenceOptions) {
     this.#redis = options.redis;
     this.#nodeId = options.nodeId;

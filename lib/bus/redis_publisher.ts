@@ -36,6 +36,7 @@ export interface ReliablePublisherOptions {
   ackPrefix: string;
   /** How long a durable frame waits for an ack before `publish` resolves false. */
   ackTimeoutMs: number;
+  /** Where warnings about outages and failed handlers go. */
   log: Logger;
 }
 
@@ -98,6 +99,7 @@ export class ReliablePublisher {
   #resending = false;
   #ackTimer: ReturnType<typeof setInterval> | undefined;
 
+  /** Nothing is sent before the first call. */
   constructor(options: ReliablePublisherOptions) {
     this.#cmd = options.cmd;
     this.#sub = options.sub;

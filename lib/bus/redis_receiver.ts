@@ -24,6 +24,7 @@ export interface ReceiverOptions {
   channelPrefix: string;
   /** Prefix of the publishers' ack channels: `{keyPrefix}ack:`. */
   ackPrefix: string;
+  /** Where warnings about outages and failed handlers go. */
   log: Logger;
 }
 
@@ -74,6 +75,7 @@ export class Receiver {
   /** Per publisher stream, the highest sequence number taken (to recognise resent frames). */
   readonly #takenUpTo = new Map<string, { sequence: number; at: number }>();
 
+  /** Nothing is sent before the first call. */
   constructor(options: ReceiverOptions) {
     this.#cmd = options.cmd;
     this.#sub = options.sub;
@@ -82,6 +84,7 @@ export class Receiver {
     this.#log = options.log;
   }
 
+  /** Where incoming frames go; without one every durable frame is declined. */
   setHandler(handler: BusHandler): void {
     this.#handler = handler;
   }
@@ -91,6 +94,7 @@ export class Receiver {
     return this.#channelPrefix + userId;
   }
 
+  /** Starts receiving `userId`'s frames; rejects (and forgets the subscription) when Redis did not confirm it. */
   async subscribe(userId: number): Promise<void> {
     this.#subscribed.add(userId);
     this.#pendingUnsubscribes.delete(userId);

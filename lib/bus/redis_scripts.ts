@@ -12,7 +12,9 @@ import type { Redis } from "ioredis";
 
 /** A script and its SHA-1, for EVALSHA. */
 export class LuaScript {
+  /** The SHA-1 of {@linkcode LuaScript.lua}, hex: EVALSHA's name for it. */
   readonly sha: string;
+  /** `lua` is the script's source. */
   constructor(readonly lua: string) {
     this.sha = createHash("sha1").update(lua).digest("hex");
   }
