@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { Bus, BusMessage } from "../lib/bus/bus.ts";
+import { BusClosedError } from "../lib/bus/errors.ts";
 
 /** Frames that break naive quoting, splitting or encoding; all valid single-line JSON text. */
 const AWKWARD_FRAMES = [
@@ -209,5 +210,30 @@ export function busSuite(
     await Promise.all([bus.close(), bus.close()]);
     await bus.close();
     await bus[Symbol.asyncDispose]();
+  });
+
+  test("after close() what would take something on rejects with BusClosedError", async (bus, handler) => {
+    await bus.claimUser(61);
+    await bus.subscribe(61);
+    await bus.close();
+    await assert.rejects(bus.publish({ userId: 61, frame: "{}", durable: true }), BusClosedError);
+    await assert.rejects(bus.publish({ userId: 61, frame: "{}", durable: false }), BusClosedError);
+    await assert.rejects(bus.claimUser(62), BusClosedError);
+    await assert.rejects(bus.subscribe(62), BusClosedError);
+    await assert.rejects(bus.onlineUsers([61]), BusClosedError);
+    await assert.rejects(bus.beginOfflineStore([61]), BusClosedError);
+    await assert.rejects(bus.ping(), BusClosedError);
+    await assert.rejects(bus.start(), BusClosedError);
+    assert.equal(handler.messages.length, 0, "no frame reached the handler");
+  });
+
+  test("after close() the calls that never reject resolve and do nothing", async (bus) => {
+    await bus.claimUser(63);
+    await bus.subscribe(63);
+    await bus.close();
+    await bus.releaseUser(63);
+    await bus.unsubscribe(63);
+    await bus.endOfflineStore([63]);
+    await bus.offlineStoresSettled(63);
   });
 }

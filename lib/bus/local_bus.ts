@@ -1,12 +1,20 @@
 /**
  * The in-process bus of a single node (the embedded default): presence is a set in memory and a
  * publish reaches this process's own subscriptions only.
+ *
+ * @module
  */
 import type { Bus, BusHandler, BusMessage } from "./bus.ts";
+import { BusClosedError } from "./errors.ts";
 
 /**
+ * A {@linkcode Bus} within one process. It needs no `start()` (calls work before it), and after `close()`
+ * it refuses what would take something on, as every bus does.
+ *
  * @example
  * ```ts
+ * import { LocalBus } from "./local_bus.ts";
+ *
  * const bus = new LocalBus("n1");
  * bus.setHandler({ onMessage: (message) => console.log(message.frame) });
  * await bus.claimUser(7); // true
@@ -15,9 +23,11 @@ import type { Bus, BusHandler, BusMessage } from "./bus.ts";
 export class LocalBus implements Bus {
   readonly nodeId: string;
   #handler: BusHandler | undefined;
+  #closed = false;
   readonly #claimed = new Set<number>();
   readonly #subscribed = new Set<number>();
 
+  /** `nodeId` shows in logs; one process has one node. */
   constructor(nodeId: string) {
     this.nodeId = nodeId;
   }
@@ -27,13 +37,15 @@ export class LocalBus implements Bus {
   }
 
   start(): Promise<void> {
-    return Promise.resolve();
+    return this.#whenOpen("start", () => undefined);
   }
 
   claimUser(userId: number): Promise<boolean> {
-    if (this.#claimed.has(userId)) return Promise.resolve(false);
-    this.#claimed.add(userId);
-    return Promise.resolve(true);
+    return this.#whenOpen("claimUser", () => {
+      if (this.#claimed.has(userId)) return false;
+      this.#claimed.add(userId);
+      return true;
+    });
   }
 
   releaseUser(userId: number): Promise<void> {
@@ -42,12 +54,11 @@ export class LocalBus implements Bus {
   }
 
   onlineUsers(ids: number[]): Promise<Set<number>> {
-    return Promise.resolve(new Set(ids.filter((id) => this.#claimed.has(id))));
+    return this.#whenOpen("onlineUsers", () => new Set(ids.filter((id) => this.#claimed.has(id))));
   }
 
   subscribe(userId: number): Promise<void> {
-    this.#subscribed.add(userId);
-    return Promise.resolve();
+    return this.#whenOpen("subscribe", () => void this.#subscribed.add(userId));
   }
 
   unsubscribe(userId: number): Promise<void> {
@@ -56,13 +67,14 @@ export class LocalBus implements Bus {
   }
 
   publish(message: BusMessage): Promise<boolean> {
+    if (this.#closed) return Promise.reject(new BusClosedError("LocalBus", "publish"));
     if (!this.#handler || !this.#subscribed.has(message.userId)) return Promise.resolve(false);
     return Promise.resolve(this.#handler.onMessage(message)).then((taken) => taken !== false);
   }
 
   /** One process: its `Delivery` orders its own stores and logins without help. */
   beginOfflineStore(_userIds: number[]): Promise<void> {
-    return Promise.resolve();
+    return this.#whenOpen("beginOfflineStore", () => undefined);
   }
 
   endOfflineStore(_userIds: number[]): Promise<void> {
@@ -74,16 +86,24 @@ export class LocalBus implements Bus {
   }
 
   ping(): Promise<void> {
-    return Promise.resolve();
+    return this.#whenOpen("ping", () => undefined);
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     this.#claimed.clear();
     this.#subscribed.clear();
     return Promise.resolve();
   }
 
+  /** Same as {@linkcode LocalBus.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** `fn()`'s result, or a rejection once closed (a promise either way: callers await, never catch a throw). */
+  #whenOpen<T>(call: string, fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new BusClosedError("LocalBus", call));
+    return Promise.resolve(fn());
   }
 }

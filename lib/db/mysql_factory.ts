@@ -8,6 +8,7 @@
 import mysql from "mysql2";
 import type { Connection } from "mysql2/promise";
 import type { PoolFactory } from "./pool.ts";
+import { redactUrl } from "../redact_url.ts";
 
 /** Options for {@linkcode mysqlFactory}. */
 export interface MysqlFactoryOptions {
@@ -76,27 +77,8 @@ export function isFatalMysqlError(error: unknown): boolean {
   return fatal === true || (typeof code === "string" && CONNECTION_CODES.has(code));
 }
 
-/**
- * `url` with its password replaced by `***` (and the query string dropped: it may hold secrets too). A string
- * that is not a URL is replaced whole, since it might be a password pasted in the wrong place.
- *
- * @example
- * ```ts
- * redactUrl("mysql://chat:s3cret@db:3306/chat"); // "mysql://chat:***@db:3306/chat"
- * ```
- */
-export function redactUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "(invalid URL)";
-  }
-  if (parsed.password) parsed.password = "***";
-  parsed.search = "";
-  parsed.hash = "";
-  return parsed.href;
-}
+/** The one redaction of service URLs (`lib/redact_url.ts`), re-exported where MySQL code has always found it. */
+export { redactUrl };
 
 /**
  * Opens `mysql2` connections to `url` (`mysql://user:password@host:port/database`, URL-encoded parts) with
