@@ -21,9 +21,9 @@ test("eventually() resolves with the probe's first ready value, past throws and 
 
 test("eventually() treats a probe that resolves to undefined as ready", async () => {
   let calls = 0;
-  const value = await eventually(async () => {
+  const value = await eventually(() => {
     calls++;
-    if (calls < 2) throw new Error("refused");
+    return calls < 2 ? Promise.reject(new Error("refused")) : Promise.resolve();
   }, { what: "a connection", intervalMs: 1 });
   assert.equal(value, undefined);
   assert.equal(calls, 2);
