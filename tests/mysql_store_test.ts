@@ -18,6 +18,11 @@ import { storeSuite } from "./store_suite.ts";
 const mariadb = mariaDbPerFile();
 let databases = 0;
 
+/** A test that must close every connection, socket and timer it opens (the server is the file's, not its). */
+function test(name: string, fn: () => void | Promise<void>): void {
+  Deno.test({ name, sanitizeOps: true, sanitizeResources: true, fn });
+}
+
 /** A migrated store over a new, empty database. */
 async function open(options?: MysqlStoreOptions): Promise<MysqlStore> {
   const url = await mariadb().createDatabase(`store_test_${++databases}`);
@@ -43,7 +48,7 @@ async function inspect<T>(url: string, fn: (db: mysql.Connection) => Promise<T>)
 
 storeSuite("MysqlStore", () => open());
 
-Deno.test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, names compared exactly", async () => {
+test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, names compared exactly", async () => {
   const url = await mariadb().createDatabase("migrate_twice");
   await using store = MysqlStore.open(url);
   await store.migrate();
@@ -77,7 +82,7 @@ Deno.test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables onc
   });
 });
 
-Deno.test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async () => {
+test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async () => {
   await using store = await open();
   const a = await store.createUser("a", "h");
   const frame = JSON.stringify({ msgid: 6, id: a, msg: "😀👩‍👩‍👧🚀".repeat(4_000) + "end" });
@@ -89,7 +94,7 @@ Deno.test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async
   assert.equal(messages[1].frame, "after");
 });
 
-Deno.test("MysqlStore serves many concurrent calls through a small pool", async () => {
+test("MysqlStore serves many concurrent calls through a small pool", async () => {
   await using store = await open({ pool: { max: 3 } });
   const ids = await Promise.all(Array.from({ length: 60 }, (_, i) => store.createUser(`user ${i}`, "h")));
   assert.equal(new Set(ids).size, 60);
@@ -100,7 +105,7 @@ Deno.test("MysqlStore serves many concurrent calls through a small pool", async 
   assert.equal(stats.waiting, 0);
 });
 
-Deno.test("MysqlStore.existingUsers() and deleteOffline() handle lists longer than one batch", async () => {
+test("MysqlStore.existingUsers() and deleteOffline() handle lists longer than one batch", async () => {
   await using store = await open();
   const a = await store.createUser("a", "h");
   await store.storeOffline(Array.from({ length: 700 }, (_, i) => ({ userId: a, frame: `m${i}` })));
@@ -115,7 +120,7 @@ Deno.test("MysqlStore.existingUsers() and deleteOffline() handle lists longer th
   );
 });
 
-Deno.test("MysqlStore rejects bad ids and limits with RangeError before touching the database", async () => {
+test("MysqlStore rejects bad ids and limits with RangeError before touching the database", async () => {
   await using store = await open();
   await assert.rejects(store.findUser(1.5), RangeError);
   await assert.rejects(store.readOffline(1, -1), RangeError);
@@ -123,7 +128,7 @@ Deno.test("MysqlStore rejects bad ids and limits with RangeError before touching
   assert.deepEqual(store.poolStats().inUse, 0);
 });
 
-Deno.test("MysqlStore reports an unreachable database as StoreUnavailableError without the password", async () => {
+test("MysqlStore reports an unreachable database as StoreUnavailableError without the password", async () => {
   const url = `mysql://chat:s3cret-pw@127.0.0.1:${freePort()}/chat`;
   await using store = MysqlStore.open(url, { pool: { acquireTimeout: 300 } });
   const error = await store.ping().then(() => undefined, (error: unknown) => error);
@@ -140,13 +145,13 @@ Deno.test("MysqlStore reports an unreachable database as StoreUnavailableError w
   );
 });
 
-Deno.test("redactUrl() masks the password and drops the query string", () => {
+test("redactUrl() masks the password and drops the query string", () => {
   assert.equal(redactUrl("mysql://chat:p%40ss@db:3306/chat?ssl=x"), "mysql://chat:***@db:3306/chat");
   assert.equal(redactUrl("mysql://root@127.0.0.1:1/chat"), "mysql://root@127.0.0.1:1/chat");
   assert.equal(redactUrl("s3cret"), "(invalid URL)");
 });
 
-Deno.test("mysqlFactory().create() gives up a handshake in progress when its signal aborts", async () => {
+test("mysqlFactory().create() gives up a handshake in progress when its signal aborts", async () => {
   // A server that accepts TCP and never says hello: the handshake hangs until the abort.
   const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted: Deno.Conn[] = [];
@@ -174,7 +179,7 @@ Deno.test("mysqlFactory().create() gives up a handshake in progress when its sig
   }
 });
 
-Deno.test("mysqlFactory() reports a connection the server killed through onError, as fatal", async () => {
+test("mysqlFactory() reports a connection the server killed through onError, as fatal", async () => {
   const url = await mariadb().createDatabase("factory_kill");
   const factory = mysqlFactory(url);
   const connection = await factory.create(new AbortController().signal);
@@ -271,7 +276,7 @@ class FreezableProxy {
   }
 }
 
-Deno.test("MysqlStore gives up on a server that stops answering after queryTimeout, and closes promptly", async () => {
+test("MysqlStore gives up on a server that stops answering after queryTimeout, and closes promptly", async () => {
   const url = new URL(await mariadb().createDatabase("hung_server"));
   const proxy = new FreezableProxy(Number(url.port));
   try {

@@ -68,6 +68,8 @@ export function protocolSuite(name: string, start: () => Promise<ChatNode>): voi
   const test = (title: string, fn: (node: ChatNode) => Promise<void>) =>
     Deno.test({
       name: `${name}: ${title}`,
+      sanitizeOps: true,
+      sanitizeResources: true,
       fn: async () => {
         await using node = await start();
         await fn(node);
