@@ -8,6 +8,14 @@
 
 import { MariaDbServer } from "./mariadb.ts";
 
+/** Options for {@linkcode mariaDbPerFile}; both exist for its own tests. */
+export interface MariaDbPerFileOptions {
+  /** Where the hooks are registered (default `Deno.test`). */
+  hooks?: Pick<typeof Deno.test, "beforeAll" | "afterAll">;
+  /** Starts the server (default {@linkcode MariaDbServer.start}). */
+  start?: () => Promise<Pick<MariaDbServer, "close">>;
+}
+
 /**
  * Registers the hooks (call it once, at the top level of a test file) and returns the file's server. When the
  * server cannot start, the hook fails the file with the reason and none of its tests run.
@@ -22,12 +30,13 @@ import { MariaDbServer } from "./mariadb.ts";
  * });
  * ```
  */
-export function mariaDbPerFile(): () => MariaDbServer {
+export function mariaDbPerFile(options: MariaDbPerFileOptions = {}): () => MariaDbServer {
+  const { hooks = Deno.test, start = () => MariaDbServer.start() } = options;
   let server: MariaDbServer | undefined;
-  Deno.test.beforeAll(async () => {
-    server = await MariaDbServer.start();
+  hooks.beforeAll(async () => {
+    server = await start() as MariaDbServer;
   });
-  Deno.test.afterAll(async () => {
+  hooks.afterAll(async () => {
     await server?.close();
   });
   return () => {
