@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { clusterNginxConfig } from "../lib/cluster/nginx_config.ts";
 import { ServerProcess } from "./harness/chat_node.ts";
-import { canConnect, findExecutable, freePort, ServiceProcess, waitFor } from "./harness/free_port.ts";
+import { canConnect } from "./harness/can_connect.ts";
+import { eventually } from "./harness/eventually.ts";
+import { findExecutable } from "./harness/find_executable.ts";
+import { freePort } from "./harness/free_port.ts";
+import { ServiceProcess } from "./harness/service_process.ts";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { RedisServer } from "./harness/redis.ts";
 import { readUntilClosed, type Reply, TestClient } from "./harness/test_client.ts";
@@ -42,7 +46,7 @@ class Nginx {
       ],
       `${dir}/nginx.out`,
     );
-    await waitFor(() => canConnect(port), { timeout: 10_000, what: "nginx", process });
+    await eventually(() => canConnect(port), { timeoutMs: 10_000, what: "nginx", process });
     return new Nginx(port, process);
   }
 }

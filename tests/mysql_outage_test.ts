@@ -3,14 +3,16 @@
  * database is refused with errno 11 (never hangs, never crashes the node), what does not (live chat, PING)
  * keeps working, the node recovers by itself, and no acknowledged message is lost across a restart.
  *
- * One MariaDB for the file, started by the first test and stopped by the last; the tests run with sanitizers
- * off because the server process (and, after a restart, its successor) outlives each of them.
+ * One MariaDB for the file, started before its first test and stopped after its last
+ * (tests/harness/mariadb_fixture.ts).
  */
 import { MsgId } from "../lib/protocol/msg_id.ts";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startTestNode } from "./harness/chat_node.ts";
-import { MariaDbServer } from "./harness/mariadb.ts";
+import { eventually } from "./harness/eventually.ts";
+import type { MariaDbServer } from "./harness/mariadb.ts";
+import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
 import { type Member, member, registerUser, uniqueName } from "./protocol_suite.ts";
 
@@ -19,16 +21,12 @@ const ACQUIRE_TIMEOUT = 5_000;
 /** How long an answer that waits for the database may take here: the acquire timeout plus a loaded machine. */
 const DB_ANSWER_DEADLINE = 3 * ACQUIRE_TIMEOUT;
 
-let server: Promise<MariaDbServer> | undefined;
+const mariadb = mariaDbPerFile();
 let databases = 0;
-
-function mariadb(): Promise<MariaDbServer> {
-  return server ??= MariaDbServer.start();
-}
 
 /** A new, empty database on the file's MariaDB. */
 async function database(): Promise<[MariaDbServer, string]> {
-  const db = await mariadb();
+  const db = mariadb();
   return [db, await db.createDatabase(`outage_${++databases}`)];
 }
 
@@ -58,8 +56,6 @@ function offlineTexts(login: Reply): string[] {
 
 Deno.test({
   name: "ChatNode on MySQL answers errno 11 while MariaDB is down, keeps live chat, and recovers by itself",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const [db, url] = await database();
     await using node = await startTestNode({ mysql: url });
@@ -204,8 +200,6 @@ function checkReceived(
 
 Deno.test({
   name: "ChatNode on MySQL loses no acknowledged message while MariaDB restarts during traffic",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const [db, url] = await database();
     await using node = await startTestNode({ mysql: url });
@@ -245,20 +239,30 @@ Deno.test({
           await sleep(10);
         }
       });
-      const acknowledged = () => senders.reduce((n, s) => n + s.sent.filter((m) => m.errno === 0).length, 0);
+      const answered = (sender: { sent: Sent[] }, errno: number) =>
+        sender.sent.filter((message) => message.errno === errno).length;
+      /** Waits until every sender has had `count` more chats acknowledged than now. */
+      const moreAcknowledged = (count: number, what: string) => {
+        const before = senders.map((sender) => answered(sender, 0));
+        return eventually(() => senders.every((sender, i) => answered(sender, 0) >= before[i] + count), {
+          what,
+          timeoutMs: DB_ANSWER_DEADLINE,
+        });
+      };
 
-      await sleep(500);
+      await moreAcknowledged(recipients.length, "traffic acknowledged before the first restart");
       await db.restart(); // back quickly: callers waiting for a connection get one when it is up
-      await sleep(500);
+      await moreAcknowledged(recipients.length, "traffic acknowledged after the first restart");
       await db.stop();
-      await sleep(ACQUIRE_TIMEOUT + 1_500); // down longer than the acquire timeout: some chats are refused
+      // Down until every sender has been refused: longer than the acquire timeout.
+      const refusedBefore = senders.map((sender) => answered(sender, 11));
+      await eventually(() => senders.every((sender, i) => answered(sender, 11) > refusedBefore[i]), {
+        what: "a chat of every sender refused with errno 11 while MariaDB is down",
+        timeoutMs: 2 * DB_ANSWER_DEADLINE,
+      });
       await db.restart();
-      const settled = acknowledged();
       // Traffic goes on after recovery until every sender has been acknowledged a few more times.
-      for (const deadline = performance.now() + 10_000; performance.now() < deadline;) {
-        if (acknowledged() >= settled + 3 * senders.length * recipients.length) break;
-        await sleep(50);
-      }
+      await moreAcknowledged(3 * recipients.length, "traffic acknowledged after recovery");
       sending = false;
       await Promise.all(traffic);
 
@@ -302,14 +306,5 @@ Deno.test({
       for (const sender of senders) sender.client.close();
       listener?.client.close();
     }
-  },
-});
-
-Deno.test({
-  name: "mysql outage: stop MariaDB",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await (await server)?.close();
   },
 });

@@ -2,8 +2,8 @@
  * MysqlStore against a real MariaDB started for this file: the shared store suite (a fresh database per case)
  * and what only a networked database has (schema details, server outages, credentials in errors).
  *
- * Deno registers tests synchronously, so the server starts in the first test and stops in the last; both run
- * with sanitizers off because the server process outlives each of them.
+ * One MariaDB for the file, started before its first test and stopped after its last
+ * (tests/harness/mariadb_fixture.ts).
  */
 
 import assert from "node:assert/strict";
@@ -12,19 +12,20 @@ import { isFatalMysqlError, mysqlFactory, redactUrl } from "../lib/db/mysql_fact
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlStore, type MysqlStoreOptions } from "../lib/store/mysql_store.ts";
 import { freePort } from "./harness/free_port.ts";
-import { MariaDbServer } from "./harness/mariadb.ts";
+import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { storeSuite } from "./store_suite.ts";
 
-let server: Promise<MariaDbServer> | undefined;
+const mariadb = mariaDbPerFile();
 let databases = 0;
 
-function mariadb(): Promise<MariaDbServer> {
-  return server ??= MariaDbServer.start();
+/** A test that must close every connection, socket and timer it opens (the server is the file's, not its). */
+function test(name: string, fn: () => void | Promise<void>): void {
+  Deno.test({ name, sanitizeOps: true, sanitizeResources: true, fn });
 }
 
 /** A migrated store over a new, empty database. */
 async function open(options?: MysqlStoreOptions): Promise<MysqlStore> {
-  const url = await (await mariadb()).createDatabase(`store_test_${++databases}`);
+  const url = await mariadb().createDatabase(`store_test_${++databases}`);
   const store = MysqlStore.open(url, options);
   try {
     await store.migrate();
@@ -45,19 +46,10 @@ async function inspect<T>(url: string, fn: (db: mysql.Connection) => Promise<T>)
   }
 }
 
-Deno.test({
-  name: "MariaDbServer.start() for this file",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await mariadb();
-  },
-});
-
 storeSuite("MysqlStore", () => open());
 
-Deno.test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, names compared exactly", async () => {
-  const url = await (await mariadb()).createDatabase("migrate_twice");
+test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, names compared exactly", async () => {
+  const url = await mariadb().createDatabase("migrate_twice");
   await using store = MysqlStore.open(url);
   await store.migrate();
   const id = await store.createUser("Alice", "h");
@@ -90,7 +82,7 @@ Deno.test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables onc
   });
 });
 
-Deno.test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async () => {
+test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async () => {
   await using store = await open();
   const a = await store.createUser("a", "h");
   const frame = JSON.stringify({ msgid: 6, id: a, msg: "😀👩‍👩‍👧🚀".repeat(4_000) + "end" });
@@ -102,7 +94,7 @@ Deno.test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async
   assert.equal(messages[1].frame, "after");
 });
 
-Deno.test("MysqlStore serves many concurrent calls through a small pool", async () => {
+test("MysqlStore serves many concurrent calls through a small pool", async () => {
   await using store = await open({ pool: { max: 3 } });
   const ids = await Promise.all(Array.from({ length: 60 }, (_, i) => store.createUser(`user ${i}`, "h")));
   assert.equal(new Set(ids).size, 60);
@@ -113,7 +105,7 @@ Deno.test("MysqlStore serves many concurrent calls through a small pool", async 
   assert.equal(stats.waiting, 0);
 });
 
-Deno.test("MysqlStore.existingUsers() and deleteOffline() handle lists longer than one batch", async () => {
+test("MysqlStore.existingUsers() and deleteOffline() handle lists longer than one batch", async () => {
   await using store = await open();
   const a = await store.createUser("a", "h");
   await store.storeOffline(Array.from({ length: 700 }, (_, i) => ({ userId: a, frame: `m${i}` })));
@@ -128,7 +120,7 @@ Deno.test("MysqlStore.existingUsers() and deleteOffline() handle lists longer th
   );
 });
 
-Deno.test("MysqlStore rejects bad ids and limits with RangeError before touching the database", async () => {
+test("MysqlStore rejects bad ids and limits with RangeError before touching the database", async () => {
   await using store = await open();
   await assert.rejects(store.findUser(1.5), RangeError);
   await assert.rejects(store.readOffline(1, -1), RangeError);
@@ -136,7 +128,7 @@ Deno.test("MysqlStore rejects bad ids and limits with RangeError before touching
   assert.deepEqual(store.poolStats().inUse, 0);
 });
 
-Deno.test("MysqlStore reports an unreachable database as StoreUnavailableError without the password", async () => {
+test("MysqlStore reports an unreachable database as StoreUnavailableError without the password", async () => {
   const url = `mysql://chat:s3cret-pw@127.0.0.1:${freePort()}/chat`;
   await using store = MysqlStore.open(url, { pool: { acquireTimeout: 300 } });
   const error = await store.ping().then(() => undefined, (error: unknown) => error);
@@ -153,29 +145,33 @@ Deno.test("MysqlStore reports an unreachable database as StoreUnavailableError w
   );
 });
 
-Deno.test("redactUrl() masks the password and drops the query string", () => {
+test("redactUrl() masks the password and drops the query string", () => {
   assert.equal(redactUrl("mysql://chat:p%40ss@db:3306/chat?ssl=x"), "mysql://chat:***@db:3306/chat");
   assert.equal(redactUrl("mysql://root@127.0.0.1:1/chat"), "mysql://root@127.0.0.1:1/chat");
   assert.equal(redactUrl("s3cret"), "(invalid URL)");
 });
 
-Deno.test("mysqlFactory().create() gives up a handshake in progress when its signal aborts", async () => {
+test("mysqlFactory().create() gives up a handshake in progress when its signal aborts", async () => {
   // A server that accepts TCP and never says hello: the handshake hangs until the abort.
   const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted: Deno.Conn[] = [];
+  const firstAccepted = Promise.withResolvers<Deno.Conn>();
   const accepting = (async () => {
-    for await (const conn of silent) accepted.push(conn);
+    for await (const conn of silent) {
+      accepted.push(conn);
+      firstAccepted.resolve(conn);
+    }
   })();
   try {
     const factory = mysqlFactory(`mysql://root@127.0.0.1:${(silent.addr as Deno.NetAddr).port}/chat`);
     await assert.rejects(factory.create(AbortSignal.abort(new Error("early"))), /early/);
     const controller = new AbortController();
     const creating = factory.create(controller.signal);
-    while (accepted.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const server = await firstAccepted.promise;
     controller.abort(new Error("gave up"));
     await assert.rejects(creating, /gave up/);
     // The client side was torn down: the server sees end of stream.
-    assert.equal(await accepted[0].read(new Uint8Array(16)), null);
+    assert.equal(await server.read(new Uint8Array(16)), null);
   } finally {
     silent.close();
     await accepting;
@@ -183,8 +179,8 @@ Deno.test("mysqlFactory().create() gives up a handshake in progress when its sig
   }
 });
 
-Deno.test("mysqlFactory() reports a connection the server killed through onError, as fatal", async () => {
-  const url = await (await mariadb()).createDatabase("factory_kill");
+test("mysqlFactory() reports a connection the server killed through onError, as fatal", async () => {
+  const url = await mariadb().createDatabase("factory_kill");
   const factory = mysqlFactory(url);
   const connection = await factory.create(new AbortController().signal);
   const failed = Promise.withResolvers<unknown>();
@@ -206,11 +202,8 @@ Deno.test("mysqlFactory() reports a connection the server killed through onError
 
 Deno.test({
   name: "MysqlStore fails fast while MariaDB is down and recovers by itself when it is back",
-  // The restarted server is a new process that outlives this test.
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
-    const db = await mariadb();
+    const db = mariadb();
     const acquireTimeout = 1_000;
     await using store = await open({ pool: { acquireTimeout, max: 4 } });
     const alice = await store.createUser("alice", "h");
@@ -283,8 +276,8 @@ class FreezableProxy {
   }
 }
 
-Deno.test("MysqlStore gives up on a server that stops answering after queryTimeout, and closes promptly", async () => {
-  const url = new URL(await (await mariadb()).createDatabase("hung_server"));
+test("MysqlStore gives up on a server that stops answering after queryTimeout, and closes promptly", async () => {
+  const url = new URL(await mariadb().createDatabase("hung_server"));
   const proxy = new FreezableProxy(Number(url.port));
   try {
     url.port = String(proxy.port);
@@ -310,13 +303,4 @@ Deno.test("MysqlStore gives up on a server that stops answering after queryTimeo
   } finally {
     await proxy.close();
   }
-});
-
-Deno.test({
-  name: "MariaDbServer.close() after the last test",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await (await server)?.close();
-  },
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
+import type { Clock } from "../lib/db/clock.ts";
 import { type Lease, Pool, type PoolFactory, type PoolOptions } from "../lib/db/pool.ts";
 import {
   AcquireTimeoutError,
@@ -9,6 +10,7 @@ import {
   PoolCloseError,
   PoolFullError,
 } from "../lib/db/errors.ts";
+import { FakeClock } from "./harness/fake_clock.ts";
 
 /** A stand-in for a database connection: an id, and the error listeners the pool attached. */
 class FakeConnection {
@@ -99,9 +101,14 @@ function poolTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, sanitizeOps: true, sanitizeResources: true, fn });
 }
 
+/**
+ * A pool over fake connections on a fake clock: time moves only through `clock.advance()`, so timeouts and
+ * the reaper are driven step by step (pass `clock: undefined` in `options` for real time).
+ */
 function setup(options: PoolOptions = {}, factoryOptions: ConstructorParameters<typeof FakeFactory>[0] = {}) {
   const factory = new FakeFactory(factoryOptions);
-  return { factory, pool: new Pool(factory, options) };
+  const clock = new FakeClock();
+  return { clock, factory, pool: new Pool(factory, { clock, ...options }) };
 }
 
 /** Counts abort listeners added and removed on every AbortSignal while alive. */
@@ -169,7 +176,7 @@ poolTest("Pool.acquire() opens at most one connection per waiter and never more 
 poolTest(
   "Pool.acquire() rejects with AcquireTimeoutError carrying the last create error as cause",
   async () => {
-    const { factory, pool } = setup({ acquireTimeout: 30 }, { manual: true });
+    const { clock, factory, pool } = setup({ acquireTimeout: 30 }, { manual: true });
     const acquired = pool.acquire();
     assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 1, pending: 1 });
 
@@ -180,6 +187,9 @@ poolTest(
     assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 1, pending: 0 });
     assert.equal(factory.requests.length, 1);
 
+    clock.advance(29);
+    await assertStillPending(acquired);
+    clock.advance(1);
     const error = await acquired.catch((error) => error);
     assert.ok(error instanceof AcquireTimeoutError);
     assert.equal(error.timeout, 30);
@@ -190,8 +200,9 @@ poolTest(
   },
 );
 
-poolTest("Pool.acquire() times out without a cause when the pool is merely busy", async () => {
-  const { pool } = setup({ max: 1, acquireTimeout: 20 });
+poolTest("Pool.acquire() times out without a cause when the pool is merely busy, on real time", async () => {
+  // The one test on the default clock: its timer fires for real and the sanitizers see it go.
+  const { pool } = setup({ max: 1, acquireTimeout: 20, clock: undefined });
   const lease = await pool.acquire();
   const error = await pool.acquire().catch((error) => error);
   assert.ok(error instanceof AcquireTimeoutError);
@@ -225,8 +236,10 @@ poolTest("Pool.acquire() rejects with the caller's abort reason", async () => {
 poolTest(
   "Pool.acquire() hands a connection that opens after its waiter timed out to the next waiter",
   async () => {
-    const { factory, pool } = setup({ max: 1, acquireTimeout: 20 }, { manual: true });
-    await assert.rejects(pool.acquire(), AcquireTimeoutError);
+    const { clock, factory, pool } = setup({ max: 1, acquireTimeout: 20 }, { manual: true });
+    const first = pool.acquire();
+    clock.advance(20);
+    await assert.rejects(first, AcquireTimeoutError);
     assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 0, pending: 1 });
 
     const next = pool.acquire({ signal: AbortSignal.timeout(5_000) });
@@ -263,7 +276,7 @@ poolTest("Pool.acquire() keeps a connection that opens after its waiter gave up 
 });
 
 poolTest("Pool.acquire() rolls back a failed create and still serves the next waiter", async () => {
-  const { factory, pool } = setup({ max: 1 }, { manual: true });
+  const { clock, factory, pool } = setup({ max: 1 }, { manual: true });
   const controller = new AbortController();
   const first = pool.acquire({ signal: controller.signal });
   const second = pool.acquire();
@@ -276,8 +289,11 @@ poolTest("Pool.acquire() rolls back a failed create and still serves the next wa
   await assert.rejects(first, { name: "AbortError" });
   assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 1, pending: 0 });
 
-  // The retry comes after a short pause and serves the remaining waiter.
-  while (factory.requests.length < 2) await delay(10);
+  // The retry comes after a pause of 100 ms and serves the remaining waiter.
+  clock.advance(99);
+  assert.equal(factory.requests.length, 1);
+  clock.advance(1);
+  assert.equal(factory.requests.length, 2);
   assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 1, pending: 1 });
   factory.requests[1].resolve();
   const lease = await second;
@@ -317,7 +333,7 @@ poolTest("Pool.acquire() with maxWaiters 0 still opens connections up to max", a
 });
 
 poolTest("Pool.acquire() removes its abort listener when served, aborted or timed out", async () => {
-  const { pool } = setup({ max: 1, acquireTimeout: 20 });
+  const { clock, pool } = setup({ max: 1, acquireTimeout: 20 });
   using spy = spyAbortListeners();
   const lease = await pool.acquire({ signal: new AbortController().signal });
   assert.ok(spy.added > 0);
@@ -329,6 +345,7 @@ poolTest("Pool.acquire() removes its abort listener when served, aborted or time
   assertCounts(pool, { size: 1, idle: 0, inUse: 1, waiting: 2, pending: 0 });
   controller.abort();
   await assert.rejects(aborted, { name: "AbortError" });
+  clock.advance(20);
   await assert.rejects(timedOut, AcquireTimeoutError);
   assertCounts(pool, { size: 1, idle: 0, inUse: 1, waiting: 0, pending: 0 });
   assert.equal(spy.removed, spy.added);
@@ -346,6 +363,34 @@ poolTest("Pool.acquire() removes its abort listener when served, aborted or time
   assert.equal(spy.removed, spy.added);
   await pool.close();
 });
+
+poolTest(
+  "Pool.acquire() cancels its timeout when the waiter is served while the timer is being set",
+  async () => {
+    // In a Deno test process the first setTimeout can run pending microtasks, which may serve the waiter
+    // before schedule() returns; here a release during schedule() does the same on purpose.
+    const fake = new FakeClock();
+    let duringSchedule: (() => void) | undefined;
+    const clock: Clock = {
+      now: () => fake.now(),
+      schedule(callback, delay) {
+        const hook = duringSchedule;
+        duringSchedule = undefined;
+        hook?.();
+        return fake.schedule(callback, delay);
+      },
+    };
+    const { pool } = setup({ max: 1, clock });
+    const first = await pool.acquire();
+    duringSchedule = () => first.release();
+    const second = await pool.acquire();
+    assert.equal(second.connection, first.connection);
+    assert.equal(fake.pending, 0, "the timeout of a served waiter stayed armed");
+    fake.advance(60_000);
+    second.release();
+    await pool.close();
+  },
+);
 
 poolTest("Pool removes a connection that fails while idle", async () => {
   const { factory, pool } = setup();
@@ -466,68 +511,102 @@ poolTest("Pool keeps min connections, opened lazily after first use", async () =
 });
 
 poolTest("Pool reaper closes idle connections oldest first, never below min", async () => {
-  const { factory, pool } = setup({ min: 1, max: 3, idleTimeout: 60, reapInterval: 5 });
+  const { clock, factory, pool } = setup({ min: 1, max: 3, idleTimeout: 60, reapInterval: 5 });
   const leases = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
   const [oldest, middle, newest] = leases.map((lease) => lease.connection);
-  leases[0].release();
-  await delay(40);
-  leases[1].release();
+  leases[0].release(); // idle since 0
+  clock.advance(40);
+  leases[1].release(); // both idle since 40
   leases[2].release();
   assertCounts(pool, { size: 3, idle: 3, inUse: 0, waiting: 0, pending: 0 });
 
-  await delay(40); // oldest idle ~80 ms, the others ~40 ms
+  // The reaper looks every 5 ms; the oldest reaches its 60 ms at 60, not one look earlier.
+  clock.advance(19);
+  assert.deepEqual(factory.destroyed, []);
+  clock.advance(1);
   assert.deepEqual(factory.destroyed, [oldest]);
   assertCounts(pool, { size: 2, idle: 2, inUse: 0, waiting: 0, pending: 0 });
 
-  await delay(80);
+  // The other two reach 60 ms together at 100; only one goes, since one must stay for min.
+  clock.advance(39);
+  assert.deepEqual(factory.destroyed, [oldest]);
+  clock.advance(1);
   assert.deepEqual(factory.destroyed, [oldest, middle]);
   assertCounts(pool, { size: 1, idle: 1, inUse: 0, waiting: 0, pending: 0 });
+  assert.equal(clock.pending, 0, "at min the reaper keeps no timer");
+  clock.advance(1_000);
+  assert.deepEqual(factory.destroyed, [oldest, middle]);
+
   const lease = await pool.acquire();
   assert.equal(lease.connection, newest);
   lease.release();
-  // At min the reaper has no timer left; close() must still succeed and leave nothing behind.
   await pool.close();
   assert.deepEqual(factory.destroyed, [oldest, middle, newest]);
 });
 
+poolTest("Pool reaper counts idle time from the last release, not from the open", async () => {
+  const { clock, factory, pool } = setup({ idleTimeout: 50, reapInterval: 10 });
+  const lease = await pool.acquire();
+  clock.advance(500); // leased all along: not idle
+  lease.release();
+  clock.advance(40);
+  assertCounts(pool, { size: 1, idle: 1, inUse: 0, waiting: 0, pending: 0 });
+  (await pool.acquire()).release(); // used again at 540: its clock starts over
+  clock.advance(40);
+  assert.deepEqual(factory.destroyed, []);
+  clock.advance(10);
+  assert.deepEqual(factory.destroyed, factory.created);
+  assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 0, pending: 0 });
+  await pool.close();
+});
+
 poolTest("Pool reaper stops by itself once the pool is empty", async () => {
-  // No close() here on purpose: the sanitizers fail the test if a reaper timer outlives the connections.
-  const { factory, pool } = setup({ idleTimeout: 10, reapInterval: 5 });
+  // No close() here on purpose: nothing may be left for it to stop.
+  const { clock, factory, pool } = setup({ idleTimeout: 10, reapInterval: 5 });
   (await pool.acquire()).release();
   assertCounts(pool, { size: 1, idle: 1, inUse: 0, waiting: 0, pending: 0 });
-  while (pool.size > 0) await delay(5);
+  assert.equal(clock.pending, 1, "the reaper's timer");
+  clock.advance(10);
   assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 0, pending: 0 });
   assert.equal(factory.destroyed.length, 1);
+  assert.equal(clock.pending, 0, "the reaper outlived the connections");
 });
 
 poolTest("Pool reaper timer goes as soon as the last idle connection fails", async () => {
-  // No close(): the sanitizers fail the test if the reaper timer stayed armed.
-  const { factory, pool } = setup({ idleTimeout: 1_000, reapInterval: 500 });
+  const { clock, factory, pool } = setup({ idleTimeout: 1_000, reapInterval: 500 });
   (await pool.acquire()).release();
+  assert.equal(clock.pending, 1);
   factory.created[0].fail(new Error("server has gone away"));
   assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 0, pending: 0 });
+  assert.equal(clock.pending, 0, "the reaper timer stayed armed");
 });
 
 poolTest("Pool reaper keeps no timer while every connection is leased", async () => {
-  // No close(): the sanitizers fail the test if the reaper timer stayed armed.
-  const { pool } = setup({ idleTimeout: 1_000, reapInterval: 500 });
+  const { clock, pool } = setup({ idleTimeout: 1_000, reapInterval: 500 });
   (await pool.acquire()).release();
+  assert.equal(clock.pending, 1);
   const lease = await pool.acquire();
   assertCounts(pool, { size: 1, idle: 0, inUse: 1, waiting: 0, pending: 0 });
-  assert.ok(lease.connection instanceof FakeConnection);
+  assert.equal(clock.pending, 0, "the reaper timer stayed armed");
+  lease.release();
+  assert.equal(clock.pending, 1, "the reaper is back with an idle connection");
+  await pool.close();
 });
 
 poolTest("Pool constructor opens nothing and starts no timer", async () => {
-  // Never closed: the sanitizers prove there is nothing to close.
-  const { factory } = setup({ min: 3 });
+  // Never closed: there is nothing to close.
+  const { clock, factory } = setup({ min: 3 });
   await tick();
   assert.equal(factory.created.length, 0);
+  assert.equal(clock.pending, 0);
 });
 
 poolTest("Pool.close() stops the reaper", async () => {
-  const { factory, pool } = setup({ idleTimeout: 1_000, reapInterval: 500 });
+  const { clock, factory, pool } = setup({ idleTimeout: 1_000, reapInterval: 500 });
   (await pool.acquire()).release();
+  assert.equal(clock.pending, 1);
   await pool.close();
+  assert.equal(clock.pending, 0);
   assertCounts(pool, { size: 0, idle: 0, inUse: 0, waiting: 0, pending: 0 });
   assert.equal(factory.destroyed.length, 1);
 });
@@ -549,9 +628,14 @@ poolTest("Pool.close() waits for an outstanding lease", async () => {
 });
 
 poolTest("Pool.close() destroys leases still out at its deadline", async () => {
-  const { factory, pool } = setup();
+  const { clock, factory, pool } = setup();
   const lease = await pool.acquire();
-  const error = await pool.close({ timeout: 20 }).catch((error) => error);
+  const closed = pool.close({ timeout: 20 }).catch((error) => error);
+  clock.advance(19);
+  await assertStillPending(closed);
+  assert.deepEqual(factory.destroyed, []);
+  clock.advance(1);
+  const error = await closed;
   assert.ok(error instanceof PoolCloseError);
   assert.ok(error instanceof AggregateError);
   assert.equal(error.errors.length, 1);

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { type Clock, realClock } from "./clock.ts";
 import {
   AcquireTimeoutError,
   CloseTimeoutError,
@@ -48,6 +49,8 @@ export interface PoolOptions {
   idleTimeout?: number;
   /** Milliseconds between the reaper's looks (default 1_000). */
   reapInterval?: number;
+  /** Where the pool's time and timers come from (default real time); tests pass a fake one. */
+  clock?: Clock;
 }
 
 /** Options of one {@linkcode Pool.acquire} call. */
@@ -71,12 +74,9 @@ const MAX_DELAY = 2 ** 31 - 1;
 /** Destroy failures kept for close() to report: bounded, like everything else. */
 const MAX_KEPT_FAILURES = 100;
 
-/** Whatever setTimeout returns here (with @types/node in the graph, not a number). */
-type Timer = ReturnType<typeof setTimeout>;
-
 interface Entry<T> {
   readonly connection: T;
-  /** When it last became idle (performance.now()), for the reaper. */
+  /** When it last became idle (the clock's now()), for the reaper. */
   since: number;
   /** The factory reported an error while it was leased: destroy it on release. */
   broken: boolean;
@@ -85,7 +85,7 @@ interface Entry<T> {
 
 interface Waiter<T> {
   readonly deferred: PromiseWithResolvers<Entry<T>>;
-  /** Removes the waiter's abort listener; a no-op until one is attached. */
+  /** Cancels the waiter's timeout and removes its abort listener; a no-op until they exist. */
   detach: () => void;
 }
 
@@ -110,6 +110,7 @@ export class Pool<T> implements AsyncDisposable {
   #acquireTimeout: number;
   #idleTimeout: number;
   #reapInterval: number;
+  #clock: Clock;
 
   /** Oldest first: released connections are pushed, and acquire takes the newest so the surplus ages out. */
   #idle: Entry<T>[] = [];
@@ -118,8 +119,10 @@ export class Pool<T> implements AsyncDisposable {
   #pending = 0;
   #lastCreateError: unknown = undefined;
   #used = false;
-  #reaper: Timer | undefined;
-  #retry: Timer | undefined;
+  /** Cancels the reaper's next look; set only while one is scheduled. */
+  #reaper: (() => void) | undefined;
+  /** Cancels the create retry after a failure; set only while one is scheduled. */
+  #retry: (() => void) | undefined;
   #destroying = new Set<Promise<void>>();
   #failures: unknown[] = [];
   /** Aborts connections still opening when the pool closes. */
@@ -141,6 +144,7 @@ export class Pool<T> implements AsyncDisposable {
     this.#acquireTimeout = check('Pool option "acquireTimeout"', options.acquireTimeout ?? 10_000, 1, true);
     this.#idleTimeout = check('Pool option "idleTimeout"', options.idleTimeout ?? 30_000, 1, true);
     this.#reapInterval = check('Pool option "reapInterval"', options.reapInterval ?? 1_000, 1, false);
+    this.#clock = options.clock ?? realClock;
   }
 
   /** Open connections, idle or leased (not those still opening). */
@@ -279,7 +283,7 @@ export class Pool<T> implements AsyncDisposable {
       if (!this.#closed) {
         this.#lastCreateError = error;
         if (this.#waiters.length > 0 && this.#retry === undefined) {
-          this.#retry = setTimeout(() => {
+          this.#retry = this.#clock.schedule(() => {
             this.#retry = undefined;
             this.#dispatch();
           }, CREATE_RETRY_DELAY);
@@ -290,7 +294,7 @@ export class Pool<T> implements AsyncDisposable {
       return;
     }
     this.#pending--;
-    const entry: Entry<T> = { connection, since: performance.now(), broken: false, detach: () => {} };
+    const entry: Entry<T> = { connection, since: this.#clock.now(), broken: false, detach: () => {} };
     if (this.#closed) {
       // Opened too late: close() no longer wants it.
       this.#destroy(entry);
@@ -315,26 +319,32 @@ export class Pool<T> implements AsyncDisposable {
     this.#dispatch();
   }
 
+  /** Ends the wait of `waiter` at the acquire timeout or when the caller's signal aborts, whichever first. */
   #startClock(waiter: Waiter<T>, callerSignal: AbortSignal | undefined): void {
-    const signals = callerSignal ? [callerSignal] : [];
-    if (this.#acquireTimeout !== Infinity) signals.push(AbortSignal.timeout(this.#acquireTimeout));
-    if (signals.length === 0) return;
-    const signal = AbortSignal.any(signals);
-    const onAbort = () => {
+    let served = false;
+    let cancelTimeout = () => {};
+    const giveUp = (reason: unknown) => {
       waiter.detach();
       const index = this.#waiters.indexOf(waiter);
       if (index !== -1) this.#waiters.splice(index, 1);
-      if (callerSignal?.aborted) {
-        waiter.deferred.reject(callerSignal.reason);
-      } else {
-        const cause = this.#lastCreateError;
-        waiter.deferred.reject(
-          new AcquireTimeoutError(this.#acquireTimeout, cause === undefined ? undefined : { cause }),
-        );
-      }
+      waiter.deferred.reject(reason);
     };
-    signal.addEventListener("abort", onAbort);
-    waiter.detach = () => signal.removeEventListener("abort", onAbort);
+    const onAbort = () => giveUp(callerSignal!.reason);
+    // Detach is in place before the timer exists: the first setTimeout of a Deno test process can run
+    // pending microtasks, which may serve this waiter before schedule() returns.
+    waiter.detach = () => {
+      served = true;
+      cancelTimeout();
+      callerSignal?.removeEventListener("abort", onAbort);
+    };
+    callerSignal?.addEventListener("abort", onAbort);
+    if (this.#acquireTimeout === Infinity) return;
+    const cancel = this.#clock.schedule(() => {
+      const cause = this.#lastCreateError;
+      giveUp(new AcquireTimeoutError(this.#acquireTimeout, cause === undefined ? undefined : { cause }));
+    }, this.#acquireTimeout);
+    if (served) cancel();
+    else cancelTimeout = cancel;
   }
 
   #lease(entry: Entry<T>): Lease<T> {
@@ -360,7 +370,7 @@ export class Pool<T> implements AsyncDisposable {
     if (failed || entry.broken || this.#closed) {
       this.#destroy(entry);
     } else {
-      entry.since = performance.now();
+      entry.since = this.#clock.now();
       this.#idle.push(entry);
     }
     this.#checkDrained();
@@ -385,18 +395,18 @@ export class Pool<T> implements AsyncDisposable {
     const reapable = !this.#closed && this.#idleTimeout !== Infinity && this.#idle.length > 0 &&
       this.size > this.#min;
     if (reapable && this.#reaper === undefined) {
-      this.#reaper = setTimeout(() => {
+      this.#reaper = this.#clock.schedule(() => {
         this.#reaper = undefined;
         this.#reap();
       }, this.#reapInterval);
     } else if (!reapable && this.#reaper !== undefined) {
-      clearTimeout(this.#reaper);
+      this.#reaper();
       this.#reaper = undefined;
     }
   }
 
   #reap(): void {
-    const now = performance.now();
+    const now = this.#clock.now();
     while (this.#idle.length > 0 && this.size > this.#min && now - this.#idle[0].since >= this.#idleTimeout) {
       this.#destroy(this.#idle.shift()!);
     }
@@ -409,8 +419,10 @@ export class Pool<T> implements AsyncDisposable {
 
   async #shutdown(timeout: number): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#reaper);
-    clearTimeout(this.#retry);
+    this.#reaper?.();
+    this.#reaper = undefined;
+    this.#retry?.();
+    this.#retry = undefined;
     this.#closer.abort(new PoolClosedError());
     for (const waiter of this.#waiters.splice(0)) {
       waiter.detach();
@@ -421,12 +433,12 @@ export class Pool<T> implements AsyncDisposable {
     const failures: unknown[] = [];
     this.#drained = Promise.withResolvers();
     this.#checkDrained();
-    let deadline: Timer | undefined;
+    let cancelDeadline = () => {};
     const inTime = await Promise.race([
       this.#drained.promise.then(() => true),
-      new Promise<false>((resolve) => deadline = setTimeout(() => resolve(false), timeout)),
+      new Promise<false>((resolve) => cancelDeadline = this.#clock.schedule(() => resolve(false), timeout)),
     ]);
-    clearTimeout(deadline);
+    cancelDeadline();
     if (!inTime) {
       failures.push(new CloseTimeoutError(timeout, this.#leased.size, this.#pending));
       for (const entry of this.#leased) this.#destroy(entry);

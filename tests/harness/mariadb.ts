@@ -6,15 +6,12 @@
  */
 
 import mysql from "mysql2/promise";
-import {
-  canConnect,
-  findExecutable,
-  freePort,
-  makeTempDir,
-  removeTempDir,
-  ServiceProcess,
-  waitFor,
-} from "./free_port.ts";
+import { canConnect } from "./can_connect.ts";
+import { eventually } from "./eventually.ts";
+import { findExecutable } from "./find_executable.ts";
+import { freePort } from "./free_port.ts";
+import { ServiceProcess } from "./service_process.ts";
+import { makeTempDir, removeTempDir } from "./temp_dir.ts";
 
 const READY_TIMEOUT = 20_000;
 const NAME = /^[A-Za-z0-9_]{1,64}$/;
@@ -139,10 +136,10 @@ export class MariaDbServer implements AsyncDisposable {
       `--init-file=${dir}/init.sql`,
       "--innodb-buffer-pool-size=32M",
     ], `${dir}/mariadbd.log`);
-    await waitFor(async () => {
+    await eventually(async () => {
       await canConnect(this.port);
       await this.#query("SELECT 1");
-    }, { timeout: READY_TIMEOUT, what: `MariaDB on 127.0.0.1:${this.port}`, process: this.#process });
+    }, { timeoutMs: READY_TIMEOUT, what: `MariaDB on 127.0.0.1:${this.port}`, process: this.#process });
   }
 
   async #query(sql: string): Promise<void> {

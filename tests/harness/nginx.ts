@@ -7,15 +7,12 @@
  * @module
  */
 
-import {
-  canConnect,
-  findExecutable,
-  freePort,
-  makeTempDir,
-  removeTempDir,
-  ServiceProcess,
-  waitFor,
-} from "./free_port.ts";
+import { canConnect } from "./can_connect.ts";
+import { eventually } from "./eventually.ts";
+import { findExecutable } from "./find_executable.ts";
+import { freePort } from "./free_port.ts";
+import { ServiceProcess } from "./service_process.ts";
+import { makeTempDir, removeTempDir } from "./temp_dir.ts";
 
 const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 const READY_TIMEOUT = 10_000;
@@ -71,8 +68,8 @@ export class NginxServer implements AsyncDisposable {
         // would orphan its workers, which keep serving the port.
         "daemon off; master_process off;",
       ], `${dir}/nginx.out`);
-      await waitFor(() => canConnect(server.port), {
-        timeout: READY_TIMEOUT,
+      await eventually(() => canConnect(server.port), {
+        timeoutMs: READY_TIMEOUT,
         what: `nginx on 127.0.0.1:${server.port}`,
         process: server.#process,
       });

@@ -5,14 +5,11 @@
  * @module
  */
 
-import {
-  findExecutable,
-  freePort,
-  makeTempDir,
-  removeTempDir,
-  ServiceProcess,
-  waitFor,
-} from "./free_port.ts";
+import { eventually } from "./eventually.ts";
+import { findExecutable } from "./find_executable.ts";
+import { freePort } from "./free_port.ts";
+import { ServiceProcess } from "./service_process.ts";
+import { makeTempDir, removeTempDir } from "./temp_dir.ts";
 
 const READY_TIMEOUT = 10_000;
 
@@ -98,8 +95,8 @@ export class RedisServer implements AsyncDisposable {
       "--logfile",
       `${this.#dir}/redis.log`,
     ], `${this.#dir}/redis.log`);
-    await waitFor(() => ping(this.port), {
-      timeout: READY_TIMEOUT,
+    await eventually(() => ping(this.port), {
+      timeoutMs: READY_TIMEOUT,
       what: `Redis on 127.0.0.1:${this.port}`,
       process: this.#process,
     });

@@ -76,7 +76,7 @@ export class TestClient implements AsyncDisposable {
 
   async #read(): Promise<void> {
     await readLines(this.#conn, (line) => this.#accept(JSON.parse(line)));
-    this.#closed = true;
+    this.close(); // the server is done: let go of our end too, or a test leaks it
     this.#closedResolvers.resolve();
   }
 
