@@ -49,7 +49,7 @@ export async function login(
     throw new RequestError(Errno.REJECTED, "wrong id or password");
   }
   if (session.connection.isClosed) return undefined;
-  if (context.sessions.has(record.id) || !await context.bus.claimUser(record.id)) {
+  if (!context.sessions.hasRoom(record.id) || !await context.bus.claimUser(record.id)) {
     throw new RequestError(Errno.ALREADY_LOGGED_IN, "this user is already logged in");
   }
   const user = { id: record.id, name: record.name };
@@ -58,7 +58,7 @@ export async function login(
     return undefined;
   }
   session.bind(user);
-  context.sessions.set(user.id, session);
+  context.sessions.add(user.id, session);
   try {
     return await completeLogin(context, session, envelope);
   } catch (error) {

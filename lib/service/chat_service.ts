@@ -19,6 +19,7 @@ import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
 import { ROUTES } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
+import { SessionRegistry } from "./session_registry.ts";
 
 /** Options for {@linkcode ChatService}. */
 export interface ChatServiceOptions {
@@ -87,8 +88,8 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       framesOut: registry.counter("chat_frames_out_total", "Frames sent, by msgid", "msgid"),
       errors: registry.counter("chat_errors_total", "Requests answered with an error, by errno", "errno"),
     };
-    const sessions = new Map<number, Session>();
-    const delivery = new Delivery(sessions, options.bus, options.store, options.log);
+    const sessions = new SessionRegistry<Session>();
+    const delivery = new Delivery({ sessions, bus: options.bus, store: options.store, log: options.log });
     const midPrefix = `${Date.now().toString(36)}.${options.bus.nodeId}.`;
     let midCounter = 0;
     this.context = {
@@ -105,7 +106,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     };
     options.bus.setHandler({ onMessage: (message) => delivery.onBusMessage(message) });
     registry.gauge("chat_connections", "Open client connections", () => this.#open.size);
-    registry.gauge("chat_logged_in_users", "Users logged in on this node", () => sessions.size);
+    registry.gauge("chat_logged_in_users", "Users logged in on this node", () => sessions.userCount);
     const deliveryCounter = (name: string, help: string, key: keyof Delivery["counters"]) =>
       registry.gauge(name, help, () => delivery.counters[key], "counter");
     deliveryCounter("chat_delivered_live_total", "Frames written to a local connection", "live");
@@ -164,7 +165,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
 
   /** Ends every login on this node (graceful shutdown) and waits for disconnect handling to finish. */
   async endAllLogins(): Promise<void> {
-    const sessions = [...this.context.sessions.values()];
+    const sessions = this.context.sessions.all();
     await Promise.all(sessions.map((session) => endLogin(this.context, session, "shutdown")));
     await Promise.all(this.#closing);
   }
