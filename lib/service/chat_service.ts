@@ -4,7 +4,7 @@
  */
 import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
-import type { Connection, ConnectionHandler } from "../net/connection.ts";
+import type { ConnectionHandler } from "../net/connection.ts";
 import { ackFrame, errorFrame, line, rejectionFrame } from "../protocol/encode.ts";
 import { Errno, type ErrnoValue } from "../protocol/errno.ts";
 import { RequestError } from "../protocol/errors.ts";
@@ -19,6 +19,7 @@ import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
 import { ROUTES } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
+import type { SessionConnection } from "./session_connection.ts";
 import { SessionRegistry } from "./session_registry.ts";
 
 /** Options for {@linkcode ChatService}. */
@@ -121,7 +122,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     deliveryCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "busErrors");
   }
 
-  onOpen(connection: Connection<UndeliveredFrame>): void {
+  onOpen(connection: SessionConnection): void {
     const session = sessionOf(connection, (frame) => this.#counters.framesOut.inc(msgidOf(frame)));
     session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
     this.#open.add(session);
@@ -146,16 +147,16 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     return closed;
   }
 
-  onFrame(connection: Connection<UndeliveredFrame>, text: string | null): Promise<void> {
+  onFrame(connection: SessionConnection, text: string | null): Promise<void> {
     return this.#dispatch(sessionOf(connection), text);
   }
 
-  onFrameTooLarge(connection: Connection<UndeliveredFrame>, size: number): void {
+  onFrameTooLarge(connection: SessionConnection, size: number): void {
     this.context.log.warn("frame too large", { conn: connection.id, remote: connection.remote, size });
     connection.send(line(errorFrame(Errno.FRAME_TOO_LARGE, `frame too large: more than ${size - 1} bytes`)));
   }
 
-  onClose(connection: Connection<UndeliveredFrame>, unsent: UndeliveredFrame[]): void {
+  onClose(connection: SessionConnection, unsent: UndeliveredFrame[]): void {
     const session = sessionOf(connection);
     this.#open.delete(session);
     this.context.log.debug("disconnect", { conn: connection.id, user: session.user?.id });
@@ -255,7 +256,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   }
 }
 
-function sessionOf(connection: Connection<UndeliveredFrame>, onSend?: (frame: string) => void): Session {
+function sessionOf(connection: SessionConnection, onSend?: (frame: string) => void): Session {
   if (connection.context instanceof Session) return connection.context;
   const session = new Session(connection, onSend);
   connection.context = session;

@@ -2,8 +2,8 @@
  * One client's session: its connection, protocol level and (after LOGIN) the user it is bound to.
  * Identity comes from here, never from a frame.
  */
-import type { Connection } from "../net/connection.ts";
 import { line, type ProtocolVersion } from "../protocol/encode.ts";
+import type { SessionConnection } from "./session_connection.ts";
 
 /** A durable frame that was queued for a user but never reached the socket: stored offline on close. */
 export interface UndeliveredFrame {
@@ -31,7 +31,7 @@ interface HeldFrame {
  * ```
  */
 export class Session {
-  readonly connection: Connection<UndeliveredFrame>;
+  readonly connection: SessionConnection;
   version: ProtocolVersion = 1;
   /** Set from the moment the login claimed the user until logout or disconnect. */
   user: SessionUser | undefined;
@@ -45,7 +45,7 @@ export class Session {
   readonly #onSend: (frame: string) => void;
 
   /** `onSend` sees every frame written to this session (metrics). */
-  constructor(connection: Connection<UndeliveredFrame>, onSend: (frame: string) => void = () => {}) {
+  constructor(connection: SessionConnection, onSend: (frame: string) => void = () => {}) {
     this.connection = connection;
     this.#onSend = onSend;
   }
