@@ -7,6 +7,7 @@ import { loginRequest, logoutRequest, registerRequest } from "../protocol/reques
 import { NameTakenError } from "../store/errors.ts";
 import type { GroupRecord, OfflineMessage, UserSummary } from "../store/store.ts";
 import type { ServiceContext } from "./context.ts";
+import { sessionUser } from "./identity.ts";
 import { announcePresence, endLogin } from "./lifecycle.ts";
 import { hashPassword, UNKNOWN_USER_HASH, verifyPassword } from "./password.ts";
 import type { Session } from "./session.ts";
@@ -46,6 +47,13 @@ export async function login(
   const matches = await verifyPassword(request.password, record?.passwordHash ?? UNKNOWN_USER_HASH);
   if (!record || !matches) {
     session.failedLogins++;
+    // Who tried which id from where, for spotting guessing; the password stays out of every log.
+    context.log.warn("login failed", {
+      user: request.id,
+      remote: session.connection.remote,
+      conn: session.connection.id,
+      failures: session.failedLogins,
+    });
     throw new RequestError(Errno.REJECTED, "wrong id or password");
   }
   if (session.connection.isClosed) return undefined;
@@ -172,10 +180,7 @@ export async function logout(
   session: Session,
   envelope: Envelope,
 ): Promise<undefined> {
-  const request = logoutRequest(envelope.frame);
-  if (request.id !== undefined && request.id !== session.user?.id) {
-    throw new RequestError(Errno.NOT_LOGGED_IN, '"id" does not match the logged-in user');
-  }
+  sessionUser(session, logoutRequest(envelope.frame));
   await endLogin(context, session, "loginout");
   return undefined;
 }

@@ -5,10 +5,11 @@
 import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
 import type { ConnectionHandler } from "../net/connection.ts";
-import { ackFrame, errorFrame, line, rejectionFrame } from "../protocol/encode.ts";
-import { Errno, type ErrnoValue } from "../protocol/errno.ts";
+import { ackFrame, errorFrame, type Failure, frameMsgid, line, rejectionFrame } from "../protocol/encode.ts";
+import { Errno } from "../protocol/errno.ts";
 import { RequestError } from "../protocol/errors.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
+import { msgName } from "../protocol/msg_id.ts";
 import { type Envelope, parseEnvelope } from "../protocol/requests.ts";
 import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
@@ -48,17 +49,6 @@ interface ServiceCounters {
   errors: Counter;
 }
 
-/** `{"msgid":N,...`: every frame this server writes starts so; reads N without parsing. */
-function msgidOf(frame: string): number {
-  let n = 0;
-  for (let i = 9; i < frame.length; i++) {
-    const digit = frame.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    n = n * 10 + digit;
-  }
-  return n;
-}
-
 /** Known user ids kept in memory; past this the cache starts over (a bound, not a tuning knob). */
 const USER_CACHE_LIMIT = 1_000_000;
 
@@ -85,8 +75,8 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#idleTimeoutMs = (options.idleTimeout ?? 90) * 1000;
     const registry = options.registry ?? new Registry();
     this.#counters = {
-      requests: registry.counter("chat_requests_total", "Frames received, by msgid", "msgid"),
-      framesOut: registry.counter("chat_frames_out_total", "Frames sent, by msgid", "msgid"),
+      requests: registry.counter("chat_requests_total", "Frames received, by message name", "msg"),
+      framesOut: registry.counter("chat_frames_out_total", "Frames sent, by message name", "msg"),
       errors: registry.counter("chat_errors_total", "Requests answered with an error, by errno", "errno"),
     };
     const sessions = new SessionRegistry<Session>();
@@ -123,13 +113,18 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   }
 
   onOpen(connection: SessionConnection): void {
-    const session = sessionOf(connection, (frame) => this.#counters.framesOut.inc(msgidOf(frame)));
+    const session = sessionOf(
+      connection,
+      (frame) => this.#counters.framesOut.inc(msgName(frameMsgid(frame))),
+    );
     session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
     this.#open.add(session);
     this.context.log.debug("connect", { conn: connection.id, remote: connection.remote });
     if (this.#open.size > this.#maxConnections) {
       this.context.log.warn("connection refused: too many connections", { remote: connection.remote });
-      session.reply(errorFrame(Errno.BUSY, "server busy: too many connections; try again later"));
+      session.reply(
+        errorFrame({ errno: Errno.BUSY, errmsg: "server busy: too many connections; try again later" }),
+      );
       connection.closeAfterFlush();
     }
   }
@@ -153,7 +148,8 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
 
   onFrameTooLarge(connection: SessionConnection, size: number): void {
     this.context.log.warn("frame too large", { conn: connection.id, remote: connection.remote, size });
-    connection.send(line(errorFrame(Errno.FRAME_TOO_LARGE, `frame too large: more than ${size - 1} bytes`)));
+    const errmsg = `frame too large: more than ${size - 1} bytes`;
+    connection.send(line(errorFrame({ errno: Errno.FRAME_TOO_LARGE, errmsg })));
   }
 
   onClose(connection: SessionConnection, unsent: UndeliveredFrame[]): void {
@@ -200,7 +196,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       return;
     }
     if (envelope.v2) session.version = 2;
-    this.#counters.requests.inc(envelope.msgid);
+    this.#counters.requests.inc(msgName(envelope.msgid));
     const handler = ROUTES.get(envelope.msgid);
     if (!handler) {
       this.#replyError(
@@ -219,40 +215,40 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       } else {
         const fields = await handler.handle(this.context, session, envelope);
         if (session.version === 2) {
-          session.reply(ackFrame(envelope.msgid, envelope.cid, Errno.OK, fields ?? {}));
+          session.reply(ackFrame(envelope.msgid, { cid: envelope.cid, fields }));
         }
       }
     } catch (error) {
-      const [errno, message] = this.#describe(error, session);
-      if (handler.reply === "own") {
-        session.reply(rejectionFrame(handler.replyMsgid, errno, message, envelope.cid));
-      } else if (session.version === 2) session.reply(ackFrame(envelope.msgid, envelope.cid, errno, message));
-      else session.reply(errorFrame(errno, message, envelope.msgid));
+      const { errno, errmsg } = this.#describe(error, session);
+      const cid = envelope.cid;
+      if (handler.reply === "own") session.reply(rejectionFrame(handler.replyMsgid, { errno, errmsg, cid }));
+      else if (session.version === 2) session.reply(ackFrame(envelope.msgid, { errno, errmsg, cid }));
+      // A v1 client (the C++ one) gets what the original's ERROR would have: no cid.
+      else session.reply(errorFrame({ errno, errmsg, ref: envelope.msgid }));
     }
   }
 
   #replyError(session: Session, error: unknown, partial: Partial<Envelope>): void {
-    const [errno, message] = this.#describe(error, session);
-    session.reply(errorFrame(errno, message, partial.msgid, partial.cid));
+    session.reply(errorFrame({ ...this.#describe(error, session), ref: partial.msgid, cid: partial.cid }));
   }
 
-  #describe(error: unknown, session: Session): [ErrnoValue, string] {
-    const [errno, message] = this.#classify(error, session);
-    this.#counters.errors.inc(errno);
-    return [errno, message];
+  #describe(error: unknown, session: Session): Failure {
+    const failure = this.#classify(error, session);
+    this.#counters.errors.inc(failure.errno);
+    return failure;
   }
 
-  #classify(error: unknown, session: Session): [ErrnoValue, string] {
-    if (error instanceof RequestError) return [error.errno, error.message];
+  #classify(error: unknown, session: Session): Failure {
+    if (error instanceof RequestError) return { errno: error.errno, errmsg: error.message };
     if (error instanceof StoreUnavailableError) {
       this.context.log.warn("store unavailable", { conn: session.connection.id, error });
-      return [Errno.BUSY, "server busy: the database is unavailable; try again"];
+      return { errno: Errno.BUSY, errmsg: "server busy: the database is unavailable; try again" };
     }
     this.context.log.error("request failed", {
       conn: session.connection.id,
       error: error instanceof Error ? error.stack : String(error),
     });
-    return [Errno.BUSY, "server busy: the request failed; try again"];
+    return { errno: Errno.BUSY, errmsg: "server busy: the request failed; try again" };
   }
 }
 
