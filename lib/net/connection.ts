@@ -63,6 +63,8 @@ function queuedSize(item: Outbound): number {
  *
  * @example
  * ```ts
+ * declare const tcpConn: Deno.Conn;
+ * declare const handler: ConnectionHandler<unknown>;
  * const connection = new Connection(tcpConn, handler);
  * connection.start();
  * connection.send('{"msgid":14}\n');

@@ -120,6 +120,8 @@ export function ackFrame(ref: number, outcome: AckSuccess | Failure): string {
  *
  * @example
  * ```ts
+ * import { MsgId } from "./msg_id.ts";
+ *
  * rejectionFrame(MsgId.LOGIN_ACK, { errno: 1, errmsg: "wrong id or password", cid: "c1" });
  * ```
  */

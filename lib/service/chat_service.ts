@@ -55,8 +55,15 @@ const USER_CACHE_LIMIT = 1_000_000;
 /**
  * @example
  * ```ts
- * const service = new ChatService({ store, bus, log });
- * const server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, service);
+ * import { LocalBus } from "../bus/local_bus.ts";
+ * import { Logger } from "../log.ts";
+ * import { TcpServer } from "../net/tcp_server.ts";
+ * import { SqliteStore } from "../store/sqlite_store.ts";
+ *
+ * const store = SqliteStore.open(":memory:");
+ * await store.migrate();
+ * const service = new ChatService({ store, bus: new LocalBus("n1"), log: new Logger() });
+ * await using server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, service);
  * ```
  */
 export class ChatService implements ConnectionHandler<UndeliveredFrame> {

@@ -26,6 +26,9 @@ interface HeldFrame {
 /**
  * @example
  * ```ts
+ * import type { SessionConnection } from "./session_connection.ts";
+ *
+ * declare const connection: SessionConnection;
  * const session = new Session(connection);
  * session.reply('{"msgid":14,"ts":1}');
  * ```
