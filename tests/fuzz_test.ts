@@ -969,7 +969,8 @@ Deno.test("ChatService.onFrame() answers 50,000 fuzzed frames in process and nev
       }
     }
 
-    assert.deepEqual(log.problems(), []);
+    // Fuzzed passwords fail logins, and a failed login is a warning by design (who tried which id from where).
+    assert.deepEqual(log.problems().filter((problem) => !problem.startsWith("warn login failed ")), []);
     for (const { model, conn } of pairs) {
       const problems: string[] = [];
       const answers = conn.sent.map((text) => {
