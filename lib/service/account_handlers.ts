@@ -15,6 +15,7 @@ import type { Session } from "./session.ts";
 /** Failed logins one connection may make before it is refused with errno 10. */
 export const MAX_FAILED_LOGINS = 5;
 
+/** REG: creates the user (errno 1 when the name is taken) and answers REG_ACK with the new id. */
 export async function register(
   context: ServiceContext,
   session: Session,
@@ -32,6 +33,10 @@ export async function register(
   }
 }
 
+/**
+ * LOGIN: checks the password (a failure is errno 1, logged at warn without the password), claims the user on
+ * the bus (errno 2 when a live session holds it), then answers LOGIN_ACK and hands over offline messages.
+ */
 export async function login(
   context: ServiceContext,
   session: Session,
@@ -175,6 +180,7 @@ function loginGroups(groups: GroupRecord[], online: Set<number>): LoginGroup[] {
   }));
 }
 
+/** LOGINOUT: ends the session's login; a frame `id` other than the session's user is errno 5. */
 export async function logout(
   context: ServiceContext,
   session: Session,
