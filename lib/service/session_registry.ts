@@ -100,6 +100,8 @@ export class SessionRegistry<S> {
 
   /** Every session, a snapshot (shutdown ends them all while they remove themselves). */
   all(): S[] {
-    return [...this.#byUser.values()].flat() as S[];
+    const all: S[] = [];
+    for (const sessions of this.#byUser.values()) all.push(...sessions);
+    return all;
   }
 }
