@@ -89,6 +89,17 @@ Deno.test("a failed login is logged at warn with the user id and remote address,
     failed.map(({ level, fields }) => [level, fields.user, fields.remote]),
     [["warn", id, "10.1.2.3:45678"], ["warn", 424242, "10.1.2.3:45678"]],
   );
+  const guesser = await fixture.open(
+    "10.9.9.9:1",
+    ...Array.from({ length: 6 }, () => ({ msgid: 1, v: 2, id, password: wrong })),
+  );
+  assert.deepEqual(guesser.frames().map((frame) => frame.errno), [1, 1, 1, 1, 1, 10]);
+  const refused = fixture.log.entries.filter((entry) =>
+    entry.event === "login refused: too many failed logins"
+  );
+  assert.deepEqual(refused.map(({ level, fields }) => [level, fields.user, fields.remote]), [
+    ["warn", id, "10.9.9.9:1"],
+  ]);
   const everything = JSON.stringify(fixture.log.entries);
   assert.ok(everything.includes('"event":"login"'), "the successful login is logged too");
   for (const password of [wrong, "the-right-one"]) assert.ok(!everything.includes(password), password);

@@ -45,6 +45,11 @@ export async function login(
   const request = loginRequest(envelope.frame, context.limits);
   if (session.user) throw new RequestError(Errno.ALREADY_LOGGED_IN, "this connection is already logged in");
   if (session.failedLogins >= MAX_FAILED_LOGINS) {
+    context.log.warn("login refused: too many failed logins", {
+      user: request.id,
+      remote: session.connection.remote,
+      conn: session.connection.id,
+    });
     throw new RequestError(Errno.RATE_LIMITED, "too many failed logins on this connection");
   }
   const record = await context.store.findUser(request.id);
