@@ -1,13 +1,13 @@
 /** Connection's output queue against a fake socket whose writes the test completes by hand. */
 import assert from "node:assert/strict";
-import { Connection, type ConnectionHandler } from "../lib/net/connection.ts";
+import { Connection, type ConnectionHandler, type ConnectionSocket } from "../lib/net/connection.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A socket whose reads never return and whose writes wait for the test. */
-class FakeConn {
-  readonly remoteAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
+class FakeConn implements ConnectionSocket {
+  readonly remoteAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
   readonly writes: { bytes: Uint8Array; done: PromiseWithResolvers<number> }[] = [];
   readonly #closed = Promise.withResolvers<null>();
   closed = false;
@@ -36,65 +36,80 @@ function open(options: { maxOutboundBytes?: number } = {}) {
     onFrameTooLarge: () => {},
     onClose: (_connection, tags) => unsent.push(tags),
   };
-  const connection = new Connection<string>(fake as unknown as Deno.Conn, handler, options);
+  const connection = new Connection<string>(fake, handler, options);
   connection.start();
   return { fake, connection, unsent };
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-Deno.test("Connection coalesces text and shared bytes queued during a write into one write, in order", async () => {
-  const { fake, connection } = open();
-  const shared = encoder.encode('{"msgid":10,"msg":"群 😀"}\n');
-  connection.send('{"first":1}\n');
-  connection.send(shared, "g1");
-  connection.send('{"text":"é"}\n');
-  connection.send(shared, "g2");
-  assert.equal(fake.writes.length, 1, "one write in flight");
-  fake.writes[0].done.resolve(fake.writes[0].bytes.length);
-  await tick();
-  assert.equal(fake.writes.length, 2);
-  assert.equal(
-    decoder.decode(fake.writes[1].bytes),
-    '{"msgid":10,"msg":"群 😀"}\n{"text":"é"}\n{"msgid":10,"msg":"群 😀"}\n',
-  );
-  assert.deepEqual(
-    [...shared],
-    [...encoder.encode('{"msgid":10,"msg":"群 😀"}\n')],
-    "shared bytes untouched",
-  );
-  fake.writes[1].done.resolve(fake.writes[1].bytes.length);
-  assert.equal(await connection.flushed(), true);
-  connection.close();
-});
+/** These tests own timers and connections: nothing may outlive a case. */
+const sanitized = { sanitizeOps: true, sanitizeResources: true };
 
-Deno.test("Connection reports the items a failed write did not finish, bytes and text, in order", async () => {
-  const { fake, connection, unsent } = open();
-  const shared = encoder.encode('{"msg":"😀😀"}\n');
-  connection.send("{}\n", "first");
-  connection.send(shared, "bytes-1");
-  connection.send('{"msg":"é"}\n', "text-2");
-  connection.send(shared, "bytes-3");
-  fake.writes[0].done.resolve(3);
-  await tick();
-  // The second write reaches the socket up to the middle of "text-2", then the peer is gone.
-  const cut = shared.length + 4;
-  fake.writes[1].done.resolve(cut);
-  await tick();
-  fake.writes[2].done.reject(new Deno.errors.ConnectionReset("gone"));
-  await connection.closed;
-  assert.deepEqual(unsent, [["text-2", "bytes-3"]]);
-});
+Deno.test(
+  "Connection coalesces text and shared bytes queued during a write into one write, in order",
+  sanitized,
+  async () => {
+    const { fake, connection } = open();
+    const shared = encoder.encode('{"msgid":10,"msg":"群 😀"}\n');
+    connection.send('{"first":1}\n');
+    connection.send(shared, "g1");
+    connection.send('{"text":"é"}\n');
+    connection.send(shared, "g2");
+    assert.equal(fake.writes.length, 1, "one write in flight");
+    fake.writes[0].done.resolve(fake.writes[0].bytes.length);
+    await tick();
+    assert.equal(fake.writes.length, 2);
+    assert.equal(
+      decoder.decode(fake.writes[1].bytes),
+      '{"msgid":10,"msg":"群 😀"}\n{"text":"é"}\n{"msgid":10,"msg":"群 😀"}\n',
+    );
+    assert.deepEqual(
+      [...shared],
+      [...encoder.encode('{"msgid":10,"msg":"群 😀"}\n')],
+      "shared bytes untouched",
+    );
+    fake.writes[1].done.resolve(fake.writes[1].bytes.length);
+    assert.equal(await connection.flushed(), true);
+    connection.close();
+  },
+);
 
-Deno.test("Connection closes a reader over the outbound limit and reports every queued item", async () => {
-  const { fake, connection, unsent } = open({ maxOutboundBytes: 64 });
-  const shared = encoder.encode(`{"msg":"${"x".repeat(30)}"}\n`);
-  assert.equal(connection.send(shared, "a"), true);
-  assert.equal(connection.send(shared, "b"), true);
-  assert.equal(connection.send(shared, "c"), true, "accepted, then the connection closes");
-  assert.equal(connection.isClosed, true);
-  fake.writes[0].done.reject(new Deno.errors.BadResource("closed"));
-  await connection.closed;
-  assert.deepEqual(unsent, [["a", "b", "c"]]);
-  assert.equal(connection.send(shared, "d"), false, "nothing is accepted after onClose");
-});
+Deno.test(
+  "Connection reports the items a failed write did not finish, bytes and text, in order",
+  sanitized,
+  async () => {
+    const { fake, connection, unsent } = open();
+    const shared = encoder.encode('{"msg":"😀😀"}\n');
+    connection.send("{}\n", "first");
+    connection.send(shared, "bytes-1");
+    connection.send('{"msg":"é"}\n', "text-2");
+    connection.send(shared, "bytes-3");
+    fake.writes[0].done.resolve(3);
+    await tick();
+    // The second write reaches the socket up to the middle of "text-2", then the peer is gone.
+    const cut = shared.length + 4;
+    fake.writes[1].done.resolve(cut);
+    await tick();
+    fake.writes[2].done.reject(new Deno.errors.ConnectionReset("gone"));
+    await connection.closed;
+    assert.deepEqual(unsent, [["text-2", "bytes-3"]]);
+  },
+);
+
+Deno.test(
+  "Connection closes a reader over the outbound limit and reports every queued item",
+  sanitized,
+  async () => {
+    const { fake, connection, unsent } = open({ maxOutboundBytes: 64 });
+    const shared = encoder.encode(`{"msg":"${"x".repeat(30)}"}\n`);
+    assert.equal(connection.send(shared, "a"), true);
+    assert.equal(connection.send(shared, "b"), true);
+    assert.equal(connection.send(shared, "c"), true, "accepted, then the connection closes");
+    assert.equal(connection.isClosed, true);
+    fake.writes[0].done.reject(new Deno.errors.BadResource("closed"));
+    await connection.closed;
+    assert.deepEqual(unsent, [["a", "b", "c"]]);
+    assert.equal(connection.send(shared, "d"), false, "nothing is accepted after onClose");
+  },
+);

@@ -1,26 +1,89 @@
 import assert from "node:assert/strict";
-import { ackFrame } from "../lib/protocol/encode.ts";
+import {
+  ackFrame,
+  errorFrame,
+  frameMsgid,
+  groupChatFrame,
+  loginAckFrame,
+  oneChatFrame,
+  pongFrame,
+  presenceFrame,
+  registeredFrame,
+  rejectionFrame,
+} from "../lib/protocol/encode.ts";
+import { MsgId } from "../lib/protocol/msg_id.ts";
 
 Deno.test("ackFrame() writes the same JSON as JSON.stringify of the fields, without undefined ones", () => {
-  const cases: [number, string | number | undefined, 0 | 6, Record<string, unknown>][] = [
-    [6, 7, 0, { mid: "n1-1", ts: 1795000000000 }],
-    [6, 'a "quoted" cid \\ 你好 😀', 0, { mid: "x\ny", ts: 1 }],
-    [7, undefined, 0, { friendid: 2 }],
-    [8, 0, 0, { groupid: 3, extra: undefined, none: null, list: [1, "b"] }],
-    [3, "c", 0, {}],
+  const cases: [number, string | number | undefined, Record<string, unknown> | undefined][] = [
+    [6, 7, { mid: "n1-1", ts: 1795000000000 }],
+    [6, 'a "quoted" cid \\ 你好 😀', { mid: "x\ny", ts: 1 }],
+    [7, undefined, { friendid: 2 }],
+    [8, 0, { groupid: 3, extra: undefined, none: null, list: [1, "b"] }],
+    [3, "c", {}],
+    [3, "c", undefined],
   ];
-  for (const [ref, cid, errno, fields] of cases) {
-    const frame = ackFrame(ref, cid, errno, fields);
-    assert.equal(frame, JSON.stringify({ msgid: 11, ref, cid, errno, ...fields }));
+  for (const [ref, cid, fields] of cases) {
+    const frame = ackFrame(ref, { cid, fields });
+    assert.equal(frame, JSON.stringify({ msgid: 11, ref, cid, errno: 0, ...fields }));
   }
 });
 
-Deno.test("ackFrame() with an errmsg carries it instead of fields", () => {
-  assert.deepEqual(JSON.parse(ackFrame(6, 1, 6, 'no such user: 9 "x"')), {
-    msgid: 11,
-    ref: 6,
-    cid: 1,
-    errno: 6,
-    errmsg: 'no such user: 9 "x"',
-  });
+Deno.test("ackFrame() of a failure carries errno and errmsg instead of fields", () => {
+  const frame = ackFrame(6, { cid: 1, errno: 6, errmsg: 'no such user: 9 "x"' });
+  assert.equal(frame, JSON.stringify({ msgid: 11, ref: 6, cid: 1, errno: 6, errmsg: 'no such user: 9 "x"' }));
+  assert.equal(
+    ackFrame(3, { errno: 5, errmsg: "not logged in" }),
+    '{"msgid":11,"ref":3,"errno":5,"errmsg":"not logged in"}',
+    "no cid when the request had none",
+  );
+});
+
+Deno.test("errorFrame() writes msgid, errno, errmsg, then ref and cid when known", () => {
+  assert.equal(
+    errorFrame({ errno: 13, errmsg: "malformed JSON" }),
+    '{"msgid":12,"errno":13,"errmsg":"malformed JSON"}',
+  );
+  assert.equal(
+    errorFrame({ errno: 14, errmsg: "unknown msgid: 99", ref: 99, cid: "c" }),
+    '{"msgid":12,"errno":14,"errmsg":"unknown msgid: 99","ref":99,"cid":"c"}',
+  );
+  assert.equal(
+    errorFrame({ errno: 4, errmsg: "x", cid: 0 }),
+    '{"msgid":12,"errno":4,"errmsg":"x","cid":0}',
+  );
+});
+
+Deno.test("rejectionFrame() answers with the reply's own msgid (what the C++ client reads)", () => {
+  assert.equal(
+    rejectionFrame(MsgId.LOGIN_ACK, { errno: 1, errmsg: "wrong id or password" }),
+    '{"msgid":2,"errno":1,"errmsg":"wrong id or password"}',
+  );
+  assert.equal(
+    rejectionFrame(MsgId.REG_ACK, { errno: 1, errmsg: "taken", cid: "r1" }),
+    '{"msgid":5,"errno":1,"errmsg":"taken","cid":"r1"}',
+  );
+});
+
+Deno.test("frameMsgid() reads the msgid of every frame the server builds without parsing it", () => {
+  const chat = { id: 1, name: "a", msg: "m", time: "t", mid: "x", ts: 1 };
+  const frames = [
+    errorFrame({ errno: 13, errmsg: "e" }),
+    ackFrame(6, { cid: 1, fields: { mid: "x" } }),
+    ackFrame(6, { errno: 6, errmsg: "e" }),
+    rejectionFrame(MsgId.LOGIN_ACK, { errno: 1, errmsg: "e" }),
+    registeredFrame(7, undefined),
+    pongFrame("c"),
+    presenceFrame(7, true),
+    oneChatFrame({ ...chat, toid: 2 }),
+    groupChatFrame({ ...chat, groupid: 2 }),
+    loginAckFrame(1, { id: 1, name: "a", offline: [], friends: [], groups: [] }),
+    loginAckFrame(2, { id: 1, name: "a", offline: [], friends: [], groups: [] }),
+  ];
+  for (const frame of frames) assert.equal(frameMsgid(frame), JSON.parse(frame).msgid, frame);
+});
+
+Deno.test("frameMsgid() is 0 for text that does not start as a built frame", () => {
+  for (const text of ["", "{}", '{"id":6,"msgid":6}', '{ "msgid":6}', '{"msgid":"6"}']) {
+    assert.equal(frameMsgid(text), 0, text);
+  }
 });

@@ -22,6 +22,11 @@ export interface ConnectionHandler<T> {
   onClose(connection: Connection<T>, unsent: T[]): void;
 }
 
+/** What a {@linkcode Connection} uses of its socket: a `Deno.Conn` has it, and a test's fake can. */
+export type ConnectionSocket = Pick<Deno.Conn, "read" | "write" | "close"> & {
+  readonly remoteAddr: Deno.Addr;
+};
+
 /** Options for {@linkcode Connection}. */
 export interface ConnectionOptions {
   /** Largest accepted inbound frame (default 64 KiB). */
@@ -63,6 +68,8 @@ function queuedSize(item: Outbound): number {
  *
  * @example
  * ```ts
+ * declare const tcpConn: Deno.Conn;
+ * declare const handler: ConnectionHandler<unknown>;
  * const connection = new Connection(tcpConn, handler);
  * connection.start();
  * connection.send('{"msgid":14}\n');
@@ -77,7 +84,7 @@ export class Connection<T = unknown> {
   /** When bytes last arrived (performance.now()), for idle timeouts. */
   lastReadAt = performance.now();
 
-  readonly #conn: Deno.Conn;
+  readonly #conn: ConnectionSocket;
   readonly #handler: ConnectionHandler<T>;
   readonly #decoder: FrameDecoder;
   readonly #maxOutboundBytes: number;
@@ -95,7 +102,7 @@ export class Connection<T = unknown> {
   #flushWaiters: { target: number; resolve: (flushed: boolean) => void }[] = [];
   readonly #done = Promise.withResolvers<void>();
 
-  constructor(conn: Deno.Conn, handler: ConnectionHandler<T>, options: ConnectionOptions = {}) {
+  constructor(conn: ConnectionSocket, handler: ConnectionHandler<T>, options: ConnectionOptions = {}) {
     this.#conn = conn;
     this.#handler = handler;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });

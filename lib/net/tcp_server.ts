@@ -16,6 +16,9 @@ export interface TcpServerOptions extends ConnectionOptions {
  *
  * @example
  * ```ts
+ * import type { ConnectionHandler } from "./connection.ts";
+ *
+ * declare const handler: ConnectionHandler<unknown>;
  * const server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, handler);
  * console.log(server.port);
  * await server.close();

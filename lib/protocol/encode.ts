@@ -11,6 +11,29 @@ export type ProtocolVersion = 1 | 2;
 /** A correlation id echoed back to v2 clients. */
 export type Cid = string | number | undefined;
 
+/** How every frame built here begins: what {@linkcode frameMsgid} relies on. */
+const MSGID_PREFIX = '{"msgid":';
+
+/**
+ * The msgid of a frame built by this module (or stored from one), read without parsing JSON: every
+ * builder writes `msgid` first. 0 for text that does not start so.
+ *
+ * @example
+ * ```ts
+ * frameMsgid(pongFrame(undefined)); // 14
+ * ```
+ */
+export function frameMsgid(frame: string): number {
+  if (!frame.startsWith(MSGID_PREFIX)) return 0;
+  let n = 0;
+  for (let i = MSGID_PREFIX.length; i < frame.length; i++) {
+    const digit = frame.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
 /** The frame text followed by the wire terminator. */
 export function line(frame: string): string {
   return frame + "\n";
@@ -23,35 +46,87 @@ export function localTime(date = new Date()): string {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
-/** An ERROR frame. `ref` and `cid` are included when known. */
-export function errorFrame(errno: ErrnoValue, errmsg: string, ref?: number, cid?: Cid): string {
-  return JSON.stringify({ msgid: MsgId.ERROR, errno, errmsg, ref, cid });
+/** Why a request failed, as its reply says it: the errno, the message the client sees, and its `cid`. */
+export interface Failure {
+  errno: ErrnoValue;
+  errmsg: string;
+  cid?: Cid;
 }
 
-/** A v2 ACK of request `ref`, with result fields on success or `errmsg` on failure. */
-export function ackFrame(
-  ref: number,
-  cid: Cid,
-  errno: ErrnoValue,
-  errmsgOrFields?: string | Record<string, unknown>,
-): string {
-  if (typeof errmsgOrFields === "string") {
-    return JSON.stringify({ msgid: MsgId.ACK, ref, cid, errno, errmsg: errmsgOrFields });
+/** Options for {@linkcode errorFrame}: the failure and, when known, the msgid it answers (`ref`). */
+export interface ErrorFrameOptions extends Failure {
+  ref?: number;
+}
+
+/**
+ * An ERROR frame. `ref` and `cid` are included when known.
+ *
+ * @example
+ * ```ts
+ * errorFrame({ errno: 14, errmsg: "unknown msgid: 99", ref: 99 });
+ * // '{"msgid":12,"errno":14,"errmsg":"unknown msgid: 99","ref":99}'
+ * ```
+ */
+export function errorFrame(options: ErrorFrameOptions): string {
+  return JSON.stringify({
+    msgid: MsgId.ERROR,
+    errno: options.errno,
+    errmsg: options.errmsg,
+    ref: options.ref,
+    cid: options.cid,
+  });
+}
+
+/** A successful ACK: its `cid` and the handler's result fields (`undefined` values are left out). */
+export interface AckSuccess {
+  cid?: Cid;
+  fields?: Record<string, unknown>;
+}
+
+/**
+ * A v2 ACK of request `ref`: errno 0 with result fields, or a {@linkcode Failure}.
+ *
+ * @example
+ * ```ts
+ * ackFrame(6, { cid: 1, fields: { mid: "a.n1.0", ts: 1 } });
+ * // '{"msgid":11,"ref":6,"cid":1,"errno":0,"mid":"a.n1.0","ts":1}'
+ * ackFrame(6, { cid: 1, errno: 6, errmsg: "no such user: 9" });
+ * ```
+ */
+export function ackFrame(ref: number, outcome: AckSuccess | Failure): string {
+  if ("errmsg" in outcome) {
+    return JSON.stringify({
+      msgid: MsgId.ACK,
+      ref,
+      cid: outcome.cid,
+      errno: outcome.errno,
+      errmsg: outcome.errmsg,
+    });
   }
   // Written out rather than spread into a new object: one ACK per chat message makes this a hot path.
   let frame = `{"msgid":${MsgId.ACK},"ref":${ref}`;
-  if (cid !== undefined) frame += `,"cid":${JSON.stringify(cid)}`;
-  frame += `,"errno":${errno}`;
-  for (const key in errmsgOrFields) {
-    const value = errmsgOrFields[key];
+  if (outcome.cid !== undefined) frame += `,"cid":${JSON.stringify(outcome.cid)}`;
+  frame += `,"errno":${Errno.OK}`;
+  const fields = outcome.fields;
+  for (const key in fields) {
+    const value = fields[key];
     if (value !== undefined) frame += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
   }
   return frame + "}";
 }
 
-/** A failed LOGIN_ACK or REG_ACK (both levels use the reply's own msgid for these two requests). */
-export function rejectionFrame(msgid: number, errno: ErrnoValue, errmsg: string, cid: Cid): string {
-  return JSON.stringify({ msgid, errno, errmsg, cid });
+/**
+ * A failed LOGIN_ACK or REG_ACK: `msgid` is the reply's own (both levels answer these two requests so).
+ *
+ * @example
+ * ```ts
+ * import { MsgId } from "./msg_id.ts";
+ *
+ * rejectionFrame(MsgId.LOGIN_ACK, { errno: 1, errmsg: "wrong id or password", cid: "c1" });
+ * ```
+ */
+export function rejectionFrame(msgid: number, failure: Failure): string {
+  return JSON.stringify({ msgid, errno: failure.errno, errmsg: failure.errmsg, cid: failure.cid });
 }
 
 /** REG_ACK on success. */

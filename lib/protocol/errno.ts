@@ -18,3 +18,34 @@ export const Errno = {
 
 /** One of the values of {@linkcode Errno}. */
 export type ErrnoValue = typeof Errno[keyof typeof Errno];
+
+/** What each errno means, in a few words (PROTOCOL.md "Errno values"), for people reading a client or a log. */
+export const ERRNO_MEANINGS: Readonly<Record<ErrnoValue, string>> = {
+  0: "success",
+  1: "rejected",
+  2: "already logged in",
+  4: "invalid request",
+  5: "not logged in",
+  6: "no such user",
+  7: "no such group",
+  8: "not a member",
+  10: "rate limited",
+  11: "server busy",
+  12: "frame too large",
+  13: "malformed JSON",
+  14: "unknown msgid",
+};
+
+/**
+ * The meaning of `errno` from {@linkcode ERRNO_MEANINGS}; `"unknown errno"` for a value this side does not
+ * know (a newer server may send one).
+ *
+ * @example
+ * ```ts
+ * errnoMeaning(Errno.NO_SUCH_USER); // "no such user"
+ * errnoMeaning(99); // "unknown errno"
+ * ```
+ */
+export function errnoMeaning(errno: number): string {
+  return Object.hasOwn(ERRNO_MEANINGS, errno) ? ERRNO_MEANINGS[errno as ErrnoValue] : "unknown errno";
+}

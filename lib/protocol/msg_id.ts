@@ -17,5 +17,21 @@ export const MsgId = {
   PRESENCE: 15,
 } as const;
 
-/** One of the values of {@linkcode MsgId}. */
-export type MsgIdValue = typeof MsgId[keyof typeof MsgId];
+/** What {@linkcode msgName} answers for an id that is not in {@linkcode MsgId}. */
+export const UNKNOWN_MSG_NAME = "UNKNOWN";
+
+const NAMES = new Map<number, string>(Object.entries(MsgId).map(([name, id]) => [id, name]));
+
+/**
+ * The name of a message id as {@linkcode MsgId} spells it, or {@linkcode UNKNOWN_MSG_NAME}: a bounded set
+ * of answers, so it is safe as a metrics label for whatever a client sends.
+ *
+ * @example
+ * ```ts
+ * msgName(MsgId.ONE_CHAT); // "ONE_CHAT"
+ * msgName(99); // "UNKNOWN"
+ * ```
+ */
+export function msgName(id: number): string {
+  return NAMES.get(id) ?? UNKNOWN_MSG_NAME;
+}

@@ -7,6 +7,7 @@ import { loginRequest, logoutRequest, registerRequest } from "../protocol/reques
 import { NameTakenError } from "../store/errors.ts";
 import type { GroupRecord, OfflineMessage, UserSummary } from "../store/store.ts";
 import type { ServiceContext } from "./context.ts";
+import { sessionUser } from "./identity.ts";
 import { announcePresence, endLogin } from "./lifecycle.ts";
 import { hashPassword, UNKNOWN_USER_HASH, verifyPassword } from "./password.ts";
 import type { Session } from "./session.ts";
@@ -14,6 +15,7 @@ import type { Session } from "./session.ts";
 /** Failed logins one connection may make before it is refused with errno 10. */
 export const MAX_FAILED_LOGINS = 5;
 
+/** REG: creates the user (errno 1 when the name is taken) and answers REG_ACK with the new id. */
 export async function register(
   context: ServiceContext,
   session: Session,
@@ -31,6 +33,10 @@ export async function register(
   }
 }
 
+/**
+ * LOGIN: checks the password (a failure is errno 1, logged at warn without the password), claims the user on
+ * the bus (errno 2 when a live session holds it), then answers LOGIN_ACK and hands over offline messages.
+ */
 export async function login(
   context: ServiceContext,
   session: Session,
@@ -39,6 +45,11 @@ export async function login(
   const request = loginRequest(envelope.frame, context.limits);
   if (session.user) throw new RequestError(Errno.ALREADY_LOGGED_IN, "this connection is already logged in");
   if (session.failedLogins >= MAX_FAILED_LOGINS) {
+    context.log.warn("login refused: too many failed logins", {
+      user: request.id,
+      remote: session.connection.remote,
+      conn: session.connection.id,
+    });
     throw new RequestError(Errno.RATE_LIMITED, "too many failed logins on this connection");
   }
   const record = await context.store.findUser(request.id);
@@ -46,10 +57,17 @@ export async function login(
   const matches = await verifyPassword(request.password, record?.passwordHash ?? UNKNOWN_USER_HASH);
   if (!record || !matches) {
     session.failedLogins++;
+    // Who tried which id from where, for spotting guessing; the password stays out of every log.
+    context.log.warn("login failed", {
+      user: request.id,
+      remote: session.connection.remote,
+      conn: session.connection.id,
+      failures: session.failedLogins,
+    });
     throw new RequestError(Errno.REJECTED, "wrong id or password");
   }
   if (session.connection.isClosed) return undefined;
-  if (context.sessions.has(record.id) || !await context.bus.claimUser(record.id)) {
+  if (!context.sessions.hasRoom(record.id) || !await context.bus.claimUser(record.id)) {
     throw new RequestError(Errno.ALREADY_LOGGED_IN, "this user is already logged in");
   }
   const user = { id: record.id, name: record.name };
@@ -58,7 +76,7 @@ export async function login(
     return undefined;
   }
   session.bind(user);
-  context.sessions.set(user.id, session);
+  context.sessions.add(user.id, session);
   try {
     return await completeLogin(context, session, envelope);
   } catch (error) {
@@ -167,15 +185,13 @@ function loginGroups(groups: GroupRecord[], online: Set<number>): LoginGroup[] {
   }));
 }
 
+/** LOGINOUT: ends the session's login; a frame `id` other than the session's user is errno 5. */
 export async function logout(
   context: ServiceContext,
   session: Session,
   envelope: Envelope,
 ): Promise<undefined> {
-  const request = logoutRequest(envelope.frame);
-  if (request.id !== undefined && request.id !== session.user?.id) {
-    throw new RequestError(Errno.NOT_LOGGED_IN, '"id" does not match the logged-in user');
-  }
+  sessionUser(session, logoutRequest(envelope.frame));
   await endLogin(context, session, "loginout");
   return undefined;
 }

@@ -4,11 +4,12 @@
  */
 import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
-import type { Connection, ConnectionHandler } from "../net/connection.ts";
-import { ackFrame, errorFrame, line, rejectionFrame } from "../protocol/encode.ts";
-import { Errno, type ErrnoValue } from "../protocol/errno.ts";
+import type { ConnectionHandler } from "../net/connection.ts";
+import { ackFrame, errorFrame, type Failure, frameMsgid, line, rejectionFrame } from "../protocol/encode.ts";
+import { Errno } from "../protocol/errno.ts";
 import { RequestError } from "../protocol/errors.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.ts";
+import { msgName } from "../protocol/msg_id.ts";
 import { type Envelope, parseEnvelope } from "../protocol/requests.ts";
 import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
@@ -19,6 +20,8 @@ import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
 import { ROUTES } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
+import type { SessionConnection } from "./session_connection.ts";
+import { SessionRegistry } from "./session_registry.ts";
 
 /** Options for {@linkcode ChatService}. */
 export interface ChatServiceOptions {
@@ -47,17 +50,6 @@ interface ServiceCounters {
   rateLimited: Counter;
 }
 
-/** `{"msgid":N,...`: every frame this server writes starts so; reads N without parsing. */
-function msgidOf(frame: string): number {
-  let n = 0;
-  for (let i = 9; i < frame.length; i++) {
-    const digit = frame.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    n = n * 10 + digit;
-  }
-  return n;
-}
-
 /**
  * Requests per second per connection. Above what a person or a well-behaved bot sends, and above one
  * connection's closed-loop rate on a small machine (about 9,000/s here), so the limit only slows floods.
@@ -70,8 +62,15 @@ const USER_CACHE_LIMIT = 1_000_000;
 /**
  * @example
  * ```ts
- * const service = new ChatService({ store, bus, log });
- * const server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, service);
+ * import { LocalBus } from "../bus/local_bus.ts";
+ * import { Logger } from "../log.ts";
+ * import { TcpServer } from "../net/tcp_server.ts";
+ * import { SqliteStore } from "../store/sqlite_store.ts";
+ *
+ * const store = SqliteStore.open(":memory:");
+ * await store.migrate();
+ * const service = new ChatService({ store, bus: new LocalBus("n1"), log: new Logger() });
+ * await using server = TcpServer.listen({ hostname: "127.0.0.1", port: 0 }, service);
  * ```
  */
 export class ChatService implements ConnectionHandler<UndeliveredFrame> {
@@ -90,16 +89,16 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#idleTimeoutMs = (options.idleTimeout ?? 90) * 1000;
     const registry = options.registry ?? new Registry();
     this.#counters = {
-      requests: registry.counter("chat_requests_total", "Frames received, by msgid", "msgid"),
-      framesOut: registry.counter("chat_frames_out_total", "Frames sent, by msgid", "msgid"),
+      requests: registry.counter("chat_requests_total", "Frames received, by message name", "msg"),
+      framesOut: registry.counter("chat_frames_out_total", "Frames sent, by message name", "msg"),
       errors: registry.counter("chat_errors_total", "Requests answered with an error, by errno", "errno"),
       rateLimited: registry.counter(
         "chat_rate_limited_total",
         "Frames held back by the per-connection rate limit",
       ),
     };
-    const sessions = new Map<number, Session>();
-    const delivery = new Delivery(sessions, options.bus, options.store, options.log);
+    const sessions = new SessionRegistry<Session>();
+    const delivery = new Delivery({ sessions, bus: options.bus, store: options.store, log: options.log });
     const midPrefix = `${Date.now().toString(36)}.${options.bus.nodeId}.`;
     let midCounter = 0;
     this.context = {
@@ -116,7 +115,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     };
     options.bus.setHandler({ onMessage: (message) => delivery.onBusMessage(message) });
     registry.gauge("chat_connections", "Open client connections", () => this.#open.size);
-    registry.gauge("chat_logged_in_users", "Users logged in on this node", () => sessions.size);
+    registry.gauge("chat_logged_in_users", "Users logged in on this node", () => sessions.userCount);
     const deliveryCounter = (name: string, help: string, key: keyof Delivery["counters"]) =>
       registry.gauge(name, help, () => delivery.counters[key], "counter");
     deliveryCounter("chat_delivered_live_total", "Frames written to a local connection", "live");
@@ -131,14 +130,19 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     deliveryCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "busErrors");
   }
 
-  onOpen(connection: Connection<UndeliveredFrame>): void {
-    const session = sessionOf(connection, (frame) => this.#counters.framesOut.inc(msgidOf(frame)));
+  onOpen(connection: SessionConnection): void {
+    const session = sessionOf(
+      connection,
+      (frame) => this.#counters.framesOut.inc(msgName(frameMsgid(frame))),
+    );
     session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
     this.#open.add(session);
     this.context.log.debug("connect", { conn: connection.id, remote: connection.remote });
     if (this.#open.size > this.#maxConnections) {
       this.context.log.warn("connection refused: too many connections", { remote: connection.remote });
-      session.reply(errorFrame(Errno.BUSY, "server busy: too many connections; try again later"));
+      session.reply(
+        errorFrame({ errno: Errno.BUSY, errmsg: "server busy: too many connections; try again later" }),
+      );
       connection.closeAfterFlush();
     }
   }
@@ -156,16 +160,17 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     return closed;
   }
 
-  onFrame(connection: Connection<UndeliveredFrame>, text: string | null): Promise<void> {
+  onFrame(connection: SessionConnection, text: string | null): Promise<void> {
     return this.#dispatch(sessionOf(connection), text);
   }
 
-  onFrameTooLarge(connection: Connection<UndeliveredFrame>, size: number): void {
+  onFrameTooLarge(connection: SessionConnection, size: number): void {
     this.context.log.warn("frame too large", { conn: connection.id, remote: connection.remote, size });
-    connection.send(line(errorFrame(Errno.FRAME_TOO_LARGE, `frame too large: more than ${size - 1} bytes`)));
+    const errmsg = `frame too large: more than ${size - 1} bytes`;
+    connection.send(line(errorFrame({ errno: Errno.FRAME_TOO_LARGE, errmsg })));
   }
 
-  onClose(connection: Connection<UndeliveredFrame>, unsent: UndeliveredFrame[]): void {
+  onClose(connection: SessionConnection, unsent: UndeliveredFrame[]): void {
     const session = sessionOf(connection);
     this.#open.delete(session);
     this.context.log.debug("disconnect", { conn: connection.id, user: session.user?.id });
@@ -175,7 +180,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
 
   /** Ends every login on this node (graceful shutdown) and waits for disconnect handling to finish. */
   async endAllLogins(): Promise<void> {
-    const sessions = [...this.context.sessions.values()];
+    const sessions = this.context.sessions.all();
     await Promise.all(sessions.map((session) => endLogin(this.context, session, "shutdown")));
     await Promise.all(this.#closing);
   }
@@ -214,7 +219,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       return;
     }
     if (envelope.v2) session.version = 2;
-    this.#counters.requests.inc(envelope.msgid);
+    this.#counters.requests.inc(msgName(envelope.msgid));
     const handler = ROUTES.get(envelope.msgid);
     if (!handler) {
       this.#replyError(
@@ -232,44 +237,44 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       } else {
         const fields = await handler.handle(this.context, session, envelope);
         if (session.version === 2) {
-          session.reply(ackFrame(envelope.msgid, envelope.cid, Errno.OK, fields ?? {}));
+          session.reply(ackFrame(envelope.msgid, { cid: envelope.cid, fields }));
         }
       }
     } catch (error) {
-      const [errno, message] = this.#describe(error, session);
-      if (handler.reply === "own") {
-        session.reply(rejectionFrame(handler.replyMsgid, errno, message, envelope.cid));
-      } else if (session.version === 2) session.reply(ackFrame(envelope.msgid, envelope.cid, errno, message));
-      else session.reply(errorFrame(errno, message, envelope.msgid));
+      const { errno, errmsg } = this.#describe(error, session);
+      const cid = envelope.cid;
+      if (handler.reply === "own") session.reply(rejectionFrame(handler.replyMsgid, { errno, errmsg, cid }));
+      else if (session.version === 2) session.reply(ackFrame(envelope.msgid, { errno, errmsg, cid }));
+      // A v1 client (the C++ one) gets what the original's ERROR would have: no cid.
+      else session.reply(errorFrame({ errno, errmsg, ref: envelope.msgid }));
     }
   }
 
   #replyError(session: Session, error: unknown, partial: Partial<Envelope>): void {
-    const [errno, message] = this.#describe(error, session);
-    session.reply(errorFrame(errno, message, partial.msgid, partial.cid));
+    session.reply(errorFrame({ ...this.#describe(error, session), ref: partial.msgid, cid: partial.cid }));
   }
 
-  #describe(error: unknown, session: Session): [ErrnoValue, string] {
-    const [errno, message] = this.#classify(error, session);
-    this.#counters.errors.inc(errno);
-    return [errno, message];
+  #describe(error: unknown, session: Session): Failure {
+    const failure = this.#classify(error, session);
+    this.#counters.errors.inc(failure.errno);
+    return failure;
   }
 
-  #classify(error: unknown, session: Session): [ErrnoValue, string] {
-    if (error instanceof RequestError) return [error.errno, error.message];
+  #classify(error: unknown, session: Session): Failure {
+    if (error instanceof RequestError) return { errno: error.errno, errmsg: error.message };
     if (error instanceof StoreUnavailableError) {
       this.context.log.warn("store unavailable", { conn: session.connection.id, error });
-      return [Errno.BUSY, "server busy: the database is unavailable; try again"];
+      return { errno: Errno.BUSY, errmsg: "server busy: the database is unavailable; try again" };
     }
     this.context.log.error("request failed", {
       conn: session.connection.id,
       error: error instanceof Error ? error.stack : String(error),
     });
-    return [Errno.BUSY, "server busy: the request failed; try again"];
+    return { errno: Errno.BUSY, errmsg: "server busy: the request failed; try again" };
   }
 }
 
-function sessionOf(connection: Connection<UndeliveredFrame>, onSend?: (frame: string) => void): Session {
+function sessionOf(connection: SessionConnection, onSend?: (frame: string) => void): Session {
   if (connection.context instanceof Session) return connection.context;
   const session = new Session(connection, onSend);
   connection.context = session;

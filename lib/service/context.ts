@@ -5,13 +5,14 @@ import type { Limits } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Session } from "./session.ts";
+import type { SessionRegistry } from "./session_registry.ts";
 
 export interface ServiceContext {
   store: Store;
   bus: Bus;
   delivery: Delivery;
-  /** The users logged in on this node. */
-  sessions: Map<number, Session>;
+  /** The sessions of the users logged in on this node. */
+  sessions: SessionRegistry<Session>;
   limits: Limits;
   log: Logger;
   /** Offline messages per LOGIN_ACK; more follow as separate frames. */
@@ -22,10 +23,4 @@ export interface ServiceContext {
   nextMessageId(): string;
   /** Whether a user exists; answers from memory after the first hit (users are never deleted). */
   userExists(id: number): Promise<boolean>;
-}
-
-/** One request being handled. */
-export interface Request<T> {
-  session: Session;
-  body: T;
 }

@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import { line } from "../protocol/encode.ts";
 import type { OfflineEntry, Store } from "../store/store.ts";
 import type { Session } from "./session.ts";
+import type { SessionRegistry } from "./session_registry.ts";
 
 /** Counters a metrics endpoint can read. */
 export interface DeliveryCounters {
@@ -20,11 +21,40 @@ export interface DeliveryCounters {
   busErrors: number;
 }
 
+/** What {@linkcode Delivery} works with: fakes in tests, the node's own in `ChatService`. */
+export interface DeliveryOptions {
+  /** The sessions on this node; delivery only reads them. */
+  sessions: SessionRegistry<Session>;
+  bus: Bus;
+  store: Store;
+  log: Logger;
+}
+
 const DELIVERED = Promise.resolve();
 const encoder = new TextEncoder();
 
+/**
+ * @example
+ * ```ts
+ * import { LocalBus } from "../bus/local_bus.ts";
+ * import { Logger } from "../log.ts";
+ * import { SqliteStore } from "../store/sqlite_store.ts";
+ * import { SessionRegistry } from "./session_registry.ts";
+ * import type { Session } from "./session.ts";
+ *
+ * const store = SqliteStore.open(":memory:");
+ * await store.migrate();
+ * const delivery = new Delivery({
+ *   sessions: new SessionRegistry<Session>(),
+ *   bus: new LocalBus("n1"),
+ *   store,
+ *   log: new Logger({ level: "silent" }),
+ * });
+ * await delivery.toUser(7, '{"msgid":6,"msg":"hi"}', true); // nobody holds user 7: stored offline
+ * ```
+ */
 export class Delivery {
-  readonly #sessions: ReadonlyMap<number, Session>;
+  readonly #sessions: SessionRegistry<Session>;
   readonly #bus: Bus;
   readonly #store: Store;
   readonly #log: Logger;
@@ -39,11 +69,11 @@ export class Delivery {
     busErrors: 0,
   };
 
-  constructor(sessions: ReadonlyMap<number, Session>, bus: Bus, store: Store, log: Logger) {
-    this.#sessions = sessions;
-    this.#bus = bus;
-    this.#store = store;
-    this.#log = log;
+  constructor(options: DeliveryOptions) {
+    this.#sessions = options.sessions;
+    this.#bus = options.bus;
+    this.#store = options.store;
+    this.#log = options.log;
   }
 
   /** Delivers one frame to one user. */
@@ -149,11 +179,14 @@ export class Delivery {
     await this.#storing.get(userId);
   }
 
+  /** Offers the frame to every session of the user here; `true` when one of them took it. */
   #deliverLocally(userId: number, frame: string, durable: boolean, encoded?: Uint8Array): boolean {
-    const session = this.#sessions.get(userId);
-    if (!session || !session.deliver(frame, durable, encoded)) return false;
-    this.counters.live++;
-    return true;
+    let taken = false;
+    for (const session of this.#sessions.ofUser(userId)) {
+      if (session.deliver(frame, durable, encoded)) taken = true;
+    }
+    if (taken) this.counters.live++;
+    return taken;
   }
 
   async #publish(message: BusMessage): Promise<boolean> {

@@ -12,7 +12,7 @@ export async function endLogin(context: ServiceContext, session: Session, reason
   const user = session.user;
   if (!user) return;
   const held = session.unbind();
-  if (context.sessions.get(user.id) === session) context.sessions.delete(user.id);
+  context.sessions.remove(user.id, session);
   context.log.info("logout", { user: user.id, conn: session.connection.id, reason });
   if (held.length > 0) {
     await context.delivery.storeOffline(held).catch((error) =>

@@ -2,8 +2,8 @@
  * One client's session: its connection, protocol level and (after LOGIN) the user it is bound to.
  * Identity comes from here, never from a frame.
  */
-import type { Connection } from "../net/connection.ts";
 import { line, type ProtocolVersion } from "../protocol/encode.ts";
+import type { SessionConnection } from "./session_connection.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 
 /** A durable frame that was queued for a user but never reached the socket: stored offline on close. */
@@ -27,12 +27,15 @@ interface HeldFrame {
 /**
  * @example
  * ```ts
+ * import type { SessionConnection } from "./session_connection.ts";
+ *
+ * declare const connection: SessionConnection;
  * const session = new Session(connection);
  * session.reply('{"msgid":14,"ts":1}');
  * ```
  */
 export class Session {
-  readonly connection: Connection<UndeliveredFrame>;
+  readonly connection: SessionConnection;
   version: ProtocolVersion = 1;
   /** Set from the moment the login claimed the user until logout or disconnect. */
   user: SessionUser | undefined;
@@ -46,7 +49,7 @@ export class Session {
   readonly #onSend: (frame: string) => void;
 
   /** `onSend` sees every frame written to this session (metrics). */
-  constructor(connection: Connection<UndeliveredFrame>, onSend: (frame: string) => void = () => {}) {
+  constructor(connection: SessionConnection, onSend: (frame: string) => void = () => {}) {
     this.connection = connection;
     this.#onSend = onSend;
   }
