@@ -3,6 +3,7 @@
  * server, keeps a local copy of the user's friends and groups (from LOGIN_ACK, then updated by
  * addfriend, creategroup, addgroup and PRESENCE) and reports incoming messages.
  */
+import { localTime } from "../protocol/encode.ts";
 import { Errno } from "../protocol/errno.ts";
 import { MsgId } from "../protocol/msg_id.ts";
 import { type Command, findCommand } from "./commands.ts";
@@ -39,13 +40,6 @@ export interface ChatClientOptions {
    * cleared, with the message to show (`connection to HOST:PORT lost`).
    */
   onLost: (message: string) => void;
-}
-
-/** `YYYY-MM-DD HH:MM:SS` in local time, the `time` field the C++ client sends. */
-export function localTime(date = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
-    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
 /**

@@ -3,27 +3,11 @@
  * presence changes, errors and the plain help. Colour only when asked (a terminal without NO_COLOR).
  */
 import { styleText } from "node:util";
-import { Errno } from "../protocol/errno.ts";
+import { errnoMeaning } from "../protocol/errno.ts";
 import { type CommandSpec, usage } from "./commands.ts";
 import type { ChatMessage, Friend, Group, LoginSummary, Member, Presence } from "./model.ts";
 
 type Style = Parameters<typeof styleText>[0];
-
-/** Errno meanings (PROTOCOL.md "Errno values"), shown beside the server's own errmsg. */
-const ERRNO_MEANING: Record<number, string> = {
-  [Errno.REJECTED]: "rejected",
-  [Errno.ALREADY_LOGGED_IN]: "already logged in",
-  [Errno.INVALID_REQUEST]: "invalid request",
-  [Errno.NOT_LOGGED_IN]: "not logged in",
-  [Errno.NO_SUCH_USER]: "no such user",
-  [Errno.NO_SUCH_GROUP]: "no such group",
-  [Errno.NOT_A_MEMBER]: "not a member",
-  [Errno.RATE_LIMITED]: "rate limited",
-  [Errno.BUSY]: "server busy",
-  [Errno.FRAME_TOO_LARGE]: "frame too large",
-  [Errno.MALFORMED_JSON]: "malformed JSON",
-  [Errno.UNKNOWN_MSGID]: "unknown msgid",
-};
 
 /**
  * Control characters (other than tab) and bidirectional overrides in text from other users are shown
@@ -87,9 +71,12 @@ export class Renderer {
     return `${this.#paint("red", "✗")} ${text}`;
   }
 
-  /** A server refusal with its errno and errmsg. */
+  /**
+   * A server refusal with its errno, the errno's meaning as lib/protocol words it (`unknown errno` for
+   * one a newer server may send) and the server's errmsg.
+   */
   serverError(action: string, errno: unknown, errmsg: unknown): string {
-    const meaning = typeof errno === "number" && ERRNO_MEANING[errno] ? ` (${ERRNO_MEANING[errno]})` : "";
+    const meaning = typeof errno === "number" ? ` (${errnoMeaning(errno)})` : "";
     const message = typeof errmsg === "string" && errmsg ? `: ${printable(errmsg)}` : "";
     return this.error(`${action} failed: errno ${errno}${meaning}${message}`);
   }

@@ -39,7 +39,15 @@ export function line(frame: string): string {
   return frame + "\n";
 }
 
-/** `YYYY-MM-DD HH:MM:SS` in the server's local time: the C++ client's format. */
+/**
+ * `YYYY-MM-DD HH:MM:SS` in this process's local time: the `time` field of chat frames, in the C++ client's
+ * format. The client stamps what it sends with it; the server, a chat that came without one.
+ *
+ * @example
+ * ```ts
+ * localTime(new Date(2026, 0, 2, 3, 4, 5)); // "2026-01-02 03:04:05"
+ * ```
+ */
 export function localTime(date = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
