@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseLine } from "../lib/client/commands.ts";
+import { connectionSettings, parseClientArgs } from "../lib/client/options.ts";
 import { freePort } from "./harness/free_port.ts";
 import { ServerProcess, startTestNode } from "./harness/chat_node.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
@@ -114,6 +115,26 @@ function serverTest(name: string, fn: (port: number) => Promise<void>): void {
 }
 
 // --- the parser ---
+
+Deno.test("connectionSettings() passes every connection flag to the ChatClient, for both front ends", () => {
+  const options = parseClientArgs([
+    "--host",
+    "::1",
+    "--port",
+    "6001",
+    "--timeout",
+    "500",
+    "--heartbeat",
+    "0",
+  ]);
+  assert.ok(options);
+  assert.deepEqual(connectionSettings(options), {
+    hostname: "::1",
+    port: 6001,
+    requestTimeoutMs: 500,
+    heartbeatMs: 0,
+  });
+});
 
 Deno.test("parseLine() reads space and colon syntax and keeps the message exactly", () => {
   assert.deepEqual(parseLine(`chat 2 ${TRICKY}`), {

@@ -1,5 +1,6 @@
 /** The client's command-line flags and exit statuses. */
 import { parseArgs } from "node:util";
+import type { ChatClientOptions } from "./chat_client.ts";
 import { UsageError } from "./errors.ts";
 
 /** Exit statuses of `client.ts`. */
@@ -90,5 +91,29 @@ export function parseClientArgs(args: string[]): ClientOptions | undefined {
     timeoutMs: integer("timeout", values.timeout, 1, 3_600_000),
     waitMs: integer("wait", values.wait, 0, 3_600_000),
     heartbeatMs: integer("heartbeat", values.heartbeat, 0, 3_600_000),
+  };
+}
+
+/** The part of {@linkcode ChatClientOptions} that the flags set. */
+export type ConnectionSettings = Pick<
+  ChatClientOptions,
+  "hostname" | "port" | "requestTimeoutMs" | "heartbeatMs"
+>;
+
+/**
+ * The flags as {@linkcode ChatClientOptions}: one mapping for both front ends (the REPL and script mode),
+ * so a new flag reaches the client in both.
+ *
+ * @example
+ * ```ts
+ * connectionSettings(parseClientArgs(["--timeout", "500"])!); // { hostname: "127.0.0.1", …, requestTimeoutMs: 500, … }
+ * ```
+ */
+export function connectionSettings(options: ClientOptions): ConnectionSettings {
+  return {
+    hostname: options.hostname,
+    port: options.port,
+    requestTimeoutMs: options.timeoutMs,
+    heartbeatMs: options.heartbeatMs,
   };
 }

@@ -17,7 +17,7 @@ import process from "node:process";
 import { clearScreenDown, cursorTo, type Interface, moveCursor } from "node:readline";
 import { ChatClient, type Output } from "./chat_client.ts";
 import { COMMANDS, findCommand, parseLine } from "./commands.ts";
-import { type ClientOptions, ExitCode } from "./options.ts";
+import { type ClientOptions, connectionSettings, ExitCode } from "./options.ts";
 import { printable, Renderer } from "./render.ts";
 
 /**
@@ -85,10 +85,7 @@ export async function runRepl(options: ClientOptions): Promise<number> {
   const rl = internals.readline;
   const output = new PromptOutput(rl);
   const client = new ChatClient({
-    hostname: options.hostname,
-    port: options.port,
-    requestTimeoutMs: options.timeoutMs,
-    heartbeatMs: options.heartbeatMs,
+    ...connectionSettings(options),
     output,
     render,
     onLost: (message) => {

@@ -4,7 +4,7 @@
  */
 import { ChatClient, type Output } from "./chat_client.ts";
 import { COMMANDS, findCommand, parseLine } from "./commands.ts";
-import { type ClientOptions, ExitCode } from "./options.ts";
+import { type ClientOptions, connectionSettings, ExitCode } from "./options.ts";
 import { Renderer } from "./render.ts";
 
 /** The lines of `input`, without their `\n` or `\r\n`; a last line without a terminator counts. */
@@ -39,10 +39,7 @@ export async function runScript(options: ClientOptions, input: ReadableStream<Ui
   };
   const lost = Promise.withResolvers<"lost">();
   await using client = new ChatClient({
-    hostname: options.hostname,
-    port: options.port,
-    requestTimeoutMs: options.timeoutMs,
-    heartbeatMs: options.heartbeatMs,
+    ...connectionSettings(options),
     output,
     render,
     onLost: (message) => {
