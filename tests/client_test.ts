@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { parseLine } from "../lib/client/commands.ts";
 import { connectionSettings, parseClientArgs } from "../lib/client/options.ts";
+import { HELP_LINES } from "./client_help.ts";
 import { freePort } from "./harness/free_port.ts";
 import { ServerProcess, startTestNode } from "./harness/chat_node.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
@@ -264,20 +265,7 @@ serverTest("client.ts script mode: every command; a second client receives the t
 
   assertLines(
     stdout,
-    "commands (arguments separated by spaces, or by ':' as in chat:2:hello):",
-    "  register <username> <password>         Create an account",
-    "  login <id> <password>                  Log in; shows friends, groups",
-    "  chat <id> <message>                    Send a message to a user",
-    "  addfriend <id>                         Add a friend",
-    "  creategroup <groupname> [description]  Create a group",
-    "  addgroup <groupid>                     Join a group",
-    "  groupchat <groupid> <message>          Send a message to a group",
-    "  friends                                List friends and who is online",
-    "  groups                                 List groups and their members",
-    "  loginout                               Log out, stay connected",
-    "  reconnect                              Connect again after a loss",
-    "  help [command]                         List commands or explain one",
-    "  quit                                   Leave the client",
+    ...HELP_LINES,
     "chat <id> <message>",
     "  Send a message to a user",
     "  id           the user's id",

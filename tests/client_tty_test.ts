@@ -3,6 +3,7 @@
  * typed with `send-keys`, and the screen is read with `capture-pane`. Needs tmux (`.ci/run` installs it).
  */
 import assert from "node:assert/strict";
+import { HELP_LINES } from "./client_help.ts";
 import { startTestNode } from "./harness/chat_node.ts";
 import { member, registerUser, uniqueName } from "./protocol_suite.ts";
 
@@ -19,6 +20,20 @@ class Tmux implements AsyncDisposable {
 
   private constructor(dir: string) {
     this.#dir = dir;
+  }
+
+  /** `client.ts` against the server on `port`. */
+  static client(port: number): Promise<Tmux> {
+    return Tmux.start([
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      CLIENT,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+    ]);
   }
 
   static async start(command: string[]): Promise<Tmux> {
@@ -136,16 +151,7 @@ Deno.test({
     const aliceName = uniqueName("alice");
     const alice = await registerUser(node.port, aliceName, "pw");
     const bob = await member(node.port);
-    await using tmux = await Tmux.start([
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      CLIENT,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(node.port),
-    ]);
+    await using tmux = await Tmux.client(node.port);
     await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
     await tmux.type(`login ${alice} pw`);
     await tmux.key("Enter");
@@ -231,14 +237,7 @@ Deno.test({
     const node = await startTestNode({ db });
     const name = uniqueName("alice");
     const alice = await registerUser(node.port, name, "pw");
-    await using tmux = await Tmux.start([
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      CLIENT,
-      "--port",
-      String(node.port),
-    ]);
+    await using tmux = await Tmux.client(node.port);
     await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
     await tmux.type(`login ${alice} pw`);
     await tmux.key("Enter");
@@ -280,34 +279,14 @@ Deno.test({
 
 Deno.test("client.ts REPL help lists the commands; Ctrl-C clears a half-typed line and leaves on an empty one", async () => {
   await using node = await startTestNode();
-  await using tmux = await Tmux.start([
-    Deno.execPath(),
-    "run",
-    "--allow-net",
-    CLIENT,
-    "--port",
-    String(node.port),
-  ]);
+  await using tmux = await Tmux.client(node.port);
   await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
   await tmux.type("help");
   await tmux.key("Enter");
   const help = await tmux.waitFor((lines) => lines.at(-2)?.startsWith("  quit ") ?? false, "the help");
-  assert.deepEqual(help.slice(-16), [
+  assert.deepEqual(help.slice(-(HELP_LINES.length + 2)), [
     "> help",
-    "commands (arguments separated by spaces, or by ':' as in chat:2:hello):",
-    "  register <username> <password>         Create an account",
-    "  login <id> <password>                  Log in; shows friends, groups",
-    "  chat <id> <message>                    Send a message to a user",
-    "  addfriend <id>                         Add a friend",
-    "  creategroup <groupname> [description]  Create a group",
-    "  addgroup <groupid>                     Join a group",
-    "  groupchat <groupid> <message>          Send a message to a group",
-    "  friends                                List friends and who is online",
-    "  groups                                 List groups and their members",
-    "  loginout                               Log out, stay connected",
-    "  reconnect                              Connect again after a loss",
-    "  help [command]                         List commands or explain one",
-    "  quit                                   Leave the client",
+    ...HELP_LINES,
     ">",
   ]);
   await tmux.key("C-l");

@@ -59,6 +59,7 @@ export type Command =
 export type CommandName = Command["name"];
 
 const id = (label: string, description: string): ParamSpec => ({ label, kind: "id", description });
+const rest = (label: string): ParamSpec => ({ label, kind: "text", description: "the rest of the line" });
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -67,28 +68,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "Create an account",
     params: [
       { label: "username", kind: "word", description: `1-${DEFAULT_LIMITS.name} characters, no spaces` },
-      { label: "password", kind: "text", description: "the rest of the line" },
+      rest("password"),
     ],
     scope: "loggedOut",
   },
   {
     name: "login",
     description: "Log in; shows friends, groups",
-    params: [id("id", "your user id"), {
-      label: "password",
-      kind: "text",
-      description: "the rest of the line",
-    }],
+    params: [id("id", "your user id"), rest("password")],
     scope: "loggedOut",
   },
   {
     name: "chat",
     description: "Send a message to a user",
-    params: [id("id", "the user's id"), {
-      label: "message",
-      kind: "text",
-      description: "the rest of the line",
-    }],
+    params: [id("id", "the user's id"), rest("message")],
     scope: "loggedIn",
   },
   {
@@ -124,11 +117,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "groupchat",
     description: "Send a message to a group",
-    params: [id("groupid", "the group's id"), {
-      label: "message",
-      kind: "text",
-      description: "the rest of the line",
-    }],
+    params: [id("groupid", "the group's id"), rest("message")],
     scope: "loggedIn",
   },
   { name: "friends", description: "List friends and who is online", params: [], scope: "loggedIn" },
