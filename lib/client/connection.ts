@@ -48,8 +48,10 @@ interface PendingRequest {
  *
  * @example
  * ```ts
+ * import { MsgId } from "../protocol/msg_id.ts";
+ *
  * const connection = await Connection.open({ hostname: "127.0.0.1", port: 6000, onFrame: console.log });
- * const reply = await connection.request({ msgid: 1, id: 1, password: "secret" });
+ * const reply = await connection.request({ msgid: MsgId.LOGIN, id: 1, password: "secret" });
  * connection.close();
  * ```
  */
