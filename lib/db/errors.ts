@@ -191,3 +191,15 @@ export function isFatalMysqlError(error: unknown): boolean {
   const code = mysqlCode(error);
   return fatal === true || (code !== undefined && CONNECTION_CODES.has(code));
 }
+
+/**
+ * The database cannot be used as configured (unknown database, access denied, nothing listening); the message
+ * names the fix and never a password. The driver's error is the `cause`.
+ */
+export class DatabaseSetupError extends Error {
+  /** `message`: what is wrong and how to fix it. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DatabaseSetupError";
+  }
+}
