@@ -47,6 +47,11 @@ async function main(): Promise<number> {
     log.error("start failed", { error: error instanceof Error ? error.message : String(error) });
     return 1;
   }
+  // Listen for signals before announcing the port: whoever waits for that line may stop the node at once.
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   console.log(`listening on ${node.hostname}:${node.port}`);
   log.info("started", {
     host: node.hostname,
@@ -57,10 +62,6 @@ async function main(): Promise<number> {
     store: config.mysql ? "mysql" : config.db,
     version: VERSION,
   });
-  const stopped = Promise.withResolvers<void>();
-  const stop = () => stopped.resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
