@@ -5,16 +5,16 @@
  * @module
  */
 
-import {
-  findExecutable,
-  freePort,
-  makeTempDir,
-  removeTempDir,
-  ServiceProcess,
-  waitFor,
-} from "./free_port.ts";
+import { freePort, makeTempDir, removeTempDir, ServiceProcess, waitFor } from "./free_port.ts";
+import { requireProgram } from "./required_program.ts";
 
 const READY_TIMEOUT = 10_000;
+
+/** Options for {@linkcode RedisServer.start}. */
+export interface RedisOptions {
+  /** The server program to look up (default `redis-server`). */
+  program?: string;
+}
 
 /**
  * A Redis server owned by the test process.
@@ -42,9 +42,12 @@ export class RedisServer implements AsyncDisposable {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  /** Starts a server on a free port and waits until it answers PING. */
-  static async start(): Promise<RedisServer> {
-    const binary = await findExecutable("redis-server");
+  /**
+   * Starts a server on a free port and waits until it answers PING. Rejects with a one-line
+   * `MissingProgramError` naming the Debian package when Redis is not installed.
+   */
+  static async start(options: RedisOptions = {}): Promise<RedisServer> {
+    const binary = await requireProgram(options.program ?? "redis-server", "redis-server");
     const dir = await makeTempDir("chat-redis-");
     const server = new RedisServer(dir, binary, freePort());
     try {
