@@ -51,8 +51,10 @@ async function secret(
     text = await read(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      const variable = flag === "mysql-password-file" ? "CHAT_MYSQL_PASSWORD" : "CHAT_REDIS_PASSWORD";
       const fix = error instanceof Deno.errors.NotCapable
-        ? `run deno with --allow-read=${file} added, or keep the file in ./data`
+        ? `this process may not read it. Keep it under ./data (which \`deno task serve\` may read), set ` +
+          `${variable} instead, or run deno with --allow-read=${file} added`
         : "make it readable by this user";
       throw new ConfigError(`--${flag}: cannot read ${file}: ${fix}`, { cause: error });
     }

@@ -74,6 +74,7 @@ Deno.test("resolveSecrets() names the --allow-read flag when Deno may not read t
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message.includes("cannot read /etc/chat/redis") &&
+      error.message.includes("set CHAT_REDIS_PASSWORD instead") &&
       error.message.includes("--allow-read=/etc/chat/redis"),
   );
 });
@@ -114,6 +115,6 @@ Deno.test("main.ts with an unreadable --mysql-password-file exits 2 naming the f
   assert.equal(output.code, 2);
   assert.match(
     new TextDecoder().decode(output.stderr),
-    /--mysql-password-file: cannot read \/etc\/chat-test-missing-password: run deno with --allow-read=/,
+    /--mysql-password-file: cannot read \/etc\/chat-test-missing-password: this process may not read it\. Keep it under \.\/data .*set CHAT_MYSQL_PASSWORD instead, or run deno with --allow-read=\/etc\/chat-test-missing-password added/,
   );
 });
