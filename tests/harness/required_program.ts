@@ -8,19 +8,19 @@ import { findExecutable } from "./free_port.ts";
 
 /** A program a test needs is not installed; the message names the Debian packages that provide it. */
 export class MissingProgramError extends Error {
-  /** `program`: what was looked for; `packages`: the Debian packages that install it. */
-  constructor(program: string, packages: string) {
-    super(`${program} is not installed; this test needs it. On Debian: apt-get install ${packages}`);
+  /** `program`: what was looked for; `packages`: the Debian packages that install it; `note`: appended. */
+  constructor(program: string, packages: string, note = "") {
+    super(`${program} is not installed; this test needs it. On Debian: apt-get install ${packages}${note}`);
     this.name = "MissingProgramError";
   }
 }
 
 /** A {@linkcode MissingProgramError} without stack frames: where the lookup happened tells the reader nothing. */
-function missing(program: string, packages: string): MissingProgramError {
+function missing(program: string, packages: string, note?: string): MissingProgramError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new MissingProgramError(program, packages);
+    return new MissingProgramError(program, packages, note);
   } finally {
     Error.stackTraceLimit = limit;
   }
@@ -28,7 +28,7 @@ function missing(program: string, packages: string): MissingProgramError {
 
 /**
  * The path of `program` (looked up like {@linkcode findExecutable}), or a {@linkcode MissingProgramError}
- * naming `packages`. A lookup that Deno's permissions prevented keeps its own message, which names the flag.
+ * naming `packages`; when Deno's permissions kept some PATH folders from being searched, the message says so.
  *
  * @example
  * ```ts
@@ -39,12 +39,9 @@ export async function requireProgram(program: string, packages: string): Promise
   try {
     return await findExecutable(program);
   } catch (error) {
-    if (
-      error instanceof Error && / not found in PATH/.test(error.message) &&
-      !/--allow-read/.test(error.message)
-    ) {
-      throw missing(program, packages);
-    }
+    const notFound = error instanceof Error &&
+      error.message.match(/ not found in PATH.*?( \(not allowed .*\))?;/);
+    if (notFound) throw missing(program, packages, notFound[1] ?? "");
     throw error;
   }
 }
