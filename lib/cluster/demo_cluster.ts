@@ -14,9 +14,9 @@ const USAGE = `Usage: deno task cluster --mysql URL --redis URL [options]
   --base-port P    the first node's port; the others follow (6001)
   --port P         nginx's port, where clients connect (8000)
   --dir DIR        logs, nginx prefix and the lock (./data/cluster)
-  CHAT_MYSQL_URL and CHAT_REDIS_URL are read when the flags are absent; CHAT_MYSQL_PASSWORD and
-  CHAT_REDIS_PASSWORD reach the nodes too. The URLs go to the nodes in their environment, not their
-  command line, so \`ps\` does not show them.`;
+  CHAT_MYSQL_URL and CHAT_REDIS_URL are read when the flags are absent. The nodes inherit the
+  environment, so CHAT_MYSQL_PASSWORD, CHAT_REDIS_PASSWORD and *_PASSWORD_FILE (a file under ./data)
+  reach them; the URLs go to them in their environment too, so \`ps\` does not show them.`;
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -83,7 +83,8 @@ async function startNode(
       "run",
       "--allow-net",
       "--allow-env",
-      `--allow-read=${ROOT}sql`,
+      // ./data too: a CHAT_MYSQL_PASSWORD_FILE kept there (see README) must be readable by the nodes.
+      `--allow-read=${ROOT}sql,${ROOT}data`,
       `${ROOT}main.ts`,
       "--port",
       String(port),
