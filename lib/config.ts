@@ -11,7 +11,15 @@ export interface Config {
   /** Embedded store file (or ":memory:"); ignored when `mysql` is set. */
   db: string;
   mysql?: string;
+  /** File holding the MySQL password (trailing newline trimmed); read by {@linkcode resolveSecrets}. */
+  mysqlPasswordFile?: string;
+  /** The MySQL password from `CHAT_MYSQL_PASSWORD`; overrides a password in `mysql`. */
+  mysqlPassword?: string;
   redis?: string;
+  /** File holding the Redis password (trailing newline trimmed); read by {@linkcode resolveSecrets}. */
+  redisPasswordFile?: string;
+  /** The Redis password from `CHAT_REDIS_PASSWORD`; overrides a password in `redis`. */
+  redisPassword?: string;
   nodeId: string;
   metricsPort?: number;
   logLevel: LogLevel;
@@ -32,8 +40,8 @@ export interface Config {
 
 /** A configuration value that cannot be used; the message names the flag and the value. */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ConfigError";
   }
 }
@@ -43,7 +51,9 @@ const FLAGS = {
   port: { type: "string", env: "CHAT_PORT" },
   db: { type: "string", env: "CHAT_DB" },
   mysql: { type: "string", env: "CHAT_MYSQL_URL" },
+  "mysql-password-file": { type: "string", env: "CHAT_MYSQL_PASSWORD_FILE" },
   redis: { type: "string", env: "CHAT_REDIS_URL" },
+  "redis-password-file": { type: "string", env: "CHAT_REDIS_PASSWORD_FILE" },
   "node-id": { type: "string", env: "CHAT_NODE_ID" },
   "metrics-port": { type: "string", env: "CHAT_METRICS_PORT" },
   "log-level": { type: "string", env: "CHAT_LOG_LEVEL" },
@@ -55,6 +65,7 @@ const FLAGS = {
   "max-connections": { type: "string", env: "CHAT_MAX_CONNECTIONS" },
   "max-outbound-bytes": { type: "string", env: "CHAT_MAX_OUTBOUND_BYTES" },
   help: { type: "boolean", env: "" },
+  version: { type: "boolean", env: "" },
 } as const;
 
 /** Usage text for `--help`. */
@@ -64,7 +75,11 @@ export const USAGE = `Usage: deno task serve [options]
   --port PORT             listen port, 0 picks a free one (6000)       CHAT_PORT
   --db PATH               embedded SQLite file or :memory: (./data/chat.db)  CHAT_DB
   --mysql URL             MySQL/MariaDB instead of SQLite               CHAT_MYSQL_URL
+  --mysql-password-file F MySQL password from a file                    CHAT_MYSQL_PASSWORD_FILE
+                          (or CHAT_MYSQL_PASSWORD; either overrides one in the URL)
   --redis URL             Redis for a cluster of nodes                  CHAT_REDIS_URL
+  --redis-password-file F Redis password from a file                    CHAT_REDIS_PASSWORD_FILE
+                          (or CHAT_REDIS_PASSWORD; either overrides one in the URL)
   --node-id NAME          this node's name (hostname:port)             CHAT_NODE_ID
   --metrics-port N        HTTP /metrics and /healthz (off)             CHAT_METRICS_PORT
   --log-level LEVEL       debug, info, warn, error, silent (info)      CHAT_LOG_LEVEL
@@ -75,7 +90,13 @@ export const USAGE = `Usage: deno task serve [options]
   --rate-limit N          requests/s per connection, burst 2N (20000)  CHAT_RATE_LIMIT
   --max-connections N     open connections per node (20000)            CHAT_MAX_CONNECTIONS
   --max-outbound-bytes N  queued bytes for a slow reader (4194304)     CHAT_MAX_OUTBOUND_BYTES
+  --version               print the version and exit
+  --help                  print this list and exit
 `;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === "" ? undefined : value;
+}
 
 function integer(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
@@ -85,8 +106,35 @@ function integer(flag: string, text: string, min: number, max: number): number {
   return value;
 }
 
-/** Parses flags and environment. Returns `null` when `--help` was asked for. */
+/** What the command line asks for: help, the version, or a node to serve. */
+export type Command = { action: "help" } | { action: "version" } | { action: "serve"; config: Config };
+
+/**
+ * Parses flags and environment. Returns `null` when `--help` or `--version` was asked for (see
+ * {@linkcode parseCommand} to tell them apart).
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig(["--port", "0"], () => undefined);
+ * console.log(config?.port); // 0
+ * ```
+ */
 export function parseConfig(args: string[], env: (name: string) => string | undefined): Config | null {
+  const command = parseCommand(args, env);
+  return command.action === "serve" ? command.config : null;
+}
+
+/**
+ * Parses flags and environment into what to do. Password files are named here and read by
+ * {@linkcode resolveSecrets}, so parsing stays free of I/O.
+ *
+ * @example
+ * ```ts
+ * const command = parseCommand(["--version"], () => undefined);
+ * console.log(command.action); // "version"
+ * ```
+ */
+export function parseCommand(args: string[], env: (name: string) => string | undefined): Command {
   const options = Object.fromEntries(
     Object.entries(FLAGS).map(([name, flag]) => [name, { type: flag.type }]),
   ) as Record<keyof typeof FLAGS, { type: "string" | "boolean" }>;
@@ -96,7 +144,8 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  if (values.help) return null;
+  if (values.help) return { action: "help" };
+  if (values.version) return { action: "version" };
   const get = (name: keyof typeof FLAGS): string | undefined => {
     const value = values[name];
     if (typeof value === "string") return value;
@@ -116,12 +165,16 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
     throw new ConfigError(`--log-format must be text or json, got ${JSON.stringify(logFormat)}`);
   }
   const metrics = get("metrics-port");
-  return {
+  const config: Config = {
     host,
     port,
     db: get("db") ?? "./data/chat.db",
     mysql: get("mysql"),
+    mysqlPasswordFile: get("mysql-password-file"),
+    mysqlPassword: nonEmpty(env("CHAT_MYSQL_PASSWORD")),
     redis: get("redis"),
+    redisPasswordFile: get("redis-password-file"),
+    redisPassword: nonEmpty(env("CHAT_REDIS_PASSWORD")),
     // host:port names a node uniquely on one machine; with port 0 the real port is not known yet.
     nodeId: get("node-id") ?? (port === 0 ? `pid${Deno.pid}` : `${host}:${port}`),
     metricsPort: metrics === undefined ? undefined : integer("metrics-port", metrics, 0, 65535),
@@ -134,4 +187,5 @@ export function parseConfig(args: string[], env: (name: string) => string | unde
     maxConnections: integer("max-connections", get("max-connections") ?? "20000", 1, 1_000_000),
     maxOutboundBytes: integer("max-outbound-bytes", get("max-outbound-bytes") ?? "4194304", 1024, 1 << 30),
   };
+  return { action: "serve", config };
 }

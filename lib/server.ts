@@ -29,7 +29,13 @@ export interface ChatNode extends AsyncDisposable {
 async function openStore(config: Config): Promise<Store> {
   if (config.mysql) {
     // Loaded only in MySQL mode, so the embedded default never loads the driver.
-    const { MysqlStore } = await import("./store/mysql_store.ts");
+    const [{ MysqlStore }, { checkMysql }] = await Promise.all([
+      import("./store/mysql_store.ts"),
+      import("./db/mysql_preflight.ts"),
+    ]);
+    // The pool retries a failing connect until its acquire timeout; a configuration mistake should stop the
+    // start at once with its fix instead.
+    await checkMysql(config.mysql);
     return MysqlStore.open(config.mysql);
   }
   return SqliteStore.open(config.db);
@@ -50,6 +56,7 @@ export async function startNode(
 ): Promise<ChatNode> {
   const store = await openStore(config);
   let bus: Bus | undefined;
+  let server: TcpServer<UndeliveredFrame> | undefined;
   try {
     await store.migrate();
     // Users marked online by an earlier run of this node that did not stop cleanly.
@@ -68,23 +75,65 @@ export async function startNode(
       idleTimeout: config.idleTimeout,
     });
     await bus.start();
-    const server = TcpServer.listen<UndeliveredFrame>({
-      hostname: config.host,
-      port: config.port,
-      maxFrameBytes: config.maxFrameBytes,
-      maxOutboundBytes: config.maxOutboundBytes,
-    }, service);
-    const ops = config.metricsPort === undefined ? undefined : await serveOps({
-      hostname: config.host,
-      port: config.metricsPort,
-      registry: registerProcessMetrics(registry, store),
-      checks: [{ name: "store", check: () => store.ping() }, { name: "bus", check: () => bus!.ping() }],
-    });
+    server = listening("chat", "--port", config, () =>
+      TcpServer.listen<UndeliveredFrame>({
+        hostname: config.host,
+        port: config.port,
+        maxFrameBytes: config.maxFrameBytes,
+        maxOutboundBytes: config.maxOutboundBytes,
+      }, service));
+    const ops = config.metricsPort === undefined ? undefined : await listening(
+      "metrics",
+      "--metrics-port",
+      { host: config.host, port: config.metricsPort },
+      () =>
+        serveOps({
+          hostname: config.host,
+          port: config.metricsPort!,
+          registry: registerProcessMetrics(registry, store),
+          checks: [{ name: "store", check: () => store.ping() }, { name: "bus", check: () => bus!.ping() }],
+        }),
+    );
     return runningNode({ server, service, store, bus, log, ops });
   } catch (error) {
+    await server?.close().catch(() => {});
     await bus?.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
+  }
+}
+
+/** A listener could not bind its address; the message names the listener, the address and the flag. */
+export class AddressInUseError extends Error {
+  /** `listener`: "chat" or "metrics"; `address`: HOST:PORT; `flag`: the option that sets the port. */
+  constructor(listener: string, address: string, flag: string, options?: ErrorOptions) {
+    super(
+      `the ${listener} port ${address} is already in use: another process listens there; stop it or ` +
+        `choose another ${flag}`,
+      options,
+    );
+    this.name = "AddressInUseError";
+  }
+}
+
+/** Runs `listen` (sync or async), turning "address in use" into {@linkcode AddressInUseError}. */
+function listening<T>(
+  listener: string,
+  flag: string,
+  address: { host: string; port: number },
+  listen: () => T,
+): T {
+  const rename = (error: unknown): never => {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new AddressInUseError(listener, `${address.host}:${address.port}`, flag, { cause: error });
+    }
+    throw error;
+  };
+  try {
+    const result = listen();
+    return (result instanceof Promise ? result.catch(rename) : result) as T;
+  } catch (error) {
+    return rename(error);
   }
 }
 

@@ -10,8 +10,6 @@ import { RedisServer } from "./harness/redis.ts";
 import { TestClient } from "./harness/test_client.ts";
 import { uniqueName } from "./protocol_suite.ts";
 
-const options = { sanitizeOps: false, sanitizeResources: false };
-
 /** How long a transition may take before the test gives up (ioredis and the pool retry with backoff). */
 const DEADLINE_MS = 30_000;
 
@@ -52,7 +50,7 @@ async function canRegister(port: number): Promise<void> {
 
 const OK = { status: "ok", checks: { store: "ok", bus: "ok" } };
 
-Deno.test("/healthz is 503 naming the bus while Redis is down and 200 once it is back", options, async () => {
+Deno.test("/healthz is 503 naming the bus while Redis is down and 200 once it is back", async () => {
   await using redis = await RedisServer.start();
   await using node = await startTestNode({ redis: redis.url, metricsPort: 0 });
   const port = node.metricsPort!;
@@ -73,7 +71,6 @@ Deno.test("/healthz is 503 naming the bus while Redis is down and 200 once it is
 
 Deno.test(
   "/healthz is 503 naming the store while MariaDB is down and 200 once it is back",
-  options,
   async () => {
     await using mariadb = await MariaDbServer.start();
     await using redis = await RedisServer.start();

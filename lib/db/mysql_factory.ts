@@ -7,8 +7,11 @@
 
 import mysql from "mysql2";
 import type { Connection } from "mysql2/promise";
+import { isFatalMysqlError } from "./errors.ts";
 import type { PoolFactory } from "./pool.ts";
 import { redactUrl } from "../redact_url.ts";
+
+export { isFatalMysqlError };
 
 /** Options for {@linkcode mysqlFactory}. */
 export interface MysqlFactoryOptions {
@@ -28,53 +31,9 @@ export interface MysqlFactory extends PoolFactory<Connection> {
   isFatal(error: unknown): boolean;
 }
 
-/**
- * Codes of errors after which a connection cannot be trusted: the socket failed, the server went away, or a
- * timed-out command whose answer may still arrive (mysql2 marks most of these `fatal`, not all).
- */
-const CONNECTION_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "PROTOCOL_CONNECTION_LOST",
-  "PROTOCOL_SEQUENCE_TIMEOUT",
-  "PROTOCOL_PACKETS_OUT_OF_ORDER",
-  "ER_SERVER_SHUTDOWN",
-  "ER_CON_COUNT_ERROR",
-  "ER_NET_READ_ERROR",
-  "ER_NET_READ_INTERRUPTED",
-  "ER_NET_ERROR_ON_WRITE",
-  "ER_NET_WRITE_INTERRUPTED",
-  "ER_NET_PACKETS_OUT_OF_ORDER",
-  "ER_CONNECTION_KILLED",
-  "ER_QUERY_INTERRUPTED",
-  "ER_CLIENT_INTERACTION_TIMEOUT",
-]);
-
 /** The parts of mysql2's core connection we touch that its typings do not declare. */
 interface CoreConnection extends mysql.Connection {
   stream: { destroy(): void; destroyed?: boolean; once(event: "close", listener: () => void): void };
-}
-
-/**
- * Whether `error` means the connection that raised it is unusable: mysql2's `fatal` flag, or one of the
- * connection-level codes (socket errors, server shutdown, a timed-out command).
- *
- * @example
- * ```ts ignore
- * if (isFatalMysqlError(error)) lease.release(error); // destroyed, not reused
- * ```
- */
-export function isFatalMysqlError(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { fatal, code } = error as { fatal?: unknown; code?: unknown };
-  return fatal === true || (typeof code === "string" && CONNECTION_CODES.has(code));
 }
 
 /** The one redaction of service URLs (`lib/redact_url.ts`), re-exported where MySQL code has always found it. */

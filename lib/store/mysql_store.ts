@@ -12,8 +12,15 @@
 
 import type { Connection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { Pool, type PoolOptions } from "../db/pool.ts";
-import { AcquireTimeoutError, PoolClosedError, PoolFullError } from "../db/errors.ts";
-import { isFatalMysqlError, type MysqlFactory, mysqlFactory } from "../db/mysql_factory.ts";
+import {
+  AcquireTimeoutError,
+  isFatalMysqlError,
+  mysqlErrorKind,
+  PoolClosedError,
+  PoolFullError,
+} from "../db/errors.ts";
+import { type MysqlFactory, mysqlFactory } from "../db/mysql_factory.ts";
+import { describeError } from "../describe_error.ts";
 import { NameTakenError, StoreUnavailableError } from "./errors.ts";
 import type {
   GroupMember,
@@ -47,18 +54,6 @@ const DEFAULT_QUERY_TIMEOUT = 10_000;
 const MAX_ID_BATCH = 256;
 /** Largest number of offline messages inserted by one statement (64 frames of 100 KB stay under 16 MiB). */
 const MAX_ROW_BATCH = 64;
-
-/** MySQL error numbers (https://mariadb.com/kb/en/mariadb-error-codes/). */
-const ER_DUP_ENTRY = 1062;
-/** Errors meaning "the server cannot serve this now" rather than "this statement is wrong". */
-const UNAVAILABLE_ERRNOS = new Set([
-  1040, // ER_CON_COUNT_ERROR
-  1053, // ER_SERVER_SHUTDOWN
-  1205, // ER_LOCK_WAIT_TIMEOUT
-  1213, // ER_LOCK_DEADLOCK (the transaction was rolled back)
-  1290, // ER_OPTION_PREVENTS_STATEMENT (read-only server)
-  1836, // ER_READ_ONLY_MODE
-]);
 
 /** Thrown when ROLLBACK itself failed: the connection may still be inside a transaction, so it is discarded. */
 class RollbackFailedError extends Error {
@@ -122,11 +117,6 @@ function bigId(value: unknown): number {
   const id = Number(value);
   if (!Number.isSafeInteger(id)) throw new RangeError(`id beyond 2^53 from the database: ${String(value)}`);
   return id;
-}
-
-function errno(error: unknown): number | undefined {
-  const value = (error as { errno?: unknown } | null)?.errno;
-  return typeof value === "number" ? value : undefined;
 }
 
 /**
@@ -210,7 +200,7 @@ export class MysqlStore implements Store {
         ]);
         return result.insertId;
       } catch (error) {
-        if (errno(error) === ER_DUP_ENTRY) throw new NameTakenError("user", name);
+        if (mysqlErrorKind(error) === "duplicate") throw new NameTakenError("user", name);
         throw error;
       }
     });
@@ -322,7 +312,7 @@ export class MysqlStore implements Store {
         ]);
         groupId = result.insertId;
       } catch (error) {
-        if (errno(error) === ER_DUP_ENTRY) throw new NameTakenError("group", name);
+        if (mysqlErrorKind(error) === "duplicate") throw new NameTakenError("group", name);
         throw error;
       }
       await this.#write(db, "INSERT INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'creator')", [
@@ -513,7 +503,7 @@ export class MysqlStore implements Store {
       return await Promise.race([work, deadline]);
     } catch (error) {
       if (isFatalMysqlError(error)) broken = error;
-      if (broken !== undefined || UNAVAILABLE_ERRNOS.has(errno(error) ?? 0)) throw this.#unavailable(error);
+      if (broken !== undefined || mysqlErrorKind(error) === "unavailable") throw this.#unavailable(error);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -550,7 +540,7 @@ export class MysqlStore implements Store {
       return new StoreUnavailableError(`MySQL store ${url} is closed`, { cause: error });
     }
     if (error instanceof AcquireTimeoutError) {
-      const reason = error.cause === undefined ? "all connections busy" : describe(error.cause);
+      const reason = error.cause === undefined ? "all connections busy" : describeError(error.cause);
       return new StoreUnavailableError(
         `MySQL ${url}: no connection within ${error.timeout} ms (${reason})`,
         { cause: error },
@@ -561,13 +551,6 @@ export class MysqlStore implements Store {
         cause: error,
       });
     }
-    return new StoreUnavailableError(`MySQL ${url}: ${describe(error)}`, { cause: error });
+    return new StoreUnavailableError(`MySQL ${url}: ${describeError(error)}`, { cause: error });
   }
-}
-
-/** A short reason for a message: the error code when there is one, else the message. */
-function describe(error: unknown): string {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === "string" && typeof message === "string") return `${code}: ${message}`;
-  return typeof message === "string" ? message : String(error);
 }

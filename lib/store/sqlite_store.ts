@@ -147,9 +147,9 @@ export class SqliteStore implements Store {
    *
    * @example
    * ```ts
-   * await using store = SqliteStore.open("./data/chat.db");
+   * await using store = SqliteStore.open(":memory:");
    * await store.migrate();
-   * const id = await store.createUser("alice", passwordHash);
+   * const id = await store.createUser("alice", "scrypt$...");
    * ```
    */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {

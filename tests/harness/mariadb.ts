@@ -8,10 +8,10 @@
 import mysql from "mysql2/promise";
 import { canConnect } from "./can_connect.ts";
 import { eventually } from "./eventually.ts";
-import { findExecutable } from "./find_executable.ts";
 import { freePort } from "./free_port.ts";
 import { ServiceProcess } from "./service_process.ts";
 import { makeTempDir, removeTempDir } from "./temp_dir.ts";
+import { requireProgram } from "./required_program.ts";
 
 const READY_TIMEOUT = 20_000;
 const NAME = /^[A-Za-z0-9_]{1,64}$/;
@@ -25,6 +25,17 @@ const INIT_SQL = `CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 CREATE DATABASE IF NOT EXISTS chat CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 `;
+
+/** Options for {@linkcode MariaDbServer.start}. */
+export interface MariaDbOptions {
+  /** The server program to look up (default `mariadbd`). */
+  mariadbd?: string;
+  /** The data directory initialiser to look up (default `mariadb-install-db`). */
+  installDb?: string;
+}
+
+/** The Debian package of both programs. */
+const PACKAGES = "mariadb-server";
 
 /**
  * A MariaDB server owned by the test process.
@@ -52,11 +63,14 @@ export class MariaDbServer implements AsyncDisposable {
     this.url = `mysql://root@127.0.0.1:${port}/chat`;
   }
 
-  /** Initialises a data directory in a new temp folder and starts the server on a free port. */
-  static async start(): Promise<MariaDbServer> {
+  /**
+   * Initialises a data directory in a new temp folder and starts the server on a free port. Rejects with a
+   * one-line `MissingProgramError` naming the Debian package when MariaDB is not installed.
+   */
+  static async start(options: MariaDbOptions = {}): Promise<MariaDbServer> {
     const [mariadbd, installDb] = await Promise.all([
-      findExecutable("mariadbd"),
-      findExecutable("mariadb-install-db"),
+      requireProgram(options.mariadbd ?? "mariadbd", PACKAGES),
+      requireProgram(options.installDb ?? "mariadb-install-db", PACKAGES),
     ]);
     const dir = await makeTempDir("chat-mariadb-");
     const server = new MariaDbServer(dir, mariadbd, freePort());

@@ -9,10 +9,10 @@
 
 import { canConnect } from "./can_connect.ts";
 import { eventually } from "./eventually.ts";
-import { findExecutable } from "./find_executable.ts";
 import { freePort } from "./free_port.ts";
 import { ServiceProcess } from "./service_process.ts";
 import { makeTempDir, removeTempDir } from "./temp_dir.ts";
+import { requireFile, requireProgram } from "./required_program.ts";
 
 const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 const READY_TIMEOUT = 10_000;
@@ -22,7 +22,14 @@ const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
 export interface NginxOptions {
   /** The chat nodes to balance, as `host:port`. */
   upstreams: string[];
+  /** The program to look up (default `nginx`). */
+  program?: string;
+  /** The stream module to load (default Debian's path). */
+  streamModule?: string;
 }
+
+/** The Debian packages of nginx with its stream module. */
+const PACKAGES = "nginx-light libnginx-mod-stream";
 
 /**
  * An nginx (stream module) in front of chat nodes, owned by the test process.
@@ -45,17 +52,22 @@ export class NginxServer implements AsyncDisposable {
     this.port = port;
   }
 
-  /** Writes the configuration, starts nginx and waits until its port accepts connections. */
+  /**
+   * Writes the configuration, starts nginx and waits until its port accepts connections. Rejects with a
+   * one-line `MissingProgramError` naming the Debian packages when nginx or its stream module is missing.
+   */
   static async start(options: NginxOptions): Promise<NginxServer> {
     if (options.upstreams.length === 0) throw new TypeError("NginxServer needs at least one upstream");
     for (const upstream of options.upstreams) {
       if (!UPSTREAM.test(upstream)) throw new TypeError(`invalid upstream (want host:port): ${upstream}`);
     }
-    const binary = await findExecutable("nginx");
+    const binary = await requireProgram(options.program ?? "nginx", PACKAGES);
+    const streamModule = options.streamModule ?? STREAM_MODULE;
+    await requireFile(streamModule, "libnginx-mod-stream");
     const dir = await makeTempDir("chat-nginx-");
     const server = new NginxServer(dir, freePort());
     try {
-      await Deno.writeTextFile(`${dir}/nginx.conf`, server.#config(options.upstreams));
+      await Deno.writeTextFile(`${dir}/nginx.conf`, server.#config(options.upstreams, streamModule));
       server.#process = await ServiceProcess.spawn(binary, [
         "-p",
         dir,
@@ -94,10 +106,10 @@ export class NginxServer implements AsyncDisposable {
     return this.close();
   }
 
-  #config(upstreams: string[]): string {
+  #config(upstreams: string[], streamModule: string): string {
     const servers = upstreams.map((upstream) => `    server ${upstream} max_fails=1 fail_timeout=2s;`);
     return [
-      `load_module ${STREAM_MODULE};`,
+      `load_module ${streamModule};`,
       "worker_processes 1;",
       `pid ${this.#dir}/nginx.pid;`,
       `error_log ${this.#dir}/error.log notice;`,

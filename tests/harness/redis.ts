@@ -6,12 +6,20 @@
  */
 
 import { eventually } from "./eventually.ts";
-import { findExecutable } from "./find_executable.ts";
 import { freePort } from "./free_port.ts";
 import { ServiceProcess } from "./service_process.ts";
 import { makeTempDir, removeTempDir } from "./temp_dir.ts";
+import { requireProgram } from "./required_program.ts";
 
 const READY_TIMEOUT = 10_000;
+
+/** Options for {@linkcode RedisServer.start}. */
+export interface RedisOptions {
+  /** The server program to look up (default `redis-server`). */
+  program?: string;
+  /** Require this password (`requirepass`); {@linkcode RedisServer.url} does not contain it. */
+  password?: string;
+}
 
 /**
  * A Redis server owned by the test process.
@@ -29,21 +37,26 @@ export class RedisServer implements AsyncDisposable {
   readonly url: string;
   readonly #dir: string;
   readonly #binary: string;
+  readonly #password: string | undefined;
   #process: ServiceProcess | null = null;
   #closed: Promise<void> | null = null;
 
-  private constructor(dir: string, binary: string, port: number) {
+  private constructor(dir: string, binary: string, port: number, password?: string) {
     this.#dir = dir;
     this.#binary = binary;
+    this.#password = password;
     this.port = port;
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  /** Starts a server on a free port and waits until it answers PING. */
-  static async start(): Promise<RedisServer> {
-    const binary = await findExecutable("redis-server");
+  /**
+   * Starts a server on a free port and waits until it answers PING. Rejects with a one-line
+   * `MissingProgramError` naming the Debian package when Redis is not installed.
+   */
+  static async start(options: RedisOptions = {}): Promise<RedisServer> {
+    const binary = await requireProgram(options.program ?? "redis-server", "redis-server");
     const dir = await makeTempDir("chat-redis-");
-    const server = new RedisServer(dir, binary, freePort());
+    const server = new RedisServer(dir, binary, freePort(), options.password);
     try {
       await server.#launch();
       return server;
@@ -94,8 +107,9 @@ export class RedisServer implements AsyncDisposable {
       // Redis writes its own log, so it survives this process; our pipe carries only early output.
       "--logfile",
       `${this.#dir}/redis.log`,
+      ...(this.#password === undefined ? [] : ["--requirepass", this.#password]),
     ], `${this.#dir}/redis.log`);
-    await eventually(() => ping(this.port), {
+    await eventually(() => ping(this.port, this.#password), {
       timeoutMs: READY_TIMEOUT,
       what: `Redis on 127.0.0.1:${this.port}`,
       process: this.#process,
@@ -104,25 +118,32 @@ export class RedisServer implements AsyncDisposable {
 }
 
 /**
- * Sends an inline `PING` over a raw TCP connection and resolves when Redis answers `+PONG`.
+ * Sends an inline `PING` over a raw TCP connection (after `AUTH password` when one is given) and resolves when
+ * Redis answers `+PONG`.
  *
  * @example
  * ```ts
  * await ping(redis.port);
  * ```
  */
-export async function ping(port: number): Promise<void> {
+export async function ping(port: number, password?: string): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  // RESP, not an inline command: the password may hold spaces or quotes.
+  const auth = password === undefined
+    ? ""
+    : `*2\r\n$4\r\nAUTH\r\n$${new TextEncoder().encode(password).length}\r\n${password}\r\n`;
+  const expected = password === undefined ? "+PONG\r\n" : "+OK\r\n+PONG\r\n";
   try {
-    await conn.write(new TextEncoder().encode("PING\r\n"));
+    await conn.write(new TextEncoder().encode(`${auth}PING\r\n`));
     const buffer = new Uint8Array(64);
     let text = "";
-    while (!text.includes("\r\n")) {
+    const replies = expected.split("\r\n").length - 1;
+    while (text.split("\r\n").length - 1 < replies) {
       const n = await conn.read(buffer);
       if (n === null) break;
       text += new TextDecoder().decode(buffer.subarray(0, n));
     }
-    if (text !== "+PONG\r\n") throw new Error(`unexpected PING reply: ${JSON.stringify(text)}`);
+    if (text !== expected) throw new Error(`unexpected PING reply: ${JSON.stringify(text)}`);
   } finally {
     conn.close();
   }
