@@ -281,7 +281,7 @@ Deno.test({
             }
           })();
           for (let round = 0; round < 3; round++) {
-            await sleep(30);
+            await sleep(30); // the session's length (pacing, not a wait for an event): logouts land mid-stream
             await b.request({ msgid: 3 });
             b.close();
             await b.closed;
@@ -325,7 +325,7 @@ Deno.test({
           for (let round = 0; round < 8; round++) {
             const [b, login] = await loginAt(round % 2 === 0 ? node2.port : node1.port, bob);
             received.push(...messagesOf(login));
-            await sleep(20 + round * 10);
+            await sleep(20 + round * 10); // the session's length (pacing), longer each round
             await b.request({ msgid: 3 });
             b.close();
             await b.closed;
