@@ -24,6 +24,8 @@ class ClientProcess implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #drained: Promise<unknown>;
+  /** Called after every chunk of output ({@linkcode waitFor}'s checks). */
+  readonly #onOutput = new Set<() => void>();
 
   constructor(port: number, args: string[] = []) {
     this.#child = new Deno.Command(Deno.execPath(), {
@@ -35,7 +37,10 @@ class ClientProcess implements AsyncDisposable {
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     const drain = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
-      for await (const text of stream.pipeThrough(new TextDecoderStream())) add(text);
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+        add(text);
+        for (const listener of this.#onOutput) listener();
+      }
     };
     this.#drained = Promise.all([
       drain(this.#child.stdout, (text) => this.stdout += text),
@@ -48,22 +53,36 @@ class ClientProcess implements AsyncDisposable {
     await this.#stdin.write(encoder.encode(lines.map((line) => line + "\n").join("")));
   }
 
-  /** Waits until stdout (or stderr) matches `pattern`; returns the match. */
+  /**
+   * Waits until stdout (or stderr) matches `pattern`; returns the match. Checked on every chunk of output,
+   * and fails at once when the client exits without printing it.
+   */
   async waitFor(
     pattern: RegExp,
     stream: "stdout" | "stderr" = "stdout",
     timeoutMs = 10_000,
   ): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+    const { promise, resolve, reject } = Promise.withResolvers<RegExpMatchArray>();
+    const fail = (why: string) =>
+      reject(
+        new Error(`no ${pattern} on ${stream}: ${why}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`),
+      );
+    const check = () => {
       const match = this[stream].match(pattern);
-      if (match) return match;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `no ${pattern} on ${stream} within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (match) resolve(match);
+    };
+    this.#onOutput.add(check);
+    const timer = setTimeout(() => fail(`not within ${timeoutMs} ms`), timeoutMs);
+    this.#drained.finally(() => {
+      check();
+      fail("the client's output ended");
+    }).catch(() => {});
+    check();
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(timer);
+      this.#onOutput.delete(check);
     }
   }
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { HELP_LINES } from "./client_help.ts";
 import { startTestNode } from "./harness/chat_node.ts";
+import { eventually } from "./harness/eventually.ts";
 import { member, registerUser, uniqueName } from "./protocol_suite.ts";
 
 const CLIENT = new URL("../client.ts", import.meta.url).pathname;
@@ -90,26 +91,21 @@ class Tmux implements AsyncDisposable {
 
   /** Waits until the cursor is in column `x`; returns its position. */
   async waitForCursor(x: number, timeoutMs = 10_000): Promise<{ x: number; y: number }> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+    // tmux has no event for "the screen changed" that a test can await, so this polls.
+    return await eventually(async () => {
       const cursor = await this.cursor();
-      if (cursor.x === x) return cursor;
-      if (Date.now() > deadline) {
-        throw new Error(`the cursor stayed at ${JSON.stringify(cursor)}, not column ${x}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      if (cursor.x !== x) throw new Error(`the cursor is at ${JSON.stringify(cursor)}`);
+      return cursor;
+    }, { what: `the cursor in column ${x}`, timeoutMs });
   }
 
   /** Waits until `check` accepts the screen; returns it. */
   async waitFor(check: (lines: string[]) => boolean, what: string, timeoutMs = 10_000): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+    return await eventually(async () => {
       const lines = await this.screen();
-      if (check(lines)) return lines;
-      if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${lines.join("\n")}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      if (!check(lines)) throw new Error(`the screen shows:\n${lines.join("\n")}`);
+      return lines;
+    }, { what: `the screen showing ${what}`, timeoutMs });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -26,6 +26,7 @@ import {
 import { RedisBus, type RedisBusOptions } from "../lib/bus/redis_bus.ts";
 import { Logger } from "../lib/log.ts";
 import { busSuite, RecordingHandler } from "./bus_suite.ts";
+import { eventually } from "./harness/eventually.ts";
 import { RedisServer } from "./harness/redis.ts";
 
 const LEASE_MS = 600;
@@ -123,16 +124,6 @@ async function startNode(
   bus.setHandler(handler);
   await bus.start();
   return { bus, handler, log };
-}
-
-/** Calls `probe` every 25 ms until it returns true; returns the time it took, fails after `timeoutMs`. */
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  while (!await probe().catch(() => false)) {
-    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await delay(25);
-  }
-  return performance.now() - started;
 }
 
 function frame(text: string): BusMessage {
@@ -290,7 +281,7 @@ Deno.test({
       a.bus.setHandler({
         // What a node that stores a stray frame offline would return: acknowledged only once stored.
         async onMessage(message) {
-          await delay(100);
+          await delay(100); // the store's own time: not synchronisation, the publisher must wait it out
           if (message.frame.includes("fails")) throw new Error("store unavailable");
           stored.push(message.frame);
         },
@@ -359,6 +350,7 @@ Deno.test({
       await a.bus.beginOfflineStore([5]);
       let settled = false;
       const waiting = b.bus.offlineStoresSettled(5).then(() => settled = true);
+      // Checks that something does NOT happen, so no event can end the wait: 200 ms in which it could.
       await delay(200);
       assert.equal(settled, false, "b waits while a's store is announced");
       await a.bus.endOfflineStore([5]);
@@ -389,7 +381,8 @@ Deno.test({
       assert.deepEqual(claims.filter(Boolean).length, 1, "exactly one of two simultaneous claims wins");
       const [winner, loser] = claims[0] ? [a, b] : [b, a];
       assert.equal(await loser.bus.claimUser(7), false);
-      // Leases are renewed: still refused well after the lease time.
+      // Leases are renewed: still refused well after the lease time. A wait for something NOT to happen
+      // (the lease lapsing), so it has no event to wait on.
       await delay(LEASE_MS * 2);
       assert.equal(await loser.bus.claimUser(7), false);
       assert.deepEqual(await loser.bus.onlineUsers([7, 8]), new Set([7]));
@@ -448,7 +441,7 @@ Deno.test({
       // Its subscriptions die with its sockets; its claims only with its lease.
       assert.equal(await b.bus.publish({ ...frame("after kill"), userId: 11 }), false);
       assert.equal(await b.bus.claimUser(11), false, "the lease is still running");
-      await eventually("user 11 claimable", () => b.bus.claimUser(11), LEASE_MS * 3);
+      await eventually(() => b.bus.claimUser(11), { what: "user 11 claimable", timeoutMs: LEASE_MS * 3 });
       const elapsed = performance.now() - killedAt;
       assert.ok(elapsed <= LEASE_MS + 300, `claimable after ${Math.round(elapsed)} ms`);
       assert.deepEqual(await b.bus.onlineUsers([11, 12]), new Set([11]), "12 is offline, 11 is b's now");
@@ -479,11 +472,14 @@ Deno.test({
             if (i % 4 === 0) await delay(1);
           }
         })();
-        await delay(150 + 50 * round);
+        // Mid-stream, and later in each round.
+        await eventually(() => confirmed.length > 20 + 40 * round, {
+          what: `${20 + 40 * round} frames confirmed before the kill`,
+          timeoutMs: 10_000,
+        });
         await doomed.kill();
         stop = true;
         await sending;
-        assert.ok(confirmed.length > 20, `only ${confirmed.length} frames went through before the kill`);
         const handled = new Set(doomed.handled);
         const lost = confirmed.filter((frame) => !handled.has(frame));
         assert.deepEqual(lost, [], "confirmed but never handled");
@@ -592,13 +588,11 @@ Deno.test({
         await server.restart();
       }
       // The restarted server is empty: a's subscription and claim come back without the service's help.
-      await eventually(
-        "publish reaches a again",
-        () => b.bus.publish({ ...frame("after restart"), userId: 5 }),
-        5_000,
-      );
+      await eventually(() => b.bus.publish({ ...frame("after restart"), userId: 5 }), {
+        what: "publish reaches a again",
+      });
       assert.equal((await a.handler.waitFor(1)).at(-1)?.frame, frame("after restart").frame);
-      await eventually("user 5 online again", async () => (await b.bus.onlineUsers([5])).has(5), 3_000);
+      await eventually(async () => (await b.bus.onlineUsers([5])).has(5), { what: "user 5 online again" });
       assert.equal(await b.bus.claimUser(5), false);
       assert.equal(await a.bus.claimUser(6), true, "the claim that failed while down left nothing behind");
       assert.ok(a.log.lines.some((line) => line.event === "bus connection lost" && line.level === "warn"));
@@ -651,13 +645,11 @@ Deno.test({
       assert.ok(performance.now() - started < 500, "neither waits for Redis");
       assert.equal(await b.bus.claimUser(31), false, "Redis has not heard of the release yet");
       proxy.heal();
-      await eventually("release applied", () => b.bus.claimUser(31), 3_000);
+      await eventually(() => b.bus.claimUser(31), { what: "release applied" });
       assert.deepEqual(await b.bus.onlineUsers([32]), new Set([32]), "a's lease never lapsed");
-      await eventually(
-        "a's stale subscription ended",
-        async () => !await b.bus.publish({ ...frame("x"), userId: 31 }),
-        3_000,
-      );
+      await eventually(async () => !await b.bus.publish({ ...frame("x"), userId: 31 }), {
+        what: "a's stale subscription ended",
+      });
     } finally {
       await Promise.all([a.bus.close(), b.bus.close()]);
     }
@@ -719,10 +711,10 @@ Deno.test({
       await a.bus.claimUser(41);
       await a.bus.claimUser(42);
       proxy.cut();
-      await eventually("a's lease lapsed", () => b.bus.claimUser(41), LEASE_MS * 3);
+      await eventually(() => b.bus.claimUser(41), { what: "a's lease lapsed", timeoutMs: LEASE_MS * 3 });
       assert.deepEqual(await b.bus.onlineUsers([41, 42]), new Set([41]));
       proxy.heal();
-      await eventually("42 re-claimed by a", async () => (await b.bus.onlineUsers([42])).has(42), 3_000);
+      await eventually(async () => (await b.bus.onlineUsers([42])).has(42), { what: "42 re-claimed by a" });
       assert.equal(await b.bus.claimUser(42), false);
       assert.deepEqual(await a.bus.onlineUsers([41]), new Set([41]), "b keeps 41");
       const warned = (event: string) =>

@@ -4,6 +4,9 @@ import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
 import { storeSuite } from "./store_suite.ts";
 
+/** Deno 2.9 leaves the sanitizers off by default; these unit tests own every file handle and timer they use. */
+const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+
 storeSuite("SqliteStore", async () => {
   const store = SqliteStore.open(":memory:");
   await store.migrate();
@@ -36,7 +39,7 @@ async function openFile(path: string, busyTimeoutMs?: number): Promise<SqliteSto
   return store;
 }
 
-Deno.test("SqliteStore.open() creates the missing parent directories of a file path", async () => {
+Deno.test("SqliteStore.open() creates the missing parent directories of a file path", SANITIZED, async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/data/nested/chat.db`;
     await using store = await openFile(path);
@@ -45,16 +48,20 @@ Deno.test("SqliteStore.open() creates the missing parent directories of a file p
   });
 });
 
-Deno.test("SqliteStore.open() of a directory throws StoreUnavailableError naming the path", async () => {
-  await withTempDir((dir) => {
-    assert.throws(() => SqliteStore.open(dir), (error: unknown) => {
-      assert.ok(error instanceof StoreUnavailableError);
-      assert.ok(error.message.includes(dir), error.message);
-      return true;
+Deno.test(
+  "SqliteStore.open() of a directory throws StoreUnavailableError naming the path",
+  SANITIZED,
+  async () => {
+    await withTempDir((dir) => {
+      assert.throws(() => SqliteStore.open(dir), (error: unknown) => {
+        assert.ok(error instanceof StoreUnavailableError);
+        assert.ok(error.message.includes(dir), error.message);
+        return true;
+      });
     });
-  });
-});
-Deno.test("SqliteStore.open() puts a file database in WAL mode", async () => {
+  },
+);
+Deno.test("SqliteStore.open() puts a file database in WAL mode", SANITIZED, async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/chat.db`;
     await using _store = await openFile(path);
@@ -63,7 +70,7 @@ Deno.test("SqliteStore.open() puts a file database in WAL mode", async () => {
   });
 });
 
-Deno.test("SqliteStore: data survives close() and reopening the same file", async () => {
+Deno.test("SqliteStore: data survives close() and reopening the same file", SANITIZED, async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/chat.db`;
     const first = await openFile(path);
@@ -85,7 +92,7 @@ Deno.test("SqliteStore: data survives close() and reopening the same file", asyn
   });
 });
 
-Deno.test("SqliteStore: setUserState() and setUsersOffline() write the state column", async () => {
+Deno.test("SqliteStore: setUserState() and setUsersOffline() write the state column", SANITIZED, async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/chat.db`;
     await using store = await openFile(path);
@@ -110,35 +117,43 @@ Deno.test("SqliteStore: setUserState() and setUsersOffline() write the state col
   });
 });
 
-Deno.test("SqliteStore: a write blocked by another connection's lock rejects with StoreUnavailableError", async () => {
-  await withTempDir(async (dir) => {
-    const path = `${dir}/chat.db`;
-    await using store = await openFile(path, 50);
-    const other = new DatabaseSync(path);
-    try {
-      other.exec("BEGIN IMMEDIATE");
-      await assert.rejects(store.createUser("alice", "h"), StoreUnavailableError);
-      await assert.rejects(store.storeOffline([{ userId: 1, frame: "f" }]), StoreUnavailableError);
-      other.exec("ROLLBACK");
-    } finally {
-      other.close();
-    }
-    const id = await store.createUser("alice", "h");
-    assert.equal((await store.findUser(id))?.name, "alice", "the store works once the lock is gone");
-  });
-});
+Deno.test(
+  "SqliteStore: a write blocked by another connection's lock rejects with StoreUnavailableError",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using store = await openFile(path, 50);
+      const other = new DatabaseSync(path);
+      try {
+        other.exec("BEGIN IMMEDIATE");
+        await assert.rejects(store.createUser("alice", "h"), StoreUnavailableError);
+        await assert.rejects(store.storeOffline([{ userId: 1, frame: "f" }]), StoreUnavailableError);
+        other.exec("ROLLBACK");
+      } finally {
+        other.close();
+      }
+      const id = await store.createUser("alice", "h");
+      assert.equal((await store.findUser(id))?.name, "alice", "the store works once the lock is gone");
+    });
+  },
+);
 
-Deno.test("SqliteStore: ids and limits that are not safe integers reject with RangeError", async () => {
-  await using store = SqliteStore.open(":memory:");
-  await store.migrate();
-  const a = await store.createUser("a", "h");
-  await assert.rejects(store.findUser(1.5), RangeError);
-  await assert.rejects(store.existingUsers([a, Number.NaN]), RangeError);
-  await assert.rejects(store.addFriend(a, 2 ** 53), RangeError);
-  await assert.rejects(store.readOffline(a, -1), RangeError);
-  await assert.rejects(
-    store.storeOffline([{ userId: a, frame: "kept out" }, { userId: 0.5, frame: "bad" }]),
-    RangeError,
-  );
-  assert.deepEqual(await store.readOffline(a, 10), [], "a rejected batch stores nothing");
-});
+Deno.test(
+  "SqliteStore: ids and limits that are not safe integers reject with RangeError",
+  SANITIZED,
+  async () => {
+    await using store = SqliteStore.open(":memory:");
+    await store.migrate();
+    const a = await store.createUser("a", "h");
+    await assert.rejects(store.findUser(1.5), RangeError);
+    await assert.rejects(store.existingUsers([a, Number.NaN]), RangeError);
+    await assert.rejects(store.addFriend(a, 2 ** 53), RangeError);
+    await assert.rejects(store.readOffline(a, -1), RangeError);
+    await assert.rejects(
+      store.storeOffline([{ userId: a, frame: "kept out" }, { userId: 0.5, frame: "bad" }]),
+      RangeError,
+    );
+    assert.deepEqual(await store.readOffline(a, 10), [], "a rejected batch stores nothing");
+  },
+);

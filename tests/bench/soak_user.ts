@@ -88,6 +88,8 @@ export class SoakUser {
         throw new Error(`LOGIN ${this.user.id} failed: ${JSON.stringify(ack)}`);
       }
       this.#counters.loginRetries++;
+      // A loop, not eventually(): any other refusal must fail at once, and the retries are counted (a
+      // figure of the soak report), so each attempt is the measurement's own.
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
