@@ -5,101 +5,58 @@
  *
  * Shape (after pg-pool): plain arrays of idle connections and waiters, a set of leased ones, and one
  * private `#dispatch()` that is the only place where waiters meet connections; acquire, release, create,
- * remove and reap all end by calling it.
+ * remove and reap all end by calling it. The pieces around it have a file each: the factory seam
+ * (`pool_factory.ts`), the options and their validation (`pool_options.ts`), a pooled connection and its
+ * lease (`pool_lease.ts`), a waiter and its deadline (`pool_waiter.ts`). This module re-exports their
+ * public types, so `pool.ts` stays the one import for callers.
  *
  * @module
  */
 
-import { type Clock, realClock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
+import { CloseTimeoutError, PoolClosedError, PoolCloseError, PoolFullError } from "./errors.ts";
+import type { PoolFactory } from "./pool_factory.ts";
+import { createLease, type Lease, type PooledConnection } from "./pool_lease.ts";
 import {
-  AcquireTimeoutError,
-  CloseTimeoutError,
-  DoubleReleaseError,
-  PoolClosedError,
-  PoolCloseError,
-  PoolFullError,
-} from "./errors.ts";
+  type AcquireOptions,
+  type CloseOptions,
+  type PoolOptions,
+  resolveCloseTimeout,
+  resolvePoolOptions,
+} from "./pool_options.ts";
+import { startDeadline, type Waiter } from "./pool_waiter.ts";
 
-/** Opens and closes the pooled connections. */
-export interface PoolFactory<T> {
-  /** Opens one connection. The signal aborts when the pool no longer wants it (close). */
-  create(signal: AbortSignal): Promise<T>;
-  /** Closes one connection; errors are collected, never thrown out of release(). */
-  destroy(connection: T): Promise<void>;
-  /** Optional: call `listener` when an idle or leased connection fails; returns a function that detaches it. */
-  onError?(connection: T, listener: (error: unknown) => void): () => void;
-  /** Optional: whether an error thrown by withConnection's callback means the connection is broken (default: true). mysql2 marks those with `fatal: true`. */
-  isFatal?(error: unknown): boolean;
-}
-
-/** Sizes and timings of a {@linkcode Pool}; every field is optional. */
-export interface PoolOptions {
-  /** Connections kept open once the pool has been used (default 0). */
-  min?: number;
-  /** Most connections open or opening at once (default 10). */
-  max?: number;
-  /**
-   * Most callers queued while the pool is at `max` with nothing idle; one more is rejected at once with
-   * `PoolFullError` (default Infinity; 0 fails fast instead of queueing).
-   */
-  maxWaiters?: number;
-  /** Milliseconds a caller waits before `AcquireTimeoutError` (default 10_000; Infinity waits forever). */
-  acquireTimeout?: number;
-  /** Milliseconds a connection may sit idle before the reaper closes it (default 30_000; Infinity never). */
-  idleTimeout?: number;
-  /** Milliseconds between the reaper's looks (default 1_000). */
-  reapInterval?: number;
-  /** Where the pool's time and timers come from (default real time); tests pass a fake one. */
-  clock?: Clock;
-}
-
-/** Options of one {@linkcode Pool.acquire} call. */
-export interface AcquireOptions {
-  /** Gives up waiting when aborted; the acquire rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/** One borrowed connection. `await using` returns it at the end of the block. */
-export interface Lease<T> extends AsyncDisposable {
-  /** The borrowed connection; do not touch it after release. */
-  readonly connection: T;
-  /** Returns the connection; with an error, destroys it instead. A second call throws DoubleReleaseError. */
-  release(error?: unknown): void;
-}
+export type { PoolFactory } from "./pool_factory.ts";
+export type { Lease } from "./pool_lease.ts";
+export type { AcquireOptions, CloseOptions, PoolOptions } from "./pool_options.ts";
 
 /** Wait after a failed create before trying again, so that a database that is down is not hammered. */
 const CREATE_RETRY_DELAY = 100;
-/** setTimeout treats larger delays as 0. */
-const MAX_DELAY = 2 ** 31 - 1;
 /** Destroy failures kept for close() to report: bounded, like everything else. */
 const MAX_KEPT_FAILURES = 100;
-
-interface Entry<T> {
-  readonly connection: T;
-  /** When it last became idle (the clock's now()), for the reaper. */
-  since: number;
-  /** The factory reported an error while it was leased: destroy it on release. */
-  broken: boolean;
-  detach: () => void;
-}
-
-interface Waiter<T> {
-  readonly deferred: PromiseWithResolvers<Entry<T>>;
-  /** Cancels the waiter's timeout and removes its abort listener; a no-op until they exist. */
-  detach: () => void;
-}
 
 /**
  * A pool of connections with a bounded FIFO wait queue, acquire timeouts, an idle reaper and an orderly close.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Pool, type PoolFactory } from "./pool.ts";
+ *
+ * // Production passes mysqlFactory(url) from mysql_factory.ts; any factory will do.
+ * interface Db {
+ *   query(sql: string): Promise<string[]>;
+ * }
+ * const factory: PoolFactory<Db> = {
+ *   create: () => Promise.resolve({ query: (sql) => Promise.resolve([sql]) }),
+ *   destroy: () => Promise.resolve(),
+ * };
  * await using pool = new Pool(factory, { max: 8, acquireTimeout: 2_000 });
  * const rows = await pool.withConnection((db) => db.query("SELECT 1"));
  * {
- *   await using lease = await pool.acquire({ signal });
+ *   await using lease = await pool.acquire({ signal: AbortSignal.timeout(500) });
  *   await lease.connection.query("SELECT 2");
  * } // released here
+ * console.log(rows, pool.idle); // [ "SELECT 1" ] 1
  * ```
  */
 export class Pool<T> implements AsyncDisposable {
@@ -113,8 +70,8 @@ export class Pool<T> implements AsyncDisposable {
   #clock: Clock;
 
   /** Oldest first: released connections are pushed, and acquire takes the newest so the surplus ages out. */
-  #idle: Entry<T>[] = [];
-  #leased = new Set<Entry<T>>();
+  #idle: PooledConnection<T>[] = [];
+  #leased = new Set<PooledConnection<T>>();
   #waiters: Waiter<T>[] = [];
   #pending = 0;
   #lastCreateError: unknown = undefined;
@@ -135,16 +92,14 @@ export class Pool<T> implements AsyncDisposable {
   /** Validates `options` (RangeError naming the bad one); opens nothing and starts no timer. */
   constructor(factory: PoolFactory<T>, options: PoolOptions = {}) {
     this.#factory = factory;
-    this.#min = check('Pool option "min"', options.min ?? 0, 0, false);
-    this.#max = check('Pool option "max"', options.max ?? 10, 1, false);
-    if (this.#min > this.#max) {
-      throw new RangeError(`Pool option "min" (${this.#min}) must not exceed "max" (${this.#max})`);
-    }
-    this.#maxWaiters = check('Pool option "maxWaiters"', options.maxWaiters ?? Infinity, 0, true);
-    this.#acquireTimeout = check('Pool option "acquireTimeout"', options.acquireTimeout ?? 10_000, 1, true);
-    this.#idleTimeout = check('Pool option "idleTimeout"', options.idleTimeout ?? 30_000, 1, true);
-    this.#reapInterval = check('Pool option "reapInterval"', options.reapInterval ?? 1_000, 1, false);
-    this.#clock = options.clock ?? realClock;
+    const resolved = resolvePoolOptions(options);
+    this.#min = resolved.min;
+    this.#max = resolved.max;
+    this.#maxWaiters = resolved.maxWaiters;
+    this.#acquireTimeout = resolved.acquireTimeout;
+    this.#idleTimeout = resolved.idleTimeout;
+    this.#reapInterval = resolved.reapInterval;
+    this.#clock = resolved.clock;
   }
 
   /** Open connections, idle or leased (not those still opening). */
@@ -175,7 +130,10 @@ export class Pool<T> implements AsyncDisposable {
    * when the pool closes.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { Pool } from "./pool.ts";
+   *
+   * declare const pool: Pool<{ query(sql: string): Promise<unknown> }>;
    * await using lease = await pool.acquire({ signal: AbortSignal.timeout(500) });
    * await lease.connection.query("SELECT 1");
    * ```
@@ -193,8 +151,9 @@ export class Pool<T> implements AsyncDisposable {
     this.#waiters.push(waiter);
     this.#dispatch();
     // Served on the spot: no need to start a clock (each one is a timer).
-    if (this.#waiters.includes(waiter)) this.#startClock(waiter, signal);
-    return this.#lease(await waiter.deferred.promise);
+    if (this.#waiters.includes(waiter)) this.#startDeadline(waiter, signal);
+    const entry = await waiter.deferred.promise;
+    return createLease(entry, (leased, failed) => this.#release(leased, failed));
   }
 
   /**
@@ -202,8 +161,12 @@ export class Pool<T> implements AsyncDisposable {
    * `factory.isFatal` deems fatal (every error by default) the connection is destroyed.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { Pool } from "./pool.ts";
+   *
+   * declare const pool: Pool<{ query(sql: string): Promise<[unknown[], unknown]> }>;
    * const [rows] = await pool.withConnection((db) => db.query("SELECT id FROM user"));
+   * console.log(rows.length);
    * ```
    */
   async withConnection<R>(fn: (connection: T) => Promise<R>, options?: AcquireOptions): Promise<R> {
@@ -227,15 +190,17 @@ export class Pool<T> implements AsyncDisposable {
    * Connections that open after close() are destroyed; one stuck forever is the factory's to abort.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { Pool } from "./pool.ts";
+   *
+   * declare const pool: Pool<unknown>;
    * Deno.addSignalListener("SIGTERM", () => pool.close({ timeout: 2_000 }));
    * ```
    */
-  close(options: { timeout?: number } = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     if (!this.#closing) {
       try {
-        const timeout = check('close() option "timeout"', options.timeout ?? 5_000, 0, false);
-        this.#closing = this.#shutdown(timeout);
+        this.#closing = this.#shutdown(resolveCloseTimeout(options));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -294,7 +259,12 @@ export class Pool<T> implements AsyncDisposable {
       return;
     }
     this.#pending--;
-    const entry: Entry<T> = { connection, since: this.#clock.now(), broken: false, detach: () => {} };
+    const entry: PooledConnection<T> = {
+      connection,
+      since: this.#clock.now(),
+      broken: false,
+      detach: () => {},
+    };
     if (this.#closed) {
       // Opened too late: close() no longer wants it.
       this.#destroy(entry);
@@ -308,7 +278,7 @@ export class Pool<T> implements AsyncDisposable {
     this.#dispatch();
   }
 
-  #failed(entry: Entry<T>): void {
+  #failed(entry: PooledConnection<T>): void {
     const index = this.#idle.indexOf(entry);
     if (index === -1) {
       entry.broken = true; // leased: its holder finds out on its own; release destroys it
@@ -320,51 +290,20 @@ export class Pool<T> implements AsyncDisposable {
   }
 
   /** Ends the wait of `waiter` at the acquire timeout or when the caller's signal aborts, whichever first. */
-  #startClock(waiter: Waiter<T>, callerSignal: AbortSignal | undefined): void {
-    let served = false;
-    let cancelTimeout = () => {};
-    const giveUp = (reason: unknown) => {
-      waiter.detach();
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-      waiter.deferred.reject(reason);
-    };
-    const onAbort = () => giveUp(callerSignal!.reason);
-    // Detach is in place before the timer exists: the first setTimeout of a Deno test process can run
-    // pending microtasks, which may serve this waiter before schedule() returns.
-    waiter.detach = () => {
-      served = true;
-      cancelTimeout();
-      callerSignal?.removeEventListener("abort", onAbort);
-    };
-    callerSignal?.addEventListener("abort", onAbort);
-    if (this.#acquireTimeout === Infinity) return;
-    const cancel = this.#clock.schedule(() => {
-      const cause = this.#lastCreateError;
-      giveUp(new AcquireTimeoutError(this.#acquireTimeout, cause === undefined ? undefined : { cause }));
-    }, this.#acquireTimeout);
-    if (served) cancel();
-    else cancelTimeout = cancel;
-  }
-
-  #lease(entry: Entry<T>): Lease<T> {
-    let released = false;
-    const release = (error?: unknown) => {
-      if (released) throw new DoubleReleaseError();
-      released = true;
-      this.#release(entry, error !== undefined && error !== null);
-    };
-    return {
-      connection: entry.connection,
-      release,
-      [Symbol.asyncDispose]: () => {
-        if (!released) release();
-        return Promise.resolve();
+  #startDeadline(waiter: Waiter<T>, signal: AbortSignal | undefined): void {
+    startDeadline(waiter, {
+      signal,
+      timeout: this.#acquireTimeout,
+      clock: this.#clock,
+      lastCreateError: () => this.#lastCreateError,
+      dequeue: (gone) => {
+        const index = this.#waiters.indexOf(gone);
+        if (index !== -1) this.#waiters.splice(index, 1);
       },
-    };
+    });
   }
 
-  #release(entry: Entry<T>, failed: boolean): void {
+  #release(entry: PooledConnection<T>, failed: boolean): void {
     // Not leased any more: close() destroyed it at its deadline.
     if (!this.#leased.delete(entry)) return;
     if (failed || entry.broken || this.#closed) {
@@ -377,7 +316,7 @@ export class Pool<T> implements AsyncDisposable {
     this.#dispatch();
   }
 
-  #destroy(entry: Entry<T>): void {
+  #destroy(entry: PooledConnection<T>): void {
     entry.detach();
     const done = (async () => {
       try {
@@ -449,14 +388,4 @@ export class Pool<T> implements AsyncDisposable {
     failures.push(...this.#failures.splice(0));
     if (failures.length > 0) throw new PoolCloseError(failures);
   }
-}
-
-/** A whole number ≥ `least` (or Infinity when allowed), small enough for setTimeout; else a RangeError. */
-function check(what: string, value: number, least: number, infinite: boolean): number {
-  if (infinite && value === Infinity) return value;
-  if (!Number.isInteger(value) || value < least || value > MAX_DELAY) {
-    const kind = infinite ? "Infinity or an integer" : "an integer";
-    throw new RangeError(`${what} must be ${kind} from ${least} to ${MAX_DELAY}, got ${value}`);
-  }
-  return value;
 }
