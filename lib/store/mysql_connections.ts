@@ -22,7 +22,7 @@ import {
 } from "../db/errors.ts";
 import type { MysqlFactory } from "../db/mysql_factory.ts";
 import { describeError } from "../describe_error.ts";
-import { NameTakenError, StoreUnavailableError } from "./errors.ts";
+import { NameTakenError, StoreUnavailableError, type UniqueName } from "./errors.ts";
 import type { PoolStats } from "./store.ts";
 
 /** Largest id list bound in one statement. */
@@ -253,12 +253,6 @@ export class MysqlConnections {
   }
 }
 
-/** The name a unique insert claims, for {@linkcode uniqueName}. */
-export interface UniqueNameOptions {
-  kind: "user" | "group";
-  name: string;
-}
-
 /**
  * Runs an insert of a unique name, reporting a duplicate key as {@linkcode NameTakenError}.
  *
@@ -273,11 +267,11 @@ export interface UniqueNameOptions {
  * }
  * ```
  */
-export async function uniqueName<T>(insert: () => Promise<T>, options: UniqueNameOptions): Promise<T> {
+export async function uniqueName<T>(insert: () => Promise<T>, claim: UniqueName): Promise<T> {
   try {
     return await insert();
   } catch (error) {
-    if (mysqlErrorKind(error) === "duplicate") throw new NameTakenError(options.kind, options.name);
+    if (mysqlErrorKind(error) === "duplicate") throw new NameTakenError(claim.kind, claim.name);
     throw error;
   }
 }
