@@ -2,7 +2,8 @@
  * The cluster store: {@linkcode Store} over MySQL or MariaDB through our own connection {@linkcode Pool} of
  * single `mysql2` connections.
  *
- * This file assembles the store; the plumbing (deadlines, transactions, what counts as unavailable, batched id
+ * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
+ * the table groups. The plumbing (deadlines, transactions, what counts as unavailable, batched id
  * lists) is in `mysql_connections.ts`, and each table group's statements in `mysql_users.ts`,
  * `mysql_friends.ts`, `mysql_groups.ts` and `mysql_offline.ts`.
  *
@@ -11,20 +12,13 @@
 
 import { Pool, type PoolOptions } from "../db/pool.ts";
 import { mysqlFactory } from "../db/mysql_factory.ts";
+import { ComposedStore } from "./composed_store.ts";
 import { MysqlConnections } from "./mysql_connections.ts";
 import { MysqlFriends } from "./mysql_friends.ts";
 import { MysqlGroups } from "./mysql_groups.ts";
 import { MysqlOffline } from "./mysql_offline.ts";
 import { MysqlUsers } from "./mysql_users.ts";
-import type {
-  GroupRecord,
-  OfflineEntry,
-  OfflineMessage,
-  PoolStats,
-  Store,
-  UserRecord,
-  UserSummary,
-} from "./store.ts";
+import type { PoolStats, Store } from "./store.ts";
 
 /** Options for {@linkcode MysqlStore.open}. */
 export interface MysqlStoreOptions {
@@ -60,19 +54,17 @@ const DEFAULT_QUERY_TIMEOUT = 10_000;
  * const id = await store.createUser("alice", "scrypt$...");
  * ```
  */
-export class MysqlStore implements Store {
+export class MysqlStore extends ComposedStore implements Store {
   readonly #connections: MysqlConnections;
-  readonly #users: MysqlUsers;
-  readonly #friends: MysqlFriends;
-  readonly #groups: MysqlGroups;
-  readonly #offline: MysqlOffline;
 
   private constructor(connections: MysqlConnections) {
+    super({
+      users: new MysqlUsers(connections),
+      friends: new MysqlFriends(connections),
+      groups: new MysqlGroups(connections),
+      offline: new MysqlOffline(connections),
+    });
     this.#connections = connections;
-    this.#users = new MysqlUsers(connections);
-    this.#friends = new MysqlFriends(connections);
-    this.#groups = new MysqlGroups(connections);
-    this.#offline = new MysqlOffline(connections);
   }
 
   /**
@@ -118,86 +110,6 @@ export class MysqlStore implements Store {
     });
   }
 
-  /** Creates a user; rejects with {@linkcode NameTakenError} when `name` exists (names compare exactly). */
-  createUser(name: string, passwordHash: string): Promise<number> {
-    return this.#users.createUser(name, passwordHash);
-  }
-
-  /** The user with this id, or `null`. */
-  findUser(id: number): Promise<UserRecord | null> {
-    return this.#users.findUser(id);
-  }
-
-  /** Which of `ids` exist. */
-  existingUsers(ids: number[]): Promise<Set<number>> {
-    return this.#users.existingUsers(ids);
-  }
-
-  /** Sets the display copy of a user's presence; a missing user is ignored. */
-  setUserState(id: number, online: boolean): Promise<void> {
-    return this.#users.setUserState(id, online);
-  }
-
-  /** Marks `ids` offline, or every user when `ids` is omitted; an empty array changes nothing. */
-  setUsersOffline(ids?: number[]): Promise<void> {
-    return this.#users.setUsersOffline(ids);
-  }
-
-  /** Adds `friendId` to `userId`'s list; adding twice is a no-op. */
-  addFriend(userId: number, friendId: number): Promise<void> {
-    return this.#friends.addFriend(userId, friendId);
-  }
-
-  /** The user's friends, ordered by id. */
-  listFriends(userId: number): Promise<UserSummary[]> {
-    return this.#friends.listFriends(userId);
-  }
-
-  /** Ids of the users who have `userId` in their friend list, ordered by id. */
-  listFollowers(userId: number): Promise<number[]> {
-    return this.#friends.listFollowers(userId);
-  }
-
-  /** Creates a group and its creator membership in one transaction; rejects with {@linkcode NameTakenError}. */
-  createGroup(creatorId: number, name: string, desc: string): Promise<number> {
-    return this.#groups.createGroup(creatorId, name, desc);
-  }
-
-  /** Whether the group exists. */
-  groupExists(groupId: number): Promise<boolean> {
-    return this.#groups.groupExists(groupId);
-  }
-
-  /** Adds a normal member; joining twice (or the creator joining) is a no-op. */
-  addGroupMember(groupId: number, userId: number): Promise<void> {
-    return this.#groups.addGroupMember(groupId, userId);
-  }
-
-  /** Ids of the group's members, ordered by id (empty when the group does not exist). */
-  listGroupMemberIds(groupId: number): Promise<number[]> {
-    return this.#groups.listGroupMemberIds(groupId);
-  }
-
-  /** Every group `userId` belongs to with all its members, ordered by group id then member id. */
-  listUserGroups(userId: number): Promise<GroupRecord[]> {
-    return this.#groups.listUserGroups(userId);
-  }
-
-  /** Stores the frames in one transaction, in the given order: all are stored or none. */
-  storeOffline(entries: OfflineEntry[]): Promise<void> {
-    return this.#offline.storeOffline(entries);
-  }
-
-  /** The user's oldest `limit` offline messages, oldest first. */
-  readOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
-    return this.#offline.readOffline(userId, limit);
-  }
-
-  /** Deletes exactly these offline message ids of this user; ids of other users are left alone. */
-  deleteOffline(userId: number, ids: number[]): Promise<void> {
-    return this.#offline.deleteOffline(userId, ids);
-  }
-
   /** The connection pool's counters. */
   poolStats(): PoolStats {
     return this.#connections.stats();
@@ -209,10 +121,5 @@ export class MysqlStore implements Store {
    */
   close(): Promise<void> {
     return this.#connections.close();
-  }
-
-  /** Same as {@linkcode MysqlStore.close}, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }

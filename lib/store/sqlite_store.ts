@@ -1,19 +1,21 @@
 /**
  * The embedded store: {@linkcode Store} over `node:sqlite`, the default when no MySQL URL is configured.
  *
- * This file assembles the store; the plumbing (the connection, its statement cache, transactions, what counts
+ * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
+ * the table groups. The plumbing (the connection, its statement cache, transactions, what counts
  * as unavailable) is in `sqlite_connection.ts`, and each table group's statements in `sqlite_users.ts`,
  * `sqlite_friends.ts`, `sqlite_groups.ts` and `sqlite_offline.ts`.
  *
  * @module
  */
 
+import { ComposedStore } from "./composed_store.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
 import { SqliteFriends } from "./sqlite_friends.ts";
 import { SqliteGroups } from "./sqlite_groups.ts";
 import { SqliteOffline } from "./sqlite_offline.ts";
 import { SqliteUsers } from "./sqlite_users.ts";
-import type { GroupRecord, OfflineEntry, OfflineMessage, Store, UserRecord, UserSummary } from "./store.ts";
+import type { Store } from "./store.ts";
 
 /** Options for {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -27,19 +29,17 @@ export interface SqliteStoreOptions {
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /** SQLite's embedded implementation of {@linkcode Store}. */
-export class SqliteStore implements Store {
+export class SqliteStore extends ComposedStore implements Store {
   readonly #db: SqliteConnection;
-  readonly #users: SqliteUsers;
-  readonly #friends: SqliteFriends;
-  readonly #groups: SqliteGroups;
-  readonly #offline: SqliteOffline;
 
   private constructor(connection: SqliteConnection) {
+    super({
+      users: new SqliteUsers(connection),
+      friends: new SqliteFriends(connection),
+      groups: new SqliteGroups(connection),
+      offline: new SqliteOffline(connection),
+    });
     this.#db = connection;
-    this.#users = new SqliteUsers(connection);
-    this.#friends = new SqliteFriends(connection);
-    this.#groups = new SqliteGroups(connection);
-    this.#offline = new SqliteOffline(connection);
   }
 
   /**
@@ -78,94 +78,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Creates a user; rejects with {@linkcode NameTakenError} when `name` exists. */
-  createUser(name: string, passwordHash: string): Promise<number> {
-    return this.#users.createUser(name, passwordHash);
-  }
-
-  /** The user with this id, or `null`. */
-  findUser(id: number): Promise<UserRecord | null> {
-    return this.#users.findUser(id);
-  }
-
-  /** Which of `ids` exist. */
-  existingUsers(ids: number[]): Promise<Set<number>> {
-    return this.#users.existingUsers(ids);
-  }
-
-  /** Sets the display copy of a user's presence; a missing user is ignored. */
-  setUserState(id: number, online: boolean): Promise<void> {
-    return this.#users.setUserState(id, online);
-  }
-
-  /** Marks `ids` offline, or every user when `ids` is omitted; an empty array changes nothing. */
-  setUsersOffline(ids?: number[]): Promise<void> {
-    return this.#users.setUsersOffline(ids);
-  }
-
-  /** Adds `friendId` to `userId`'s list; adding twice is a no-op. */
-  addFriend(userId: number, friendId: number): Promise<void> {
-    return this.#friends.addFriend(userId, friendId);
-  }
-
-  /** The user's friends, ordered by id. */
-  listFriends(userId: number): Promise<UserSummary[]> {
-    return this.#friends.listFriends(userId);
-  }
-
-  /** Ids of the users who have `userId` in their friend list, ordered by id. */
-  listFollowers(userId: number): Promise<number[]> {
-    return this.#friends.listFollowers(userId);
-  }
-
-  /** Creates a group and its creator membership atomically; rejects with {@linkcode NameTakenError}. */
-  createGroup(creatorId: number, name: string, desc: string): Promise<number> {
-    return this.#groups.createGroup(creatorId, name, desc);
-  }
-
-  /** Whether the group exists. */
-  groupExists(groupId: number): Promise<boolean> {
-    return this.#groups.groupExists(groupId);
-  }
-
-  /** Adds a normal member; joining twice (or the creator joining) is a no-op. */
-  addGroupMember(groupId: number, userId: number): Promise<void> {
-    return this.#groups.addGroupMember(groupId, userId);
-  }
-
-  /** Ids of the group's members, ordered by id (empty when the group does not exist). */
-  listGroupMemberIds(groupId: number): Promise<number[]> {
-    return this.#groups.listGroupMemberIds(groupId);
-  }
-
-  /** Every group `userId` belongs to with all its members, ordered by group id then member id. */
-  listUserGroups(userId: number): Promise<GroupRecord[]> {
-    return this.#groups.listUserGroups(userId);
-  }
-
-  /** Stores the frames in one transaction, in the given order: all are stored or none. */
-  storeOffline(entries: OfflineEntry[]): Promise<void> {
-    return this.#offline.storeOffline(entries);
-  }
-
-  /** The user's oldest `limit` offline messages, oldest first. */
-  readOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
-    return this.#offline.readOffline(userId, limit);
-  }
-
-  /** Deletes exactly these offline message ids of this user; ids of other users are left alone. */
-  deleteOffline(userId: number, ids: number[]): Promise<void> {
-    return this.#offline.deleteOffline(userId, ids);
-  }
-
   /** Closes the database; idempotent. Later calls reject with {@linkcode StoreUnavailableError}. */
   close(): Promise<void> {
     this.#db.close();
     return Promise.resolve();
-  }
-
-  /** Same as {@linkcode SqliteStore.close}, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
