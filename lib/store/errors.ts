@@ -13,3 +13,9 @@ export class StoreUnavailableError extends Error {
     this.name = "StoreUnavailableError";
   }
 }
+
+/** The name a unique insert claims: what a {@linkcode NameTakenError} reports when it is taken. */
+export interface UniqueName {
+  kind: "user" | "group";
+  name: string;
+}

@@ -102,3 +102,21 @@ export interface PoolStats {
   waiting: number;
   pending: number;
 }
+
+/** The part of {@linkcode Store} about users and their presence, which each store keeps in one module. */
+export type UserMethods = Pick<
+  Store,
+  "createUser" | "findUser" | "existingUsers" | "setUserState" | "setUsersOffline"
+>;
+
+/** The part of {@linkcode Store} about friend lists. */
+export type FriendMethods = Pick<Store, "addFriend" | "listFriends" | "listFollowers">;
+
+/** The part of {@linkcode Store} about groups and their members. */
+export type GroupMethods = Pick<
+  Store,
+  "createGroup" | "groupExists" | "addGroupMember" | "listGroupMemberIds" | "listUserGroups"
+>;
+
+/** The part of {@linkcode Store} about offline messages. */
+export type OfflineMethods = Pick<Store, "storeOffline" | "readOffline" | "deleteOffline">;

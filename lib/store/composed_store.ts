@@ -1,0 +1,153 @@
+/**
+ * A {@linkcode Store} made of its four table groups. Each database implements the groups in modules of its own
+ * (`mysql_users.ts`, `sqlite_users.ts`, ...); this class is the one place that routes each `Store` method to
+ * its group, so the two stores differ only in how they open, migrate, ping and close.
+ *
+ * @module
+ */
+
+import type {
+  FriendMethods,
+  GroupMethods,
+  GroupRecord,
+  OfflineEntry,
+  OfflineMessage,
+  OfflineMethods,
+  Store,
+  UserMethods,
+  UserRecord,
+  UserSummary,
+} from "./store.ts";
+
+/** The table groups a {@linkcode ComposedStore} routes to. */
+export interface StoreTables {
+  users: UserMethods;
+  friends: FriendMethods;
+  groups: GroupMethods;
+  offline: OfflineMethods;
+}
+
+/**
+ * The table methods of {@linkcode Store}, each handed to its group; a subclass adds the database's own
+ * `migrate`, `ping` and `close`.
+ *
+ * @example
+ * ```ts
+ * class NullStore extends ComposedStore {
+ *   constructor(tables: StoreTables) {
+ *     super(tables);
+ *   }
+ *   migrate(): Promise<void> {
+ *     return Promise.resolve();
+ *   }
+ *   ping(): Promise<void> {
+ *     return Promise.resolve();
+ *   }
+ *   close(): Promise<void> {
+ *     return Promise.resolve();
+ *   }
+ * }
+ * ```
+ */
+export abstract class ComposedStore implements Store {
+  readonly #tables: StoreTables;
+
+  /** Routes the table methods to `tables`. */
+  protected constructor(tables: StoreTables) {
+    this.#tables = tables;
+  }
+
+  /** Creates the schema when missing (idempotent, never drops data). */
+  abstract migrate(): Promise<void>;
+
+  /** Cheap round trip; rejects with StoreUnavailableError when the database cannot be used. */
+  abstract ping(): Promise<void>;
+
+  /** Closes the database; idempotent. */
+  abstract close(): Promise<void>;
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Creates a user; rejects with {@linkcode NameTakenError} when `name` exists. */
+  createUser(name: string, passwordHash: string): Promise<number> {
+    return this.#tables.users.createUser(name, passwordHash);
+  }
+
+  /** The user with this id, or `null`. */
+  findUser(id: number): Promise<UserRecord | null> {
+    return this.#tables.users.findUser(id);
+  }
+
+  /** Which of `ids` exist. */
+  existingUsers(ids: number[]): Promise<Set<number>> {
+    return this.#tables.users.existingUsers(ids);
+  }
+
+  /** Sets the display copy of a user's presence; a missing user is ignored. */
+  setUserState(id: number, online: boolean): Promise<void> {
+    return this.#tables.users.setUserState(id, online);
+  }
+
+  /** Marks `ids` offline, or every user when `ids` is omitted; an empty array changes nothing. */
+  setUsersOffline(ids?: number[]): Promise<void> {
+    return this.#tables.users.setUsersOffline(ids);
+  }
+
+  /** Adds `friendId` to `userId`'s list; adding twice is a no-op. */
+  addFriend(userId: number, friendId: number): Promise<void> {
+    return this.#tables.friends.addFriend(userId, friendId);
+  }
+
+  /** The user's friends, ordered by id. */
+  listFriends(userId: number): Promise<UserSummary[]> {
+    return this.#tables.friends.listFriends(userId);
+  }
+
+  /** Ids of the users who have `userId` in their friend list, ordered by id. */
+  listFollowers(userId: number): Promise<number[]> {
+    return this.#tables.friends.listFollowers(userId);
+  }
+
+  /** Creates a group and its creator membership atomically; rejects with {@linkcode NameTakenError}. */
+  createGroup(creatorId: number, name: string, desc: string): Promise<number> {
+    return this.#tables.groups.createGroup(creatorId, name, desc);
+  }
+
+  /** Whether the group exists. */
+  groupExists(groupId: number): Promise<boolean> {
+    return this.#tables.groups.groupExists(groupId);
+  }
+
+  /** Adds a normal member; joining twice (or the creator joining) is a no-op. */
+  addGroupMember(groupId: number, userId: number): Promise<void> {
+    return this.#tables.groups.addGroupMember(groupId, userId);
+  }
+
+  /** Ids of the group's members, ordered by id (empty when the group does not exist). */
+  listGroupMemberIds(groupId: number): Promise<number[]> {
+    return this.#tables.groups.listGroupMemberIds(groupId);
+  }
+
+  /** Every group `userId` belongs to with all its members, ordered by group id then member id. */
+  listUserGroups(userId: number): Promise<GroupRecord[]> {
+    return this.#tables.groups.listUserGroups(userId);
+  }
+
+  /** Stores the frames in one transaction, in the given order: all are stored or none. */
+  storeOffline(entries: OfflineEntry[]): Promise<void> {
+    return this.#tables.offline.storeOffline(entries);
+  }
+
+  /** The user's oldest `limit` offline messages, oldest first. */
+  readOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
+    return this.#tables.offline.readOffline(userId, limit);
+  }
+
+  /** Deletes exactly these offline message ids of this user; ids of other users are left alone. */
+  deleteOffline(userId: number, ids: number[]): Promise<void> {
+    return this.#tables.offline.deleteOffline(userId, ids);
+  }
+}

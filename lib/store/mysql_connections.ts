@@ -1,0 +1,277 @@
+/**
+ * The plumbing under `MysqlStore`: pooled connections with a deadline per call, transactions, the
+ * mapping of connection-level failures to {@linkcode StoreUnavailableError}, and the helpers that bind lists of
+ * ids in few distinct prepared statements.
+ *
+ * Every statement that carries a value is a prepared statement with placeholders (`execute`); no SQL is ever
+ * built from values. Statements that take a list of ids use fixed batch sizes (powers of two), so each
+ * connection prepares a handful of statements however the lists vary, far below the server's
+ * `max_prepared_stmt_count`.
+ *
+ * @module
+ */
+
+import type { Connection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { Pool } from "../db/pool.ts";
+import {
+  AcquireTimeoutError,
+  isFatalMysqlError,
+  mysqlErrorKind,
+  PoolClosedError,
+  PoolFullError,
+} from "../db/errors.ts";
+import type { MysqlFactory } from "../db/mysql_factory.ts";
+import { describeError } from "../describe_error.ts";
+import { NameTakenError, StoreUnavailableError, type UniqueName } from "./errors.ts";
+import type { PoolStats } from "./store.ts";
+
+/** Largest id list bound in one statement. */
+export const MAX_ID_BATCH = 256;
+/** Largest number of offline messages inserted by one statement (64 frames of 100 KB stay under 16 MiB). */
+export const MAX_ROW_BATCH = 64;
+
+/** What the store binds to placeholders. */
+export type Param = string | number;
+
+/** Thrown when ROLLBACK itself failed: the connection may still be inside a transaction, so it is discarded. */
+class RollbackFailedError extends Error {
+  /** Read by isFatalMysqlError: the pool destroys the connection instead of reusing it. */
+  readonly fatal = true;
+  constructor(cause: unknown) {
+    super("ROLLBACK failed; the connection is discarded", { cause });
+    this.name = "RollbackFailedError";
+  }
+}
+
+/**
+ * A call got no answer within `queryTimeout`. `fatal`: the answer may still arrive later, so the connection is
+ * discarded. (mysql2's own `timeout` option covers only the execute step, not the PREPARE before it.)
+ */
+class QueryTimeoutError extends Error {
+  readonly fatal = true;
+  readonly code = "QUERY_TIMEOUT";
+  constructor(timeout: number) {
+    super(`no answer from the server within ${timeout} ms`);
+    this.name = "QueryTimeoutError";
+  }
+}
+
+/**
+ * `items` cut into power-of-two sized chunks of at most `max` (so few distinct statements are prepared).
+ *
+ * @example
+ * ```ts
+ * const batches = chunks([1, 2, 3, 4, 5, 6, 7], 4); // [[1, 2, 3, 4], [5, 6], [7]]
+ * ```
+ */
+export function chunks<T>(items: readonly T[], max: number): T[][] {
+  const out: T[][] = [];
+  let start = 0;
+  while (start < items.length) {
+    let size = max;
+    while (size > items.length - start) size >>= 1;
+    out.push(items.slice(start, start + size));
+    start += size;
+  }
+  return out;
+}
+
+/**
+ * `(?, ?, ?)` for `n` values.
+ *
+ * @example
+ * ```ts
+ * const sql = `SELECT id FROM user WHERE id IN ${placeholders(3)}`;
+ * ```
+ */
+export function placeholders(n: number): string {
+  return `(${Array.from({ length: n }, () => "?").join(", ")})`;
+}
+
+/**
+ * One pooled connection lent to a store call: prepared statements in, rows or a result header out.
+ *
+ * @example
+ * ```ts
+ * async function userCount(session: MysqlSession): Promise<number> {
+ *   const [row] = await session.read("SELECT COUNT(*) AS n FROM user WHERE state = ?", ["online"]);
+ *   return Number(row.n);
+ * }
+ * ```
+ */
+export class MysqlSession {
+  /** The connection itself, for what is not a prepared statement (DDL, transaction control, ping). */
+  readonly connection: Connection;
+
+  /** Wraps a connection the caller holds; it stays the caller's to release. */
+  constructor(connection: Connection) {
+    this.connection = connection;
+  }
+
+  /** The rows a prepared SELECT returns. */
+  async read(sql: string, values: Param[]): Promise<RowDataPacket[]> {
+    const [rows] = await this.connection.execute<RowDataPacket[]>(sql, values);
+    return rows;
+  }
+
+  /** The result header of a prepared INSERT, UPDATE or DELETE. */
+  async write(sql: string, values: Param[]): Promise<ResultSetHeader> {
+    const [result] = await this.connection.execute<ResultSetHeader>(sql, values);
+    return result;
+  }
+}
+
+/** Options for {@linkcode MysqlConnections}. */
+export interface MysqlConnectionsOptions {
+  /** Milliseconds one call may wait for the server's answers once it has a connection. */
+  queryTimeout: number;
+}
+
+/**
+ * A connection pool as `MysqlStore` uses it. A call fails with {@linkcode StoreUnavailableError}
+ * (the original error as `cause`) when no connection can be had in time, the connection breaks, the server
+ * does not answer within `queryTimeout`, or the pool is closed. A connection that broke mid-call is discarded,
+ * and the next call opens a new one.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from "../db/pool.ts";
+ * import { mysqlFactory } from "../db/mysql_factory.ts";
+ *
+ * const factory = mysqlFactory("mysql://chat:pw@127.0.0.1:3306/chat", { connectTimeout: 5_000 });
+ * const pool = new Pool(factory, { acquireTimeout: 5_000 });
+ * const connections = new MysqlConnections(factory, pool, { queryTimeout: 10_000 });
+ * await connections.close();
+ * ```
+ */
+export class MysqlConnections {
+  readonly #pool: Pool<Connection>;
+  readonly #factory: MysqlFactory;
+  readonly #queryTimeout: number;
+  #closing: Promise<void> | null = null;
+
+  /** Takes over `pool`, whose connections `factory` makes (its redacted URL names the server in errors). */
+  constructor(factory: MysqlFactory, pool: Pool<Connection>, options: MysqlConnectionsOptions) {
+    this.#factory = factory;
+    this.#pool = pool;
+    this.#queryTimeout = options.queryTimeout;
+  }
+
+  /** The pool's counters. */
+  stats(): PoolStats {
+    const pool = this.#pool;
+    return {
+      size: pool.size,
+      idle: pool.idle,
+      inUse: pool.inUse,
+      waiting: pool.waiting,
+      pending: pool.pending,
+    };
+  }
+
+  /** Closes the pool (waiting up to 5 s for calls in flight); idempotent. Later calls are unavailable. */
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.close();
+    return this.#closing;
+  }
+
+  /**
+   * Runs `fn` with a pooled connection. A connection-level failure discards the connection and becomes
+   * StoreUnavailableError; other errors (NameTakenError, a caller's bad value) pass through and the
+   * connection is reused.
+   */
+  async use<R>(fn: (session: MysqlSession) => Promise<R>): Promise<R> {
+    if (this.#closing) throw new StoreUnavailableError(`MySQL store ${this.#factory.redactedUrl} is closed`);
+    let lease;
+    try {
+      lease = await this.#pool.acquire();
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+    let broken: unknown;
+    const work = fn(new MysqlSession(lease.connection));
+    // After a timeout the work fails later, when the discarded connection is cut; nobody waits for it then.
+    work.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new QueryTimeoutError(this.#queryTimeout)), this.#queryTimeout);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } catch (error) {
+      if (isFatalMysqlError(error)) broken = error;
+      if (broken !== undefined || mysqlErrorKind(error) === "unavailable") throw this.#unavailable(error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      lease.release(broken);
+    }
+  }
+
+  /** {@linkcode MysqlConnections.use} inside START TRANSACTION ... COMMIT; any failure rolls back. */
+  async transaction<R>(fn: (session: MysqlSession) => Promise<R>): Promise<R> {
+    return await this.use(async (session) => {
+      const db = session.connection;
+      await db.query("START TRANSACTION");
+      let result: R;
+      try {
+        result = await fn(session);
+        await db.query("COMMIT");
+      } catch (error) {
+        // A broken connection rolls back on the server by itself; on a live one, roll back before reuse.
+        if (!isFatalMysqlError(error)) {
+          try {
+            await db.query("ROLLBACK");
+          } catch (rollbackError) {
+            throw new RollbackFailedError(rollbackError);
+          }
+        }
+        throw error;
+      }
+      return result;
+    });
+  }
+
+  #unavailable(error: unknown): StoreUnavailableError {
+    const url = this.#factory.redactedUrl;
+    if (error instanceof PoolClosedError) {
+      return new StoreUnavailableError(`MySQL store ${url} is closed`, { cause: error });
+    }
+    if (error instanceof AcquireTimeoutError) {
+      const reason = error.cause === undefined ? "all connections busy" : describeError(error.cause);
+      return new StoreUnavailableError(
+        `MySQL ${url}: no connection within ${error.timeout} ms (${reason})`,
+        { cause: error },
+      );
+    }
+    if (error instanceof PoolFullError) {
+      return new StoreUnavailableError(`MySQL ${url}: too many callers waiting for a connection`, {
+        cause: error,
+      });
+    }
+    return new StoreUnavailableError(`MySQL ${url}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Runs an insert of a unique name, reporting a duplicate key as {@linkcode NameTakenError}.
+ *
+ * @example
+ * ```ts
+ * async function createTag(session: MysqlSession, name: string): Promise<number> {
+ *   const result = await uniqueName(
+ *     () => session.write("INSERT INTO allgroup (groupname, groupdesc) VALUES (?, '')", [name]),
+ *     { kind: "group", name },
+ *   );
+ *   return result.insertId;
+ * }
+ * ```
+ */
+export async function uniqueName<T>(insert: () => Promise<T>, claim: UniqueName): Promise<T> {
+  try {
+    return await insert();
+  } catch (error) {
+    if (mysqlErrorKind(error) === "duplicate") throw new NameTakenError(claim.kind, claim.name);
+    throw error;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Groups and their members in MySQL: the `allgroup` and `groupuser` tables' part of `Store`.
+ *
+ * @module
+ */
+
+import { safeId } from "./argument_checks.ts";
+import { type MysqlConnections, uniqueName } from "./mysql_connections.ts";
+import { groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
+import type { GroupMethods, GroupRecord } from "./store.ts";
+
+/**
+ * The group tables over pooled MySQL connections.
+ *
+ * @example
+ * ```ts
+ * import type { MysqlConnections } from "./mysql_connections.ts";
+ *
+ * declare const connections: MysqlConnections;
+ * const groups = new MysqlGroups(connections);
+ * const groupId = await groups.createGroup(1, "rust", "systems talk");
+ * ```
+ */
+export class MysqlGroups implements GroupMethods {
+  readonly #connections: MysqlConnections;
+
+  /** Statements run on `connections`, which stay the caller's to close. */
+  constructor(connections: MysqlConnections) {
+    this.#connections = connections;
+  }
+
+  /** Creates a group and its creator membership in one transaction; rejects with {@linkcode NameTakenError}. */
+  async createGroup(creatorId: number, name: string, desc: string): Promise<number> {
+    const creator = safeId(creatorId, "creator id");
+    return await this.#connections.transaction(async (db) => {
+      const result = await uniqueName(
+        () => db.write("INSERT INTO allgroup (groupname, groupdesc) VALUES (?, ?)", [name, desc]),
+        { kind: "group", name },
+      );
+      const groupId = result.insertId;
+      await db.write("INSERT INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'creator')", [
+        groupId,
+        creator,
+      ]);
+      return groupId;
+    });
+  }
+
+  /** Whether the group exists. */
+  async groupExists(groupId: number): Promise<boolean> {
+    const group = safeId(groupId, "group id");
+    return await this.#connections.use(async (db) =>
+      (await db.read("SELECT 1 FROM allgroup WHERE id = ?", [group])).length > 0
+    );
+  }
+
+  /** Adds a normal member; joining twice (or the creator joining) is a no-op. */
+  async addGroupMember(groupId: number, userId: number): Promise<void> {
+    const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
+    return await this.#connections.use(async (db) => {
+      // The no-op update keeps a creator who "joins" their own group a creator.
+      await db.write(
+        "INSERT INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'normal') " +
+          "ON DUPLICATE KEY UPDATE grouprole = grouprole",
+        params,
+      );
+    });
+  }
+
+  /** Ids of the group's members, ordered by id (empty when the group does not exist). */
+  async listGroupMemberIds(groupId: number): Promise<number[]> {
+    const group = safeId(groupId, "group id");
+    return await this.#connections.use(async (db) => {
+      const rows = await db.read("SELECT userid FROM groupuser WHERE groupid = ? ORDER BY userid", [group]);
+      return rows.map((row) => Number(row.userid));
+    });
+  }
+
+  /** Every group `userId` belongs to with all its members, ordered by group id then member id. */
+  async listUserGroups(userId: number): Promise<GroupRecord[]> {
+    const user = safeId(userId, "user id");
+    return await this.#connections.use(async (db) => groupRecords(await db.read(USER_GROUPS_SQL, [user])));
+  }
+}

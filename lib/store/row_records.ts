@@ -1,0 +1,106 @@
+/**
+ * Result rows turned into the records of the `Store` interface. Both stores select the same column names from the
+ * same schema, so each mapping is written once here.
+ *
+ * @module
+ */
+
+import type { GroupMember, GroupRecord, OfflineMessage, UserRecord, UserSummary } from "./store.ts";
+
+/** One result row, as either driver returns it: column name to value. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/**
+ * A BIGINT id column: a number, or a string or bigint when the driver reads one beyond 2^53 (which becomes a
+ * RangeError rather than a rounded id).
+ *
+ * @example
+ * ```ts
+ * const id = bigId("42"); // 42
+ * ```
+ */
+export function bigId(value: unknown): number {
+  const id = Number(value);
+  if (!Number.isSafeInteger(id)) throw new RangeError(`id beyond 2^53 from the database: ${String(value)}`);
+  return id;
+}
+
+/**
+ * A row of `SELECT id, name, password FROM user`.
+ *
+ * @example
+ * ```ts
+ * const user = userRecord({ id: 1, name: "alice", password: "scrypt$..." });
+ * ```
+ */
+export function userRecord(row: Row): UserRecord {
+  return { id: Number(row.id), name: String(row.name), passwordHash: String(row.password) };
+}
+
+/**
+ * A row of `SELECT u.id, u.name ...`.
+ *
+ * @example
+ * ```ts
+ * const friend = userSummary({ id: 2, name: "bob" });
+ * ```
+ */
+export function userSummary(row: Row): UserSummary {
+  return { id: Number(row.id), name: String(row.name) };
+}
+
+/**
+ * The rows of {@linkcode USER_GROUPS_SQL}, sorted by group then member, as one record per group.
+ *
+ * @example
+ * ```ts
+ * const [group] = groupRecords([
+ *   { id: 1, groupname: "g", groupdesc: "d", userid: 2, name: "bob", grouprole: "creator" },
+ * ]);
+ * ```
+ */
+export function groupRecords(rows: readonly Row[]): GroupRecord[] {
+  // Rows sorted by group: a new group starts wherever the group id changes.
+  const groups: GroupRecord[] = [];
+  for (const row of rows) {
+    let group = groups.at(-1);
+    if (group?.id !== Number(row.id)) {
+      group = { id: Number(row.id), name: String(row.groupname), desc: String(row.groupdesc), members: [] };
+      groups.push(group);
+    }
+    group.members.push({
+      id: Number(row.userid),
+      name: String(row.name),
+      role: row.grouprole as GroupMember["role"],
+    });
+  }
+  return groups;
+}
+
+/**
+ * Every group a user belongs to with all its members, one row per member: the query behind
+ * `Store.listUserGroups` in both dialects, whose columns {@linkcode groupRecords} reads.
+ *
+ * @example
+ * ```ts
+ * const sql: string = USER_GROUPS_SQL;
+ * ```
+ */
+export const USER_GROUPS_SQL = "SELECT g.id, g.groupname, g.groupdesc, u.id AS userid, u.name, m.grouprole " +
+  "FROM groupuser mine " +
+  "JOIN allgroup g ON g.id = mine.groupid " +
+  "JOIN groupuser m ON m.groupid = g.id " +
+  "JOIN user u ON u.id = m.userid " +
+  "WHERE mine.userid = ? ORDER BY g.id, u.id";
+
+/**
+ * A row of `SELECT id, message FROM offlinemessage`.
+ *
+ * @example
+ * ```ts
+ * const message = offlineMessage({ id: 7, message: '{"msgid":5}' });
+ * ```
+ */
+export function offlineMessage(row: Row): OfflineMessage {
+  return { id: bigId(row.id), frame: String(row.message) };
+}

@@ -1,0 +1,70 @@
+/**
+ * Offline messages in SQLite: the `offlinemessage` table's part of `Store`.
+ *
+ * @module
+ */
+
+import { rowLimit } from "./argument_checks.ts";
+import { bindId, idList, type SqliteConnection } from "./sqlite_connection.ts";
+import { offlineMessage } from "./row_records.ts";
+import type { OfflineEntry, OfflineMessage, OfflineMethods } from "./store.ts";
+
+const SQL = {
+  store: "INSERT INTO offlinemessage (userid, message, created_at) VALUES (?, ?, ?)",
+  read: "SELECT id, message FROM offlinemessage WHERE userid = ? ORDER BY id LIMIT ?",
+  delete: "DELETE FROM offlinemessage WHERE userid = ? AND id IN (SELECT value FROM json_each(?))",
+} as const;
+
+/**
+ * The `offlinemessage` table over one SQLite connection.
+ *
+ * @example
+ * ```ts
+ * import type { SqliteConnection } from "./sqlite_connection.ts";
+ *
+ * declare const connection: SqliteConnection;
+ * const offline = new SqliteOffline(connection);
+ * const messages = await offline.readOffline(1, 100);
+ * await offline.deleteOffline(1, messages.map((message) => message.id));
+ * ```
+ */
+export class SqliteOffline implements OfflineMethods {
+  readonly #db: SqliteConnection;
+
+  /** Statements run on `connection`, which stays the caller's to close. */
+  constructor(connection: SqliteConnection) {
+    this.#db = connection;
+  }
+
+  /** Stores the frames in one transaction, in the given order: all are stored or none. */
+  storeOffline(entries: OfflineEntry[]): Promise<void> {
+    return this.#db.run(() => {
+      if (entries.length === 0) return;
+      // Validate every id before the transaction starts: a caller's bug fails the call before any write.
+      const rows = entries.map((entry) =>
+        [bindId(entry.userId, "offline message user id"), entry.frame] as const
+      );
+      const now = BigInt(Date.now());
+      this.#db.transaction(() => {
+        const insert = this.#db.statement(SQL.store);
+        for (const [userId, frame] of rows) insert.run(userId, frame, now);
+      });
+    });
+  }
+
+  /** The user's oldest `limit` offline messages, oldest first. */
+  readOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
+    return this.#db.run(() => {
+      const count = BigInt(rowLimit(limit));
+      return this.#db.statement(SQL.read).all(bindId(userId, "user id"), count).map(offlineMessage);
+    });
+  }
+
+  /** Deletes exactly these offline message ids of this user; ids of other users are left alone. */
+  deleteOffline(userId: number, ids: number[]): Promise<void> {
+    return this.#db.run(() => {
+      const user = bindId(userId, "user id");
+      if (ids.length > 0) this.#db.statement(SQL.delete).run(user, idList(ids, "offline message id"));
+    });
+  }
+}
