@@ -11,7 +11,10 @@ import type { Logger } from "../log.ts";
 import type { BusHandler, BusMessage } from "./bus.ts";
 import { DURABLE_CODE, NACK, TOKEN_LENGTH } from "./redis_wire.ts";
 
-/** How long a receiver remembers the last frame it took from a publisher's stream (far above ack timeouts). */
+/**
+ * How long a receiver remembers the last frame it took from a publisher's stream: far above the time a
+ * resend can come after the frame (the ack timeout plus the lease, see `redis_publisher.ts`).
+ */
 const STREAM_MEMORY_MS = 60_000;
 
 /** Options for {@linkcode Receiver}. */
@@ -124,7 +127,7 @@ export class Receiver {
     await Promise.all([...this.#pendingUnsubscribes].map((id) => this.#dropSubscription(id)));
   }
 
-  /** Resends come within a publisher's ack timeout: a stream quiet for a minute will not see one. */
+  /** Resends come within a publisher's ack timeout and lease: a stream quiet for a minute will not see one. */
   forgetOldStreams(): void {
     const before = Date.now() - STREAM_MEMORY_MS;
     for (const [stream, taken] of this.#takenUpTo) if (taken.at < before) this.#takenUpTo.delete(stream);
@@ -208,7 +211,8 @@ export class Receiver {
     queueMicrotask(() => {
       this.#ackFlushQueued = false;
       for (const [token, sequences] of this.#outgoingAcks) {
-        // A lost ack is safe: the publisher times out and stores the frame offline (a duplicate, not a loss).
+        // A lost ack is safe: the publisher resends after an outage (and hears it again), or times out and
+        // stores the frame offline (a duplicate, not a loss).
         this.#cmd.publish(this.#ackPrefix + token, sequences.join(",")).catch(() => {});
       }
       this.#outgoingAcks.clear();
