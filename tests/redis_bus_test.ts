@@ -564,8 +564,9 @@ Deno.test({
     const server = redis();
     const keyPrefix = freshPrefix();
     const a = await startNode("a", { keyPrefix });
-    // A frame sent just as the connection died may have arrived: it waits for a resend until the ack timeout.
-    const b = await startNode("b", { keyPrefix, ackTimeoutMs: 1_500 });
+    // A frame sent just as the connection died may have arrived: it waits for a resend, at most the ack
+    // timeout plus the lease (900 + 600 ms), within the 2 s that every call below gets.
+    const b = await startNode("b", { keyPrefix, ackTimeoutMs: 900 });
     try {
       assert.equal(await a.bus.claimUser(5), true);
       await a.bus.subscribe(5);
