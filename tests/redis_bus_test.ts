@@ -789,6 +789,55 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "RedisBus.publish() of a frame whose ack the receiving node's dropped connection lost is true once it is back",
+  async fn() {
+    const server = redis();
+    await using proxy = new PartitionProxy(server.port);
+    const keyPrefix = freshPrefix();
+    // The publisher's connections stay up: it sees no outage, resends nothing, and waits for the ack (2 s).
+    const publisher = await startNode("p", { keyPrefix, leaseMs: 5_000 });
+    const receiver = await startNode("r", {
+      keyPrefix,
+      leaseMs: 5_000,
+      url: `redis://127.0.0.1:${proxy.port}`,
+    });
+    try {
+      const taken: string[] = [];
+      receiver.bus.setHandler({
+        onMessage(message) {
+          taken.push(message.frame);
+          if (taken.length > 1) return true;
+          // The receiving node's connections drop after the frame arrived and before its ack can go out
+          // (it is sent once this promise settles); the network is back 200 ms later.
+          proxy.cut();
+          setTimeout(() => proxy.heal(), 200);
+          return bothConnectionsDown(receiver.log);
+        },
+      });
+      await receiver.bus.subscribe(1);
+      assert.equal(
+        await publisher.bus.publish({ ...frame("m0"), userId: 1 }),
+        true,
+        "taken: not stored offline",
+      );
+      assert.deepEqual(taken, [frame("m0").frame]);
+      assert.ok(
+        !publisher.log.lines.some((line) => line.event === "bus connection lost"),
+        "publisher stayed up",
+      );
+      await eventually(() => receiver.bus.ping().then(() => true), {
+        what: "the receiving node reconnected",
+      });
+      assert.equal(await publisher.bus.publish({ ...frame("m1"), userId: 1 }), true);
+      assert.deepEqual(taken, [frame("m0").frame, frame("m1").frame]);
+    } finally {
+      await Promise.all([publisher.bus.close(), receiver.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
   name: "RedisBus partition longer than the lease: users may log in elsewhere; the rest are re-claimed",
   async fn() {
     const server = redis();

@@ -146,6 +146,7 @@ export class RedisBus implements Bus {
       else this.#receiver.onMessage(channel, payload);
     });
     cmd.on("close", () => this.#publisher.connectionLost());
+    cmd.on("ready", () => this.#receiver.resendAcks());
     sub.on("close", () => this.#publisher.subscriberLost());
     sub.on("ready", () => {
       // ioredis resubscribes by itself; subscribing here as well tells when Redis has confirmed it.

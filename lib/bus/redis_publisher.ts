@@ -19,11 +19,17 @@
  * `ackTimeoutMs + outageGraceMs` after it was called (the bus passes its lease time: a node that is not
  * back by then counts as dead for presence too).
  *
- * So a frame is both taken and stored offline (a duplicate, never a loss) only when its receiving node
- * took it and then could not acknowledge it or a resend of it in time: the node died; or its own
- * connection dropped while the publisher's did not (the publisher sees no outage, nothing is resent, the
- * lost ack is waited out); or it was not subscribed to the user again within the grace after an outage
- * (it came back that late, or the user left it meanwhile).
+ * The receiver, for its part, keeps the acks its own dropped connection lost and sends them once it is
+ * back: a publisher whose connections stayed up resends nothing, and hears them within its ack timeout.
+ *
+ * So a frame reaches its recipient twice (taken, then stored offline or taken elsewhere: a duplicate,
+ * never a loss) only when its receiving node took it and no ack of it reached the publisher in time:
+ * - the receiving node died (or closed) before its ack went out;
+ * - only the receiving node was cut off from Redis, and its command connection was not back within the
+ *   publisher's ack timeout (or more than 10,000 acks were waiting: `MAX_UNSENT_ACKS`);
+ * - after an outage the resend did not reach that node by `ackTimeoutMs + outageGraceMs` after the
+ *   publish (it resubscribed later, or the user left it meanwhile), or the user had moved to another node,
+ *   which takes the resend as a new frame.
  *
  * @module
  */
