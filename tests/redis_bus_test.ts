@@ -564,8 +564,9 @@ Deno.test({
     const server = redis();
     const keyPrefix = freshPrefix();
     const a = await startNode("a", { keyPrefix });
-    // A frame sent just as the connection died may have arrived: it waits for a resend until the ack timeout.
-    const b = await startNode("b", { keyPrefix, ackTimeoutMs: 1_500 });
+    // A frame sent just as the connection died may have arrived: it waits for a resend, at most the ack
+    // timeout plus the lease (900 + 600 ms), within the 2 s that every call below gets.
+    const b = await startNode("b", { keyPrefix, ackTimeoutMs: 900 });
     try {
       assert.equal(await a.bus.claimUser(5), true);
       await a.bus.subscribe(5);
@@ -693,6 +694,143 @@ Deno.test({
         "the connection did drop",
       );
       assert.equal(await publisher.bus.publish({ ...frame("after"), userId: 1 }), true);
+    } finally {
+      await Promise.all([publisher.bus.close(), receiver.bus.close()]);
+    }
+  },
+});
+
+/**
+ * A receiver handler that stops Redis on the frame `trigger`, after the frame arrived and before its ack can
+ * go out (a receiver acknowledges once the handler's promise settles, and that promise is the stop), and
+ * starts it again `outageMs` later. `taken` lists every frame the handler took.
+ */
+function outageOnFrame(trigger: string, outageMs: number) {
+  const server = redis();
+  const taken: string[] = [];
+  let outage: Promise<void> | undefined;
+  return {
+    taken,
+    /** Resolves once Redis is back (at once when the trigger never came). */
+    over: () => outage ?? Promise.resolve(),
+    handler: {
+      onMessage(message: BusMessage): Promise<void> | boolean {
+        taken.push(message.frame);
+        if (message.frame !== trigger || outage) return true;
+        const stopped = server.stop();
+        // The outage's length: part of the scenario, not a wait for something to happen.
+        outage = stopped.then(() => delay(outageMs)).then(() => server.restart());
+        return stopped;
+      },
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "RedisBus.publish() of a frame whose ack a Redis restart lost is true once both nodes are back: taken once",
+  async fn() {
+    const keyPrefix = freshPrefix();
+    // The outage (1 s, plus the reconnects) outlasts the ack timeout (500 ms): the frame's ack clock must not
+    // run while its ack cannot come. Leases of the default length: the grace for an outage is one lease.
+    const publisher = await startNode("p", { keyPrefix, ackTimeoutMs: 500, leaseMs: 5_000 });
+    const receiver = await startNode("r", { keyPrefix, leaseMs: 5_000 });
+    const outage = outageOnFrame(frame("m0").frame, 1_000);
+    try {
+      receiver.bus.setHandler(outage.handler);
+      await receiver.bus.subscribe(1);
+      assert.equal(
+        await publisher.bus.publish({ ...frame("m0"), userId: 1 }),
+        true,
+        "taken: not stored offline",
+      );
+      assert.deepEqual(outage.taken, [frame("m0").frame], "taken once: the resend was only acknowledged");
+      await outage.over();
+      assert.ok(receiver.log.lines.some((line) => line.event === "bus reconnected"), "Redis did go away");
+      assert.equal(await publisher.bus.publish({ ...frame("m1"), userId: 1 }), true);
+      assert.deepEqual(outage.taken, [frame("m0").frame, frame("m1").frame]);
+    } finally {
+      await outage.over();
+      await Promise.all([publisher.bus.close(), receiver.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "RedisBus.publish() of a frame whose receiving node is gone after a Redis restart is false within bounds",
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const ackTimeoutMs = 500;
+    const leaseMs = 1_500;
+    const publisher = await startNode("p", { keyPrefix, ackTimeoutMs, leaseMs });
+    const receiver = await startNode("r", { keyPrefix, leaseMs });
+    const outage = outageOnFrame(frame("m0").frame, 1_000);
+    try {
+      receiver.bus.setHandler(outage.handler);
+      await receiver.bus.subscribe(1);
+      const started = performance.now();
+      const published = publisher.bus.publish({ ...frame("m0"), userId: 1 });
+      // The receiving node goes away during the outage: nobody will acknowledge the frame's resends.
+      await receiver.log.waitFor((line) =>
+        line.event === "bus connection lost" || line.event === "bus connection error"
+      );
+      await receiver.bus.close();
+      // Taken, then not acknowledged: the caller stores it (a duplicate, never a loss), after a bounded wait.
+      assert.equal(await published, false);
+      const waited = performance.now() - started;
+      assert.ok(waited < ackTimeoutMs + leaseMs + 2_000, `waited ${Math.round(waited)} ms`);
+      assert.deepEqual(outage.taken, [frame("m0").frame]);
+    } finally {
+      await outage.over();
+      await Promise.all([publisher.bus.close(), receiver.bus.close()]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "RedisBus.publish() of a frame whose ack the receiving node's dropped connection lost is true once it is back",
+  async fn() {
+    const server = redis();
+    await using proxy = new PartitionProxy(server.port);
+    const keyPrefix = freshPrefix();
+    // The publisher's connections stay up: it sees no outage, resends nothing, and waits for the ack (2 s).
+    const publisher = await startNode("p", { keyPrefix, leaseMs: 5_000 });
+    const receiver = await startNode("r", {
+      keyPrefix,
+      leaseMs: 5_000,
+      url: `redis://127.0.0.1:${proxy.port}`,
+    });
+    try {
+      const taken: string[] = [];
+      receiver.bus.setHandler({
+        onMessage(message) {
+          taken.push(message.frame);
+          if (taken.length > 1) return true;
+          // The receiving node's connections drop after the frame arrived and before its ack can go out
+          // (it is sent once this promise settles); the network is back 200 ms later.
+          proxy.cut();
+          setTimeout(() => proxy.heal(), 200);
+          return bothConnectionsDown(receiver.log);
+        },
+      });
+      await receiver.bus.subscribe(1);
+      assert.equal(
+        await publisher.bus.publish({ ...frame("m0"), userId: 1 }),
+        true,
+        "taken: not stored offline",
+      );
+      assert.deepEqual(taken, [frame("m0").frame]);
+      assert.ok(
+        !publisher.log.lines.some((line) => line.event === "bus connection lost"),
+        "publisher stayed up",
+      );
+      await eventually(() => receiver.bus.ping().then(() => true), {
+        what: "the receiving node reconnected",
+      });
+      assert.equal(await publisher.bus.publish({ ...frame("m1"), userId: 1 }), true);
+      assert.deepEqual(taken, [frame("m0").frame, frame("m1").frame]);
     } finally {
       await Promise.all([publisher.bus.close(), receiver.bus.close()]);
     }

@@ -41,7 +41,8 @@ export interface BusHandler {
  * received the frame and, for a durable frame, its {@linkcode BusHandler} took it (wrote it to the user's
  * connection, or stored it offline because that node no longer holds the user). `false` or a rejection
  * means nobody took it: the caller stores it offline itself. A frame may in rare cases be both taken and
- * `false` (a receiving node died before it could say so): a duplicate, never a loss. Frames from one
+ * `false` (a receiving node died, or stayed cut off from the backend, before it could say so; see
+ * `redis_publisher.ts` for the exact cases): a duplicate, never a loss. Frames from one
  * publisher to one user arrive in the order they were published.
  */
 export interface Broker {

@@ -37,7 +37,11 @@ export interface RedisBusOptions {
   renewMs?: number;
   /** Prefix of every key and channel (default `"chat:"`). */
   keyPrefix?: string;
-  /** How long a durable frame waits for the receiving node's ack before `publish` resolves false (default 2000). */
+  /**
+   * How long a durable frame waits for the receiving node's ack before `publish` resolves false (default
+   * 2000). A frame caught in a Redis outage waits for its resend, then this long again, at most `leaseMs`
+   * longer in all.
+   */
   ackTimeoutMs?: number;
 }
 
@@ -123,7 +127,9 @@ export class RedisBus implements Bus {
       autoResubscribe: true,
     });
     this.#presence = new RedisPresence({ redis: cmd, nodeId: this.nodeId, token, keyPrefix, leaseMs, log });
-    this.#publisher = new ReliablePublisher({ cmd, sub, token, ackPrefix, ackTimeoutMs, log });
+    // An outage's grace is a lease: a node not back by then has lost its users to presence as well.
+    const outageGraceMs = leaseMs;
+    this.#publisher = new ReliablePublisher({ cmd, sub, token, ackPrefix, ackTimeoutMs, outageGraceMs, log });
     this.#receiver = new Receiver({ cmd, sub, channelPrefix: `${keyPrefix}user:`, ackPrefix, log });
     this.#fence = new RedisOfflineFence({
       redis: cmd,
@@ -140,6 +146,7 @@ export class RedisBus implements Bus {
       else this.#receiver.onMessage(channel, payload);
     });
     cmd.on("close", () => this.#publisher.connectionLost());
+    cmd.on("ready", () => this.#receiver.resendAcks());
     sub.on("close", () => this.#publisher.subscriberLost());
     sub.on("ready", () => {
       // ioredis resubscribes by itself; subscribing here as well tells when Redis has confirmed it.
@@ -212,7 +219,8 @@ export class RedisBus implements Bus {
 
   /**
    * Transient frames: true when some node subscribed the user. Durable frames: true once a receiving node's
-   * handler took the frame; false when nobody subscribed or no ack came within `ackTimeoutMs`.
+   * handler took the frame; false when nobody subscribed or no ack came within `ackTimeoutMs` (after an
+   * outage: of the frame's resend, and at most `ackTimeoutMs + leaseMs` after the call).
    */
   async publish(message: BusMessage): Promise<boolean> {
     this.#assertRunning("publish");

@@ -9,12 +9,27 @@
  *
  * When one of the publisher's connections drops, the frames still waiting for an ack may or may not have
  * arrived (Redis restarted between the frame and its ack, say). They are published again, in order, once
- * both connections are back, until acknowledged or timed out; the receiver (`redis_receiver.ts`)
- * recognises a frame it took already and only acknowledges it again. It can, because one publisher's
- * frames reach one receiver in order and an outage loses a suffix of them: per publisher "stream" (its
- * token and a number bumped on every reconnect) the receiver keeps the highest sequence number it took.
- * What is left is a frame whose receiving node died between taking it and acknowledging it: delivered,
- * then stored offline as well, which is a duplicate and never a loss.
+ * both connections are back; the receiver (`redis_receiver.ts`) recognises a frame it took already and
+ * only acknowledges it again. It can, because one publisher's frames reach one receiver in order and an
+ * outage loses a suffix of them: per publisher "stream" (its token and a number bumped on every reconnect)
+ * the receiver keeps the highest sequence number it took. A frame's ack clock does not run while it waits
+ * for its resend: the outage and the reconnects (Redis down, the receiving node not resubscribed yet, so
+ * PUBLISH counts nobody) are not the receiver's slowness. It starts again, with the full `ackTimeoutMs`,
+ * when the frame is resent to a subscriber. Bounded all the same: `publish` resolves false at the latest
+ * `ackTimeoutMs + outageGraceMs` after it was called (the bus passes its lease time: a node that is not
+ * back by then counts as dead for presence too).
+ *
+ * The receiver, for its part, keeps the acks its own dropped connection lost and sends them once it is
+ * back: a publisher whose connections stayed up resends nothing, and hears them within its ack timeout.
+ *
+ * So a frame reaches its recipient twice (taken, then stored offline or taken elsewhere: a duplicate,
+ * never a loss) only when its receiving node took it and no ack of it reached the publisher in time:
+ * - the receiving node died (or closed) before its ack went out;
+ * - only the receiving node was cut off from Redis, and its command connection was not back within the
+ *   publisher's ack timeout (or more than 10,000 acks were waiting: `MAX_UNSENT_ACKS`);
+ * - after an outage the resend did not reach that node by `ackTimeoutMs + outageGraceMs` after the
+ *   publish (it resubscribed later, or the user left it meanwhile), or the user had moved to another node,
+ *   which takes the resend as a new frame.
  *
  * @module
  */
@@ -36,6 +51,12 @@ export interface ReliablePublisherOptions {
   ackPrefix: string;
   /** How long a durable frame waits for an ack before `publish` resolves false. */
   ackTimeoutMs: number;
+  /**
+   * How much longer a frame whose connection dropped may wait to be resent and acknowledged (its ack clock
+   * stops while it waits for the resend). Receivers must remember streams for longer than
+   * `ackTimeoutMs + outageGraceMs`.
+   */
+  outageGraceMs: number;
   /** Where warnings about outages and failed handlers go. */
   log: Logger;
 }
@@ -44,6 +65,8 @@ interface AckWaiter {
   resolve(received: boolean): void;
   /** `performance.now()` after which the frame counts as not received. */
   deadline: number;
+  /** The latest deadline it can get, however its connections drop: `publish` is bounded. */
+  giveUpAt: number;
   channel: string;
   payload: string;
   /** Its connection dropped before the ack came: to be published again. */
@@ -72,6 +95,7 @@ interface AckWaiter {
  *   token: crypto.randomUUID(),
  *   ackPrefix: "chat:ack:",
  *   ackTimeoutMs: 2000,
+ *   outageGraceMs: 5000,
  *   log: new Logger(),
  * });
  * await publisher.subscribeAcks();
@@ -83,11 +107,12 @@ export class ReliablePublisher {
   readonly #sub: Redis;
   readonly #token: string;
   readonly #ackTimeoutMs: number;
+  readonly #outageGraceMs: number;
   readonly #log: Logger;
   /** Where receivers send acks: a restarted node never gets acks meant for its previous run. */
   readonly ackChannel: string;
 
-  /** Durable frames published and not acknowledged yet, by sequence number; deadlines in insertion order. */
+  /** Durable frames published and not acknowledged yet, by sequence number. */
   readonly #awaitingAcks = new Map<number, AckWaiter>();
   #sequence = 0;
   /** Bumped whenever a connection drops: frames published after it are a new stream for the receivers. */
@@ -105,6 +130,7 @@ export class ReliablePublisher {
     this.#sub = options.sub;
     this.#token = options.token;
     this.#ackTimeoutMs = options.ackTimeoutMs;
+    this.#outageGraceMs = options.outageGraceMs;
     this.#log = options.log;
     this.ackChannel = options.ackPrefix + options.token;
   }
@@ -112,8 +138,9 @@ export class ReliablePublisher {
   /**
    * Transient frames: true when some node subscribed the channel. Durable frames: true once a receiving
    * node's handler took the frame; false when nobody subscribed, every receiver declined, or no ack came
-   * within `ackTimeoutMs`. Rejects with {@linkcode BusUnavailableError} when a durable frame could not be
-   * sent with a way to hear its ack (nothing was sent).
+   * within `ackTimeoutMs` of its last sending (`ackTimeoutMs + outageGraceMs` after the call at the
+   * latest). Rejects with {@linkcode BusUnavailableError} when a durable frame could not be sent with a
+   * way to hear its ack (nothing was sent).
    */
   async publish(channel: string, message: BusMessage): Promise<boolean> {
     if (!message.durable) return await this.#cmd.publish(channel, TRANSIENT + message.frame) > 0;
@@ -123,9 +150,11 @@ export class ReliablePublisher {
     const sequence = ++this.#sequence;
     const payload = `${DURABLE}${this.#token}${this.#stream}:${sequence} ${message.frame}`;
     const { promise, resolve } = Promise.withResolvers<boolean>();
+    const deadline = performance.now() + this.#ackTimeoutMs;
     const waiter: AckWaiter = {
       resolve,
-      deadline: performance.now() + this.#ackTimeoutMs,
+      deadline,
+      giveUpAt: deadline + this.#outageGraceMs,
       channel,
       payload,
       declines: 0,
@@ -138,8 +167,7 @@ export class ReliablePublisher {
       this.#settleIfAllDeclined(sequence, waiter);
     } catch {
       // Sent, but the connection dropped or hung: it may have arrived. Resent once connected again.
-      waiter.resend = true;
-      this.#resendDue = true;
+      this.#markForResend(waiter);
     }
     return await promise;
   }
@@ -176,8 +204,7 @@ export class ReliablePublisher {
   /** Frames waiting for an ack across a dropped connection may or may not have arrived: resend them. */
   connectionLost(): void {
     this.#stream++;
-    for (const waiter of this.#awaitingAcks.values()) waiter.resend = true;
-    if (this.#awaitingAcks.size > 0) this.#resendDue = true;
+    for (const waiter of this.#awaitingAcks.values()) this.#markForResend(waiter);
   }
 
   /** Resolves every wait false (the callers store their frames offline) and stops the timer. */
@@ -198,6 +225,13 @@ export class ReliablePublisher {
     waiter.resolve(false);
   }
 
+  /** Its ack cannot come before it is resent: the ack clock stops, the overall bound stays. */
+  #markForResend(waiter: AckWaiter): void {
+    waiter.resend = true;
+    waiter.deadline = waiter.giveUpAt;
+    this.#resendDue = true;
+  }
+
   /** One timer for all waiters, running only while there are some. */
   #armAckTimer(): void {
     if (this.#ackTimer !== undefined) return;
@@ -213,7 +247,8 @@ export class ReliablePublisher {
   #expireAcks(now: number): void {
     let expired = 0;
     for (const [sequence, waiter] of this.#awaitingAcks) {
-      if (waiter.deadline > now) break; // one timeout for all: deadlines grow in insertion order
+      // Not in insertion order: a resent frame's ack clock started again.
+      if (waiter.deadline > now) continue;
       this.#awaitingAcks.delete(sequence);
       waiter.resolve(false);
       expired++;
@@ -243,6 +278,7 @@ export class ReliablePublisher {
         const receivers = await this.#cmd.publish(waiter.channel, waiter.payload);
         if (receivers === 0) return;
         waiter.resend = false;
+        waiter.deadline = Math.min(performance.now() + this.#ackTimeoutMs, waiter.giveUpAt);
         waiter.receivers = receivers;
         waiter.declines = 0;
       }

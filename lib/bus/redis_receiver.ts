@@ -11,8 +11,13 @@ import type { Logger } from "../log.ts";
 import type { BusHandler, BusMessage } from "./bus.ts";
 import { DURABLE_CODE, NACK, TOKEN_LENGTH } from "./redis_wire.ts";
 
-/** How long a receiver remembers the last frame it took from a publisher's stream (far above ack timeouts). */
+/**
+ * How long a receiver remembers the last frame it took from a publisher's stream: far above the time a
+ * resend can come after the frame (the ack timeout plus the lease, see `redis_publisher.ts`).
+ */
 const STREAM_MEMORY_MS = 60_000;
+/** At most this many acks wait for the command connection to come back (its outage may be long). */
+const MAX_UNSENT_ACKS = 10_000;
 
 /** Options for {@linkcode Receiver}. */
 export interface ReceiverOptions {
@@ -72,6 +77,9 @@ export class Receiver {
   /** Acks to send, by publisher token; sent together once the frames of one read are handled. */
   readonly #outgoingAcks = new Map<string, string[]>();
   #ackFlushQueued = false;
+  /** Acks whose PUBLISH failed (the command connection dropped), by publisher token: see `resendAcks`. */
+  readonly #unsentAcks = new Map<string, string[]>();
+  #unsentAckCount = 0;
   /** Per publisher stream, the highest sequence number taken (to recognise resent frames). */
   readonly #takenUpTo = new Map<string, { sequence: number; at: number }>();
 
@@ -124,10 +132,22 @@ export class Receiver {
     await Promise.all([...this.#pendingUnsubscribes].map((id) => this.#dropSubscription(id)));
   }
 
-  /** Resends come within a publisher's ack timeout: a stream quiet for a minute will not see one. */
+  /** Resends come within a publisher's ack timeout and lease: a stream quiet for a minute will not see one. */
   forgetOldStreams(): void {
     const before = Date.now() - STREAM_MEMORY_MS;
     for (const [stream, taken] of this.#takenUpTo) if (taken.at < before) this.#takenUpTo.delete(stream);
+  }
+
+  /**
+   * The command connection is back: sends the acks it lost. A publisher whose connections stayed up saw no
+   * outage and resends nothing, so without this it would wait out its ack timeout and store the frame
+   * offline as well; one that gave up meanwhile ignores them.
+   */
+  resendAcks(): void {
+    const unsent = [...this.#unsentAcks];
+    this.#unsentAcks.clear();
+    this.#unsentAckCount = 0;
+    for (const [token, sequences] of unsent) this.#sendAcks(token, sequences);
   }
 
   /** Drops every subscription from memory (the connection is closed). */
@@ -207,11 +227,21 @@ export class Receiver {
     // ioredis emits every message of one read synchronously: one ack PUBLISH per publisher per read.
     queueMicrotask(() => {
       this.#ackFlushQueued = false;
-      for (const [token, sequences] of this.#outgoingAcks) {
-        // A lost ack is safe: the publisher times out and stores the frame offline (a duplicate, not a loss).
-        this.#cmd.publish(this.#ackPrefix + token, sequences.join(",")).catch(() => {});
-      }
+      for (const [token, sequences] of this.#outgoingAcks) this.#sendAcks(token, sequences);
       this.#outgoingAcks.clear();
+    });
+  }
+
+  /** One ack PUBLISH; when it fails, the acks wait for `resendAcks`. */
+  #sendAcks(token: string, sequences: string[]): void {
+    this.#cmd.publish(this.#ackPrefix + token, sequences.join(",")).catch(() => {
+      // Dropping one is safe: the publisher resends after an outage of its own (and hears the ack again),
+      // or times out and stores the frame offline (a duplicate, not a loss).
+      if (this.#unsentAckCount + sequences.length > MAX_UNSENT_ACKS) return;
+      this.#unsentAckCount += sequences.length;
+      const unsent = this.#unsentAcks.get(token);
+      if (unsent) unsent.push(...sequences);
+      else this.#unsentAcks.set(token, sequences);
     });
   }
 
