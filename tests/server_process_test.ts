@@ -215,49 +215,31 @@ Deno.test("main.ts --version prints the version and exits 0", async () => {
   assert.match(output.stdout, new RegExp(`^chat server ${VERSION.replaceAll(".", "\\.")} `));
 });
 
-Deno.test("main.ts on a chat port in use names the port, the chat listener and --port", async () => {
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const output = await deno([
-    "run",
-    "--allow-net",
-    "--allow-env",
-    `--allow-read=${ROOT}sql`,
-    MAIN,
-    "--db",
-    ":memory:",
-    "--port",
-    String(taken.addr.port),
-  ]);
-  assert.equal(output.code, 1);
-  assert.match(
-    output.stderr,
-    new RegExp(`the chat port 127\\.0\\.0\\.1:${taken.addr.port} is already in use`),
-  );
-  assert.match(output.stderr, /choose another --port/);
-});
-
-Deno.test("main.ts on a metrics port in use names the port, the metrics listener and --metrics-port", async () => {
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const output = await deno([
-    "run",
-    "--allow-net",
-    "--allow-env",
-    `--allow-read=${ROOT}sql`,
-    MAIN,
-    "--db",
-    ":memory:",
-    "--port",
-    "0",
-    "--metrics-port",
-    String(taken.addr.port),
-  ]);
-  assert.equal(output.code, 1);
-  assert.match(
-    output.stderr,
-    new RegExp(`the metrics port 127\\.0\\.0\\.1:${taken.addr.port} is already in use`),
-  );
-  assert.match(output.stderr, /choose another --metrics-port/);
-});
+for (const listener of ["chat", "metrics"] as const) {
+  const flag = listener === "chat" ? "--port" : "--metrics-port";
+  Deno.test(`main.ts on a ${listener} port in use names the port, the ${listener} listener and ${flag}`, async () => {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const ports = listener === "chat"
+      ? ["--port", String(taken.addr.port)]
+      : ["--port", "0", "--metrics-port", String(taken.addr.port)];
+    const output = await deno([
+      "run",
+      "--allow-net",
+      "--allow-env",
+      `--allow-read=${ROOT}sql`,
+      MAIN,
+      "--db",
+      ":memory:",
+      ...ports,
+    ]);
+    assert.equal(output.code, 1);
+    assert.match(
+      output.stderr,
+      new RegExp(`the ${listener} port 127\\.0\\.0\\.1:${taken.addr.port} is already in use`),
+    );
+    assert.match(output.stderr, new RegExp(`choose another ${flag}`));
+  });
+}
 
 Deno.test("main.ts with --metrics-port names the metrics address in its started line", async () => {
   await withTempDir(async (dir) => {
