@@ -63,9 +63,11 @@ async function main(): Promise<number> {
     version: VERSION,
   });
   await stopped.promise;
+  // Keep listening until the drain is done: a second signal (a terminal's SIGINT, then the cluster's SIGTERM)
+  // must not fall through to the default handler and kill the node halfway through its shutdown.
+  await node.close();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
-  await node.close();
   return 0;
 }
 

@@ -73,14 +73,14 @@ export const USAGE = `Usage: deno task serve [options]
 
   --host HOST             listen address (127.0.0.1)                   CHAT_HOST
   --port PORT             listen port, 0 picks a free one (6000)       CHAT_PORT
-  --db PATH               embedded SQLite file or :memory: (./data/chat.db)  CHAT_DB
-  --mysql URL             MySQL/MariaDB instead of SQLite               CHAT_MYSQL_URL
-  --mysql-password-file F MySQL password from a file                    CHAT_MYSQL_PASSWORD_FILE
+  --db PATH               SQLite file or :memory: (./data/chat.db)     CHAT_DB
+  --mysql URL             MySQL/MariaDB instead of SQLite              CHAT_MYSQL_URL
+  --mysql-password-file F MySQL password from a file                   CHAT_MYSQL_PASSWORD_FILE
                           (or CHAT_MYSQL_PASSWORD; either overrides one in the URL)
-  --redis URL             Redis for a cluster of nodes                  CHAT_REDIS_URL
-  --redis-password-file F Redis password from a file                    CHAT_REDIS_PASSWORD_FILE
+  --redis URL             Redis for a cluster of nodes                 CHAT_REDIS_URL
+  --redis-password-file F Redis password from a file                   CHAT_REDIS_PASSWORD_FILE
                           (or CHAT_REDIS_PASSWORD; either overrides one in the URL)
-  --node-id NAME          this node's name (hostname:port)             CHAT_NODE_ID
+  --node-id NAME          this node's name (HOST:PORT)                 CHAT_NODE_ID
   --metrics-port N        HTTP /metrics and /healthz (off)             CHAT_METRICS_PORT
   --log-level LEVEL       debug, info, warn, error, silent (info)      CHAT_LOG_LEVEL
   --log-format FORMAT     text or json (text)                          CHAT_LOG_FORMAT

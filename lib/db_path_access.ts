@@ -38,7 +38,7 @@ export function dbPathProblem(path: string, options: DbPathProblemOptions = {}):
   return `cannot use the database ${resolve(path)}: this process may not ${
     readable ? "write" : writable ? "read" : "read or write"
   } ${dir} (\`deno task serve\` may write only under ./data). Run instead:\n  ${
-    serveCommand(dir, { args: options.args ?? Deno.args })
+    serveCommand(dir, { args: withDb(options.args ?? Deno.args, path) })
   }`;
 }
 
@@ -63,6 +63,14 @@ export function serveCommand(dir: string, options: { args: readonly string[] }):
     MAIN,
     ...absoluteDb(options.args),
   ].map(shellQuote).join(" ");
+}
+
+/**
+ * `args`, plus `--db PATH` when the path came from `CHAT_DB`: the printed command must work in a shell where that
+ * variable is not set.
+ */
+function withDb(args: readonly string[], path: string): readonly string[] {
+  return args.some((arg) => arg === "--db" || arg.startsWith("--db=")) ? args : [...args, "--db", path];
 }
 
 /** `args` with the value of `--db` (either form) resolved against the current directory. */

@@ -31,3 +31,10 @@ Deno.test("dbPathDenied() names the directory and how to create it for this user
       `Create the directory and give this user write access, e.g. sudo install -d -o "$USER" /srv/chat`,
   );
 });
+
+Deno.test("dbPathProblem() adds --db PATH to its command when the path came from CHAT_DB", () => {
+  const fromEnv = dbPathProblem("/srv/chat/chat.db", { args: ["--port", "7000"] });
+  assert.match(fromEnv ?? "", /--allow-write=\/srv\/chat .*main\.ts --port 7000 --db \/srv\/chat\/chat\.db$/);
+  const fromFlag = dbPathProblem("/srv/chat/chat.db", { args: ["--db", "/srv/chat/chat.db"] });
+  assert.equal(fromFlag?.match(/--db/g)?.length, 1, "not repeated when the flag gave it");
+});

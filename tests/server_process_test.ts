@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { ServerProcess } from "./harness/chat_node.ts";
+import { member } from "./protocol_suite.ts";
 import { TestClient } from "./harness/test_client.ts";
 import { VERSION } from "../lib/version.ts";
 
@@ -128,6 +129,21 @@ Deno.test("main.ts exits 0 on SIGINT and prints the real port for --port 0", asy
     const log = await Deno.readTextFile(`${dir}/server.log`);
     assert.match(log, /started/);
     assert.match(log, /stopped/);
+  });
+});
+
+Deno.test("main.ts finishes its drain when a second signal arrives during it (Ctrl-C under deno task cluster)", async () => {
+  await withTempDir(async (dir) => {
+    const server = await ServerProcess.start(["--port", "0", "--db", `${dir}/chat.db`], `${dir}/server.log`);
+    // Logged-in users make the drain take a while: each logout is written to the store.
+    const members = await Promise.all(Array.from({ length: 40 }, () => member(server.port)));
+    Deno.kill(server.pid, "SIGINT");
+    // A terminal's Ctrl-C reaches every node, and the cluster's SIGTERM follows a moment later, mid-drain.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0, "the second signal did not kill the node");
+    assert.match(await Deno.readTextFile(`${dir}/server.log`), /stopped/);
+    for (const { client } of members) client.close();
   });
 });
 

@@ -12,7 +12,7 @@ export class ClusterRunningError extends Error {
   constructor(lockFile: string, owner: string) {
     super(
       `another \`deno task cluster\` is running (pid ${owner || "unknown"}, lock ${lockFile}); stop it ` +
-        `with Ctrl-C first, or give this one its own --dir and ports`,
+        `with Ctrl-C first, or give this one its own --dir, ports and Redis (its nodes are named node1…N too)`,
     );
     this.name = "ClusterRunningError";
   }
