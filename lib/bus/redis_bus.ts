@@ -242,7 +242,12 @@ export class RedisBus implements Bus {
 
   async ping(): Promise<void> {
     this.#assertRunning("ping");
-    await this.#cmd.ping();
+    try {
+      await this.#cmd.ping();
+    } catch (error) {
+      // ioredis's own words ("Stream isn't writeable …") do not say which Redis; /healthz shows this message.
+      throw new BusConnectError(this.#url, { cause: error });
+    }
   }
 
   /**
