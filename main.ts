@@ -5,6 +5,7 @@
 import { ConfigError, parseCommand, USAGE } from "./lib/config.ts";
 import { dbPathDenied, dbPathProblem } from "./lib/db_path_access.ts";
 import { Logger } from "./lib/log.ts";
+import { redactUrl } from "./lib/redact_url.ts";
 import { resolveSecrets } from "./lib/secrets.ts";
 import { startNode } from "./lib/server.ts";
 import { VERSION } from "./lib/version.ts";
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
     ...(node.metricsPort === undefined
       ? {}
       : { metrics: `http://${node.hostname}:${node.metricsPort}/metrics` }),
-    store: config.mysql ? "mysql" : config.db,
+    store: config.mysql ? redactUrl(config.mysql) : config.db,
     version: VERSION,
   });
   await stopped.promise;
