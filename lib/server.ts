@@ -116,8 +116,35 @@ export class AddressInUseError extends Error {
   }
 }
 
-/** Runs `listen` (sync or async), turning "address in use" into {@linkcode AddressInUseError}. */
-function listening<T>(
+/**
+ * The system refused to bind a listener (a port below 1024 without the right, say). A class of its own so that
+ * `main.ts` never mistakes it for the database's permission problem.
+ */
+export class ListenDeniedError extends Error {
+  /** `listener`: "chat" or "metrics"; `address`: HOST:PORT; `flag`: the option that sets the port. */
+  constructor(listener: string, address: string, flag: string, options?: ErrorOptions) {
+    super(
+      `the system denies binding the ${listener} port ${address} (ports below 1024 need privileges); ` +
+        `choose another ${flag}`,
+      options,
+    );
+    this.name = "ListenDeniedError";
+  }
+}
+
+/**
+ * Runs `listen` (sync or async), turning "address in use" into {@linkcode AddressInUseError} and a refused bind
+ * into {@linkcode ListenDeniedError}.
+ *
+ * @example
+ * ```ts
+ * import { listening } from "./server.ts";
+ * const listener = listening("chat", "--port", { host: "127.0.0.1", port: 0 }, () =>
+ *   Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+ * listener.close();
+ * ```
+ */
+export function listening<T>(
   listener: string,
   flag: string,
   address: { host: string; port: number },
@@ -126,6 +153,9 @@ function listening<T>(
   const rename = (error: unknown): never => {
     if (error instanceof Deno.errors.AddrInUse) {
       throw new AddressInUseError(listener, `${address.host}:${address.port}`, flag, { cause: error });
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new ListenDeniedError(listener, `${address.host}:${address.port}`, flag, { cause: error });
     }
     throw error;
   };
