@@ -91,9 +91,9 @@ Deno.test("a failed login is logged at warn with the user id and remote address,
   );
   const guesser = await fixture.open(
     "10.9.9.9:1",
-    ...Array.from({ length: 6 }, () => ({ msgid: 1, v: 2, id, password: wrong })),
+    ...Array.from({ length: 8 }, () => ({ msgid: 1, v: 2, id, password: wrong })),
   );
-  assert.deepEqual(guesser.frames().map((frame) => frame.errno), [1, 1, 1, 1, 1, 10]);
+  assert.deepEqual(guesser.frames().map((frame) => frame.errno), [1, 1, 1, 1, 1, 10, 10, 10]);
   const refused = fixture.log.entries.filter((entry) =>
     entry.event === "login refused: too many failed logins"
   );

@@ -45,11 +45,15 @@ export async function login(
   const request = loginRequest(envelope.frame, context.limits);
   if (session.user) throw new RequestError(Errno.ALREADY_LOGGED_IN, "this connection is already logged in");
   if (session.failedLogins >= MAX_FAILED_LOGINS) {
-    context.log.warn("login refused: too many failed logins", {
-      user: request.id,
-      remote: session.connection.remote,
-      conn: session.connection.id,
-    });
+    // Logged once per connection: refusals cost no hash, so a client could otherwise flood the log with them.
+    if (session.failedLogins === MAX_FAILED_LOGINS) {
+      session.failedLogins++;
+      context.log.warn("login refused: too many failed logins", {
+        user: request.id,
+        remote: session.connection.remote,
+        conn: session.connection.id,
+      });
+    }
     throw new RequestError(Errno.RATE_LIMITED, "too many failed logins on this connection");
   }
   const record = await context.store.findUser(request.id);
@@ -75,8 +79,9 @@ export async function login(
     await context.bus.releaseUser(user.id);
     return undefined;
   }
-  session.bind(user);
+  // Registered before it is bound: should the registry refuse, no bound session is left to end the claim.
   context.sessions.add(user.id, session);
+  session.bind(user);
   try {
     return await completeLogin(context, session, envelope);
   } catch (error) {
