@@ -22,11 +22,19 @@ async function main(): Promise<number> {
       console.log(`chat server ${VERSION} (deno ${Deno.version.deno})`);
       return 0;
     }
-    config = await resolveSecrets(command.config);
+    config = command.config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`${error.message}\n\n${USAGE}`);
     return 2;
+  }
+  try {
+    config = await resolveSecrets(config);
+  } catch (error) {
+    // A password file that cannot be read is the machine's problem, not a usage error: no flag list.
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 1;
   }
   const log = new Logger({ level: config.logLevel, format: config.logFormat, nodeId: config.nodeId });
   if (!config.mysql) {

@@ -148,3 +148,34 @@ Deno.test("deno task cluster shows node logs live and refuses a second run befor
     await Deno.remove(otherDir, { recursive: true });
   }
 });
+
+Deno.test("deno task cluster stopped while its nodes start stops those already running (none orphaned)", async () => {
+  await using mariadb = await MariaDbServer.start();
+  await using redis = await RedisServer.start();
+  const dir = await Deno.makeTempDir({ prefix: "chat-demo-cluster-" });
+  const options = { dir, basePort: twoFreePorts(), lbPort: freePort(), mysql: mariadb.url, redis: redis.url };
+  const cluster = clusterCommand(options).spawn();
+  const stderr = cluster.stderr.pipeThrough(new TextDecoderStream()).pipeTo(new WritableStream());
+  try {
+    const lines = splitLines(cluster.stdout);
+    // The cluster's own line once node1 runs; node2 is starting now.
+    await readUntil(lines, [], (s) => s.some((l) => l.startsWith(`node1 listening on 127.0.0.1:`)));
+    cluster.kill("SIGTERM");
+    while (!(await lines.next()).done);
+    assert.equal((await cluster.status).code, 0);
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port: options.basePort }),
+      Deno.errors.ConnectionRefused,
+      "node1 was stopped with the cluster",
+    );
+  } finally {
+    try {
+      cluster.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await cluster.status;
+    await stderr.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -160,22 +160,34 @@ async function main(): Promise<number> {
   const env = { CHAT_MYSQL_URL: mysql, CHAT_REDIS_URL: redis };
   const children: Child[] = [];
   const stopAll = async () => {
-    for (const child of children) {
-      try {
-        child.process.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-    }
+    for (const child of children) signal(child.process, "SIGTERM");
+    // A node that hangs in its drain must not hold the cluster forever: kill what is left after the deadline.
+    const deadline = setTimeout(() => {
+      for (const child of children) signal(child.process, "SIGKILL");
+    }, STOP_DEADLINE_MS);
     await Promise.all(children.map((child) => child.process.status));
+    clearTimeout(deadline);
     // The last lines (a node's "stopped") reach the terminal and the files before we exit.
     await Promise.allSettled(children.map((child) => child.output));
   };
+  // Listening from the start: a signal while nodes start must stop those already running, not orphan them.
+  const stopped = Promise.withResolvers<void>();
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    stopped.resolve();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   try {
     const upstreams: string[] = [];
     for (const [i, nodePort] of nodePorts.entries()) {
       const name = `node${i + 1}`;
       children.push(await startNode(name, nodePort, dir, env));
+      if (stopRequested) {
+        await stopAll();
+        return 0;
+      }
       upstreams.push(`127.0.0.1:${nodePort}`);
       console.log(`${name} listening on 127.0.0.1:${nodePort} (log: ${dir}/${name}.log)`);
     }
@@ -184,7 +196,7 @@ async function main(): Promise<number> {
       listen: `127.0.0.1:${lbPort}`,
     });
     await Deno.writeTextFile(`${dir}/nginx/nginx.conf`, config);
-    const nginx = new Deno.Command("nginx", {
+    const nginx = spawnNginx({
       args: [
         "-p",
         `${dir}/nginx`,
@@ -198,7 +210,7 @@ async function main(): Promise<number> {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).spawn();
+    });
     const logFile = `${dir}/nginx/nginx.out`;
     children.push({
       process: nginx,
@@ -215,12 +227,34 @@ async function main(): Promise<number> {
     await stopAll();
     return 1;
   }
-  const stopped = Promise.withResolvers<void>();
-  Deno.addSignalListener("SIGINT", () => stopped.resolve());
-  Deno.addSignalListener("SIGTERM", () => stopped.resolve());
-  await Promise.race([stopped.promise, ...children.map((child) => child.process.status)]);
+  const exited = children.map((child, i) =>
+    child.process.status.then((status) => `${i < nodes ? `node${i + 1}` : "nginx"} exited (${status.code})`)
+  );
+  const ended = await Promise.race([stopped.promise.then(() => undefined), ...exited]);
+  if (ended !== undefined) console.error(`${ended} on its own; stopping the cluster`);
   await stopAll();
-  return 0;
+  return ended === undefined ? 0 : 1;
+}
+
+/** How long the nodes get to drain after SIGTERM before they are killed. */
+const STOP_DEADLINE_MS = 15_000;
+
+function signal(process: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    process.kill(name);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** nginx from PATH, or from /usr/sbin, where Debian puts it and a normal user's PATH does not reach. */
+function spawnNginx(options: Deno.CommandOptions): Deno.ChildProcess {
+  try {
+    return new Deno.Command("nginx", options).spawn();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return new Deno.Command("/usr/sbin/nginx", options).spawn();
+  }
 }
 
 try {
