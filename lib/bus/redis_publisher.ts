@@ -165,8 +165,15 @@ export class ReliablePublisher {
     try {
       waiter.receivers = await this.#cmd.publish(channel, payload);
       this.#settleIfAllDeclined(sequence, waiter);
-    } catch {
-      // Sent, but the connection dropped or hung: it may have arrived. Resent once connected again.
+    } catch (error) {
+      if (error instanceof Error && error.name === "ReplyError") {
+        // Redis refused it (it never arrived) while later frames of this stream may go through: resent
+        // with the stream's sequence it would be below the receiver's high-water mark and acknowledged
+        // unseen. Resent alone in a stream of its own instead (the next number; later frames use the one after).
+        waiter.payload = `${DURABLE}${this.#token}${++this.#stream}:${sequence} ${message.frame}`;
+        this.#stream++;
+      }
+      // Or sent, but the connection dropped or hung: it may have arrived. Resent once connected again.
       this.#markForResend(waiter);
     }
     return await promise;
@@ -187,6 +194,11 @@ export class ReliablePublisher {
         waiter.resolve(true);
       }
     }
+  }
+
+  /** Whether Redis confirmed the ack channel's subscription on the current subscriber connection. */
+  get acksSubscribed(): boolean {
+    return this.#ackSubscribed;
   }
 
   /** Subscribes the ack channel; durable frames are sent only once Redis confirmed it. */
@@ -275,12 +287,15 @@ export class ReliablePublisher {
       for (const [sequence, waiter] of [...this.#awaitingAcks]) {
         // Acknowledged or expired (the caller stored it offline) meanwhile: not again.
         if (!waiter.resend || !this.#awaitingAcks.has(sequence)) continue;
+        // Reset before the PUBLISH: a decline of the resend may overtake its reply.
+        waiter.declines = 0;
+        waiter.receivers = undefined;
         const receivers = await this.#cmd.publish(waiter.channel, waiter.payload);
         if (receivers === 0) return;
         waiter.resend = false;
         waiter.deadline = Math.min(performance.now() + this.#ackTimeoutMs, waiter.giveUpAt);
         waiter.receivers = receivers;
-        waiter.declines = 0;
+        this.#settleIfAllDeclined(sequence, waiter);
       }
       this.#resendDue = false;
     } catch {
