@@ -12,15 +12,19 @@
  * both connections are back; the receiver (`redis_receiver.ts`) recognises a frame it took already and
  * only acknowledges it again. It can, because one publisher's frames reach one receiver in order and an
  * outage loses a suffix of them: per publisher "stream" (its token and a number bumped on every reconnect)
- * the receiver keeps the highest sequence number it took. A frame's ack clock does not run while it waits
+ * the receiver keeps the highest sequence number it took (and, apart, the frames below it whose handler is
+ * still running or failed: their resends get that outcome, a decline for a failure, never a blind ack). A
+ * PUBLISH Redis refused with an error reply never arrived: it is resent alone, in a stream of its own, so
+ * later frames that did arrive do not make it look taken. A frame's ack clock does not run while it waits
  * for its resend: the outage and the reconnects (Redis down, the receiving node not resubscribed yet, so
  * PUBLISH counts nobody) are not the receiver's slowness. It starts again, with the full `ackTimeoutMs`,
  * when the frame is resent to a subscriber. Bounded all the same: `publish` resolves false at the latest
  * `ackTimeoutMs + outageGraceMs` after it was called (the bus passes its lease time: a node that is not
  * back by then counts as dead for presence too).
  *
- * The receiver, for its part, keeps the acks its own dropped connection lost and sends them once it is
- * back: a publisher whose connections stayed up resends nothing, and hears them within its ack timeout.
+ * The receiver, for its part, keeps the acks its own dropped connection lost (or a timed-out PUBLISH) and
+ * sends them once it is back, and again with every lease renewal: a publisher whose connections stayed up
+ * resends nothing, and hears them within its ack timeout.
  *
  * So a frame reaches its recipient twice (taken, then stored offline or taken elsewhere: a duplicate,
  * never a loss) only when its receiving node took it and no ack of it reached the publisher in time:
