@@ -24,6 +24,9 @@ import {
   NodeIdInUseError,
 } from "../lib/bus/errors.ts";
 import { RedisBus, type RedisBusOptions } from "../lib/bus/redis_bus.ts";
+import { ReliablePublisher } from "../lib/bus/redis_publisher.ts";
+import { Receiver } from "../lib/bus/redis_receiver.ts";
+import { NACK } from "../lib/bus/redis_wire.ts";
 import { Logger } from "../lib/log.ts";
 import { busSuite, RecordingHandler } from "./bus_suite.ts";
 import { eventually } from "./harness/eventually.ts";
@@ -1077,3 +1080,267 @@ if (import.meta.main) {
   console.log("ready");
   setInterval(() => {}, 60_000);
 }
+
+/**
+ * A stand-in for both of a node's Redis connections, for driving a {@linkcode Receiver} and a
+ * {@linkcode ReliablePublisher} without a server: PUBLISH to an ack channel goes to `onAcks`, any other
+ * PUBLISH to `onFrame`; `refuse` makes the next PUBLISH fail the way `error` says.
+ */
+class FakeRedis {
+  status = "ready";
+  readonly published: { channel: string; payload: string }[] = [];
+  onAcks: (payload: string) => void = () => {};
+  onFrame: (channel: string, payload: string) => number = () => 1;
+  refuse: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  publish(channel: string, payload: string): Promise<number> {
+    const refused = this.refuse;
+    this.refuse = undefined;
+    if (refused) return Promise.reject(refused);
+    this.published.push({ channel, payload });
+    this.#wake?.();
+    if (channel.startsWith("chat:ack:")) {
+      this.onAcks(payload);
+      return Promise.resolve(1);
+    }
+    return Promise.resolve(this.onFrame(channel, payload));
+  }
+  subscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+  unsubscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The acks published so far (one entry per sequence, however batched), once there are `count`. */
+  async acks(count: number): Promise<string[]> {
+    for (;;) {
+      const acks = this.published.filter((p) => p.channel.startsWith("chat:ack:"))
+        .flatMap((p) => p.payload.split(","));
+      if (acks.length >= count) return acks;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#wake = resolve;
+      await promise;
+    }
+  }
+}
+
+function fakeReceiver(redis: FakeRedis): Receiver {
+  const conn = redis as unknown as ConstructorParameters<typeof Receiver>[0]["cmd"];
+  return new Receiver({
+    cmd: conn,
+    sub: conn,
+    channelPrefix: "chat:user:",
+    ackPrefix: "chat:ack:",
+    log: new Logger({ level: "silent" }),
+  });
+}
+
+const PUBLISHER_TOKEN = "00000000-0000-4000-8000-000000000001";
+
+/** A durable payload of `PUBLISHER_TOKEN`'s stream 0. */
+function durablePayload(sequence: number, text: string): string {
+  return `d${PUBLISHER_TOKEN}0:${sequence} ${JSON.stringify({ msgid: 6, msg: text })}`;
+}
+
+Deno.test({
+  name: "Receiver declines a frame whose handler's promise rejected, and declines its resend again",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const redis = new FakeRedis();
+    const receiver = fakeReceiver(redis);
+    let calls = 0;
+    // The node was storing the user's earlier frames, and its offline store failed (database down).
+    receiver.setHandler({
+      onMessage: () => {
+        calls++;
+        return Promise.reject(new Error("store down"));
+      },
+    });
+    await receiver.subscribe(7);
+    receiver.onMessage("chat:user:7", durablePayload(1, "a"));
+    assert.deepEqual(await redis.acks(1), [`${NACK}1`], "declined: the publisher stores it itself");
+    // The publisher's connection dropped before the decline came: it resends the frame.
+    receiver.onMessage("chat:user:7", durablePayload(1, "a"));
+    assert.deepEqual(await redis.acks(2), [`${NACK}1`, `${NACK}1`], "never a positive ack");
+    assert.equal(calls, 1, "the resend is answered with the first outcome");
+  },
+});
+
+Deno.test({
+  name: "Receiver answers a resend that comes while the handler still runs with the handler's outcome",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const redis = new FakeRedis();
+    const receiver = fakeReceiver(redis);
+    const stores: PromiseWithResolvers<void>[] = [];
+    receiver.setHandler({
+      onMessage: () => {
+        const store = Promise.withResolvers<void>();
+        stores.push(store);
+        return store.promise;
+      },
+    });
+    await receiver.subscribe(7);
+    receiver.onMessage("chat:user:7", durablePayload(1, "a"));
+    receiver.onMessage("chat:user:7", durablePayload(2, "b"));
+    receiver.onMessage("chat:user:7", durablePayload(1, "a")); // resent while its handler runs
+    receiver.onMessage("chat:user:7", durablePayload(2, "b"));
+    assert.equal(stores.length, 2, "the resends are not handled again");
+    stores[1].resolve();
+    stores[0].reject(new Error("store down"));
+    assert.deepEqual((await redis.acks(4)).sort(), [`${NACK}1`, `${NACK}1`, "2", "2"]);
+    // Taken once: a later resend of 2 is only acknowledged again; 1 is still declined.
+    receiver.onMessage("chat:user:7", durablePayload(2, "b"));
+    receiver.onMessage("chat:user:7", durablePayload(1, "a"));
+    const later = (await redis.acks(6)).slice(4).sort();
+    assert.deepEqual(later, [`${NACK}1`, "2"]);
+  },
+});
+
+Deno.test({
+  name: "Receiver resends an ack whose PUBLISH failed while its connection stayed up",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const redis = new FakeRedis();
+    const receiver = fakeReceiver(redis);
+    receiver.setHandler({ onMessage: () => true });
+    await receiver.subscribe(7);
+    const failed = Promise.withResolvers<void>();
+    redis.refuse = new Error("Command timed out");
+    const publish = redis.publish.bind(redis);
+    redis.publish = (channel, payload) => {
+      const reply = publish(channel, payload);
+      reply.catch(() => failed.resolve());
+      return reply;
+    };
+    receiver.onMessage("chat:user:7", durablePayload(1, "a"));
+    await failed.promise;
+    // The bus calls this with every lease renewal (the connection stayed "ready": no reconnect to wait for).
+    await Promise.resolve();
+    receiver.resendAcks();
+    assert.deepEqual(await redis.acks(1), ["1"]);
+  },
+});
+
+/** A publisher and a receiver joined by one {@linkcode FakeRedis}; `taken` lists the frames handled. */
+function fakePair(options: { ackTimeoutMs: number }) {
+  const redis = new FakeRedis();
+  const conn = redis as unknown as ConstructorParameters<typeof Receiver>[0]["cmd"];
+  const receiver = fakeReceiver(redis);
+  const taken: string[] = [];
+  receiver.setHandler({
+    onMessage: (message) => {
+      taken.push(message.frame);
+      return true;
+    },
+  });
+  const publisher = new ReliablePublisher({
+    cmd: conn,
+    sub: conn,
+    token: PUBLISHER_TOKEN,
+    ackPrefix: "chat:ack:",
+    ackTimeoutMs: options.ackTimeoutMs,
+    outageGraceMs: options.ackTimeoutMs,
+    log: new Logger({ level: "silent" }),
+  });
+  redis.onAcks = (payload) => publisher.onAcks(payload);
+  redis.onFrame = (channel, payload) => {
+    receiver.onMessage(channel, payload);
+    return 1;
+  };
+  return { redis, receiver, publisher, taken };
+}
+
+Deno.test({
+  name:
+    "ReliablePublisher resends a frame Redis refused with an error reply so that it is delivered, not just acked",
+  async fn() {
+    const { redis, receiver, publisher, taken } = fakePair({ ackTimeoutMs: 60_000 });
+    try {
+      await receiver.subscribe(7);
+      await publisher.subscribeAcks();
+      const refused = new Error("OOM command not allowed when used memory > 'maxmemory'");
+      refused.name = "ReplyError";
+      redis.refuse = refused;
+      const first = publisher.publish("chat:user:7", { userId: 7, frame: "first", durable: true });
+      // A later frame of the same stream goes through before the refused one is resent.
+      assert.equal(
+        await publisher.publish("chat:user:7", { userId: 7, frame: "second", durable: true }),
+        true,
+      );
+      assert.equal(await first, true);
+      assert.deepEqual(taken, ["second", "first"], "the resend reached the handler");
+    } finally {
+      publisher.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "ReliablePublisher counts a decline of a resend that overtook the resend's PUBLISH reply",
+  async fn() {
+    const redis = new FakeRedis();
+    const conn = redis as unknown as ConstructorParameters<typeof Receiver>[0]["cmd"];
+    // The ack timeout is far away: the decline alone must settle the frame.
+    const publisher = new ReliablePublisher({
+      cmd: conn,
+      sub: conn,
+      token: PUBLISHER_TOKEN,
+      ackPrefix: "chat:ack:",
+      ackTimeoutMs: 60_000,
+      outageGraceMs: 60_000,
+      log: new Logger({ level: "silent" }),
+    });
+    const resent = Promise.withResolvers<void>();
+    let sends = 0;
+    redis.onFrame = (_channel, payload) => {
+      if (++sends === 2) {
+        // The receiver declines the resend; its decline arrives before the PUBLISH reply.
+        publisher.onAcks(NACK + payload.slice(payload.indexOf(":") + 1, payload.indexOf(" ")));
+        resent.resolve();
+        return 1;
+      }
+      // Two nodes had the user subscribed at first; one is gone by the resend.
+      return 2;
+    };
+    let outcome: boolean | undefined;
+    try {
+      await publisher.subscribeAcks();
+      const publish = publisher.publish("chat:user:7", { userId: 7, frame: "x", durable: true });
+      void publish.then((received) => outcome = received);
+      publisher.connectionLost(); // no ack yet: resent once connected (at once: the fake stays ready)
+      await resent.promise;
+      // Not a wait for time: one macrotask turn runs every microtask the resend's reply queued.
+      await delay(0);
+      assert.equal(outcome, false, "settled by the decline, not left to the ack timeout");
+    } finally {
+      publisher.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisBus.start() rejects with BusClosedError when closed while waiting for the node id's lease",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const keyPrefix = freshPrefix();
+    const live = await startNode("held", { keyPrefix, leaseMs: 5_000 });
+    const log = new MemoryLogger();
+    const second = new RedisBus({ url: redis().url, nodeId: "held", log, leaseMs: 5_000, keyPrefix });
+    try {
+      const starting = second.start().then(() => undefined, (error: Error) => error);
+      await log.waitFor((line) => line.event.startsWith("bus node id lease held by another process"));
+      await second.close();
+      const error = await starting;
+      assert.ok(error instanceof BusClosedError, `start() settled with ${error}`);
+    } finally {
+      await Promise.all([live.bus.close(), second.close()]);
+    }
+  },
+});

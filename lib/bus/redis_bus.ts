@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
+import { describeError } from "../describe_error.ts";
 import { redactUrl } from "../redact_url.ts";
 import type { Bus, BusHandler, BusMessage } from "./bus.ts";
 import { BusAlreadyStartedError, BusClosedError, BusConnectError, BusNotStartedError } from "./errors.ts";
@@ -87,6 +88,8 @@ export class RedisBus implements Bus {
 
   #started = false;
   #closing: Promise<void> | undefined;
+  /** Aborted by close: ends the wait for the node id's lease in start. */
+  readonly #closed = new AbortController();
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #renewing = false;
 
@@ -176,12 +179,13 @@ export class RedisBus implements Bus {
     }
     try {
       await this.#publisher.subscribeAcks();
-      await this.#presence.acquireNodeLease(() => !this.#closing);
+      await this.#presence.acquireNodeLease({ signal: this.#closed.signal });
     } catch (error) {
       await this.close();
       throw error;
     }
-    if (this.#closing) return;
+    // Closed while waiting for the node id's lease: not started.
+    if (this.#closing) throw new BusClosedError("RedisBus", "start");
     const timer = setInterval(() => this.#renew(), this.#renewMs);
     // The lease must not keep a process alive that has nothing else to do.
     Deno.unrefTimer(timer);
@@ -256,6 +260,7 @@ export class RedisBus implements Bus {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#closed.abort();
       clearInterval(this.#renewTimer);
       await closeConnection(this.#sub);
       this.#publisher.close();
@@ -278,6 +283,16 @@ export class RedisBus implements Bus {
     try {
       await this.#presence.renew();
       this.#receiver.forgetOldStreams();
+      // An ack PUBLISH that timed out on a connection that stayed up has no `ready` to resend it.
+      if (this.#cmd.status === "ready") this.#receiver.resendAcks();
+      // A failed subscribeAcks after a reconnect would refuse every durable publish until the next one.
+      if (this.#sub.status === "ready" && !this.#publisher.acksSubscribed) {
+        await this.#publisher.subscribeAcks().catch((error) => {
+          this.#log.warn("bus could not subscribe its ack channel; will retry", {
+            error: describeError(error),
+          });
+        });
+      }
       await this.#presence.flushReleases();
       await this.#receiver.retryUnsubscribes();
     } catch (error) {

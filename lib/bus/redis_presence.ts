@@ -117,17 +117,21 @@ export class RedisPresence implements PresenceLeases {
    * Takes this node id's lease and drops the claims an earlier run of it left behind. When another process
    * holds the lease, waits out its remaining time: a node that died lets it expire and is taken over; a
    * live one renews it, and this rejects with {@linkcode NodeIdInUseError} having changed nothing.
-   * `stillWanted` is asked after the wait (the bus may be closing meanwhile).
+   * Aborting `options.signal` (the bus is closing) ends the wait at once and returns without the lease.
    */
-  async acquireNodeLease(stillWanted: () => boolean = () => true): Promise<void> {
+  async acquireNodeLease(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
     let lease = await this.#nodeLease(this.#leaseMs);
     if (!lease.taken) {
       this.#log.info("bus node id lease held by another process; waiting to see whether it is renewed", {
         remainingMs: lease.value,
       });
       // PTTL -1 (no expiry) is nobody's lease of ours: refused below without waiting.
-      if (lease.value >= 0) await delay(lease.value + LEASE_CHECK_MARGIN_MS);
-      if (!stillWanted()) return;
+      if (lease.value >= 0) {
+        // Cancelled by close: a closing bus must not keep the process alive for a lease it will not take.
+        await delay(lease.value + LEASE_CHECK_MARGIN_MS, undefined, { signal }).catch(() => {});
+      }
+      if (signal?.aborted) return;
       lease = await this.#nodeLease(this.#leaseMs);
       if (!lease.taken) throw new NodeIdInUseError(this.#nodeId);
     }

@@ -12,15 +12,19 @@
  * both connections are back; the receiver (`redis_receiver.ts`) recognises a frame it took already and
  * only acknowledges it again. It can, because one publisher's frames reach one receiver in order and an
  * outage loses a suffix of them: per publisher "stream" (its token and a number bumped on every reconnect)
- * the receiver keeps the highest sequence number it took. A frame's ack clock does not run while it waits
+ * the receiver keeps the highest sequence number it took (and, apart, the frames below it whose handler is
+ * still running or failed: their resends get that outcome, a decline for a failure, never a blind ack). A
+ * PUBLISH Redis refused with an error reply never arrived: it is resent alone, in a stream of its own, so
+ * later frames that did arrive do not make it look taken. A frame's ack clock does not run while it waits
  * for its resend: the outage and the reconnects (Redis down, the receiving node not resubscribed yet, so
  * PUBLISH counts nobody) are not the receiver's slowness. It starts again, with the full `ackTimeoutMs`,
  * when the frame is resent to a subscriber. Bounded all the same: `publish` resolves false at the latest
  * `ackTimeoutMs + outageGraceMs` after it was called (the bus passes its lease time: a node that is not
  * back by then counts as dead for presence too).
  *
- * The receiver, for its part, keeps the acks its own dropped connection lost and sends them once it is
- * back: a publisher whose connections stayed up resends nothing, and hears them within its ack timeout.
+ * The receiver, for its part, keeps the acks its own dropped connection lost (or a timed-out PUBLISH) and
+ * sends them once it is back, and again with every lease renewal: a publisher whose connections stayed up
+ * resends nothing, and hears them within its ack timeout.
  *
  * So a frame reaches its recipient twice (taken, then stored offline or taken elsewhere: a duplicate,
  * never a loss) only when its receiving node took it and no ack of it reached the publisher in time:
@@ -165,8 +169,15 @@ export class ReliablePublisher {
     try {
       waiter.receivers = await this.#cmd.publish(channel, payload);
       this.#settleIfAllDeclined(sequence, waiter);
-    } catch {
-      // Sent, but the connection dropped or hung: it may have arrived. Resent once connected again.
+    } catch (error) {
+      if (error instanceof Error && error.name === "ReplyError") {
+        // Redis refused it (it never arrived) while later frames of this stream may go through: resent
+        // with the stream's sequence it would be below the receiver's high-water mark and acknowledged
+        // unseen. Resent alone in a stream of its own instead (the next number; later frames use the one after).
+        waiter.payload = `${DURABLE}${this.#token}${++this.#stream}:${sequence} ${message.frame}`;
+        this.#stream++;
+      }
+      // Or sent, but the connection dropped or hung: it may have arrived. Resent once connected again.
       this.#markForResend(waiter);
     }
     return await promise;
@@ -187,6 +198,11 @@ export class ReliablePublisher {
         waiter.resolve(true);
       }
     }
+  }
+
+  /** Whether Redis confirmed the ack channel's subscription on the current subscriber connection. */
+  get acksSubscribed(): boolean {
+    return this.#ackSubscribed;
   }
 
   /** Subscribes the ack channel; durable frames are sent only once Redis confirmed it. */
@@ -275,12 +291,15 @@ export class ReliablePublisher {
       for (const [sequence, waiter] of [...this.#awaitingAcks]) {
         // Acknowledged or expired (the caller stored it offline) meanwhile: not again.
         if (!waiter.resend || !this.#awaitingAcks.has(sequence)) continue;
+        // Reset before the PUBLISH: a decline of the resend may overtake its reply.
+        waiter.declines = 0;
+        waiter.receivers = undefined;
         const receivers = await this.#cmd.publish(waiter.channel, waiter.payload);
         if (receivers === 0) return;
         waiter.resend = false;
         waiter.deadline = Math.min(performance.now() + this.#ackTimeoutMs, waiter.giveUpAt);
         waiter.receivers = receivers;
-        waiter.declines = 0;
+        this.#settleIfAllDeclined(sequence, waiter);
       }
       this.#resendDue = false;
     } catch {

@@ -3,6 +3,10 @@
  * node's handler, resent frames recognised (receiver dedup), and acks batched back to publishers. The
  * protocol it answers is described in `redis_publisher.ts`, the payloads in `redis_wire.ts`.
  *
+ * A frame counts as taken (its resends are only acknowledged again) once the handler took it. While the
+ * handler's promise is pending, a resend waits for its outcome; when it rejects (the node's offline store
+ * failed) or resolves false, the frame and every resend of it are declined, so the publisher stores it.
+ *
  * @module
  */
 import type { Redis } from "ioredis";
@@ -18,6 +22,8 @@ import { DURABLE_CODE, NACK, TOKEN_LENGTH } from "./redis_wire.ts";
 const STREAM_MEMORY_MS = 60_000;
 /** At most this many acks wait for the command connection to come back (its outage may be long). */
 const MAX_UNSENT_ACKS = 10_000;
+/** At most this many frames whose handler is still running or failed are remembered (oldest dropped). */
+const MAX_UNSETTLED = 10_000;
 
 /** Options for {@linkcode Receiver}. */
 export interface ReceiverOptions {
@@ -82,6 +88,12 @@ export class Receiver {
   #unsentAckCount = 0;
   /** Per publisher stream, the highest sequence number taken (to recognise resent frames). */
   readonly #takenUpTo = new Map<string, { sequence: number; at: number }>();
+  /**
+   * Frames at or below their stream's high-water mark that were not taken (yet): the handler's promise is
+   * still pending, or it rejected or resolved false. Keyed by `{stream}:{sequence}`; a resend of one is
+   * answered with its outcome (ack or decline), never with a blind ack.
+   */
+  readonly #unsettled = new Map<string, { outcome: Promise<boolean>; at: number }>();
 
   /** Nothing is sent before the first call. */
   constructor(options: ReceiverOptions) {
@@ -136,14 +148,17 @@ export class Receiver {
   forgetOldStreams(): void {
     const before = Date.now() - STREAM_MEMORY_MS;
     for (const [stream, taken] of this.#takenUpTo) if (taken.at < before) this.#takenUpTo.delete(stream);
+    for (const [key, unsettled] of this.#unsettled) if (unsettled.at < before) this.#unsettled.delete(key);
   }
 
   /**
    * The command connection is back: sends the acks it lost. A publisher whose connections stayed up saw no
    * outage and resends nothing, so without this it would wait out its ack timeout and store the frame
-   * offline as well; one that gave up meanwhile ignores them.
+   * offline as well; one that gave up meanwhile ignores them. Also called with every lease renewal: an ack
+   * PUBLISH that timed out while the connection stayed up has no reconnect to wait for.
    */
   resendAcks(): void {
+    if (this.#unsentAckCount === 0) return;
     const unsent = [...this.#unsentAcks];
     this.#unsentAcks.clear();
     this.#unsentAckCount = 0;
@@ -176,8 +191,13 @@ export class Receiver {
     const sequence = Number(sequenceText);
     const taken = this.#takenUpTo.get(stream);
     if (taken && sequence <= taken.sequence) {
-      // Resent after the publisher lost its connection, but taken already: only the ack was missing.
-      this.#queueAck(origin, sequenceText);
+      const unsettled = this.#unsettled.get(payload.slice(1, space));
+      // A resend of a frame whose handler is still running or failed: answered with its outcome, since a
+      // blind ack would make the publisher neither deliver nor store it.
+      if (unsettled) {
+        void unsettled.outcome.then((took) => this.#queueAck(origin, ackText(took, sequenceText)));
+      } // Resent after the publisher lost its connection, but taken already: only the ack was missing.
+      else this.#queueAck(origin, sequenceText);
       return;
     }
     const handled = this.#handle({ userId, frame: payload.slice(space + 1), durable: true });
@@ -193,13 +213,32 @@ export class Receiver {
       this.#takenUpTo.set(stream, { sequence, at: Date.now() });
     }
     if (handled === true) this.#queueAck(origin, sequenceText);
-    else {
-      handled.then(
-        (taken) => this.#queueAck(origin, taken === false ? NACK + sequenceText : sequenceText),
-        (error) => this.#log.error("bus handler failed", { user: userId, error: describeError(error) }),
-      );
-    }
+    else this.#awaitHandler(handled, { userId, origin, key: payload.slice(1, space), sequenceText });
   };
+
+  /**
+   * A handler still working (the node is storing the user's earlier frames): acked once it took the frame,
+   * declined when it declined or failed (the store is down), so the publisher stores the frame itself.
+   * Remembered meanwhile and after a failure, so a resend is never taken for a frame already taken.
+   */
+  #awaitHandler(
+    handled: Promise<unknown>,
+    frame: { userId: number; origin: string; key: string; sequenceText: string },
+  ): void {
+    const outcome = handled.then(
+      (took) => took !== false,
+      (error) => {
+        this.#log.error("bus handler failed", { user: frame.userId, error: describeError(error) });
+        return false;
+      },
+    );
+    this.#unsettled.set(frame.key, { outcome, at: Date.now() });
+    if (this.#unsettled.size > MAX_UNSETTLED) this.#unsettled.delete(this.#unsettled.keys().next().value!);
+    void outcome.then((took) => {
+      if (took) this.#unsettled.delete(frame.key);
+      this.#queueAck(frame.origin, ackText(took, frame.sequenceText));
+    });
+  }
 
   /**
    * Runs the handler: true when it took the frame, a promise when it will have, false when it declined
@@ -259,4 +298,9 @@ export class Receiver {
         });}
     }
   }
+}
+
+/** An ack's text for one sequence: itself when the frame was taken, with the decline prefix when not. */
+function ackText(took: boolean, sequenceText: string): string {
+  return took ? sequenceText : NACK + sequenceText;
 }
