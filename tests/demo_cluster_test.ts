@@ -84,6 +84,16 @@ async function* splitLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<s
   if (pending) yield pending;
 }
 
+/** Kills `child` if it still runs (a failed test must not leave a cluster behind) and waits for its end. */
+async function killed(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // Already exited.
+  }
+  await child.status;
+}
+
 const started = (name: string) => (line: string) => line.startsWith(`${name} | `) && / started /.test(line);
 
 Deno.test("deno task cluster shows node logs live and refuses a second run before starting anything", async () => {
@@ -137,12 +147,7 @@ Deno.test("deno task cluster shows node logs live and refuses a second run befor
     await readUntil(lines, seen, (s) => s.some((l) => l.startsWith("node1 | ") && / stopped$/.test(l)));
     assert.equal((await first.status).code, 0);
   } finally {
-    try {
-      first.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await first.status;
+    await killed(first);
     await stderr.catch(() => {});
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(otherDir, { recursive: true });
@@ -169,12 +174,7 @@ Deno.test("deno task cluster stopped while its nodes start stops those already r
       "node1 was stopped with the cluster",
     );
   } finally {
-    try {
-      cluster.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await cluster.status;
+    await killed(cluster);
     await stderr.catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }

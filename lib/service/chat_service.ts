@@ -54,7 +54,7 @@ interface ServiceCounters {
  * Requests per second per connection. Above what a person or a well-behaved bot sends, and above one
  * connection's closed-loop rate on a small machine (about 9,000/s here), so the limit only slows floods.
  */
-export const DEFAULT_RATE_LIMIT = 20_000;
+const DEFAULT_RATE_LIMIT = 20_000;
 
 /** Known user ids kept in memory; past this the cache starts over (a bound, not a tuning knob). */
 const USER_CACHE_LIMIT = 1_000_000;
