@@ -2,8 +2,7 @@
  * The cross-node seam, as three narrow interfaces and their composite {@linkcode Bus}:
  *
  * - {@linkcode Broker}: delivery of opaque frames to the node that subscribed a user;
- * - {@linkcode PresenceLeases}: which live node holds a user (a claim that dies with its node);
- * - {@linkcode OfflineStoreFence}: ordering of one node's offline stores against a login on another.
+ * - {@linkcode PresenceLeases}: which live nodes hold a user's devices (claims that die with their node).
  *
  * Implementations: `local_bus.ts` (one process, the embedded default) and `redis_bus.ts` (Redis pub/sub
  * and leases, cluster mode).
@@ -35,7 +34,9 @@ export interface BusHandler {
 }
 
 /**
- * Delivery of frames to whichever node subscribed a user (centrifuge's `Broker`).
+ * Delivery of frames to every node that subscribed a user (centrifuge's `Broker`). A user's devices may
+ * be on several nodes, each subscribed; a node never receives its own publishes (it delivers to its own
+ * sessions directly).
  *
  * Guarantee: {@linkcode Broker.publish} resolves `true` only when some node subscribed to the user
  * received the frame and, for a durable frame, its {@linkcode BusHandler} took it (wrote it to the user's
@@ -52,55 +53,44 @@ export interface Broker {
   subscribe(userId: number): Promise<void>;
   /** Stops receiving frames published to `userId`. Never rejects (an implementation retries on its own). */
   unsubscribe(userId: number): Promise<void>;
-  /** Publishes to the node holding `message.userId`; see the guarantee above. */
+  /** Publishes to the other nodes subscribed to `message.userId`; see the guarantee above. */
   publish(message: BusMessage): Promise<boolean>;
 }
 
+/** The answer to {@linkcode PresenceLeases.claimDevice}. */
+export type DeviceClaim =
+  /** `firstDevice`: no other live device of the user existed (announce the user online). */
+  | { claimed: true; firstDevice: boolean }
+  /** `taken`: a live session holds this very device; `full`: the user has `maxDevices` live devices. */
+  | { claimed: false; reason: "taken" | "full" };
+
 /**
- * Presence as leases (centrifuge's `PresenceManager`, with an owner): at most one live node holds a user.
+ * Presence as leases (centrifuge's `PresenceManager`, with an owner), one per device of a user: a user
+ * is online while any of their devices is held by a live node (PROTOCOL.md "Devices and resume tokens").
  *
- * Guarantee: {@linkcode PresenceLeases.claimUser} succeeds for at most one claimer while the claim lives,
- * and a claim of a node that died (kill -9) expires within the lease time, so a crash never leaves a user
- * "online" for good. {@linkcode PresenceLeases.onlineUsers} reports exactly the users held by a live node.
+ * Guarantee: {@linkcode PresenceLeases.claimDevice} succeeds for at most one claimer of a (user, device)
+ * while the claim lives, and for at most `maxDevices` devices of one user across all nodes; a claim of a
+ * node that died (kill -9) expires within the lease time, so a crash never leaves a user "online" for
+ * good. {@linkcode PresenceLeases.onlineUsers} reports exactly the users with a device held by a live node.
  */
 export interface PresenceLeases {
   /**
-   * Claims `userId` for this node. Resolves `false` when a live session elsewhere (or here) holds it.
-   * Rejects when the backend is unreachable (the user is then not claimed).
+   * Claims `device` of `userId` for this node. Rejects when the backend is unreachable (nothing is then
+   * claimed).
    */
-  claimUser(userId: number): Promise<boolean>;
-  /** Releases a claim of this node (no-op when this node does not hold it). Never rejects. */
-  releaseUser(userId: number): Promise<void>;
-  /** Which of `ids` are held by a live node. */
+  claimDevice(userId: number, device: string, maxDevices: number): Promise<DeviceClaim>;
+  /**
+   * Releases a claim of this node (no-op when this node does not hold it). Never rejects. Resolves
+   * `lastDevice: true` when no live device of the user remains (announce the user offline); while the
+   * backend is unreachable, by what this node knows (no other device of the user held here).
+   */
+  releaseDevice(userId: number, device: string): Promise<{ lastDevice: boolean }>;
+  /** Which of `ids` have a device held by a live node. */
   onlineUsers(ids: number[]): Promise<Set<number>>;
 }
 
 /**
- * A fence between a node storing frames offline and a login of the same user on another node: the login
- * reads its offline messages only after every announced store has ended, so none is stored behind the
- * login's back. See `Delivery` for the algorithm this serves; with per-device cursors it may go.
- *
- * Guarantee: once {@linkcode OfflineStoreFence.beginOfflineStore} resolved, every node's
- * {@linkcode OfflineStoreFence.offlineStoresSettled} for those users waits until the matching
- * {@linkcode OfflineStoreFence.endOfflineStore}, or for a bounded time (an announcing node that died).
- */
-export interface OfflineStoreFence {
-  /**
-   * Announces offline stores for `userIds` that this node is about to make, to every node. Rejects when the
-   * backend is unreachable.
-   */
-  beginOfflineStore(userIds: number[]): Promise<void>;
-  /** Ends what {@linkcode OfflineStoreFence.beginOfflineStore} began, once the rows are committed. Never rejects. */
-  endOfflineStore(userIds: number[]): Promise<void>;
-  /**
-   * Resolves once no node announces an offline store for `userId` (or a bounded wait has passed: an
-   * announcement of a node that died expires). Never rejects.
-   */
-  offlineStoresSettled(userId: number): Promise<void>;
-}
-
-/**
- * Cross-node delivery, presence and the offline fence of one node, with its life cycle.
+ * Cross-node delivery and presence of one node, with its life cycle.
  *
  * Life cycle: `setHandler`, then `start`, then any call, then `close`. After `close`, the calls that
  * would take something on (`start`, `publish`, `subscribe`, `claimUser`, `onlineUsers`,
@@ -109,7 +99,7 @@ export interface OfflineStoreFence {
  * since `close` let go of everything already. A bus with a backend (Redis) also rejects calls before
  * `start` with `BusNotStartedError`.
  */
-export interface Bus extends Broker, PresenceLeases, OfflineStoreFence, AsyncDisposable {
+export interface Bus extends Broker, PresenceLeases, AsyncDisposable {
   /** This node's id (in logs and presence entries). */
   readonly nodeId: string;
   /** Starts whatever the bus needs (connections, lease renewal). */

@@ -152,8 +152,14 @@ export function presenceFrame(id: number, online: boolean): string {
   return JSON.stringify({ msgid: MsgId.PRESENCE, id, state: online ? "online" : "offline" });
 }
 
+/** Where a stored chat message sits: its conversation and its number in it (PROTOCOL.md v2). */
+export interface ConvSeq {
+  conv: string;
+  seq: number;
+}
+
 /** A forwarded ONE_CHAT frame. */
-export interface OneChat {
+export interface OneChat extends ConvSeq {
   id: number;
   name: string;
   toid: number;
@@ -164,7 +170,7 @@ export interface OneChat {
 }
 
 /** A forwarded GROUP_CHAT frame. */
-export interface GroupChat {
+export interface GroupChat extends ConvSeq {
   id: number;
   name: string;
   groupid: number;
@@ -174,9 +180,21 @@ export interface GroupChat {
   ts: number;
 }
 
+/**
+ * A forwarded ONE_CHAT frame. `conv` and `seq` come right after `msgid`, always in this order: that is
+ * what {@linkcode frameConvSeq} reads without parsing.
+ *
+ * @example
+ * ```ts
+ * oneChatFrame({ conv: "u:1:2", seq: 3, id: 1, name: "a", toid: 2, msg: "hi", time: "t", mid: "m", ts: 1 });
+ * // '{"msgid":6,"conv":"u:1:2","seq":3,"id":1,"name":"a","toid":2,"msg":"hi","time":"t","mid":"m","ts":1}'
+ * ```
+ */
 export function oneChatFrame(chat: OneChat): string {
   return JSON.stringify({
     msgid: MsgId.ONE_CHAT,
+    conv: chat.conv,
+    seq: chat.seq,
     id: chat.id,
     name: chat.name,
     toid: chat.toid,
@@ -187,9 +205,12 @@ export function oneChatFrame(chat: OneChat): string {
   });
 }
 
+/** A forwarded GROUP_CHAT frame, `conv` and `seq` first as in {@linkcode oneChatFrame}. */
 export function groupChatFrame(chat: GroupChat): string {
   return JSON.stringify({
     msgid: MsgId.GROUP_CHAT,
+    conv: chat.conv,
+    seq: chat.seq,
     id: chat.id,
     name: chat.name,
     groupid: chat.groupid,
@@ -198,6 +219,41 @@ export function groupChatFrame(chat: GroupChat): string {
     mid: chat.mid,
     ts: chat.ts,
   });
+}
+
+const CONV_PREFIX = ',"conv":"';
+const SEQ_PREFIX = '","seq":';
+
+/**
+ * The `conv` and `seq` of a chat frame built by {@linkcode oneChatFrame} or {@linkcode groupChatFrame}
+ * (or stored from one), read without parsing JSON: the hot path of live delivery uses it to move a
+ * device's cursor. `undefined` for any other frame (presence, receipts, offline frames of the first
+ * release, which had neither).
+ *
+ * @example
+ * ```ts
+ * frameConvSeq('{"msgid":6,"conv":"u:1:2","seq":3,"id":1}'); // { conv: "u:1:2", seq: 3 }
+ * frameConvSeq('{"msgid":15,"id":1}'); // undefined
+ * ```
+ */
+export function frameConvSeq(frame: string): ConvSeq | undefined {
+  const msgid = frameMsgid(frame);
+  if (msgid !== MsgId.ONE_CHAT && msgid !== MsgId.GROUP_CHAT) return undefined;
+  // `conv` follows the msgid's one or two digits directly.
+  const comma = frame.indexOf(CONV_PREFIX, MSGID_PREFIX.length);
+  if (comma < 0 || comma > MSGID_PREFIX.length + 2) return undefined;
+  const nameStart = comma + CONV_PREFIX.length;
+  const nameEnd = frame.indexOf(SEQ_PREFIX, nameStart);
+  if (nameEnd < 0) return undefined;
+  let seq = 0;
+  let i = nameEnd + SEQ_PREFIX.length;
+  for (; i < frame.length; i++) {
+    const digit = frame.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    seq = seq * 10 + digit;
+  }
+  if (i === nameEnd + SEQ_PREFIX.length) return undefined;
+  return { conv: frame.slice(nameStart, nameEnd), seq };
 }
 
 /** What LOGIN_ACK reports about a friend or a group member. */

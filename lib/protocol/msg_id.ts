@@ -15,6 +15,12 @@ export const MsgId = {
   PING: 13,
   PONG: 14,
   PRESENCE: 15,
+  // v2 extensions: kept conversations (PROTOCOL.md "Conversations and sequence numbers").
+  SYNC: 16,
+  HISTORY: 17,
+  READ: 18,
+  RECEIPT: 19,
+  TYPING: 20,
 } as const;
 
 /** What {@linkcode msgName} answers for an id that is not in {@linkcode MsgId}. */

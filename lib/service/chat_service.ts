@@ -18,6 +18,7 @@ import { takeToken, TokenBucket } from "./token_bucket.ts";
 import type { ServiceContext } from "./context.ts";
 import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
+import { MessageWriter } from "./message_writer.ts";
 import { ROUTES } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
 import type { SessionConnection } from "./session_connection.ts";
@@ -38,6 +39,14 @@ export interface ChatServiceOptions {
   maxConnections?: number;
   /** Seconds a v2 connection may stay silent (default 90). */
   idleTimeout?: number;
+  /** Live devices per user across all nodes (default 5). */
+  maxDevices?: number;
+  /** Days a resume token is valid (default 30). */
+  tokenDays?: number;
+  /** Resume tokens kept per user (default 20). */
+  maxTokensPerUser?: number;
+  /** The largest SYNC/HISTORY page (default 1000). */
+  pageLimit?: number;
   /** Where the service's counters are registered (a private registry when absent). */
   registry?: Registry;
 }
@@ -110,6 +119,11 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       log: options.log,
       offlineBatch: options.offlineBatch ?? 1000,
       offlineBatchBytes: options.offlineBatchBytes ?? 1024 * 1024,
+      messages: new MessageWriter(options.store, options.log),
+      maxDevices: options.maxDevices ?? 5,
+      tokenDays: options.tokenDays ?? 30,
+      maxTokensPerUser: options.maxTokensPerUser ?? 20,
+      pageLimit: options.pageLimit ?? 1000,
       nextMessageId: () => midPrefix + (midCounter++).toString(36),
       userExists: (id) => this.#userExists(id),
     };

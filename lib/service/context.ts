@@ -4,6 +4,7 @@ import type { Logger } from "../log.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import type { Delivery } from "./delivery.ts";
+import type { MessageWriter } from "./message_writer.ts";
 import type { Session } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 
@@ -19,6 +20,16 @@ export interface ServiceContext {
   offlineBatch: number;
   /** Characters of offline frames sent before waiting for the socket to drain (below the outbound limit). */
   offlineBatchBytes: number;
+  /** Stores chat messages before they are acknowledged, many per transaction. */
+  messages: MessageWriter;
+  /** Live devices per user across all nodes (`--max-devices`, default 5). */
+  maxDevices: number;
+  /** How long a resume token is valid, in days (`--token-days`, default 30). */
+  tokenDays: number;
+  /** Resume tokens kept per user (the newest; default 20). */
+  maxTokensPerUser: number;
+  /** The largest `limit` of SYNC and HISTORY (default 1000). */
+  pageLimit: number;
   /** A new server message id (`mid`), unique across nodes and restarts. */
   nextMessageId(): string;
   /** Whether a user exists; answers from memory after the first hit (users are never deleted). */

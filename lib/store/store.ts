@@ -40,6 +40,82 @@ export interface OfflineMessage {
   frame: string;
 }
 
+/**
+ * A chat message to store in its conversation (`lib/conversation_name.ts`). The store assigns `seq` inside
+ * the storing transaction, so `frame` is built once the seq is known.
+ */
+export interface NewMessage {
+  conv: string;
+  senderId: number;
+  /** The client's message id (1–64 printable ASCII) for idempotent sends, or undefined. */
+  cmid?: string;
+  /** The server's message id. */
+  mid: string;
+  /** The server's receive time, ms since the epoch (retention goes by it). */
+  ts: number;
+  /** The frame text to keep and hand out, carrying `seq`. */
+  frame(seq: number): string;
+}
+
+/** A message as kept in its conversation. */
+export interface StoredMessage {
+  conv: string;
+  seq: number;
+  senderId: number;
+  mid: string;
+  ts: number;
+  /** The exact frame text. */
+  frame: string;
+}
+
+/** The outcome of storing one {@linkcode NewMessage}. */
+export interface AppendedMessage extends StoredMessage {
+  /** True when (senderId, cmid) was stored before: this is the first message, nothing new was stored. */
+  dup: boolean;
+}
+
+/** One conversation as SYNC lists it (PROTOCOL.md msgid 16). */
+export interface ConversationSummary {
+  conv: string;
+  /** The highest seq the user may read (a former group member: the last seq when they left). */
+  lastseq: number;
+  /** The user's read seq. */
+  readseq: number;
+  /** One-to-one only: the other user's read seq. */
+  peerread?: number;
+  /** Messages with seq > readseq (and ≤ lastseq) sent by others. */
+  unread: number;
+}
+
+/** What a user may read of a group's conversation. */
+export type GroupAccess =
+  | { member: true }
+  /** Left or was removed: may read up to `lastSeq`, the conversation's last seq when they left. */
+  | { member: false; lastSeq: number }
+  | null;
+
+/** Where one device is in one conversation, plus the conversation's last seq when it was read. */
+export interface DeviceCursor {
+  /** Every message of the conversation with seq ≤ this was handed to the device, or is not for it. */
+  cursor: number;
+  lastSeq: number;
+}
+
+/** A device's resume token, as stored (only a hash). */
+export interface DeviceToken {
+  tokenHash: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+}
+
+/** One cursor to save: moves only forward (the stored value becomes max(old, seq)). */
+export interface CursorUpdate {
+  userId: number;
+  device: string;
+  conv: string;
+  seq: number;
+}
+
 /** One offline message to store. */
 export interface OfflineEntry {
   userId: number;
@@ -48,7 +124,10 @@ export interface OfflineEntry {
 
 /** The storage interface shared by every implementation. */
 export interface Store extends AsyncDisposable {
-  /** Creates the schema when missing (idempotent, never drops data). */
+  /**
+   * Brings the schema to the current version: creates it on an empty database, and runs the versioned
+   * migrations (`sql/`) that a database of an earlier release lacks, each once. Never drops data.
+   */
   migrate(): Promise<void>;
   /** Cheap round trip used by health checks; throws StoreUnavailableError when unreachable. */
   ping(): Promise<void>;
@@ -73,15 +152,77 @@ export interface Store extends AsyncDisposable {
   /** Creates a group with `creatorId` as its creator; returns the group id. Throws NameTakenError. */
   createGroup(creatorId: number, name: string, desc: string): Promise<number>;
   groupExists(groupId: number): Promise<boolean>;
-  /** Adds a normal member. Joining twice is a no-op. */
+  /**
+   * Adds a normal member, who joins at the conversation's current last seq (offline delivery and unread
+   * counts start there). Joining twice is a no-op.
+   */
   addGroupMember(groupId: number, userId: number): Promise<void>;
   /** Ids of the group's members, ordered by id (empty when the group does not exist). */
   listGroupMemberIds(groupId: number): Promise<number[]>;
   /** Every group `userId` belongs to, with all members, ordered by group id then member id. */
   listUserGroups(userId: number): Promise<GroupRecord[]>;
 
-  /** Stores frames for offline users in one transaction, preserving the given order. */
-  storeOffline(entries: OfflineEntry[]): Promise<void>;
+  /**
+   * Removes a member, recording the conversation's last seq so that they can still read up to it
+   * ({@linkcode Store.groupAccess}). The creator may be removed too (the caller hands the role on). A
+   * non-member is a no-op. Re-joining with {@linkcode Store.addGroupMember} makes them a member again.
+   */
+  removeGroupMember(groupId: number, userId: number): Promise<void>;
+  /** Whether `userId` is, was, or never was (`null`) a member of the group. */
+  groupAccess(groupId: number, userId: number): Promise<GroupAccess>;
+
+  /**
+   * Stores chat messages in one transaction (group commit), in the given order: all or none. Each gets the
+   * next seq of its conversation, gapless and unique across every node sharing the database. A message
+   * whose (senderId, cmid) was stored before, or earlier in this batch, is not stored again: its result is
+   * the first one with `dup: true`. Storing moves the sender's read seq to the new seq. Rejects with
+   * StoreUnavailableError when the database is unreachable (nothing stored).
+   */
+  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]>;
+  /** The conversation's last seq (0 when it has no messages). */
+  lastSeq(conv: string): Promise<number>;
+  /** Up to `limit` messages with `after` < seq ≤ `upTo` (default: no bound), ascending. */
+  messagesAfter(conv: string, after: number, limit: number, upTo?: number): Promise<StoredMessage[]>;
+  /** The newest `limit` messages with seq < `before` and seq ≤ `upTo`, ascending. */
+  messagesBefore(conv: string, before: number, limit: number, upTo?: number): Promise<StoredMessage[]>;
+  /**
+   * Every conversation of the user that has messages: one-to-one conversations they are in, groups they
+   * are in, and groups they left (capped at the seq when they left). Ordered by conv.
+   */
+  listConversations(userId: number): Promise<ConversationSummary[]>;
+  /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
+  markRead(userId: number, conv: string, seq: number): Promise<number>;
+  /** Deletes messages stored before `ts` (retention); returns how many. */
+  deleteMessagesBefore(ts: number): Promise<number>;
+
+  /**
+   * Records a device of the user; `true` when it is new. A new device starts at the lowest cursor of the
+   * user's other devices in each conversation, so it misses nothing that none of them was handed.
+   */
+  registerDevice(userId: number, device: string): Promise<boolean>;
+  /**
+   * Cursors of one device: for every conversation of the user (one-to-one, groups it is in), the device's
+   * cursor (for a group never below the seq the user joined at) and the conversation's last seq.
+   */
+  deviceCursors(userId: number, device: string): Promise<Map<string, DeviceCursor>>;
+  /**
+   * The oldest `limit` messages past `cursors` (seq > cursor in each named conversation) sent by others
+   * than `userId`, in the order they were stored.
+   */
+  messagesPast(userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]>;
+  /** Saves cursors in one transaction; each only moves forward. */
+  saveCursors(updates: CursorUpdate[]): Promise<void>;
+  /** Stores the device's token hash, replacing its previous one; keeps at most `maxTokens` per user (newest). */
+  setDeviceToken(userId: number, device: string, token: DeviceToken, maxTokens: number): Promise<void>;
+  /** The device's token, or `null` when it has none (never issued, or revoked). */
+  findDeviceToken(userId: number, device: string): Promise<DeviceToken | null>;
+  /** Revokes the device's token (LOGINOUT). */
+  revokeDeviceToken(userId: number, device: string): Promise<void>;
+
+  /**
+   * Offline messages stored by the first release (before conversations were kept), still waiting after an
+   * upgrade: delivered once at the next login, then deleted. New messages never go here.
+   */
   /** The user's oldest `limit` offline messages, oldest first. */
   readOffline(userId: number, limit: number): Promise<OfflineMessage[]>;
   /** Deletes exactly these offline message ids of this user. */
@@ -115,8 +256,38 @@ export type FriendMethods = Pick<Store, "addFriend" | "listFriends" | "listFollo
 /** The part of {@linkcode Store} about groups and their members. */
 export type GroupMethods = Pick<
   Store,
-  "createGroup" | "groupExists" | "addGroupMember" | "listGroupMemberIds" | "listUserGroups"
+  | "createGroup"
+  | "groupExists"
+  | "addGroupMember"
+  | "listGroupMemberIds"
+  | "listUserGroups"
+  | "removeGroupMember"
+  | "groupAccess"
 >;
 
-/** The part of {@linkcode Store} about offline messages. */
-export type OfflineMethods = Pick<Store, "storeOffline" | "readOffline" | "deleteOffline">;
+/** The part of {@linkcode Store} about the first release's offline messages (drained at login). */
+export type OfflineMethods = Pick<Store, "readOffline" | "deleteOffline">;
+
+/** The part of {@linkcode Store} about conversations, their messages and read state. */
+export type MessageMethods = Pick<
+  Store,
+  | "appendMessages"
+  | "lastSeq"
+  | "messagesAfter"
+  | "messagesBefore"
+  | "listConversations"
+  | "markRead"
+  | "deleteMessagesBefore"
+>;
+
+/** The part of {@linkcode Store} about devices, their cursors and resume tokens. */
+export type DeviceMethods = Pick<
+  Store,
+  | "registerDevice"
+  | "deviceCursors"
+  | "messagesPast"
+  | "saveCursors"
+  | "setDeviceToken"
+  | "findDeviceToken"
+  | "revokeDeviceToken"
+>;
