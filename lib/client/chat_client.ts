@@ -78,7 +78,6 @@ type LoginOutcome = "ok" | "failed" | "refused";
 /** A `history` being paged backwards with `more`. */
 interface Paging {
   conv: string;
-  title: string;
   before: number;
   count: number;
 }
@@ -132,7 +131,7 @@ export class ChatClient implements AsyncDisposable {
    * While a login is being completed: the offline messages it brought go to its summary (`offline`, while
    * they are placed), and events are held back to follow the summary.
    */
-  #login: { offline?: ChatMessage[]; events: string[] } | undefined;
+  #login: { offline?: ChatMessage[]; events: (() => string)[] } | undefined;
 
   constructor(options: ChatClientOptions) {
     this.#options = options;
@@ -143,7 +142,7 @@ export class ChatClient implements AsyncDisposable {
       store: options.tokens ?? new TokenStore({ unavailable: "no state directory was given" }),
       server: this.address,
       device: options.device,
-      notice: (text) => this.#event(this.#render.notice(text)),
+      notice: (text) => this.#event(() => this.#render.notice(text)),
     });
     this.#tracker = new ConversationTracker({
       fetchAfter: async (conv, after) => {
@@ -179,8 +178,8 @@ export class ChatClient implements AsyncDisposable {
         heartbeatMs: this.#options.heartbeatMs,
         onFrame: (frame) => this.#onFrame(frame),
         onMalformed: (text) =>
-          this.#event(
-            this.#render.notice(`ignored a malformed frame from the server: ${text.slice(0, 200)}`),
+          this.#event(() =>
+            this.#render.notice(`ignored a malformed frame from the server: ${text.slice(0, 200)}`)
           ),
       });
     } catch (error) {
@@ -280,10 +279,13 @@ export class ChatClient implements AsyncDisposable {
     return false;
   }
 
-  /** An event, held back while a login is being completed so that it follows the login summary. */
-  #event(text: string): void {
-    if (this.#login) this.#login.events.push(text);
-    else this.#out.event(text);
+  /**
+   * An event, held back while a login is being completed so that it follows the login summary; rendered
+   * when it is shown, with the names the login taught.
+   */
+  #event(render: () => string): void {
+    if (this.#login) this.#login.events.push(render);
+    else this.#out.event(render());
   }
 
   #who(id: number): string {
@@ -377,10 +379,14 @@ export class ChatClient implements AsyncDisposable {
   }
 
   async #passwordLogin(id: number, password: string): Promise<boolean> {
-    const reply = await this.#request("login", this.#loginFrame(id, { password }));
-    if (!reply) return false;
-    await this.#loggedIn(id, reply, password);
-    return true;
+    const ok = await this.#holdingEvents(async () => {
+      const reply = await this.#request("login", this.#loginFrame(id, { password }));
+      if (!reply) return false;
+      await this.#loggedIn(id, reply, password);
+      return true;
+    });
+    if (ok) await this.#resend();
+    return ok;
   }
 
   /**
@@ -388,24 +394,44 @@ export class ChatClient implements AsyncDisposable {
    * caller says what to do instead.
    */
   async #tokenLogin(id: number, token: string): Promise<LoginOutcome> {
-    const reply = await this.#exchange("login", this.#loginFrame(id, { token }));
-    if (!reply) return "failed";
-    if (reply.errno === Errno.REJECTED) {
-      await this.#tokens.forget(id);
-      return "refused";
+    const outcome = await this.#holdingEvents(async (): Promise<LoginOutcome> => {
+      const reply = await this.#exchange("login", this.#loginFrame(id, { token }));
+      if (!reply) return "failed";
+      if (reply.errno === Errno.REJECTED) {
+        await this.#tokens.forget(id);
+        return "refused";
+      }
+      if (reply.errno !== Errno.OK) {
+        this.#out.error(this.#render.serverError("login", reply.errno, reply.errmsg));
+        return "failed";
+      }
+      const password = this.#credentials?.id === id ? this.#credentials.password : undefined;
+      await this.#loggedIn(id, reply, password);
+      return "ok";
+    });
+    if (outcome === "ok") await this.#resend();
+    return outcome;
+  }
+
+  /**
+   * Runs a login with events held back from before its LOGIN is sent (frames that arrive with the
+   * LOGIN_ACK, such as a friend's PRESENCE, come before its reply is handled) until its summary is out.
+   */
+  async #holdingEvents<T>(login: () => Promise<T>): Promise<T> {
+    const held = { events: [] as (() => string)[] };
+    this.#login = held;
+    try {
+      return await login();
+    } finally {
+      this.#login = undefined;
+      for (const render of held.events) this.#out.event(render());
     }
-    if (reply.errno !== Errno.OK) {
-      this.#out.error(this.#render.serverError("login", reply.errno, reply.errmsg));
-      return "failed";
-    }
-    await this.#loggedIn(id, reply, this.#credentials?.id === id ? this.#credentials.password : undefined);
-    return "ok";
   }
 
   /**
    * Completes a successful login: the local copies, the token, the offline messages in order, the unread
-   * counts (one SYNC list, which also fetches what a reconnect missed), the summary, then the sends that
-   * had no answer before the reconnect.
+   * counts (one SYNC list, which also fetches what a reconnect missed) and the summary. The sends that had
+   * no answer before a reconnect go after it ({@linkcode ChatClient.#resend}).
    */
   async #loggedIn(id: number, reply: Frame, password: string | undefined): Promise<void> {
     const summary = readLoginAck(reply);
@@ -421,21 +447,16 @@ export class ChatClient implements AsyncDisposable {
       ...summary.friends.map((friend) => [friend.id, friend.name] as const),
       ...summary.offline.map((message) => [message.id, message.name] as const),
     ]);
+    // A reconnect's offline messages may repeat what was shown before the connection dropped: those that
+    // the tracker lets through go to the summary.
     const offline: ChatMessage[] = [];
-    const login: { offline?: ChatMessage[]; events: string[] } = { offline, events: [] };
-    this.#login = login;
-    try {
-      // A reconnect's offline messages may repeat what was shown before the connection dropped.
-      for (const message of summary.offline) this.#tracker.accept(message);
-      login.offline = undefined;
-      if (summary.token) await this.#tokens.keep(id, summary.token);
-      await this.#refreshConversations();
-    } finally {
-      this.#login = undefined;
-    }
+    const held = this.#login!;
+    held.offline = offline;
+    for (const message of summary.offline) this.#tracker.accept(message);
+    held.offline = undefined;
+    if (summary.token) await this.#tokens.keep(id, summary.token);
+    await this.#refreshConversations();
     this.#out.result(this.#render.loginSummary({ ...summary, offline }, this.#unread()));
-    for (const event of login.events) this.#out.event(event);
-    await this.#resend();
   }
 
   /** Asks for the SYNC list: unread counts, and a gap fill for conversations that moved on. */
@@ -559,11 +580,8 @@ export class ChatClient implements AsyncDisposable {
   async #history(target: Target, count: number): Promise<boolean> {
     const conv = this.#convOf("history", target);
     if (!conv) return false;
-    const title = "group" in target
-      ? `history of ${this.#groupLabel(target.group)}`
-      : `history with ${this.#who(target.user)}`;
     this.#paging = undefined;
-    return await this.#page({ conv, title, before: 0, count }, false);
+    return await this.#page({ conv, before: 0, count }, false);
   }
 
   async #more(): Promise<boolean> {
@@ -586,8 +604,10 @@ export class ChatClient implements AsyncDisposable {
     for (const message of page.messages) if (message.name) this.#names.set(message.id, message.name);
     const oldest = page.messages[0]?.seq;
     this.#paging = page.more && oldest !== undefined ? { ...paging, before: oldest } : undefined;
+    // Named after the page: its messages may have taught the name.
+    const title = `history ${paging.conv.startsWith("g:") ? "of" : "with"} ${this.#convLabel(paging.conv)}`;
     this.#out.result(
-      this.#render.history(paging.title, page, {
+      this.#render.history(title, page, {
         me: this.#user!.id,
         peerread: this.#convs.get(paging.conv)?.peerread,
         groups: this.#groups.values(),
@@ -671,7 +691,7 @@ export class ChatClient implements AsyncDisposable {
     }
     const me = this.#user?.id;
     const recipient = message.id === me && message.toid !== undefined ? this.#who(message.toid) : undefined;
-    this.#event(this.#render.chat(message, this.#groups.values(), { recipient }));
+    this.#event(() => this.#render.chat(message, this.#groups.values(), { recipient }));
   }
 
   #onFrame(frame: Frame): void {
@@ -692,7 +712,9 @@ export class ChatClient implements AsyncDisposable {
         for (const group of this.#groups.values()) {
           for (const member of group.users) if (member.id === presence.id) member.state = presence.state;
         }
-        this.#event(this.#render.presence(presence.id, this.#names.get(presence.id) ?? "", presence.state));
+        this.#event(() =>
+          this.#render.presence(presence.id, this.#names.get(presence.id) ?? "", presence.state)
+        );
         return;
       }
       case MsgId.RECEIPT: {
@@ -701,7 +723,7 @@ export class ChatClient implements AsyncDisposable {
         if (!receipt || me === undefined) return;
         this.#convs.receipt(receipt, me);
         // The user's own other device read it: nothing to tell this one.
-        if (receipt.id !== me) this.#event(this.#render.receipt(this.#who(receipt.id), receipt.seq));
+        if (receipt.id !== me) this.#event(() => this.#render.receipt(this.#who(receipt.id), receipt.seq));
         return;
       }
       case MsgId.TYPING: {
@@ -709,11 +731,11 @@ export class ChatClient implements AsyncDisposable {
         if (!typing || !this.#user) return;
         const conv = parseConv(typing.conv);
         const where = conv?.kind === "group" ? this.#groupLabel(conv.groupId) : undefined;
-        this.#event(this.#render.typing(this.#who(typing.id), where));
+        this.#event(() => this.#render.typing(this.#who(typing.id), where));
         return;
       }
       case MsgId.ERROR:
-        this.#event(this.#render.serverError("a request", frame.errno, frame.errmsg));
+        this.#event(() => this.#render.serverError("a request", frame.errno, frame.errmsg));
     }
     // Other frames (a future msgid, a late reply) carry nothing to show.
   }

@@ -154,7 +154,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     params: [id("groupid", "the group's id"), rest("message")],
     scope: "loggedIn",
   },
-  { name: "friends", description: "List friends, who is online, unread counts", params: [], scope: "loggedIn" },
+  {
+    name: "friends",
+    description: "List friends, who is online, unread counts",
+    params: [],
+    scope: "loggedIn",
+  },
   { name: "groups", description: "List groups, their members, unread counts", params: [], scope: "loggedIn" },
   {
     name: "history",
