@@ -39,7 +39,7 @@ export interface CursorSaverCounters {
  * ```
  */
 export class CursorSaver {
-  readonly #store: Store;
+  readonly #store: Pick<Store, "saveCursors">;
   readonly #log: Logger;
   readonly #intervalMs: number;
   /** Sessions that delivered live frames and may have cursors to save. */
@@ -50,7 +50,7 @@ export class CursorSaver {
   #saving: Promise<void> = Promise.resolve();
   readonly counters: CursorSaverCounters = { saves: 0, cursors: 0, failures: 0 };
 
-  constructor(store: Store, log: Logger, intervalMs = DEFAULT_INTERVAL_MS) {
+  constructor(store: Pick<Store, "saveCursors">, log: Logger, intervalMs = DEFAULT_INTERVAL_MS) {
     this.#store = store;
     this.#log = log;
     this.#intervalMs = intervalMs;

@@ -27,7 +27,7 @@ export interface DeliveryCounters {
 export interface DeliveryOptions {
   /** The sessions on this node; delivery only reads them. */
   sessions: SessionRegistry<Session>;
-  bus: Bus;
+  bus: Pick<Bus, "publish">;
   log: Logger;
 }
 
@@ -53,7 +53,7 @@ const BUS_ERROR_LOG_EVERY_MS = 10_000;
  */
 export class Delivery {
   readonly #sessions: SessionRegistry<Session>;
-  readonly #bus: Bus;
+  readonly #bus: Pick<Bus, "publish">;
   readonly #log: Logger;
   #busErrorLoggedAt = -Infinity;
   readonly counters: DeliveryCounters = { live: 0, published: 0, offlineDelivered: 0, busErrors: 0 };

@@ -8,6 +8,9 @@
  */
 import type { Store } from "../store/store.ts";
 
+/** What the hand-over reads and deletes. */
+export type HandoverStore = Pick<Store, "readOffline" | "deleteOffline" | "messagesPast">;
+
 /** One page of what the device missed. */
 export interface OfflinePage {
   /** Frame texts, oldest first. */
@@ -18,6 +21,8 @@ export interface OfflinePage {
   legacyIds: number[];
   /** Per conversation, the highest seq among `frames`. */
   cursors: Map<string, number>;
+  /** Whether this page holds the last legacy rows (none are left once it is handed). */
+  legacyEnd: boolean;
 }
 
 /**
@@ -33,7 +38,7 @@ export interface OfflinePage {
  * ```
  */
 export class OfflineHandover {
-  readonly #store: Store;
+  readonly #store: HandoverStore;
   readonly #userId: number;
   /** The device's cursors, moved forward page by page as they are handed. */
   readonly #cursors: Map<string, number>;
@@ -43,7 +48,7 @@ export class OfflineHandover {
 
   /** `rows` and `chars` bound a page (at least one frame per page, however long). */
   constructor(
-    store: Store,
+    store: HandoverStore,
     userId: number,
     cursors: Map<string, number>,
     limits: { rows: number; chars: number },
@@ -62,27 +67,28 @@ export class OfflineHandover {
     const cursors = new Map<string, number>();
     let chars = 0;
     const fits = (frame: string) => frames.length === 0 || chars + frame.length <= this.#chars;
+    let legacyEnd = false;
+    const page = (more: boolean) => ({ frames, more, legacyIds, cursors, legacyEnd });
     if (!this.#legacyDone) {
       const rows = await this.#store.readOffline(this.#userId, this.#rows);
       for (const row of rows) {
-        if (!fits(row.frame)) return { frames, more: true, legacyIds, cursors };
+        if (!fits(row.frame)) return page(true);
         frames.push(row.frame);
         legacyIds.push(row.id);
         chars += row.frame.length;
       }
-      if (rows.length === this.#rows) return { frames, more: true, legacyIds, cursors };
-      this.#legacyDone = true;
+      if (rows.length === this.#rows) return page(true);
+      legacyEnd = true;
     }
     const room = this.#rows - frames.length;
-    if (room === 0) return { frames, more: true, legacyIds, cursors };
     const messages = await this.#store.messagesPast(this.#userId, this.#cursors, room);
     for (const message of messages) {
-      if (!fits(message.frame)) return { frames, more: true, legacyIds, cursors };
+      if (!fits(message.frame)) return page(true);
       frames.push(message.frame);
       chars += message.frame.length;
       if (message.seq > (cursors.get(message.conv) ?? 0)) cursors.set(message.conv, message.seq);
     }
-    return { frames, more: messages.length === room, legacyIds, cursors };
+    return page(messages.length === room);
   }
 
   /**
@@ -91,6 +97,7 @@ export class OfflineHandover {
    */
   async handed(page: OfflinePage): Promise<void> {
     if (page.legacyIds.length > 0) await this.#store.deleteOffline(this.#userId, page.legacyIds);
+    if (page.legacyEnd) this.#legacyDone = true;
     for (const [conv, seq] of page.cursors) {
       if (seq > (this.#cursors.get(conv) ?? 0)) this.#cursors.set(conv, seq);
     }
