@@ -19,7 +19,7 @@ import type { ServiceContext } from "./context.ts";
 import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
 import { MessageWriter } from "./message_writer.ts";
-import { ROUTES } from "./routes.ts";
+import { routeFor } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
 import type { SessionConnection } from "./session_connection.ts";
 import { SessionRegistry } from "./session_registry.ts";
@@ -234,7 +234,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     }
     if (envelope.v2) session.version = 2;
     this.#counters.requests.inc(msgName(envelope.msgid));
-    const handler = ROUTES.get(envelope.msgid);
+    const handler = routeFor(envelope.msgid, session.version);
     if (!handler) {
       this.#replyError(
         session,
