@@ -20,7 +20,7 @@ import { CursorSaver } from "./cursor_saver.ts";
 import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
 import { MessageWriter } from "./message_writer.ts";
-import { ROUTES } from "./routes.ts";
+import { routeFor } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
 import type { SessionConnection } from "./session_connection.ts";
 import { SessionRegistry } from "./session_registry.ts";
@@ -249,7 +249,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     }
     if (envelope.v2) session.version = 2;
     this.#counters.requests.inc(msgName(envelope.msgid));
-    const handler = ROUTES.get(envelope.msgid);
+    const handler = routeFor(envelope.msgid, session.version);
     if (!handler) {
       this.#replyError(
         session,
