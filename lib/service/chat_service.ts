@@ -111,7 +111,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     const maxDevices = options.maxDevices ?? 5;
     // The bus's device claims enforce the limit across nodes; this one only bounds a node's own map.
     const sessions = new SessionRegistry<Session>({ maxPerUser: maxDevices });
-    const delivery = new Delivery({ sessions, bus: options.bus, log: options.log });
+    const delivery = new Delivery({ sessions, bus: options.bus });
     const cursors = new CursorSaver(options.store, options.log);
     const midPrefix = `${Date.now().toString(36)}.${options.bus.nodeId}.`;
     let midCounter = 0;
@@ -145,8 +145,11 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       "Offline messages handed over at login",
       "offlineDelivered",
     );
-    deliveryCounter("chat_bus_published_total", "Frames published to other nodes", "published");
-    deliveryCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "busErrors");
+    const busCounter = (name: string, help: string, key: keyof Bus["counters"]) =>
+      registry.gauge(name, help, () => options.bus.counters[key], "counter");
+    busCounter("chat_bus_published_total", "Frames published to other nodes", "published");
+    busCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "publishFailures");
+    busCounter("chat_bus_received_total", "Frames received from other nodes", "received");
     const cursorCounter = (name: string, help: string, key: keyof CursorSaver["counters"]) =>
       registry.gauge(name, help, () => cursors.counters[key], "counter");
     cursorCounter("chat_cursor_saves_total", "Batches of delivery cursors saved", "saves");

@@ -6,62 +6,50 @@
  * nothing here fails for a user who is offline or a bus that is down.
  */
 import type { Bus, BusMessage } from "../bus/bus.ts";
-import type { Logger } from "../log.ts";
 import { line } from "../protocol/encode.ts";
 import type { Session } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 
-/** Counters a metrics endpoint can read. */
+/** Counters a metrics endpoint can read (the bus counts its own publishes). */
 export interface DeliveryCounters {
   /** Frames written to a local session. */
   live: number;
-  /** Frames published to other nodes. */
-  published: number;
   /** Offline messages handed over at login (with LOGIN_ACK and the frames after it). */
   offlineDelivered: number;
-  /** Publishes that failed (bus unreachable). */
-  busErrors: number;
 }
 
 /** What {@linkcode Delivery} works with: fakes in tests, the node's own in `ChatService`. */
 export interface DeliveryOptions {
   /** The sessions on this node; delivery only reads them. */
   sessions: SessionRegistry<Session>;
+  /** Publishes for the other nodes; best effort, never rejects (`Broker.publish`). */
   bus: Pick<Bus, "publish">;
-  log: Logger;
 }
 
 const encoder = new TextEncoder();
-/** A failing bus is logged at most this often (a down Redis would otherwise log every message). */
-const BUS_ERROR_LOG_EVERY_MS = 10_000;
 
 /**
  * @example
  * ```ts
  * import { LocalBus } from "../bus/local_bus.ts";
- * import { Logger } from "../log.ts";
  * import { SessionRegistry } from "./session_registry.ts";
  * import type { Session } from "./session.ts";
  *
  * const delivery = new Delivery({
  *   sessions: new SessionRegistry<Session>(),
  *   bus: new LocalBus("n1"),
- *   log: new Logger({ level: "silent" }),
- * });
+ *  * });
  * await delivery.toUser(7, '{"msgid":15,"id":1,"state":"online"}'); // nobody holds user 7: nothing happens
  * ```
  */
 export class Delivery {
   readonly #sessions: SessionRegistry<Session>;
   readonly #bus: Pick<Bus, "publish">;
-  readonly #log: Logger;
-  #busErrorLoggedAt = -Infinity;
-  readonly counters: DeliveryCounters = { live: 0, published: 0, offlineDelivered: 0, busErrors: 0 };
+  readonly counters: DeliveryCounters = { live: 0, offlineDelivered: 0 };
 
   constructor(options: DeliveryOptions) {
     this.#sessions = options.sessions;
     this.#bus = options.bus;
-    this.#log = options.log;
   }
 
   /**
@@ -99,22 +87,10 @@ export class Delivery {
     }
   }
 
-  async #publish(userId: number, frame: string): Promise<void> {
-    try {
-      await this.#bus.publish({ userId, frame, durable: false });
-      this.counters.published++;
-    } catch (error) {
-      // Best effort: the message is stored, and the user's devices elsewhere get it at their next sync.
-      this.counters.busErrors++;
-      const now = performance.now();
-      if (now - this.#busErrorLoggedAt >= BUS_ERROR_LOG_EVERY_MS) {
-        this.#busErrorLoggedAt = now;
-        this.#log.warn("bus publish failed; other nodes get the frame at their devices' next sync", {
-          user: userId,
-          failures: this.counters.busErrors,
-          error,
-        });
-      }
-    }
+  /** The bus counts and logs its own failures; a closed bus (shutdown) rejects, which no sender should see. */
+  #publish(userId: number, frame: string): Promise<void> {
+    return this.#bus.publish({ userId, frame }).catch(ignore);
   }
 }
+
+function ignore(): void {}
