@@ -173,7 +173,6 @@ async function completeLogin(
     cid: envelope.cid,
     token: session.version === 2 ? session.token : undefined,
   }));
-  for (const frame of page.frames) session.noteHanded(frame);
   let handedOver = 0;
   // Rows are deleted and cursors move only once the frames reached the socket; the rest follow in pages
   // small enough for the connection's outbound limit.
@@ -188,6 +187,11 @@ async function completeLogin(
     if (!stillBound()) return undefined;
     for (const frame of page.frames) session.sendOffline(frame);
   }
+  // Everything from others up to the conversation's last seq at the read was handed now; the user's own
+  // messages are not for the device. Held live frames the hand-over sent already are dropped by release.
+  for (const [conv, { lastSeq }] of cursors) session.cursors.start(conv, lastSeq);
+  for (const [conv, seq] of handover.cursors) session.cursors.start(conv, seq);
+  session.onHole = context.gaps.report;
   session.release();
   context.cursors.watch(session);
   context.log.info("login", {

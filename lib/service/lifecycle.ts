@@ -23,6 +23,7 @@ export async function endLogin(
   const device = session.device;
   // Saved while the session is still bound (the saver reads its user and device).
   const saved = context.cursors.finish(session, unsent);
+  context.gaps.forget(session);
   session.unbind();
   context.sessions.remove(user.id, session);
   context.log.info("logout", { user: user.id, device, conn: session.connection.id, reason });
