@@ -305,6 +305,8 @@ export interface LoginAck {
   friends: PresenceEntry[];
   groups: LoginGroup[];
   cid?: Cid;
+  /** v2: the device's resume token (PROTOCOL.md "Devices and resume tokens"); never sent to v1. */
+  token?: string;
 }
 
 /**
@@ -325,6 +327,7 @@ export function loginAckFrame(version: ProtocolVersion, ack: LoginAck): string {
     parts.push(`"offlinemsg":[${ack.offline.join(",")}]`);
     parts.push(`"friends":${JSON.stringify(ack.friends)}`);
     parts.push(`"groups":${JSON.stringify(ack.groups)}`);
+    if (ack.token !== undefined) parts.push(`"token":${JSON.stringify(ack.token)}`);
   } else {
     if (ack.offline.length > 0) parts.push(`"offlinemsg":${JSON.stringify(ack.offline)}`);
     if (ack.friends.length > 0) {
