@@ -7,13 +7,22 @@
  */
 
 import type {
+  AppendedMessage,
+  ConversationSummary,
+  CursorUpdate,
+  DeviceCursor,
+  DeviceMethods,
+  DeviceToken,
   FriendMethods,
+  GroupAccess,
   GroupMethods,
   GroupRecord,
-  OfflineEntry,
+  MessageMethods,
+  NewMessage,
   OfflineMessage,
   OfflineMethods,
   Store,
+  StoredMessage,
   UserMethods,
   UserRecord,
   UserSummary,
@@ -24,6 +33,8 @@ export interface StoreTables {
   users: UserMethods;
   friends: FriendMethods;
   groups: GroupMethods;
+  messages: MessageMethods;
+  devices: DeviceMethods;
   offline: OfflineMethods;
 }
 
@@ -136,9 +147,84 @@ export abstract class ComposedStore implements Store {
     return this.#tables.groups.listUserGroups(userId);
   }
 
-  /** Stores the frames in one transaction, in the given order: all are stored or none. */
-  storeOffline(entries: OfflineEntry[]): Promise<void> {
-    return this.#tables.offline.storeOffline(entries);
+  /** Removes a member, recording where their view of the conversation ends. */
+  removeGroupMember(groupId: number, userId: number): Promise<void> {
+    return this.#tables.groups.removeGroupMember(groupId, userId);
+  }
+
+  /** Whether `userId` is, was, or never was a member of the group. */
+  groupAccess(groupId: number, userId: number): Promise<GroupAccess> {
+    return this.#tables.groups.groupAccess(groupId, userId);
+  }
+
+  /** Stores chat messages in one transaction with their seqs. */
+  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]> {
+    return this.#tables.messages.appendMessages(messages);
+  }
+
+  /** The conversation's last seq. */
+  lastSeq(conv: string): Promise<number> {
+    return this.#tables.messages.lastSeq(conv);
+  }
+
+  /** Messages after a seq, ascending. */
+  messagesAfter(conv: string, after: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
+    return this.#tables.messages.messagesAfter(conv, after, limit, upTo);
+  }
+
+  /** The newest messages before a seq, ascending. */
+  messagesBefore(conv: string, before: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
+    return this.#tables.messages.messagesBefore(conv, before, limit, upTo);
+  }
+
+  /** Every conversation of the user that has messages. */
+  listConversations(userId: number): Promise<ConversationSummary[]> {
+    return this.#tables.messages.listConversations(userId);
+  }
+
+  /** Moves the user's read seq forward. */
+  markRead(userId: number, conv: string, seq: number): Promise<number> {
+    return this.#tables.messages.markRead(userId, conv, seq);
+  }
+
+  /** Deletes messages stored before `ts`. */
+  deleteMessagesBefore(ts: number): Promise<number> {
+    return this.#tables.messages.deleteMessagesBefore(ts);
+  }
+
+  /** Records a device of the user. */
+  registerDevice(userId: number, device: string): Promise<boolean> {
+    return this.#tables.devices.registerDevice(userId, device);
+  }
+
+  /** Cursors of one device. */
+  deviceCursors(userId: number, device: string): Promise<Map<string, DeviceCursor>> {
+    return this.#tables.devices.deviceCursors(userId, device);
+  }
+
+  /** The oldest messages past the cursors sent by others. */
+  messagesPast(userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]> {
+    return this.#tables.devices.messagesPast(userId, cursors, limit);
+  }
+
+  /** Saves cursors; each only moves forward. */
+  saveCursors(updates: CursorUpdate[]): Promise<void> {
+    return this.#tables.devices.saveCursors(updates);
+  }
+
+  /** Stores the device's token hash. */
+  setDeviceToken(userId: number, device: string, token: DeviceToken, maxTokens: number): Promise<void> {
+    return this.#tables.devices.setDeviceToken(userId, device, token, maxTokens);
+  }
+
+  /** The device's token, or `null`. */
+  findDeviceToken(userId: number, device: string): Promise<DeviceToken | null> {
+    return this.#tables.devices.findDeviceToken(userId, device);
+  }
+
+  /** Revokes the device's token. */
+  revokeDeviceToken(userId: number, device: string): Promise<void> {
+    return this.#tables.devices.revokeDeviceToken(userId, device);
   }
 
   /** The user's oldest `limit` offline messages, oldest first. */
