@@ -164,20 +164,11 @@ export function groupChatRequest(frame: Frame, limits: Limits): GroupChatRequest
 
 /** The longest client message id (`cmid`) of ONE_CHAT / GROUP_CHAT. */
 export const MAX_CMID_LENGTH = 64;
-const CMID = /^[\x20-\x7e]{1,64}$/;
 
 /**
  * The optional `cmid` of a v2 ONE_CHAT / GROUP_CHAT (PROTOCOL.md "Idempotent send"): 1–64 printable ASCII
  * characters. Read for v2 connections only: a v1 frame's extra fields were always ignored.
  */
 export function chatCmid(frame: Frame): string | undefined {
-  const value = frame.cmid;
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string" || !CMID.test(value)) {
-    throw new RequestError(
-      Errno.INVALID_REQUEST,
-      `invalid request: "cmid" must be 1 to ${MAX_CMID_LENGTH} printable ASCII characters`,
-    );
-  }
-  return value;
+  return optionalPrintable(frame, "cmid", MAX_CMID_LENGTH);
 }
