@@ -156,16 +156,19 @@ export class MysqlDevices implements DeviceMethods {
   async setDeviceToken(userId: number, device: string, token: DeviceToken, maxTokens: number): Promise<void> {
     const user = safeId(userId, "user id");
     const name = deviceName(device);
+    const hash = text(token.tokenHash, "token hash");
     const expiresAt = safeId(token.expiresAt, "token expiry");
-    const keep = rowLimit(maxTokens);
+    if (!Number.isSafeInteger(maxTokens) || maxTokens < 1) {
+      throw new RangeError(`maxTokens must be a positive integer, got ${String(maxTokens)}`);
+    }
     await this.#connections.transaction(async (db) => {
       // Delete and insert: the new row takes a new id, which is what orders a user's tokens by issue.
       await db.write("DELETE FROM device_tokens WHERE userid = ? AND device = ?", [user, name]);
       await db.write(
         "INSERT INTO device_tokens (userid, device, tokenhash, expires_at) VALUES (?, ?, ?, ?)",
-        [user, name, text(token.tokenHash, "token hash"), expiresAt],
+        [user, name, hash, expiresAt],
       );
-      await dropOldTokens(db, user, keep);
+      await dropOldTokens(db, user, maxTokens);
     });
   }
 
