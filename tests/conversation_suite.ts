@@ -146,8 +146,8 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
   const test = (title: string, fn: (env: ConversationEnv) => Promise<void>) =>
     Deno.test({
       name: `${name}: ${title}`,
-      sanitizeOps: false,
-      sanitizeResources: false,
+      sanitizeOps: true,
+      sanitizeResources: true,
       fn: async () => {
         await using env = await start();
         await fn(env);
