@@ -146,8 +146,8 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
   const test = (title: string, fn: (env: ConversationEnv) => Promise<void>) =>
     Deno.test({
       name: `${name}: ${title}`,
-      sanitizeOps: false,
-      sanitizeResources: false,
+      sanitizeOps: true,
+      sanitizeResources: true,
       fn: async () => {
         await using env = await start();
         await fn(env);
@@ -471,7 +471,10 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
     await using _l = leaver.client;
     const groupid = await createGroup(owner);
     await join(leaver, groupid);
-    for (let i = 1; i <= 3; i++) await sayInGroup(owner, groupid, `before${i}`);
+    for (let i = 1; i <= 3; i++) {
+      await sayInGroup(owner, groupid, `before${i}`);
+      await chatFrame(leaver.client, `before${i}`);
+    }
     await env.removeGroupMember(groupid, leaver.account.id);
     await sayInGroup(owner, groupid, "after1");
     await sayInGroup(owner, groupid, "after2");
