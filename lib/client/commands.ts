@@ -156,11 +156,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "friends",
-    description: "List friends, who is online, unread counts",
+    description: "List friends, who is online, unread",
     params: [],
     scope: "loggedIn",
   },
-  { name: "groups", description: "List groups, their members, unread counts", params: [], scope: "loggedIn" },
+  { name: "groups", description: "List groups, members, unread", params: [], scope: "loggedIn" },
   {
     name: "history",
     description: "Show a conversation's last messages",
