@@ -4,19 +4,17 @@
  * addfriend, creategroup, addgroup and PRESENCE) and reports incoming messages.
  *
  * With a server that keeps conversations (PROTOCOL.md "v2 extensions") it also shows each conversation's
- * messages in `seq` order and once (`ConversationTracker`), lists unread counts (`ConversationList`),
+ * messages in `seq` order and once, with history, unread counts and read receipts (`ConversationView`),
  * keeps the login token (`LoginTokens`) and sends every chat message with a `cmid`, so that what had no
  * answer is sent again safely after errno 11 or a reconnect (`Outbox`).
  */
-import { setTimeout as delay } from "node:timers/promises";
 import { directConv, groupConv, parseConv, peerOf } from "../conversation_name.ts";
 import { localTime } from "../protocol/encode.ts";
 import { Errno } from "../protocol/errno.ts";
 import { MsgId } from "../protocol/msg_id.ts";
 import { type Command, DEFAULT_HISTORY, findCommand, type Target } from "./commands.ts";
 import { Connection, type Frame } from "./connection.ts";
-import { ConversationList } from "./conversation_list.ts";
-import { ConversationTracker } from "./conversation_tracker.ts";
+import { ConversationView } from "./conversation_view.ts";
 import { ConnectError, ConnectionLostError } from "./errors.ts";
 import { LoginTokens } from "./login_tokens.ts";
 import {
@@ -24,16 +22,13 @@ import {
   type Friend,
   type Group,
   readChat,
-  readConvList,
   readLoginAck,
-  readMessagePage,
-  readPlace,
   readPresence,
   readReceipt,
   readTyping,
 } from "./model.ts";
-import { Outbox, type PendingSend } from "./outbox.ts";
-import type { Renderer, Unread } from "./render.ts";
+import { Outbox } from "./outbox.ts";
+import type { Renderer } from "./render.ts";
 import { TokenStore } from "./token_store.ts";
 
 /** Where the client's output goes. */
@@ -75,13 +70,6 @@ export interface ChatClientOptions {
 /** How a login attempt ended: `refused` is a token the server no longer accepts (errno 1). */
 type LoginOutcome = "ok" | "failed" | "refused";
 
-/** A `history` being paged backwards with `more`. */
-interface Paging {
-  conv: string;
-  before: number;
-  count: number;
-}
-
 const DEFAULT_BUSY_RETRY_MS = [250, 500, 1000];
 
 function refusedToken(id: number): string {
@@ -112,9 +100,8 @@ export class ChatClient implements AsyncDisposable {
   readonly #out: Output;
   readonly #render: Renderer;
   readonly #tokens: LoginTokens;
-  readonly #tracker: ConversationTracker;
-  readonly #convs = new ConversationList();
-  readonly #outbox = new Outbox();
+  readonly #conversations: ConversationView;
+  readonly #outbox: Outbox;
   #connection: Connection | undefined;
   #user: { id: number; name: string } | undefined;
   #friends = new Map<number, Friend>();
@@ -126,7 +113,6 @@ export class ChatClient implements AsyncDisposable {
    * dropped by `loginout`. Conversations and unsent messages belong to this user across reconnects.
    */
   #credentials: { id: number; name: string; password?: string } | undefined;
-  #paging: Paging | undefined;
   /**
    * While a login is being completed: the offline messages it brought go to its summary (`offline`, while
    * they are placed), and events are held back to follow the summary.
@@ -144,12 +130,26 @@ export class ChatClient implements AsyncDisposable {
       device: options.device,
       notice: (text) => this.#event(() => this.#render.notice(text)),
     });
-    this.#tracker = new ConversationTracker({
-      fetchAfter: async (conv, after) => {
-        const reply = await this.#quietRequest({ msgid: MsgId.SYNC, conv, after });
-        return reply ? readMessagePage(reply) : undefined;
-      },
+    this.#outbox = new Outbox({
+      exchange: (action, frame) => this.#exchange(action, frame),
+      connected: () => this.connected,
+      placed: (conv, seq) => this.#conversations.placeOwn(conv, seq),
+      result: (text) => this.#out.result(text),
+      error: (text) => this.#out.error(text),
+      render: this.#render,
+      busyRetryMs: options.busyRetryMs ?? DEFAULT_BUSY_RETRY_MS,
+    });
+    this.#conversations = new ConversationView({
+      request: (action, frame) => this.#request(action, frame),
+      quietRequest: (frame) => this.#quietRequest(frame),
       show: (message) => this.#show(message),
+      result: (text) => this.#out.result(text),
+      error: (text) => this.#out.error(text),
+      render: this.#render,
+      me: () => this.#user!.id,
+      label: (conv) => this.#convLabel(conv),
+      groups: () => this.#groups.values(),
+      learnName: (id, name) => this.#names.set(id, name),
     });
   }
 
@@ -164,7 +164,7 @@ export class ChatClient implements AsyncDisposable {
 
   /** Resolves once no conversation gap is being filled (what SYNC brings has been shown). */
   settled(): Promise<void> {
-    return this.#tracker.idle();
+    return this.#conversations.settled();
   }
 
   /** Opens the connection; reports a failure and resolves `false`. */
@@ -213,12 +213,22 @@ export class ChatClient implements AsyncDisposable {
     }
     switch (command.name) {
       case "friends":
-        await this.#refreshConversations();
-        this.#out.result(this.#render.friends(this.#friends.values(), this.#unread()));
+        await this.#conversations.refresh();
+        this.#out.result(
+          this.#render.friends(
+            this.#friends.values(),
+            this.#conversations.unread((id) => this.#names.get(id) ?? ""),
+          ),
+        );
         return true;
       case "groups":
-        await this.#refreshConversations();
-        this.#out.result(this.#render.groups(this.#groups.values(), this.#unread()));
+        await this.#conversations.refresh();
+        this.#out.result(
+          this.#render.groups(
+            this.#groups.values(),
+            this.#conversations.unread((id) => this.#names.get(id) ?? ""),
+          ),
+        );
         return true;
       case "register":
         return await this.#registerUser(command.username, command.password);
@@ -226,7 +236,7 @@ export class ChatClient implements AsyncDisposable {
         return await this.#loginCommand(command.id, command.password);
       case "chat": {
         const frame = { msgid: MsgId.ONE_CHAT, ...this.#sender(), toid: command.id, msg: command.message };
-        return await this.#sendChat("chat", frame, this.#who(command.id));
+        return await this.#outbox.send("chat", frame, this.#who(command.id));
       }
       case "groupchat": {
         const frame = {
@@ -235,7 +245,7 @@ export class ChatClient implements AsyncDisposable {
           groupid: command.groupid,
           msg: command.message,
         };
-        return await this.#sendChat("groupchat", frame, this.#groupLabel(command.groupid));
+        return await this.#outbox.send("groupchat", frame, this.#groupLabel(command.groupid));
       }
       case "addfriend":
         return await this.#addFriend(command.id);
@@ -243,12 +253,17 @@ export class ChatClient implements AsyncDisposable {
         return await this.#createGroup(command.groupname, command.description);
       case "addgroup":
         return await this.#addGroup(command.groupid);
-      case "history":
-        return await this.#history(command.target, command.count ?? DEFAULT_HISTORY);
+      case "history": {
+        const conv = this.#convOf("history", command.target);
+        return conv !== undefined &&
+          await this.#conversations.history(conv, command.count ?? DEFAULT_HISTORY);
+      }
       case "more":
-        return await this.#more();
-      case "read":
-        return await this.#read(command.target);
+        return await this.#conversations.more();
+      case "read": {
+        const conv = this.#convOf("read", command.target);
+        return conv !== undefined && await this.#conversations.read(conv);
+      }
       case "typing":
         return this.#typing(command.target);
       case "loginout": {
@@ -385,7 +400,7 @@ export class ChatClient implements AsyncDisposable {
       await this.#loggedIn(id, reply, password);
       return true;
     });
-    if (ok) await this.#resend();
+    if (ok) await this.#outbox.resend();
     return ok;
   }
 
@@ -409,7 +424,7 @@ export class ChatClient implements AsyncDisposable {
       await this.#loggedIn(id, reply, password);
       return "ok";
     });
-    if (outcome === "ok") await this.#resend();
+    if (outcome === "ok") await this.#outbox.resend();
     return outcome;
   }
 
@@ -431,7 +446,7 @@ export class ChatClient implements AsyncDisposable {
   /**
    * Completes a successful login: the local copies, the token, the offline messages in order, the unread
    * counts (one SYNC list, which also fetches what a reconnect missed) and the summary. The sends that had
-   * no answer before a reconnect go after it ({@linkcode ChatClient.#resend}).
+   * no answer before a reconnect go after it (`Outbox.resend`).
    */
   async #loggedIn(id: number, reply: Frame, password: string | undefined): Promise<void> {
     const summary = readLoginAck(reply);
@@ -452,71 +467,16 @@ export class ChatClient implements AsyncDisposable {
     const offline: ChatMessage[] = [];
     const held = this.#login!;
     held.offline = offline;
-    for (const message of summary.offline) this.#tracker.accept(message);
+    for (const message of summary.offline) this.#conversations.accept(message);
     held.offline = undefined;
     if (summary.token) await this.#tokens.keep(id, summary.token);
-    await this.#refreshConversations();
-    this.#out.result(this.#render.loginSummary({ ...summary, offline }, this.#unread()));
-  }
-
-  /** Asks for the SYNC list: unread counts, and a gap fill for conversations that moved on. */
-  async #refreshConversations(): Promise<void> {
-    const reply = await this.#quietRequest({ msgid: MsgId.SYNC });
-    if (!reply) return;
-    const list = readConvList(reply);
-    this.#convs.replace(list);
-    for (const summary of list) this.#tracker.listed(summary.conv, summary.lastseq);
-  }
-
-  #unread(): Unread {
-    return this.#convs.unread(this.#user!.id, (id) => this.#names.get(id) ?? "");
-  }
-
-  /** Sends a chat message with a fresh `cmid`; it stays in the outbox until the server answers. */
-  async #sendChat(action: string, frame: Record<string, unknown>, recipient: string): Promise<boolean> {
-    const cmid = this.#outbox.nextCmid();
-    const send: PendingSend = { cmid, frame: { ...frame, cmid }, action, recipient };
-    this.#outbox.add(send);
-    return await this.#deliver(send, "");
-  }
-
-  /**
-   * Sends `send` until it has an answer: errno 11 is retried after a pause (the `cmid` makes a repeat
-   * harmless). A lost connection or a timeout leaves the outcome unknown, so the message stays in the
-   * outbox and is sent again after the next login.
-   */
-  async #deliver(send: PendingSend, note: string): Promise<boolean> {
-    const pauses = this.#options.busyRetryMs ?? DEFAULT_BUSY_RETRY_MS;
-    for (let attempt = 0;; attempt++) {
-      const reply = await this.#exchange(send.action, send.frame);
-      if (!reply) return false;
-      if (reply.errno === Errno.BUSY && attempt < pauses.length) {
-        await delay(pauses[attempt]);
-        if (!this.connected) return false;
-        continue;
-      }
-      this.#outbox.delete(send.cmid);
-      if (reply.errno !== Errno.OK) {
-        this.#out.error(this.#render.serverError(send.action, reply.errno, reply.errmsg));
-        return false;
-      }
-      const place = readPlace(reply);
-      if (place) this.#tracker.accept(place.conv, place.seq, "own");
-      const dup = reply.dup === true ? "; the server had it already, so it is not stored twice" : "";
-      this.#out.result(this.#render.ok(`sent to ${send.recipient}${note}${dup}`));
-      return true;
-    }
-  }
-
-  /** After a login, the messages of this user that had no answer before the connection dropped. */
-  async #resend(): Promise<void> {
-    const pending = this.#outbox.pending();
-    if (pending.length === 0) return;
-    this.#out.result(`sending again ${pending.length} message(s) that had no answer before the reconnect`);
-    for (const send of pending) {
-      if (!this.connected || !this.#outbox.has(send.cmid)) continue;
-      await this.#deliver(send, " (sent again)");
-    }
+    await this.#conversations.refresh();
+    this.#out.result(
+      this.#render.loginSummary(
+        { ...summary, offline },
+        this.#conversations.unread((id) => this.#names.get(id) ?? ""),
+      ),
+    );
   }
 
   async #addFriend(id: number): Promise<boolean> {
@@ -577,65 +537,6 @@ export class ChatClient implements AsyncDisposable {
     return peer === null ? conv : this.#who(peer);
   }
 
-  async #history(target: Target, count: number): Promise<boolean> {
-    const conv = this.#convOf("history", target);
-    if (!conv) return false;
-    this.#paging = undefined;
-    return await this.#page({ conv, before: 0, count }, false);
-  }
-
-  async #more(): Promise<boolean> {
-    if (!this.#paging) {
-      return this.#fail("more: nothing older to show; start with: history <user|g:group> [n]");
-    }
-    return await this.#page(this.#paging, true);
-  }
-
-  /** One HISTORY page: `before` 0 asks for the newest messages. */
-  async #page(paging: Paging, older: boolean): Promise<boolean> {
-    const action = older ? "more" : "history";
-    const frame = { msgid: MsgId.HISTORY, conv: paging.conv, limit: paging.count };
-    const reply = await this.#request(
-      action,
-      paging.before > 0 ? { ...frame, before: paging.before } : frame,
-    );
-    if (!reply) return false;
-    const page = readMessagePage(reply);
-    for (const message of page.messages) if (message.name) this.#names.set(message.id, message.name);
-    const oldest = page.messages[0]?.seq;
-    this.#paging = page.more && oldest !== undefined ? { ...paging, before: oldest } : undefined;
-    // Named after the page: its messages may have taught the name.
-    const title = `history ${paging.conv.startsWith("g:") ? "of" : "with"} ${this.#convLabel(paging.conv)}`;
-    this.#out.result(
-      this.#render.history(title, page, {
-        me: this.#user!.id,
-        peerread: this.#convs.get(paging.conv)?.peerread,
-        groups: this.#groups.values(),
-        older,
-      }),
-    );
-    return true;
-  }
-
-  /** READ up to the conversation's last seq, as a fresh SYNC list gives it. */
-  async #read(target: Target): Promise<boolean> {
-    const conv = this.#convOf("read", target);
-    if (!conv) return false;
-    await this.#refreshConversations();
-    const last = Math.max(this.#convs.get(conv)?.lastseq ?? 0, this.#tracker.shown(conv) ?? 0);
-    const label = this.#convLabel(conv);
-    if (last === 0) {
-      this.#out.result(this.#render.ok(`nothing to mark read: no messages with ${label}`));
-      return true;
-    }
-    const reply = await this.#request("read", { msgid: MsgId.READ, conv, seq: last });
-    if (!reply) return false;
-    const readseq = Number.isSafeInteger(reply.readseq) ? reply.readseq as number : last;
-    this.#convs.read(conv, readseq);
-    this.#out.result(this.#render.ok(`read up to #${readseq} with ${label}`));
-    return true;
-  }
-
   /** TYPING has no answer: it is sent, and that is all there is to know. */
   #typing(target: Target): boolean {
     const conv = this.#convOf("typing", target);
@@ -672,14 +573,13 @@ export class ChatClient implements AsyncDisposable {
     this.#friends = new Map();
     this.#groups = new Map();
     this.#names = new Map();
-    this.#paging = undefined;
+    this.#conversations.endSession();
   }
 
   /** Another user, or none: this user's conversations and unsent messages no longer apply. */
   #forgetUser(): void {
     this.#credentials = undefined;
-    this.#tracker.clear();
-    this.#convs.clear();
+    this.#conversations.clear();
     this.#outbox.clear();
   }
 
@@ -700,7 +600,7 @@ export class ChatClient implements AsyncDisposable {
       const friend = this.#friends.get(chat.id);
       if (friend && !friend.name) friend.name = chat.name;
       if (chat.name) this.#names.set(chat.id, chat.name);
-      this.#tracker.accept(chat);
+      this.#conversations.accept(chat);
       return;
     }
     switch (frame.msgid) {
@@ -721,7 +621,7 @@ export class ChatClient implements AsyncDisposable {
         const receipt = readReceipt(frame);
         const me = this.#user?.id;
         if (!receipt || me === undefined) return;
-        this.#convs.receipt(receipt, me);
+        this.#conversations.receipt(receipt);
         // The user's own other device read it: nothing to tell this one.
         if (receipt.id !== me) this.#event(() => this.#render.receipt(this.#who(receipt.id), receipt.seq));
         return;
