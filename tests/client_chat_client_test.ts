@@ -4,54 +4,13 @@
  * typing. `client_test.ts` runs the same client against a real server.
  */
 import assert from "node:assert/strict";
-import { ChatClient, type ChatClientOptions, type Output } from "../lib/client/chat_client.ts";
+import { ChatClient, type ChatClientOptions } from "../lib/client/chat_client.ts";
 import type { ClientCommand } from "../lib/client/chat_client.ts";
 import { Renderer } from "../lib/client/render.ts";
 import { TokenStore } from "../lib/client/token_store.ts";
 import { ack, FakeServer, loginAck } from "./client_fake_server.ts";
+import { RecordingOutput } from "./client_output.ts";
 import type { Reply } from "./harness/test_client.ts";
-
-/** Everything the client printed, by kind, with a wait for a line that is still to come. */
-class RecordingOutput implements Output {
-  readonly lines: { kind: "result" | "error" | "event"; text: string }[] = [];
-  #waiters: { pattern: RegExp; resolve: () => void }[] = [];
-
-  result(text: string): void {
-    this.#add("result", text);
-  }
-  error(text: string): void {
-    this.#add("error", text);
-  }
-  event(text: string): void {
-    this.#add("event", text);
-  }
-
-  /** The texts of one kind (all kinds when none is given). */
-  texts(kind?: "result" | "error" | "event"): string[] {
-    return this.lines.filter((line) => !kind || line.kind === kind).map((line) => line.text);
-  }
-
-  /** Resolves once a line matching `pattern` was printed (or at once if one was, from line `from` on). */
-  waitFor(pattern: RegExp, from = 0, timeoutMs = 5000): Promise<void> {
-    if (this.lines.slice(from).some((line) => pattern.test(line.text))) return Promise.resolve();
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const timer = setTimeout(
-      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms in:\n${this.texts().join("\n")}`)),
-      timeoutMs,
-    );
-    this.#waiters.push({ pattern, resolve: () => (clearTimeout(timer), resolve()) });
-    return promise;
-  }
-
-  #add(kind: "result" | "error" | "event", text: string): void {
-    this.lines.push({ kind, text });
-    this.#waiters = this.#waiters.filter((waiter) => {
-      if (!waiter.pattern.test(text)) return true;
-      waiter.resolve();
-      return false;
-    });
-  }
-}
 
 /** A connected client of `server` with recorded output; no heartbeat, no pauses between busy retries. */
 async function connectClient(server: FakeServer, options: Partial<ChatClientOptions> = {}) {

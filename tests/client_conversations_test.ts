@@ -5,10 +5,11 @@
  * state directory, or in this process as a `ChatClient` where a test must drop its connection.
  */
 import assert from "node:assert/strict";
-import { ChatClient, type Output } from "../lib/client/chat_client.ts";
+import { ChatClient } from "../lib/client/chat_client.ts";
 import { Renderer } from "../lib/client/render.ts";
 import { TokenStore } from "../lib/client/token_store.ts";
 import { directConv } from "../lib/conversation_name.ts";
+import { RecordingOutput } from "./client_output.ts";
 import { ClientProcess } from "./client_process.ts";
 import { ServerProcess, startTestNode } from "./harness/chat_node.ts";
 import { freePort } from "./harness/free_port.ts";
@@ -291,29 +292,6 @@ Deno.test("client.ts without permission for a state directory runs as before and
   );
 });
 
-/** Output lines of an in-process client, with a wait for one still to come. */
-class Lines implements Output {
-  readonly all: string[] = [];
-  #waiters: { pattern: RegExp; from: number; resolve: () => void }[] = [];
-  result = (text: string) => this.#add(text);
-  error = (text: string) => this.#add(text);
-  event = (text: string) => this.#add(text);
-
-  waitFor(pattern: RegExp, from = 0): Promise<void> {
-    if (this.all.slice(from).some((line) => pattern.test(line))) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#waiters.push({ pattern, from, resolve });
-    return promise;
-  }
-
-  #add(text: string): void {
-    this.all.push(text);
-    this.#waiters = this.#waiters.filter((waiter) =>
-      !(waiter.pattern.test(text) && (waiter.resolve(), true))
-    );
-  }
-}
-
 Deno.test("ChatClient after a node restart: reconnect logs in with the saved token and shows what it missed, in order", async () => {
   await withDir(async (dir) => {
     const port = freePort();
@@ -323,7 +301,7 @@ Deno.test("ChatClient after a node restart: reconnect logs in with the saved tok
       const alice = await newUser(port, "alice");
       const bob = await newUser(port, "bob");
       const tokens = new TokenStore({ dir: `${dir}/state` });
-      const lines = new Lines();
+      const lines = new RecordingOutput();
       const settings = {
         hostname: "127.0.0.1",
         port,
@@ -334,7 +312,7 @@ Deno.test("ChatClient after a node restart: reconnect logs in with the saved tok
         // A first run logs in with the password: the token is saved.
         await using first = new ChatClient({
           ...settings,
-          output: new Lines(),
+          output: new RecordingOutput(),
           tokens,
           device: "laptop",
           onLost: () => {},
@@ -358,7 +336,7 @@ Deno.test("ChatClient after a node restart: reconnect logs in with the saved tok
       }
       await lines.waitFor(/before the restart/);
 
-      const seen = lines.all.length;
+      const seen = lines.lines.length;
       await server.stop("SIGKILL");
       await lines.waitFor(/connection to .* lost/, seen);
       server = await ServerProcess.start(args, `${dir}/server.log`);
@@ -372,7 +350,7 @@ Deno.test("ChatClient after a node restart: reconnect logs in with the saved tok
       }
       assert.ok(await laptop.execute({ name: "reconnect" }));
       await laptop.settled();
-      const after = lines.all.slice(seen).join("\n");
+      const after = lines.texts().slice(seen).join("\n");
       assert.match(after, new RegExp(`logging in again as ${escape(who(alice))}\n✓ logged in as`));
       const order = ["from the phone", "while you were away", "phone again"].map((text) =>
         after.indexOf(text)
