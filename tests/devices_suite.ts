@@ -76,7 +76,7 @@ export function devicesSuite(name: string, start: (overrides?: Partial<Config>) 
   test("the same device twice while the first is alive is errno 2, also without a device name", async (node) => {
     const bob = await account(node.port);
     await using phone = (await device(node.port, bob, "phone"))[0];
-    await using plain = (await device(node.port, bob))[0];
+    await using _plain = (await device(node.port, bob))[0];
     await using again = await TestClient.connect(node.port);
     const refused = await again.request({ msgid: 1, id: bob.id, password: bob.password, device: "phone" });
     assert.deepEqual([refused.msgid, refused.errno], [2, 2]);
@@ -94,7 +94,7 @@ export function devicesSuite(name: string, start: (overrides?: Partial<Config>) 
   test("a device past --max-devices is errno 2; when one leaves, another fits", async (node) => {
     const bob = await account(node.port);
     const [first] = await device(node.port, bob, "d1");
-    await using second = (await device(node.port, bob, "d2"))[0];
+    await using _second = (await device(node.port, bob, "d2"))[0];
     await using third = await TestClient.connect(node.port);
     const refused = await third.request({ msgid: 1, id: bob.id, password: bob.password, device: "d3" });
     assert.deepEqual([refused.errno, refused.errmsg], [2, "this user already has 2 devices logged in"]);

@@ -79,6 +79,19 @@ export function checkedConv(conv: string): Conversation {
 }
 
 /**
+ * `conv` when it is a conversation name; otherwise a RangeError (see {@linkcode checkedConv}).
+ *
+ * @example
+ * ```ts
+ * const conv = convName("u:3:7"); // "u:3:7"
+ * ```
+ */
+export function convName(conv: string): string {
+  checkedConv(conv);
+  return conv;
+}
+
+/**
  * `seq` when it is a non-negative safe integer; otherwise a RangeError naming `what` it was.
  *
  * @example
@@ -169,7 +182,7 @@ export class MysqlMessages implements MessageMethods {
   /** Up to `limit` messages with `after` < seq ≤ `upTo` (default: no bound), ascending. */
   async messagesAfter(conv: string, after: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
     const params = [
-      (checkedConv(conv), conv),
+      convName(conv),
       checkedSeq(after, "after"),
       upTo === undefined ? Number.MAX_SAFE_INTEGER : checkedSeq(upTo, "upTo"),
       String(rowLimit(limit)), // LIMIT bound as a string: MySQL 8 rejects the DOUBLE mysql2 sends for a number
@@ -186,7 +199,7 @@ export class MysqlMessages implements MessageMethods {
   /** The newest `limit` messages with seq < `before` and seq ≤ `upTo`, ascending. */
   async messagesBefore(conv: string, before: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
     const params = [
-      (checkedConv(conv), conv),
+      convName(conv),
       checkedSeq(before, "before"),
       upTo === undefined ? Number.MAX_SAFE_INTEGER : checkedSeq(upTo, "upTo"),
       String(rowLimit(limit)),
@@ -255,7 +268,7 @@ export class MysqlMessages implements MessageMethods {
 
   /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
   async markRead(userId: number, conv: string, seq: number): Promise<number> {
-    const params = [safeId(userId, "user id"), (checkedConv(conv), conv), checkedSeq(seq, "read seq")];
+    const params = [safeId(userId, "user id"), convName(conv), checkedSeq(seq, "read seq")];
     return await this.#connections.transaction(async (db) => {
       await db.write(
         "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?) " +
