@@ -157,6 +157,9 @@ Deno.test({
         "during the outage",
         "after the outage",
       ]);
+      const chat = await alice.client.request({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: "live again" });
+      assert.equal(chat.errno, 0, JSON.stringify(chat));
+      assert.equal((await bob.client.nextOf(MsgId.ONE_CHAT)).msg, "live again");
     } finally {
       for (const m of members) m.client.close();
     }

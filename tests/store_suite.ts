@@ -10,8 +10,13 @@
  */
 
 import { accountCases } from "./store_suite_accounts.ts";
+import { conversationCases } from "./store_suite_conversations.ts";
+import { deviceCases } from "./store_suite_devices.ts";
 import type { StoreFixture } from "./store_suite_fixture.ts";
+import { groupAccessCases } from "./store_suite_group_access.ts";
+import { messageCases } from "./store_suite_messages.ts";
 import { offlineCases } from "./store_suite_offline.ts";
+import { tokenCases } from "./store_suite_tokens.ts";
 
 export type { StoreFixture } from "./store_suite_fixture.ts";
 
@@ -38,5 +43,10 @@ export function storeSuite(name: string, open: () => Promise<StoreFixture>): voi
     });
   };
   accountCases(test);
+  groupAccessCases(test);
+  messageCases(test);
+  conversationCases(test);
+  deviceCases(test);
+  tokenCases(test);
   offlineCases(test);
 }

@@ -13,11 +13,17 @@ export interface StoreFixture extends AsyncDisposable {
   store: Store;
   /**
    * Closes `store` and opens a new store on the same database (a server restart); `store` becomes the new
-   * one. Absent for stores that cannot outlive their connection.
+   * one. Cases that need it fail on a fixture without it (see {@linkcode reopen}).
    */
   reopen?(): Promise<Store>;
   /** Adds an offline row as the first release stored it (`offlinemessage`), past the store. */
   insertLegacyOffline(userId: number, frame: string): Promise<void>;
+}
+
+/** The fixture's store closed and opened again on the same database; a case that needs this fails without it. */
+export function reopen(fixture: StoreFixture): Promise<Store> {
+  if (fixture.reopen === undefined) throw new Error("this case needs a fixture with reopen()");
+  return fixture.reopen();
 }
 
 /** Registers one case: `title` is `<method> <criteria>`. */

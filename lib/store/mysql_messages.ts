@@ -10,7 +10,7 @@
  * @module
  */
 
-import { rowLimit, safeId } from "./argument_checks.ts";
+import { convName, rowLimit, safeId, seqNumber, text } from "./argument_checks.ts";
 import { type Conversation, parseConv } from "../conversation_name.ts";
 import { mysqlErrno } from "../db/errors.ts";
 import {
@@ -22,7 +22,7 @@ import {
   type Param,
   placeholders,
 } from "./mysql_connections.ts";
-import type { Row } from "./row_records.ts";
+import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
 import type {
   AppendedMessage,
   ConversationSummary,
@@ -42,70 +42,6 @@ const DELETE_BATCH = 10_000;
 const APPEND_RETRIES = 5;
 const ER_DUP_ENTRY = 1062;
 
-/** The columns of a {@linkcode StoredMessage}, in the order {@linkcode storedMessage} reads them. */
-const MESSAGE_COLUMNS = "conv, seq, sender, mid, ts, frame";
-
-/**
- * A row of `SELECT conv, seq, sender, mid, ts, frame FROM messages`.
- *
- * @example
- * ```ts
- * const message = storedMessage({ conv: "u:1:2", seq: 1, sender: 1, mid: "m", ts: 5, frame: "{}" });
- * ```
- */
-export function storedMessage(row: Row): StoredMessage {
-  return {
-    conv: String(row.conv),
-    seq: Number(row.seq),
-    senderId: Number(row.sender),
-    mid: String(row.mid),
-    ts: Number(row.ts),
-    frame: String(row.frame),
-  };
-}
-
-/**
- * `conv` parsed; a RangeError when it is not a conversation name (a caller's bug, found before any write).
- *
- * @example
- * ```ts
- * const conv = checkedConv("g:12"); // { kind: "group", groupId: 12 }
- * ```
- */
-export function checkedConv(conv: string): Conversation {
-  const parsed = parseConv(conv);
-  if (!parsed) throw new RangeError(`not a conversation name: ${JSON.stringify(conv)}`);
-  return parsed;
-}
-
-/**
- * `conv` when it is a conversation name; otherwise a RangeError (see {@linkcode checkedConv}).
- *
- * @example
- * ```ts
- * const conv = convName("u:3:7"); // "u:3:7"
- * ```
- */
-export function convName(conv: string): string {
-  checkedConv(conv);
-  return conv;
-}
-
-/**
- * `seq` when it is a non-negative safe integer; otherwise a RangeError naming `what` it was.
- *
- * @example
- * ```ts
- * const after = checkedSeq(0, "after"); // 0
- * ```
- */
-export function checkedSeq(seq: number, what: string): number {
-  if (!Number.isSafeInteger(seq) || seq < 0) {
-    throw new RangeError(`${what} must be a non-negative integer, got ${String(seq)}`);
-  }
-  return seq;
-}
-
 /**
  * Whether an append batch that failed with `error` may run again: a lock conflict with another node's batch
  * (see {@linkcode isLockConflict}), or a duplicate key, which is another node storing the same (sender, cmid)
@@ -121,6 +57,17 @@ interface Pending {
   conv: Conversation;
   /** {@linkcode cmidKey} of the message, when it has a cmid. */
   key: string | undefined;
+}
+
+/** `message` checked before any write: a caller's bug fails the batch with RangeError or TypeError. */
+function checkMessage(message: NewMessage): Pending {
+  const conv = parseConv(convName(message.conv))!;
+  const senderId = safeId(message.senderId, "message sender id");
+  safeId(message.ts, "message ts");
+  text(message.mid, "message mid");
+  if (typeof message.frame !== "function") throw new TypeError("message frame must be a function of seq");
+  const key = message.cmid === undefined ? undefined : cmidKey(senderId, text(message.cmid, "message cmid"));
+  return { message, conv, key };
 }
 
 /** `(sender, cmid)` as one Map key. */
@@ -158,12 +105,7 @@ export class MysqlMessages implements MessageMethods {
   async appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]> {
     if (messages.length === 0) return [];
     // Checked before the transaction: a caller's bug fails the batch before any write.
-    const pending = messages.map((message): Pending => {
-      const senderId = safeId(message.senderId, "sender id");
-      safeId(message.ts, "message ts");
-      const key = message.cmid === undefined ? undefined : cmidKey(senderId, message.cmid);
-      return { message, conv: checkedConv(message.conv), key };
-    });
+    const pending = messages.map(checkMessage);
     return await this.#connections.transaction((db) => append(db, pending), {
       retries: APPEND_RETRIES,
       retryable: appendConflict,
@@ -172,7 +114,7 @@ export class MysqlMessages implements MessageMethods {
 
   /** The conversation's last seq (0 when it has no messages). */
   async lastSeq(conv: string): Promise<number> {
-    checkedConv(conv);
+    convName(conv);
     return await this.#connections.use(async (db) => {
       const [row] = await db.read("SELECT lastseq FROM conversations WHERE conv = ?", [conv]);
       return row ? Number(row.lastseq) : 0;
@@ -183,8 +125,8 @@ export class MysqlMessages implements MessageMethods {
   async messagesAfter(conv: string, after: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
     const params = [
       convName(conv),
-      checkedSeq(after, "after"),
-      upTo === undefined ? Number.MAX_SAFE_INTEGER : checkedSeq(upTo, "upTo"),
+      seqNumber(after, "after"),
+      upTo === undefined ? Number.MAX_SAFE_INTEGER : seqNumber(upTo, "upTo"),
       String(rowLimit(limit)), // LIMIT bound as a string: MySQL 8 rejects the DOUBLE mysql2 sends for a number
     ];
     return await this.#connections.use(async (db) => {
@@ -200,8 +142,8 @@ export class MysqlMessages implements MessageMethods {
   async messagesBefore(conv: string, before: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
     const params = [
       convName(conv),
-      checkedSeq(before, "before"),
-      upTo === undefined ? Number.MAX_SAFE_INTEGER : checkedSeq(upTo, "upTo"),
+      seqNumber(before, "before"),
+      upTo === undefined ? Number.MAX_SAFE_INTEGER : seqNumber(upTo, "upTo"),
       String(rowLimit(limit)),
     ];
     return await this.#connections.use(async (db) => {
@@ -239,7 +181,7 @@ export class MysqlMessages implements MessageMethods {
           "WHERE m.userid = ? " +
           "UNION ALL " +
           "SELECT c.conv, LEAST(c.lastseq, l.leftseq), " +
-          "GREATEST(COALESCE(r.readseq, 0), COALESCE(j.joinseq, 0)) " +
+          "LEAST(l.leftseq, GREATEST(COALESCE(r.readseq, 0), COALESCE(j.joinseq, 0))) " +
           "FROM groupleft l JOIN conversations c ON c.groupid = l.groupid " +
           "LEFT JOIN groupjoin j ON j.groupid = l.groupid AND j.userid = l.userid " +
           "LEFT JOIN read_seqs r ON r.userid = l.userid AND r.conv = c.conv " +
@@ -268,7 +210,7 @@ export class MysqlMessages implements MessageMethods {
 
   /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
   async markRead(userId: number, conv: string, seq: number): Promise<number> {
-    const params = [safeId(userId, "user id"), convName(conv), checkedSeq(seq, "read seq")];
+    const params = [safeId(userId, "user id"), convName(conv), seqNumber(seq, "read seq")];
     return await this.#connections.transaction(async (db) => {
       await db.write(
         "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?) " +
@@ -329,7 +271,8 @@ async function append(db: MysqlSession, batch: Pending[]): Promise<AppendedMessa
     const seq = nextSeq.get(message.conv)!;
     nextSeq.set(message.conv, seq + 1);
     const { conv, senderId, mid, ts } = message;
-    const stored: AppendedMessage = { conv, seq, senderId, mid, ts, frame: message.frame(seq), dup: false };
+    const frame = text(message.frame(seq), "message frame");
+    const stored: AppendedMessage = { conv, seq, senderId, mid, ts, frame, dup: false };
     results.push(stored);
     // A later repeat of this cmid in the batch answers this message.
     if (key !== undefined) earlier.set(key, stored);
