@@ -169,3 +169,19 @@ Deno.test("GapFiller: a session that logged out meanwhile gets nothing", sanitiz
   assert.deepEqual(store.calls, []);
   assert.equal(connection.sent.length, 1);
 });
+
+Deno.test(
+  "GapFiller.fillAll() fills every open hole of a session at once (a logout does not wait)",
+  sanitized,
+  async () => {
+    const store = new MessagesStore([stored(2), stored(3)]);
+    const gaps = new GapFiller(store, new RecordingLogger());
+    const { session, connection } = device(gaps);
+    session.deliver(chat(3));
+    assert.deepEqual(session.cursors.holes(), ["u:1:7"]);
+    await gaps.fillAll(session);
+    assert.deepEqual(connection.frames().map((frame) => frame.seq), [3, 2]);
+    assert.deepEqual(session.cursors.holes(), []);
+    assert.deepEqual(new Map(session.handed()), new Map([["u:1:7", 3]]));
+  },
+);

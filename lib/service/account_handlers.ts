@@ -136,6 +136,7 @@ async function completeLogin(
   const stillBound = () => session.user === user;
   await context.store.registerDevice(user.id, device);
   // Subscribed before the cursors are read: a message stored after the read is published after this.
+  session.subscribed = true;
   await context.subscriptions.acquire(user.id);
   if (!stillBound()) return undefined;
   const [friends, groups, cursors] = await Promise.all([

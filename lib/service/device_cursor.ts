@@ -82,6 +82,13 @@ export class DeviceCursors {
     return { after: position.cursor, upTo };
   }
 
+  /** The conversations with a hole. */
+  holes(): string[] {
+    const convs: string[] = [];
+    for (const [conv, position] of this.#positions) if (position.above) convs.push(conv);
+    return convs;
+  }
+
   /** Moves the cursor to `seq` whatever lies between (a hole the store has nothing for). */
   skipTo(conv: string, seq: number): void {
     const position = this.#positions.get(conv);

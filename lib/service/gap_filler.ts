@@ -64,6 +64,16 @@ export class GapFiller {
     timers.set(conv, timer);
   };
 
+  /**
+   * Fills every open hole of the session now (a logout: what the device was missing goes out before the
+   * login ends, so that its saved cursor does not stay below frames it already has). Never rejects.
+   */
+  async fillAll(session: Session): Promise<void> {
+    this.forget(session);
+    await Promise.all(session.cursors.holes().map((conv) => this.fill(session, conv)));
+    this.forget(session);
+  }
+
   /** Drops a session's waiting holes (its login ended). */
   forget(session: Session): void {
     for (const timer of this.#waiting.get(session)?.values() ?? []) clearTimeout(timer);

@@ -45,6 +45,8 @@ export class Session {
   device = DEFAULT_DEVICE;
   /** The resume token the login presented or was given (v2), revoked by LOGINOUT. */
   token: string | undefined;
+  /** Whether the login took a share of the user's bus subscription on this node (ending it gives it back). */
+  subscribed = false;
   /** Failed LOGIN attempts on this connection. */
   failedLogins = 0;
   /** Set by the service when the connection is opened (rate limit); none means unlimited. */
