@@ -181,3 +181,40 @@ Deno.test(
     await assert.rejects(store.readOffline(a, -1), RangeError);
   },
 );
+
+Deno.test(
+  "SqliteStore.appendMessages() of two stores on one file keeps each conversation gapless",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using first = await openFile(path);
+      await using second = await openFile(path);
+      const [a, b] = [await first.createUser("a", "h"), await first.createUser("b", "h")];
+      const conv = directConv(a, b);
+      // Each store remembers the last seqs it committed; the other's commits must make it look again.
+      for (let round = 0; round < 5; round++) {
+        await first.appendMessages([chat(conv, a, `first ${round}`), chat(conv, a, `first ${round}'`)]);
+        await second.appendMessages([chat(conv, b, `second ${round}`)]);
+      }
+      const seqs = (await first.messagesAfter(conv, 0, 100)).map((m) => m.seq);
+      assert.deepEqual(seqs, Array.from({ length: 15 }, (_, i) => i + 1));
+      assert.equal(await second.lastSeq(conv), 15);
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore.appendMessages() after a failed batch reuses none of its seqs",
+  SANITIZED,
+  async () => {
+    await using store = SqliteStore.open(":memory:");
+    await store.migrate();
+    const conv = "u:1:2";
+    await store.appendMessages([chat(conv, 1, "one")]);
+    const failing = { ...chat(conv, 2, "x"), frame: () => null as unknown as string };
+    await assert.rejects(store.appendMessages([chat(conv, 1, "two"), failing]), TypeError);
+    const [next] = await store.appendMessages([chat(conv, 1, "two")]);
+    assert.equal(next.seq, 2, "the rolled-back batch's seq is handed out again, not skipped");
+  },
+);

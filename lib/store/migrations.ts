@@ -124,13 +124,13 @@ function checkSequence(migrations: readonly Migration[], where: string): void {
  * result.applied; // [2] for a database of the first release
  * ```
  */
-export function runMigrations(
+export async function runMigrations(
   target: MigrationTarget,
   migrations: readonly Migration[],
 ): Promise<MigrationResult> {
   checkSequence(migrations, "the list given");
   const newest = migrations.length;
-  return target.exclusive(async () => {
+  return await target.exclusive(async () => {
     const recorded = await target.readVersion();
     let from = recorded ?? 0;
     if (recorded === null && await target.hasReleasedSchema()) {

@@ -36,20 +36,16 @@ const MAX_CONV_BATCH = 64;
 /** Rows one retention DELETE removes, so a large sweep never holds many locks or one huge undo log. */
 const DELETE_BATCH = 10_000;
 /**
- * Further attempts of an append batch after a lock conflict or a duplicate (sender, cmid): see
- * {@linkcode appendConflict}. Each conflict means another transaction made progress, so a few suffice.
+ * Further attempts of an append batch, each a new transaction after a ROLLBACK (which also undoes the raised
+ * last seqs: no gap). Two failures are worth another attempt:
+ * - a lock conflict with another node's batch ({@linkcode isLockConflict}): InnoDB gave this transaction up
+ *   to let the other finish, so running it again succeeds once that one committed;
+ * - a duplicate (sender, cmid): a client's resend, or the same message stored meanwhile through another node;
+ *   the next attempt finds the first message and answers `dup: true`.
+ * Each conflict means another transaction made progress, so a few attempts suffice.
  */
 const APPEND_RETRIES = 5;
 const ER_DUP_ENTRY = 1062;
-
-/**
- * Whether an append batch that failed with `error` may run again: a lock conflict with another node's batch
- * (see {@linkcode isLockConflict}), or a duplicate key, which is another node storing the same (sender, cmid)
- * after this batch looked for it; the next attempt finds that row and answers `dup: true`.
- */
-function appendConflict(error: unknown): boolean {
-  return isLockConflict(error) || mysqlErrno(error) === ER_DUP_ENTRY;
-}
 
 /** A message of a batch, checked. */
 interface Pending {
@@ -106,9 +102,16 @@ export class MysqlMessages implements MessageMethods {
     if (messages.length === 0) return [];
     // Checked before the transaction: a caller's bug fails the batch before any write.
     const pending = messages.map(checkMessage);
-    return await this.#connections.transaction((db) => append(db, pending), {
+    // Optimistic: a repeated cmid is rare (a client's resend), so the first attempt does not look for one; the
+    // unique key refuses a repeat, and the attempts after that look first.
+    let lookUp = false;
+    return await this.#connections.transaction((db) => append(db, pending, lookUp), {
       retries: APPEND_RETRIES,
-      retryable: appendConflict,
+      retryable(error) {
+        if (mysqlErrno(error) !== ER_DUP_ENTRY) return isLockConflict(error);
+        lookUp = true;
+        return true;
+      },
     });
   }
 
@@ -245,8 +248,8 @@ export class MysqlMessages implements MessageMethods {
 }
 
 /** The body of one append transaction (see {@linkcode MysqlMessages.appendMessages}). */
-async function append(db: MysqlSession, batch: Pending[]): Promise<AppendedMessage[]> {
-  const earlier = await storedByCmid(db, batch);
+async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Promise<AppendedMessage[]> {
+  const earlier = lookUp ? await storedByCmid(db, batch) : new Map<string, AppendedMessage>();
   // How many new messages (the first of their cmid, or without one) each conversation gets.
   const counts = new Map<string, { conv: Conversation; count: number }>();
   const seen = new Set<string>();
@@ -336,9 +339,11 @@ async function takeSeqs(
   }
   const next = new Map<string, number>();
   for (const chunk of chunks(names, MAX_CONV_BATCH)) {
-    // FOR UPDATE reads the newest version (the one this transaction wrote), whatever the isolation level.
+    // A plain read: InnoDB shows a transaction its own changes, and the upsert above applied them to the newest
+    // committed row, which no one else can change before this transaction ends. (FOR UPDATE would add nothing
+    // but risk: on a small table the optimizer scans it whole and a locking read then locks every row.)
     const rows = await db.read(
-      `SELECT conv, lastseq FROM conversations WHERE conv IN ${placeholders(chunk.length)} FOR UPDATE`,
+      `SELECT conv, lastseq FROM conversations WHERE conv IN ${placeholders(chunk.length)}`,
       chunk,
     );
     for (const row of rows) {

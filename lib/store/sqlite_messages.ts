@@ -24,8 +24,10 @@ import type {
 
 const SQL = {
   lastSeq: "SELECT lastseq FROM conversations WHERE conv = ?",
-  setLastSeq: "INSERT INTO conversations (conv, lastseq) VALUES (?, ?) " +
-    "ON CONFLICT (conv) DO UPDATE SET lastseq = excluded.lastseq",
+  newConv: "INSERT INTO conversations (conv, lastseq) VALUES (?, ?)",
+  setLastSeq: "UPDATE conversations SET lastseq = ? WHERE conv = ?",
+  // Changes whenever another connection (another process) commits: then cached last seqs may be stale.
+  dataVersion: "PRAGMA data_version",
   // A repeated (sender, cmid) inserts nothing; the caller then reads the first message back. Only that
   // index's conflict is ignored: a taken (conv, seq) would still fail the batch.
   insert: "INSERT INTO messages (conv, seq, sender, ts, mid, cmid, frame) VALUES (?, ?, ?, ?, ?, ?, ?) " +
@@ -34,7 +36,11 @@ const SQL = {
   // Both users of a new one-to-one conversation get a read_seqs row: it lists the conversation as theirs.
   joinDirect:
     "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, 0) ON CONFLICT (userid, conv) DO NOTHING",
-  moveRead: "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?) " +
+  // The append path updates first and inserts only when there is no row: cheaper than an upsert, which tries
+  // the insert first.
+  raiseRead: "UPDATE read_seqs SET readseq = max(readseq, ?3) WHERE userid = ?1 AND conv = ?2",
+  addRead: "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?)",
+  markRead: "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?) " +
     "ON CONFLICT (userid, conv) DO UPDATE SET readseq = max(readseq, excluded.readseq) RETURNING readseq",
   readSeq: "SELECT readseq FROM read_seqs WHERE userid = ? AND conv = ?",
   after:
@@ -65,6 +71,9 @@ const SQL = {
 /** Rows deleted per retention statement: each chunk blocks the event loop only briefly. */
 const DELETE_CHUNK = 2000;
 
+/** Conversations whose last seq is kept in memory at most; past it the cache starts afresh. */
+const MAX_CACHED_CONVS = 100_000;
+
 /** A message checked before the transaction starts, its ids bound as SQLite integers. */
 interface Checked {
   message: NewMessage;
@@ -89,6 +98,18 @@ function check(message: NewMessage): Checked {
   };
 }
 
+/** What one appendMessages() call has done so far. */
+class Batch {
+  /** conv → its last seq before the batch. */
+  readonly firstSeqs = new Map<string, number>();
+  /** conv → its last seq as the batch goes on. */
+  readonly lastSeqs = new Map<string, number>();
+  /** "sender conv" → the sender's newest seq in the conversation. */
+  readonly readMoves = new Map<string, { sender: bigint; conv: string; seq: number }>();
+  /** "sender cmid" → the first message stored with it in this batch. */
+  readonly firstByCmid = new Map<string, AppendedMessage>();
+}
+
 /**
  * The conversation tables over one SQLite connection.
  *
@@ -105,6 +126,12 @@ function check(message: NewMessage): Checked {
  */
 export class SqliteMessages implements MessageMethods {
   readonly #db: SqliteConnection;
+  /**
+   * conv → last seq, as this connection last committed or read it: saves a read per conversation per batch.
+   * Valid while no other connection commits (`PRAGMA data_version` unchanged); see {@linkcode #append}.
+   */
+  #lastSeqs = new Map<string, number>();
+  #dataVersion = -1;
 
   /** Statements run on `connection`, which stays the caller's to close. */
   constructor(connection: SqliteConnection) {
@@ -120,33 +147,37 @@ export class SqliteMessages implements MessageMethods {
       // Every argument is checked before the transaction: a caller's bug fails the batch before any write.
       const checked = messages.map(check);
       if (checked.length === 0) return [];
-      return this.#db.transaction(() => this.#append(checked));
+      const batch = new Batch();
+      const results = this.#db.transaction(() => this.#append(checked, batch));
+      // Only a committed batch's seqs may be remembered.
+      if (this.#lastSeqs.size + batch.lastSeqs.size > MAX_CACHED_CONVS) this.#lastSeqs.clear();
+      for (const [conv, seq] of batch.lastSeqs) this.#lastSeqs.set(conv, seq);
+      return results;
     });
   }
 
-  #append(checked: Checked[]): AppendedMessage[] {
+  #append(checked: Checked[], batch: Batch): AppendedMessage[] {
     const db = this.#db;
+    // The write lock is held from BEGIN IMMEDIATE: nobody else commits until this batch does.
+    const version = Number(db.statement(SQL.dataVersion).get()?.data_version);
+    if (version !== this.#dataVersion) {
+      this.#lastSeqs.clear();
+      this.#dataVersion = version;
+    }
     const insert = db.statement(SQL.insert);
-    // conv → its last seq before the batch, and as the batch goes on.
-    const firstSeqs = new Map<string, number>();
-    const lastSeqs = new Map<string, number>();
-    // (sender, conv) → the sender's newest seq in it; "sender conv" keys.
-    const readMoves = new Map<string, { sender: bigint; conv: string; seq: number }>();
-    // (sender, cmid) → the first message stored with it in this batch.
-    const firstByCmid = new Map<string, AppendedMessage>();
     const results: AppendedMessage[] = [];
     for (const { message, conv, sender, ts, cmid } of checked) {
       const cmidKey = cmid === null ? "" : `${sender} ${cmid}`;
-      const earlier = cmid === null ? undefined : firstByCmid.get(cmidKey);
+      const earlier = cmid === null ? undefined : batch.firstByCmid.get(cmidKey);
       if (earlier !== undefined) {
         results.push({ ...earlier, dup: true });
         continue;
       }
-      let last = lastSeqs.get(conv);
+      let last = batch.lastSeqs.get(conv);
       if (last === undefined) {
-        last = Number(db.statement(SQL.lastSeq).get(conv)?.lastseq ?? 0);
-        firstSeqs.set(conv, last);
-        lastSeqs.set(conv, last);
+        last = this.#lastSeqs.get(conv) ?? Number(db.statement(SQL.lastSeq).get(conv)?.lastseq ?? 0);
+        batch.firstSeqs.set(conv, last);
+        batch.lastSeqs.set(conv, last);
       }
       const seq = last + 1;
       const frame = text(message.frame(seq), "message frame");
@@ -155,7 +186,7 @@ export class SqliteMessages implements MessageMethods {
         results.push({ ...storedMessage(db.statement(SQL.byCmid).get(sender, cmid) as Row), dup: true });
         continue;
       }
-      lastSeqs.set(conv, seq);
+      batch.lastSeqs.set(conv, seq);
       const stored: AppendedMessage = {
         conv,
         seq,
@@ -166,18 +197,23 @@ export class SqliteMessages implements MessageMethods {
         dup: false,
       };
       results.push(stored);
-      if (cmid !== null) firstByCmid.set(cmidKey, stored);
-      readMoves.set(`${sender} ${conv}`, { sender, conv, seq });
+      if (cmid !== null) batch.firstByCmid.set(cmidKey, stored);
+      batch.readMoves.set(`${sender} ${conv}`, { sender, conv, seq });
     }
-    const setLastSeq = db.statement(SQL.setLastSeq);
-    for (const [conv, seq] of lastSeqs) {
-      const first = firstSeqs.get(conv)!;
+    for (const [conv, seq] of batch.lastSeqs) {
+      const first = batch.firstSeqs.get(conv)!;
       if (seq === first) continue;
-      setLastSeq.run(conv, seq);
-      if (first === 0) this.#joinDirect(conv);
+      if (first > 0) {
+        db.statement(SQL.setLastSeq).run(seq, conv);
+      } else {
+        db.statement(SQL.newConv).run(conv, seq);
+        this.#joinDirect(conv);
+      }
     }
-    const moveRead = db.statement(SQL.moveRead);
-    for (const { sender, conv, seq } of readMoves.values()) moveRead.get(sender, conv, seq);
+    const raiseRead = db.statement(SQL.raiseRead);
+    for (const { sender, conv, seq } of batch.readMoves.values()) {
+      if (raiseRead.run(sender, conv, seq).changes === 0) db.statement(SQL.addRead).run(sender, conv, seq);
+    }
     return results;
   }
 
@@ -252,7 +288,7 @@ export class SqliteMessages implements MessageMethods {
   /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
   markRead(userId: number, conv: string, seq: number): Promise<number> {
     return this.#db.run(() => {
-      const row = this.#db.statement(SQL.moveRead).get(
+      const row = this.#db.statement(SQL.markRead).get(
         bindId(userId, "user id"),
         convName(conv),
         seqNumber(seq, "seq"),
