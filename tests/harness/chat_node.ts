@@ -37,13 +37,10 @@ export class ServerProcess implements AsyncDisposable {
     args: string[],
     logFile: string,
     env: Record<string, string> = {},
-    entry: { main: string; config: string } | undefined = undefined,
   ): Promise<ServerProcess> {
     const log = await Deno.open(logFile, { create: true, append: true });
-    // `entry`: another checkout's main.ts and deno.json (the released server of tests/upgrade_test.ts).
-    const main = entry ? ["--config", entry.config, entry.main] : [MAIN];
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", ...main, ...args],
+      args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
