@@ -32,7 +32,8 @@ export const MAX_ABOVE = 10_000;
  */
 export class DeviceCursors {
   readonly #positions = new Map<string, Position>();
-  #moved = false;
+  /** Conversations whose cursor moved since {@linkcode DeviceCursors.takeMoved} last looked. */
+  #moved = new Set<string>();
 
   /** Starts a conversation at `cursor` (the login's hand-over covered everything up to it). */
   start(conv: string, cursor: number): void {
@@ -40,7 +41,7 @@ export class DeviceCursors {
     if (known && known.cursor >= cursor) return;
     this.#positions.set(conv, { cursor, above: known?.above });
     if (known?.above) this.#close(this.#positions.get(conv)!);
-    this.#moved = true;
+    this.#moved.add(conv);
   }
 
   /** Whether `seq` of `conv` was handed already (or is not past the cursor). */
@@ -61,10 +62,10 @@ export class DeviceCursors {
       this.#positions.set(conv, position);
     }
     if (seq <= position.cursor || position.above?.has(seq)) return false;
-    this.#moved = true;
     if (seq === position.cursor + 1) {
       position.cursor = seq;
       if (position.above) this.#close(position);
+      this.#moved.add(conv);
       return true;
     }
     position.above ??= new Set();
@@ -94,7 +95,7 @@ export class DeviceCursors {
     const position = this.#positions.get(conv);
     if (!position || position.cursor >= seq) return;
     position.cursor = seq;
-    this.#moved = true;
+    this.#moved.add(conv);
     if (position.above) this.#close(position);
   }
 
@@ -105,11 +106,13 @@ export class DeviceCursors {
     return cursors;
   }
 
-  /** The cursors when any moved since the last call, else `undefined`. */
+  /** The cursors that moved since the last call, else `undefined`. */
   takeMoved(): Map<string, number> | undefined {
-    if (!this.#moved) return undefined;
-    this.#moved = false;
-    return this.cursors();
+    if (this.#moved.size === 0) return undefined;
+    const moved = new Map<string, number>();
+    for (const conv of this.#moved) moved.set(conv, this.#positions.get(conv)!.cursor);
+    this.#moved = new Set();
+    return moved;
   }
 
   /** Moves the cursor over the seqs above it that now follow without a hole. */
