@@ -508,6 +508,9 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
     assert.equal(live.seq, 4);
     const listed = (await convs(late.client)).get(name)!;
     assert.deepEqual([listed.lastseq, listed.unread], [4, 1]);
+    // A member reads the whole conversation, from before they joined too (only leaving bounds reading).
+    const history = page(await late.client.request({ msgid: MsgId.HISTORY, conv: name }));
+    assert.deepEqual(history.texts, ["early1", "early2", "early3", "late1"]);
     assert.equal(ok(await late.client.request({ msgid: MsgId.READ, conv: name, seq: 4 })).readseq, 4);
     assert.equal((await convs(late.client)).get(name)!.unread, 0);
   });
