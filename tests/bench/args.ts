@@ -7,8 +7,22 @@
 
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["pingpong", "login", "group", "idle", "storm", "pool", "soak"] as const;
+export const SCENARIOS = [
+  "pingpong",
+  "login",
+  "group",
+  "idle",
+  "storm",
+  "pool",
+  "soak",
+  "tokens",
+  "sync",
+] as const;
 export type Scenario = typeof SCENARIOS[number];
+
+/** Faults the soak can inject into a cluster it started. */
+export const FAULTS = ["kill", "mariadb", "redis"] as const;
+export type Fault = typeof FAULTS[number];
 
 /** Where clients connect: `host:port`. */
 export interface Endpoint {
@@ -34,12 +48,16 @@ export interface BenchOptions {
   v1: boolean;
   /** Start MariaDB + Redis + two nodes + nginx (pingpong across nodes). */
   cluster: boolean;
+  /** pingpong: also run the ceiling relay, interleaved with the server, and report the ratio. */
+  ceiling: boolean;
   /** login, storm: concurrent login workers. */
   workers: number;
   /** group: members besides the sender. */
   members: number;
-  /** group: measured messages. */
+  /** group: measured messages; sync: messages in the conversation. */
   messages: number;
+  /** sync: messages per SYNC / HISTORY page. */
+  page: number;
   /** group: messages in flight (not yet received by every member). */
   window: number;
   /** idle: logged-in idle connections. */
@@ -56,6 +74,12 @@ export interface BenchOptions {
   poolWorkers: number[];
   /** soak: simulated users. */
   users: number;
+  /** soak: devices per user, each a connection of its own. */
+  devices: number;
+  /** soak: some leaves are dropped connections with a send in flight, resent with the same cmid. */
+  drops: boolean;
+  /** soak --cluster: the fault injected in the middle of the run. */
+  fault: Fault | undefined;
   /** Characters of chat text per message. */
   msgBytes: number;
   /** How seeded users' passwords are hashed: `real` (the server's cost) or `cheap` (scrypt N=1024). */
@@ -79,8 +103,11 @@ Scenarios:
   idle       K logged-in idle connections: server RSS per connection
   storm      chat latency of a few pairs, idle and during a login storm (p99 ratio)
   pool       10,000 MariaDB inserts: a new connection per insert vs our pool, 1 and 4 workers
-  soak       N users chatting 1:1 and in groups while logging out and in: every acknowledged message
-             must arrive exactly once (live or offline); exits 1 on a lost or duplicated one
+  soak       N users (D devices each) chatting 1:1 and in groups while logging out and in: every
+             acknowledged message must reach every device of its recipients once and in order (live,
+             offline or by SYNC); exits 1 on a lost, duplicated or reordered one
+  tokens     chat latency of a few pairs, idle and during a storm of token logins (logins/s, p99 ratio)
+  sync       one conversation of M messages fetched whole with SYNC pages and with HISTORY pages
 
 Options (defaults in brackets):
   --pairs N              pingpong pairs [100]
@@ -91,18 +118,25 @@ Options (defaults in brackets):
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
   --cluster              MariaDB + Redis + two nodes + nginx (pingpong: pairs across nodes; soak)
-  --workers C            login / storm concurrent login workers [20]
+  --ceiling              pingpong: run the ceiling relay too, interleaved, and report server / ceiling
+  --workers C            login / storm / tokens concurrent login workers [20]
   --members G            group members besides the sender [100]
-  --messages N           group messages measured [10000]
+  --messages N           group messages measured; sync messages in the conversation [10000]
+  --page N               sync messages per SYNC / HISTORY page [1000]
   --window W             group messages in flight [1]
   --connections K        idle connections [10000]
-  --storm-pairs N        storm chat pairs [10]
-  --rate N               messages/s per pair (soak: per online user), paced (0: flat-out closed loop)
-                         [pingpong 0, storm 100, soak 10]
+  --storm-pairs N        storm / tokens chat pairs [10]
+  --rate N               messages/s per pair (soak: per online device), paced (0: flat-out closed loop)
+                         [pingpong 0, storm and tokens 100, soak 10]
   --rate-limit N         the --rate-limit of the nodes the bench starts [the server's default]
   --inserts N            pool inserts per run [10000]
   --pool-workers A[,B]   pool worker counts [1,4]
   --users N              soak users [50]
+  --devices D            soak devices per user, each its own connection [1: no device, the one-session rule]
+  --drops                soak: some leaves drop the connection with a send in flight; the send is resent
+                         with the same cmid after a token login
+  --fault F              soak --cluster: kill (kill -9 of a node, restarted), mariadb or redis (restarted)
+                         in the middle of the run
   --msg-bytes N          characters of chat text [32]
   --hash-cost real|cheap how users seeded into the embedded store are hashed [cheap, real for login/storm]
   --store file|memory    embedded store of the node we start: temp file (users seeded fast) or :memory:
@@ -168,6 +202,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         help: { type: "boolean", short: "h" },
         v1: { type: "boolean" },
         cluster: { type: "boolean" },
+        ceiling: { type: "boolean" },
+        drops: { type: "boolean" },
         pairs: { type: "string" },
         duration: { type: "string" },
         warmup: { type: "string" },
@@ -177,6 +213,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         workers: { type: "string" },
         members: { type: "string" },
         messages: { type: "string" },
+        page: { type: "string" },
         window: { type: "string" },
         connections: { type: "string" },
         "storm-pairs": { type: "string" },
@@ -185,6 +222,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         inserts: { type: "string" },
         "pool-workers": { type: "string" },
         users: { type: "string" },
+        devices: { type: "string" },
+        fault: { type: "string" },
         "msg-bytes": { type: "string" },
         "hash-cost": { type: "string" },
         "cpu-prof": { type: "string" },
@@ -210,6 +249,26 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
   if (values.cluster && scenario !== "pingpong" && scenario !== "soak") {
     throw new UsageError("--cluster is for the pingpong and soak scenarios");
   }
+  if (values.ceiling && scenario !== "pingpong") {
+    throw new UsageError("--ceiling is for the pingpong scenario");
+  }
+  if (values.ceiling && (endpoints || values.cluster || values.v1)) {
+    throw new UsageError(
+      "--ceiling compares one node the bench starts (v2) with the relay: no --endpoints, --cluster or --v1",
+    );
+  }
+  for (const flag of ["devices", "drops"] as const) {
+    if (values[flag] !== undefined && scenario !== "soak") {
+      throw new UsageError(`--${flag} is for the soak scenario`);
+    }
+  }
+  const fault = values.fault;
+  if (fault !== undefined) {
+    if (!(FAULTS as readonly string[]).includes(fault)) {
+      throw new UsageError(`--fault must be one of ${FAULTS.join(", ")}, got ${JSON.stringify(fault)}`);
+    }
+    if (scenario !== "soak" || !values.cluster) throw new UsageError("--fault is for soak --cluster");
+  }
   const hashCost = values["hash-cost"];
   if (hashCost !== undefined && hashCost !== "real" && hashCost !== "cheap") {
     throw new UsageError(`--hash-cost must be real or cheap, got ${JSON.stringify(hashCost)}`);
@@ -234,9 +293,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     pids,
     v1: values.v1 ?? false,
     cluster: values.cluster ?? false,
+    ceiling: values.ceiling ?? false,
     workers: int("workers", values.workers, 20, 1, 10_000),
     members: int("members", values.members, 100, 1, 100_000),
     messages: int("messages", values.messages, 10_000, 1, 10_000_000),
+    page: int("page", values.page, 1000, 1, 1000),
     window: int("window", values.window, 1, 1, 100_000),
     connections: int("connections", values.connections, 10_000, 1, 1_000_000),
     stormPairs: int("storm-pairs", values["storm-pairs"], 10, 1, 10_000),
@@ -247,6 +308,9 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     inserts: int("inserts", values.inserts, 10_000, 1, 10_000_000),
     poolWorkers,
     users: int("users", values.users, 50, 2, 10_000),
+    devices: int("devices", values.devices, 1, 1, 20),
+    drops: values.drops ?? false,
+    fault: fault as Fault | undefined,
     msgBytes: int("msg-bytes", values["msg-bytes"], 32, 1, 4096),
     hashCost,
     store,

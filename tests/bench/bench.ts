@@ -1,5 +1,6 @@
 /**
- * `deno task bench <scenario> [options]`: the load generator and benchmarks of issue 6 (and `pool` of issue 3).
+ * `deno task bench <scenario> [options]`: the load generator and benchmarks of issue 6 (`pool` of issue 3;
+ * `tokens`, `sync`, `pingpong --ceiling` and the per-device soak of issue 12).
  * See `--help`. Prints a progress line on stderr, a Markdown table on stdout, and writes a JSON report under
  * `bench-results/`.
  *
@@ -11,20 +12,25 @@ import { group } from "./group.ts";
 import { idle } from "./idle.ts";
 import { login } from "./login.ts";
 import { pingpong } from "./pingpong.ts";
+import { pingpongAgainstCeiling } from "./pingpong_ceiling.ts";
 import { pool } from "./pool.ts";
 import { soak } from "./soak.ts";
+import { sync } from "./sync.ts";
 import { endProgress, machineInfo, markdownTable, note, type ScenarioResult, writeJson } from "./report.ts";
 import { storm } from "./storm.ts";
+import { tokens } from "./tokens.ts";
 import { closeAllTargets } from "./target.ts";
 
 const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResult>> = {
-  pingpong,
+  pingpong: (options) => options.ceiling ? pingpongAgainstCeiling(options) : pingpong(options),
   login,
   group,
   idle,
   storm,
   pool,
   soak,
+  tokens,
+  sync,
 };
 
 /** Rejects after `seconds`, so that no scenario can run forever. */

@@ -25,9 +25,17 @@ export interface LoginWindow {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A device's resume token (PROTOCOL.md "Devices and resume tokens"). */
+export interface TokenCredential {
+  device: string;
+  token: string;
+}
+
 /**
- * Login workers. At v1 there is no LOGINOUT acknowledgement, so a v1 worker closes right after sending it and
- * rotates over its users (a refusal with errno 2, "still logged in", is retried, not counted as an error).
+ * Login workers: password logins (connect, LOGIN, LOGINOUT, close) or token logins (connect, LOGIN with a
+ * token, half-close). At v1 there is no LOGINOUT acknowledgement, so a v1 worker closes right after sending
+ * it and rotates over its users (a refusal with errno 2, "still logged in", is retried, not counted as an
+ * error).
  *
  * @example
  * ```ts ignore
@@ -42,7 +50,7 @@ export class LoginStorm {
   readonly histogram = new Histogram();
   logins = 0;
   errors = 0;
-  /** v1 only: logins refused because the previous session of that user was not yet gone. */
+  /** Logins refused because the previous session of that user (or device) was not yet gone; retried. */
   retries = 0;
   lastError: string | undefined;
   #running = false;
@@ -54,13 +62,23 @@ export class LoginStorm {
   readonly #users: BenchUser[];
   readonly #count: number;
   readonly #v1: boolean;
+  readonly #tokens: Map<number, TokenCredential> | undefined;
 
-  /** `users` are shared out round-robin between `workers` workers (at least one each). */
-  constructor(endpoint: Endpoint, users: BenchUser[], workers: number, options: { v1: boolean }) {
+  /**
+   * `users` are shared out round-robin between `workers` workers (at least one each). With `tokens`, each
+   * user logs in with its device's resume token instead of the password.
+   */
+  constructor(
+    endpoint: Endpoint,
+    users: BenchUser[],
+    workers: number,
+    options: { v1: boolean; tokens?: Map<number, TokenCredential> },
+  ) {
     this.#endpoint = endpoint;
     this.#users = users;
     this.#count = workers;
     this.#v1 = options.v1;
+    this.#tokens = options.tokens;
   }
 
   start(): void {
@@ -79,24 +97,14 @@ export class LoginStorm {
       let client: LoadClient | undefined;
       try {
         client = await LoadClient.connect(this.#endpoint, { v1: this.#v1, bufferBytes: 4096 });
-        const sent = performance.now();
-        const ack = await client.request(
-          { msgid: 1, id: user.id, password: user.password },
-          (reply) => reply.msgid === 2,
-          30_000,
-        );
-        if (ack.errno === 2 && this.#v1) {
+        const credential = this.#tokens?.get(user.id);
+        const outcome = credential
+          ? await this.#tokenCycle(client, user, credential)
+          : await this.#passwordCycle(client, user);
+        if (outcome === "retry") {
           this.retries++;
           await sleep(5);
           continue;
-        }
-        if (ack.errno !== 0) throw new Error(`LOGIN errno ${ack.errno}: ${ack.errmsg}`);
-        this.histogram.recordMs(performance.now() - sent);
-        if (this.#v1) {
-          client.send(client.encode({ msgid: 3, id: user.id }));
-        } else {
-          const bye = await client.request({ msgid: 3 }, undefined, 30_000);
-          if (bye.errno !== 0) throw new Error(`LOGINOUT errno ${bye.errno}: ${bye.errmsg}`);
         }
         this.logins++;
       } catch (error) {
@@ -108,6 +116,50 @@ export class LoginStorm {
         client?.close();
       }
     }
+  }
+
+  /** LOGIN with the password, then LOGINOUT (v2: waiting for its ACK). */
+  async #passwordCycle(client: LoadClient, user: BenchUser): Promise<"done" | "retry"> {
+    const sent = performance.now();
+    const ack = await client.request(
+      { msgid: 1, id: user.id, password: user.password },
+      (reply) => reply.msgid === 2,
+      30_000,
+    );
+    if (ack.errno === 2 && this.#v1) return "retry";
+    if (ack.errno !== 0) throw new Error(`LOGIN errno ${ack.errno}: ${ack.errmsg}`);
+    this.histogram.recordMs(performance.now() - sent);
+    if (this.#v1) {
+      client.send(client.encode({ msgid: 3, id: user.id }));
+    } else {
+      const bye = await client.request({ msgid: 3 }, undefined, 30_000);
+      if (bye.errno !== 0) throw new Error(`LOGINOUT errno ${bye.errno}: ${bye.errmsg}`);
+    }
+    return "done";
+  }
+
+  /**
+   * LOGIN with the device's token, then leave without LOGINOUT (which would revoke the token): half-close
+   * and wait for the server to close, so that the device is free for the next cycle. A refusal with errno 2
+   * (the previous session of the device not yet ended) is retried.
+   */
+  async #tokenCycle(
+    client: LoadClient,
+    user: BenchUser,
+    credential: TokenCredential,
+  ): Promise<"done" | "retry"> {
+    const sent = performance.now();
+    const ack = await client.request(
+      { msgid: 1, id: user.id, token: credential.token, device: credential.device },
+      (reply) => reply.msgid === 2,
+      30_000,
+    );
+    if (ack.errno === 2) return "retry";
+    if (ack.errno !== 0) throw new Error(`token LOGIN errno ${ack.errno}: ${ack.errmsg}`);
+    this.histogram.recordMs(performance.now() - sent);
+    client.closeWrite();
+    await client.closed;
+    return "done";
   }
 
   /** Logins per second since the window started, for progress lines. */

@@ -21,7 +21,7 @@ import {
   progress,
   type ScenarioResult,
 } from "./report.ts";
-import { Histogram, type LatencySummary } from "./stats.ts";
+import { Histogram, type LatencySummary, median } from "./stats.ts";
 import { startTarget, type Target } from "./target.ts";
 import { type BenchUser, loginUsers } from "./users.ts";
 
@@ -343,13 +343,7 @@ export const WINDOW_HEADERS = [
   "loadgen / other CPU",
 ];
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** The `pingpong` scenario. */
+/** The `pingpong` scenario (without `--ceiling`: see `pingpong_ceiling.ts` for that). */
 export async function pingpong(options: BenchOptions): Promise<ScenarioResult> {
   await using target: Target = await startTarget(options);
   const users = await target.prepareUsers(options.pairs * 2, options.hashCost ?? "cheap");

@@ -1,116 +1,160 @@
 /**
- * `soak`: N users for `--duration` seconds, each online user sending ONE_CHAT to a random user or GROUP_CHAT
- * to one of its groups, and now and then leaving (LOGINOUT, or a disconnect without it) to come back after a
- * short or a longer pause (so messages to it are stored offline and handed over at its next LOGIN). At the
- * end everyone leaves, then logs in once more to drain offline storage, and the {@linkcode SoakLedger} says
- * whether every acknowledged message reached each of its recipients exactly once.
+ * `soak`: N users with D devices each for `--duration` seconds. Each online device sends ONE_CHAT to a
+ * random user or GROUP_CHAT to one of its user's groups, every send with a `cmid`, and now and then leaves
+ * (LOGINOUT, a half-close, or with `--drops` a dropped connection with a send in flight) to come back after a
+ * short or a longer pause, with its resume token when it has one. A send that got no ACK (dropped, or the
+ * connection died) or errno 11 is resent with the same cmid. With `--fault` (cluster only) a node is killed
+ * (-9) and restarted, or MariaDB or Redis is restarted, in the middle of the run.
  *
- * Against a cluster every (re)login goes through nginx, so users land on either node and move between them.
+ * At the end every device leaves, logs in once more (offline delivery past its cursors), resends what is
+ * still unacknowledged, and finally walks its conversations with SYNC; the {@linkcode SoakLedger} then says
+ * whether every acknowledged message reached every device of its recipients exactly once and in order.
+ *
+ * Against a cluster every (re)login goes through nginx, so devices land on either node and move between them.
  *
  * @module
  */
 
 import { setTimeout as delay } from "node:timers/promises";
+import { groupConv } from "../../lib/conversation_name.ts";
+import { Errno } from "../../lib/protocol/errno.ts";
+import { MsgId } from "../../lib/protocol/msg_id.ts";
 import { eventually } from "../harness/eventually.ts";
 import type { BenchOptions, Endpoint } from "./args.ts";
 import { ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
+import { type PendingSend, type SoakAccount, SoakCounters, SoakDevice } from "./soak_device.ts";
 import { SoakLedger, type SoakTally } from "./soak_ledger.ts";
-import { SoakCounters, SoakUser } from "./soak_user.ts";
 import { startTarget } from "./target.ts";
 import { forEachLimited } from "./users.ts";
 
 /** Share of sends that are GROUP_CHAT (each fans out to ~20 members, so deliveries are mostly group ones). */
 const GROUP_SHARE = 0.2;
-/** A user leaves after about this many seconds online on average: every user churns several times a run. */
+/** A device leaves after about this many seconds online on average: every device churns several times a run. */
 const MEAN_ONLINE_S = 4;
-/** Share of leaves that are a longer absence ("offline for a while"): messages pile up offline meanwhile. */
+/** Share of leaves that are a longer absence ("offline for a while"): messages pile up meanwhile. */
 const LONG_ABSENCE_SHARE = 0.3;
 /** Members per group on average (users are in two groups each). */
 const GROUP_SIZE = 20;
-/** After the last LOGINOUT: a node that got a frame from the bus after its user left stores it offline
- * asynchronously (the ACK was already sent), so the final logins wait this long to find it stored. */
-const SETTLE_MS = 1000;
+/** A dropped connection is closed this long (at most) after its last send: sometimes before the server
+ * read it, sometimes after it stored it (then the resend is acknowledged as `dup`). */
+const DROP_AFTER_MS = 3;
+/** When the fault is injected, as a share of the duration. */
+const FAULT_AT = 0.4;
+/** How long the end waits for the last live or offline receipts before the final SYNC. */
+const GRACE_MS = 3_000;
 
 const random = (min: number, max: number) => min + Math.random() * (max - min);
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
 
-/** What every user loop shares. */
+/** What every device loop shares. */
 interface Run {
-  users: SoakUser[];
-  /** Group id → member ids (fixed for the run: a member's recipients are known at send time). */
+  accounts: SoakAccount[];
+  devices: SoakDevice[];
+  /** Group id → member ids (fixed for the run: a message's recipients are known at send time). */
   members: Map<number, number[]>;
   ledger: SoakLedger;
   counters: SoakCounters;
   /** Aborted when the soak time is over: pauses end at once. */
   stop: AbortController;
   nextEndpoint: () => Endpoint;
-  /** Milliseconds between two sends of one user (0: flat out). */
+  /** Milliseconds between two sends of one device (0: flat out). */
   interval: number;
+  drops: boolean;
 }
 
-/** Logs everyone in, creates the groups (users in two each) and joins them. */
+/** The LOGIN `device` of each device index: none for one device per user (the one-session rule). */
+export function deviceNames(count: number): (string | undefined)[] {
+  return count === 1 ? [undefined] : Array.from({ length: count }, (_, i) => `d${i}`);
+}
+
+/** Logs every device in, creates the groups (users in two each) and joins them. */
 async function setUp(run: Run, sequential: boolean): Promise<void> {
-  const { users } = run;
+  const { accounts, devices } = run;
   let done = 0;
-  await forEachLimited(users.length, sequential ? 1 : 16, async (i) => {
-    await users[i].login(run.nextEndpoint());
-    progress(`soak: logging in ${++done}/${users.length}`);
+  await forEachLimited(devices.length, sequential ? 1 : 16, async (i) => {
+    await devices[i].login(run.nextEndpoint());
+    progress(`soak: logging in ${++done}/${devices.length} devices`);
   });
-  const groups = Math.max(1, Math.round((users.length * 2) / GROUP_SIZE));
+  const first = new Map(devices.filter((d) => d.index === 0).map((d) => [d.userId, d]));
+  const groups = Math.max(1, Math.round((accounts.length * 2) / GROUP_SIZE));
   const tag = crypto.randomUUID().slice(0, 8);
   const ids: number[] = [];
   for (let g = 0; g < groups; g++) {
-    const creator = users[g % users.length];
-    const reply = await creator.request({ msgid: 8, groupname: `soak_${tag}_${g}`, groupdesc: "soak" });
+    const creator = accounts[g % accounts.length];
+    const reply = await first.get(creator.user.id)!.request({
+      msgid: MsgId.CREATE_GROUP,
+      groupname: `soak_${tag}_${g}`,
+      groupdesc: "soak",
+    });
     if (reply.errno !== 0) throw new Error(`CREATE_GROUP failed: ${JSON.stringify(reply)}`);
     ids.push(reply.groupid as number);
     run.members.set(reply.groupid as number, [creator.user.id]);
     creator.groups.push(reply.groupid as number);
   }
-  await Promise.all(users.map(async (user, i) => {
+  await Promise.all(accounts.map(async (account, i) => {
     for (const g of new Set([i % groups, (i * 7 + 3) % groups])) {
       const groupid = ids[g];
-      if (user.groups.includes(groupid)) continue;
-      const reply = await user.request({ msgid: 9, groupid });
+      if (account.groups.includes(groupid)) continue;
+      const reply = await first.get(account.user.id)!.request({ msgid: MsgId.ADD_GROUP, groupid });
       if (reply.errno !== 0) throw new Error(`ADD_GROUP failed: ${JSON.stringify(reply)}`);
-      user.groups.push(groupid);
-      run.members.get(groupid)!.push(user.user.id);
+      account.groups.push(groupid);
+      run.members.get(groupid)!.push(account.user.id);
     }
   }));
 }
 
-/** Sends one chat message and records who must get it once the ACK says it was accepted. */
-async function sendOne(run: Run, user: SoakUser): Promise<void> {
-  const me = user.user.id;
-  const { key, text } = run.ledger.newMessage(me);
-  let frame: Record<string, unknown>;
-  let recipients: number[];
-  if (user.groups.length > 0 && Math.random() < GROUP_SHARE) {
-    const groupid = pick(user.groups);
-    frame = { msgid: 10, groupid, msg: text };
-    recipients = run.members.get(groupid)!.filter((id) => id !== me);
-  } else {
-    let to = pick(run.users).user.id;
-    while (to === me) to = pick(run.users).user.id;
-    frame = { msgid: 6, toid: to, msg: text };
-    recipients = [to];
+/** A new message of `device` (1:1 or to a group), pending until acknowledged. */
+function newSend(run: Run, device: SoakDevice): PendingSend {
+  const me = device.userId;
+  const { key, text } = run.ledger.newMessage(me, device.index);
+  const { groups } = device.account;
+  if (groups.length > 0 && Math.random() < GROUP_SHARE) {
+    const groupid = pick(groups);
+    return {
+      key,
+      frame: { msgid: MsgId.GROUP_CHAT, groupid, msg: text, cmid: key },
+      recipients: run.members.get(groupid)!.filter((id) => id !== me),
+    };
   }
-  let ack;
-  try {
-    ack = await user.request(frame);
-  } catch (error) {
-    run.ledger.refused(key);
-    throw error;
+  let to = pick(run.accounts).user.id;
+  while (to === me) to = pick(run.accounts).user.id;
+  return { key, frame: { msgid: MsgId.ONE_CHAT, toid: to, msg: text, cmid: key }, recipients: [to] };
+}
+
+/**
+ * Sends the device's pending message, or a new one, and records the outcome: acknowledged (expected at
+ * every device of its recipients), busy (stays pending), refused. A connection that ends first leaves it
+ * pending (the request rejects). Resolves false when the server was busy.
+ */
+async function sendOne(run: Run, device: SoakDevice): Promise<boolean> {
+  const resend = device.pendingSend !== undefined;
+  const send = device.pendingSend ??= newSend(run, device);
+  if (resend) run.counters.resends++;
+  run.ledger.unanswered(send.key);
+  const ack = await device.request(send.frame);
+  if (ack.errno === Errno.BUSY) {
+    run.counters.busy++;
+    return false;
   }
-  if (ack.errno !== 0) {
-    run.ledger.refused(key);
+  device.pendingSend = undefined;
+  if (ack.errno !== Errno.OK) {
+    run.ledger.refused(send.key);
     run.counters.error(`chat refused: ${JSON.stringify(ack)}`);
-    return;
+    return true;
   }
-  run.ledger.acknowledged(key, recipients);
-  const node = typeof ack.mid === "string" ? ack.mid.split(".").slice(1, -1).join(".") || "?" : "?";
+  const conv = typeof ack.conv === "string"
+    ? ack.conv
+    : send.frame.msgid === MsgId.GROUP_CHAT
+    ? groupConv(send.frame.groupid as number)
+    : "?";
+  const seq = typeof ack.seq === "number" ? ack.seq : NaN;
+  const mid = String(ack.mid);
+  run.ledger.acknowledged(send.key, send.recipients, { conv, seq, mid, dup: ack.dup === true });
+  if (Number.isFinite(seq)) device.seen.add(conv, seq);
+  const node = mid.split(".").slice(1, -1).join(".") || "?";
   run.counters.acksByNode.set(node, (run.counters.acksByNode.get(node) ?? 0) + 1);
+  return true;
 }
 
 /** Pauses `ms`, or less when the soak ends meanwhile. */
@@ -119,83 +163,142 @@ async function pause(run: Run, ms: number): Promise<void> {
   await delay(ms, undefined, { signal: run.stop.signal }).catch(() => {});
 }
 
-/** One user's life until the soak ends: chat while online, leave now and then, come back later. */
-async function live(run: Run, user: SoakUser): Promise<void> {
+/** One way of leaving, chosen at random: LOGINOUT, a half-close, or (with drops) a drop mid-send. */
+async function leave(run: Run, device: SoakDevice): Promise<void> {
+  const ways = run.drops ? 3 : 2;
+  const way = Math.floor(Math.random() * ways);
+  if (way === 0) await device.logout();
+  else if (way === 1) await device.disconnect();
+  else {
+    const send = device.pendingSend ??= newSend(run, device);
+    run.ledger.unanswered(send.key);
+    await device.drop(send.frame, Math.random() * DROP_AFTER_MS);
+  }
+}
+
+/** One device's life until the soak ends: chat while online, leave now and then, come back later. */
+async function live(run: Run, device: SoakDevice): Promise<void> {
   const sendsPerSecond = run.interval > 0 ? 1000 / run.interval : 50;
   const leaveChance = 1 / (MEAN_ONLINE_S * sendsPerSecond);
   while (!run.stop.signal.aborted) {
     try {
-      if (!user.online) {
-        await user.login(run.nextEndpoint());
+      if (!device.online) {
+        await device.login(run.nextEndpoint());
         continue;
       }
       if (Math.random() < leaveChance) {
-        if (Math.random() < 0.5) await user.logout();
-        else await user.disconnect();
+        await leave(run, device);
         const long = Math.random() < LONG_ABSENCE_SHARE;
         await pause(run, long ? random(1000, 3000) : random(50, 500));
         continue;
       }
-      await sendOne(run, user);
-      await pause(run, run.interval * random(0.5, 1.5));
+      const accepted = await sendOne(run, device);
+      await pause(run, accepted ? run.interval * random(0.5, 1.5) : 100);
     } catch (error) {
-      run.counters.error(`user ${user.user.id}: ${error instanceof Error ? error.message : error}`);
-      user.close();
+      const message = error instanceof Error ? error.message : String(error);
+      // A connection the server ended was counted as such where it closed; anything else is an error.
+      if (message !== "connection closed") run.counters.error(`${device.userId}/${device.label}: ${message}`);
+      device.close();
       await pause(run, 100);
     }
   }
 }
 
-/** Runs the loops for `seconds` with a progress line; returns the seconds they really ran. */
-async function soakFor(run: Run, seconds: number): Promise<number> {
+/** Runs the loops for `seconds` (and the fault, if any), with a progress line; returns the seconds run. */
+async function soakFor(
+  run: Run,
+  seconds: number,
+  fault: (() => Promise<string>) | undefined,
+): Promise<{ seconds: number; fault?: string }> {
   const started = performance.now();
-  const loops = run.users.map((user) => live(run, user));
+  const loops = run.devices.map((device) => live(run, device));
+  let faultReport: Promise<string> | undefined;
+  let faultState = "";
+  if (fault) {
+    faultReport = (async () => {
+      await delay(seconds * 1000 * FAULT_AT);
+      faultState = ", fault injected";
+      try {
+        return await fault();
+      } catch (error) {
+        run.counters.error(`fault injection failed: ${error instanceof Error ? error.message : error}`);
+        return `the injection failed: ${error instanceof Error ? error.message : error}`;
+      } finally {
+        faultState = ", fault over";
+      }
+    })();
+  }
   const end = started + seconds * 1000;
   while (performance.now() < end) {
     await delay(Math.min(1000, Math.max(0, end - performance.now())));
-    const online = run.users.filter((user) => user.online).length;
-    const tally = run.ledger;
+    const online = run.devices.filter((device) => device.online).length;
     progress(
       `soak: ${
         Math.max(0, (end - performance.now()) / 1000).toFixed(0)
-      } s left, ${online}/${run.users.length} ` +
-        `online, ${run.counters.logins} logins, ${tally.receipts} receipts, errors ${run.counters.errors}`,
+      } s left, ${online}/${run.devices.length} ` +
+        `devices online, ${run.counters.logins} logins, ${run.ledger.receipts} receipts, errors ` +
+        `${run.counters.errors}${faultState}`,
     );
   }
+  // A fault still in progress (a restart taking long) finishes before the soak does.
+  const report = faultReport ? await faultReport : undefined;
   run.stop.abort();
   // Each loop finishes the request it is in (its ACK comes back) before it stops.
   await Promise.all(loops);
-  return (performance.now() - started) / 1000;
+  return { seconds: (performance.now() - started) / 1000, fault: report };
 }
 
-/** Everyone leaves, then logs in once more: what was stored offline is handed over in LOGIN_ACK. */
+/**
+ * The end: every device leaves, logs in once more (what was stored for it past its cursors comes in
+ * LOGIN_ACK), resends what is still unacknowledged, waits a moment for the last live receipts, and walks its
+ * conversations with SYNC.
+ */
 async function drain(run: Run, sequential: boolean): Promise<void> {
-  const { users } = run;
-  await forEachLimited(users.length, 16, (i) => users[i].online ? users[i].logout() : Promise.resolve());
-  await delay(SETTLE_MS);
+  const { devices } = run;
+  await forEachLimited(
+    devices.length,
+    16,
+    (i) => devices[i].online ? devices[i].logout() : Promise.resolve(),
+  );
   let done = 0;
-  await forEachLimited(users.length, sequential ? 1 : 16, async (i) => {
-    await users[i].login(run.nextEndpoint());
-    progress(`soak: final logins to drain offline messages ${++done}/${users.length}`);
+  await forEachLimited(devices.length, sequential ? 1 : 16, async (i) => {
+    await devices[i].login(run.nextEndpoint());
+    progress(`soak: final logins ${++done}/${devices.length}`);
   });
-  // Nothing should still be on its way; give a straggler a moment rather than call it lost at once. A grace
-  // period, not a precondition: what is still missing after it is the measurement (the verdict counts it lost).
+  await forEachLimited(devices.length, 16, async (i) => {
+    const device = devices[i];
+    for (let attempt = 0; device.pendingSend && attempt < 100; attempt++) {
+      if (!(await sendOne(run, device))) await delay(200);
+    }
+  });
+  // A grace period, not a precondition: what is still missing after it is left to the final SYNC.
   await eventually(() => run.ledger.outstanding() === 0, {
     what: "the last receipts",
-    timeoutMs: 2_000,
+    timeoutMs: GRACE_MS,
     intervalMs: 100,
   }).catch(() => {});
-  await forEachLimited(users.length, 16, (i) => users[i].logout());
+  done = 0;
+  await forEachLimited(devices.length, 16, async (i) => {
+    await devices[i].syncFill("final-sync");
+    progress(`soak: final SYNC ${++done}/${devices.length}`);
+  });
+  await forEachLimited(devices.length, 16, (i) => devices[i].logout());
 }
 
-/** The table row and the verdict. */
-function verdict(tally: SoakTally): string | undefined {
+/**
+ * What went wrong, or undefined. Messages that only the final SYNC brought were missed by live and
+ * offline delivery: allowed after a fault (DESIGN.md: with Redis gone, devices get them at their next
+ * sync), a finding otherwise.
+ */
+export function verdict(tally: SoakTally, faulted: boolean): string | undefined {
   const wrong = [
     tally.lost && `${tally.lost} lost`,
     tally.duplicated && `${tally.duplicated} duplicated`,
-    tally.unexpected && `${tally.unexpected} received by a user who was not a recipient`,
-    // One sender's messages to one recipient arrive in send order (PROTOCOL.md), live or offline.
+    tally.unexpected && `${tally.unexpected} received by a device whose user was not a recipient`,
     tally.reordered && `${tally.reordered} out of order`,
+    tally.seqConflicts && `${tally.seqConflicts} seq conflicts`,
+    !faulted && tally.deliveredByFinalSync &&
+    `${tally.deliveredByFinalSync} reached a device only through the final SYNC`,
   ].filter(Boolean);
   return wrong.length > 0 ? wrong.join(", ") : undefined;
 }
@@ -203,72 +306,102 @@ function verdict(tally: SoakTally): string | undefined {
 /** The `soak` scenario. */
 export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   if (options.v1) throw new Error("soak: --v1 is not supported (the ledger needs v2 ACKs)");
-  await using target = await startTarget(options, { maxConnections: options.users + 10 });
+  const names = deviceNames(options.devices);
+  await using target = await startTarget(options, {
+    maxConnections: options.users * options.devices + 10,
+    maxDevices: options.devices,
+  });
   const benchUsers = await target.prepareUsers(options.users, options.hashCost ?? "cheap");
-  const ledger = new SoakLedger(options.msgBytes);
+  const ledger = new SoakLedger(options.msgBytes, names.map((name) => name ?? "default"));
   const counters = new SoakCounters();
   const rate = options.rate ?? 10;
   let turn = 0;
+  const accounts: SoakAccount[] = benchUsers.map((user) => ({ user, groups: [] }));
+  const shared = { ledger, counters, serverMayClose: options.fault !== undefined };
   const run: Run = {
-    users: benchUsers.map((user) => new SoakUser(user, ledger, counters)),
+    accounts,
+    devices: accounts.flatMap((account) => names.map((name, i) => new SoakDevice(account, i, name, shared))),
     members: new Map(),
     ledger,
     counters,
     stop: new AbortController(),
     nextEndpoint: () => target.endpoints[turn++ % 2],
     interval: rate > 0 ? 1000 / rate : 0,
+    drops: options.drops,
   };
+  const fault = options.fault;
+  const inject = fault && target.injectFault ? () => target.injectFault!(fault) : undefined;
+  if (fault && !inject) throw new Error(`soak: --fault ${fault} needs a cluster the bench starts`);
   // Through nginx, one login at a time makes least_conn alternate nodes.
   const sequential = options.cluster;
   const watch = new ProcessWatch(target.watch);
-  let seconds: number;
+  let soaked: { seconds: number; fault?: string };
   let usage;
   try {
     await setUp(run, sequential);
     await watch.start();
-    seconds = await soakFor(run, options.duration);
+    soaked = await soakFor(run, options.duration, inject);
     usage = await watch.stop();
     await drain(run, sequential);
   } finally {
-    for (const user of run.users) user.close();
+    for (const device of run.devices) device.close();
     endProgress();
   }
+  const { seconds } = soaked;
   const tally = ledger.tally();
   const { cpu, rss } = fmtProcesses(usage);
   const groupSizes = [...run.members.values()].map((m) => m.length);
   const notes = [
-    `${target.description}; ${options.users} users in ${run.members.size} groups of ${
-      Math.min(...groupSizes)
-    }–` +
-    `${Math.max(...groupSizes)}; ${
+    `${target.description}; ${options.users} users × ${options.devices} device${
+      options.devices > 1 ? "s" : " (no LOGIN device: the one-session rule)"
+    } in ${run.members.size} groups of ${Math.min(...groupSizes)}–${Math.max(...groupSizes)}; ${
       seconds.toFixed(1)
-    } s of traffic, then everyone left and logged in once more.`,
-    `Each online user sends ${
-      rate > 0 ? `about ${rate}` : "as many as it can"
-    } messages/s, waiting for each ` +
-    `ACK (${GROUP_SHARE * 100}% GROUP_CHAT), and leaves after ~${MEAN_ONLINE_S} s online on average (half ` +
-    `LOGINOUT, half a disconnect without it), for 50–500 ms or, ${
+    } s of traffic, then every device left, logged in once more, and walked its conversations with SYNC.`,
+    `Each online device sends ${rate > 0 ? `about ${rate}` : "as many as it can"} messages/s with a cmid, ` +
+    `waiting for each ACK (${
+      GROUP_SHARE * 100
+    }% GROUP_CHAT), and leaves after ~${MEAN_ONLINE_S} s online on ` +
+    `average (${
+      options.drops
+        ? "a third each LOGINOUT, half-close, drop with a send in flight"
+        : "half LOGINOUT, half half-close"
+    }), ` +
+    `for 50–500 ms or, ${
       LONG_ABSENCE_SHARE * 100
-    }% of the time, 1–3 s.`,
-    `Expected: each ACKed message once at each recipient (GROUP_CHAT: every member but the sender), live or in ` +
-    `LOGIN_ACK; ${fmtInt(tally.deliveredOffline)} of the deliveries came offline.`,
-    `Logins ${counters.logins} (${counters.loginRetries} retried: previous session still ending), LOGINOUT ` +
-    `${counters.logouts}, disconnects ${counters.disconnects}; sends refused or unanswered ${tally.refused}; ` +
-    `out of order ${tally.reordered}; presence frames ${counters.presence}.`,
+    }% of the time, 1–3 s; it comes back with its token (after ` +
+    `LOGINOUT revoked it, with the password).`,
+    `Expected: each ACKed message once at every device of its recipients (GROUP_CHAT: every member but the ` +
+    `sender): ${fmtInt(tally.expected)} receipts; ${fmtInt(tally.deliveredLive)} came live, ` +
+    `${fmtInt(tally.deliveredOffline)} offline, ${fmtInt(tally.deliveredBySync)} by SYNC after an unclean ` +
+    `end, ${fmtInt(tally.deliveredByFinalSync)} only by the final SYNC; ${tally.redelivered} redelivered ` +
+    `with a seq the device already had (allowed).`,
+    `Logins ${counters.logins} (${counters.tokenLogins} with a token, ${counters.passwordLogins} with the ` +
+    `password, ${counters.tokenRefused} tokens refused, ${counters.loginRetries} retried), LOGINOUT ` +
+    `${counters.logouts}, half-closes ${counters.disconnects}, drops ${counters.drops}, closed by the server ` +
+    `${counters.serverCloses}; resends ${counters.resends} (${tally.acknowledgedAsDup} acknowledged as dup), ` +
+    `busy ${counters.busy}; refused ${tally.refused}, fate unknown ${tally.unknown}; out of order ` +
+    `${tally.reordered}; seq conflicts ${tally.seqConflicts}; SYNC walks ${counters.syncFills}; presence ` +
+    `frames ${counters.presence}; live copies to the sender's other devices ${counters.copies}.`,
     `Chat ACKs by node: ${[...counters.acksByNode].map(([node, n]) => `${node} ${n}`).join(", ")}.`,
   ];
+  if (soaked.fault) notes.push(`Fault: ${soaked.fault}`);
   if (counters.lastError) notes.push(`Last error: ${counters.lastError}`);
   if (tally.lostSamples.length > 0) notes.push(`Lost (first few): ${tally.lostSamples.join("; ")}`);
+  if (tally.wrongSamples.length > 0) notes.push(`Wrong (first few): ${tally.wrongSamples.join("; ")}`);
   return {
-    title: `soak — ${options.users} users, ${options.duration} s${options.cluster ? " across 2 nodes" : ""}`,
+    title: `soak — ${options.users} users × ${options.devices} devices, ${options.duration} s${
+      options.cluster ? " across 2 nodes" : ""
+    }${fault ? `, fault ${fault}` : ""}`,
     headers: [
       "sent",
       "acked",
-      "delivered",
+      "device receipts",
       "LOST",
       "DUPLICATED",
+      "OUT OF ORDER",
+      "redelivered",
       "acked msg/s",
-      "deliveries/s",
+      "receipts/s",
       "errors",
       "server CPU",
       "server RSS",
@@ -280,6 +413,8 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       tally.delivered,
       tally.lost,
       tally.duplicated,
+      tally.reordered + tally.seqConflicts,
+      tally.redelivered,
       fmtInt(tally.acknowledged / seconds),
       fmtInt(tally.delivered / seconds),
       counters.errors,
@@ -292,10 +427,11 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       target: target.description,
       serverArgs: target.serverArgs,
       seconds,
+      fault: soaked.fault,
       tally,
       counters: { ...counters, acksByNode: Object.fromEntries(counters.acksByNode) },
       processes: usage,
     },
-    failed: verdict(tally),
+    failed: verdict(tally, fault !== undefined),
   };
 }

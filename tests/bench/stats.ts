@@ -106,3 +106,19 @@ export class Histogram {
     };
   }
 }
+
+/**
+ * The median of `values` (the mean of the two middle ones for an even count); NaN for none.
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * median([4, 1, 3, 2]); // 2.5
+ * ```
+ */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

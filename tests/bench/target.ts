@@ -8,7 +8,7 @@
 
 import { ServerProcess } from "../harness/chat_node.ts";
 import { freePort } from "../harness/free_port.ts";
-import type { BenchOptions, Endpoint } from "./args.ts";
+import type { BenchOptions, Endpoint, Fault } from "./args.ts";
 import { pidListeningOn, type WatchedProcess } from "./process_stats.ts";
 import { note, progress } from "./report.ts";
 import { type BenchUser, registerUsers, seedUsers } from "./users.ts";
@@ -25,6 +25,12 @@ export interface Target extends AsyncDisposable {
   readonly serverArgs: string[];
   /** `/metrics` of the node, when it was asked for and the bench started the node. */
   readonly metricsUrl?: string;
+  /**
+   * Injects a fault into a cluster the bench started (`kill`: kill -9 of a node, then restarted on its port;
+   * `mariadb`, `redis`: restarted) and resolves, once it is over, with what was done and how long it took.
+   * Absent for other targets.
+   */
+  injectFault?(fault: Fault): Promise<string>;
   /** `count` users that can log in; `cost` applies where users are seeded rather than registered. */
   prepareUsers(count: number, cost: "real" | "cheap"): Promise<BenchUser[]>;
   /** How {@linkcode Target.prepareUsers} makes users at `cost`, for the report. */
@@ -38,7 +44,12 @@ export interface TargetNeeds {
   maxConnections?: number;
   /** Start the node with `--metrics-port` (V8 heap figures for the idle scenario). */
   metrics?: boolean;
+  /** Live devices per user the nodes must allow (raises --max-devices when above its default). */
+  maxDevices?: number;
 }
+
+/** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
+const DEFAULT_MAX_DEVICES = 5;
 
 /**
  * Flags for the nodes the bench starts: the server's own rate limit unless `--rate-limit` says otherwise (the
@@ -51,6 +62,7 @@ function benchFlags(options: BenchOptions, needs: TargetNeeds): string[] {
   if ((needs.maxConnections ?? 0) > 19_000) {
     flags.push("--max-connections", String(needs.maxConnections! + 1000));
   }
+  if ((needs.maxDevices ?? 0) > DEFAULT_MAX_DEVICES) flags.push("--max-devices", String(needs.maxDevices));
   return flags;
 }
 
@@ -222,14 +234,12 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
     const serverArgs = ["--mysql", db.url, "--redis", redis.url, ...benchFlags(options, needs)];
     progress("cluster: starting two nodes");
     const nodes: Node[] = [];
+    const nodeArgs = (id: string, port: number) => ["--port", String(port), "--node-id", id, ...serverArgs];
     for (const id of ["n1", "n2"]) {
-      const node = await startNode(
-        ["--port", "0", "--node-id", id, ...serverArgs],
-        `${dir}/${id}.log`,
-        options,
-      );
-      nodes.push(node);
-      cleanup.push(() => node.stop("SIGTERM"));
+      const node = await startNode(nodeArgs(id, 0), `${dir}/${id}.log`, options);
+      const index = nodes.push(node) - 1;
+      // By index: a node restarted by a fault is the one to stop.
+      cleanup.push(() => nodes[index].stop("SIGTERM"));
     }
     progress("cluster: starting nginx");
     const nginx = await NginxServer.start({ upstreams: nodes.map((node) => `127.0.0.1:${node.port}`) });
@@ -243,8 +253,27 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
       if (pid !== undefined) watch.push({ name, pid });
     }
     const endpoint = { hostname: "127.0.0.1", port: nginx.port };
+    const injectFault = async (fault: Fault): Promise<string> => {
+      const started = performance.now();
+      const took = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+      if (fault === "mariadb") {
+        await db.restart();
+        return `MariaDB restarted (SIGTERM, started again on its port and data) in ${took()}`;
+      }
+      if (fault === "redis") {
+        await redis.restart();
+        return `Redis restarted (SIGTERM, started again on its port, its data gone) in ${took()}`;
+      }
+      const victim = nodes[0];
+      await victim.stop("SIGKILL");
+      // The same id and port: nginx sends to it again, and it takes its id back once the old lease expired.
+      nodes[0] = await startNode(nodeArgs("n1", victim.port), `${dir}/n1.log`, options);
+      watch[0] = { name: "n1", pid: nodes[0].pid };
+      return `node n1 killed (SIGKILL) and started again on its port: back after ${took()}`;
+    };
     return {
       description: "2 nodes (MariaDB + Redis bus) behind nginx (stream, least_conn)",
+      injectFault,
       endpoints: [endpoint, endpoint],
       watch,
       serverArgs: serverArgs.map((arg) => arg.replace(/\/\/[^@/]*@/, "//***@")),

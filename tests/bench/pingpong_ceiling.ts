@@ -1,0 +1,160 @@
+/**
+ * `pingpong --ceiling`: the server (one node the bench starts, embedded default, v2: every message stored
+ * before its ACK) and the ceiling relay (`ceiling_server.ts`: parse, re-serialise, forward, ACK, nothing else)
+ * measured in the same run, in interleaved rounds, so that both see the same machine. The figure is the
+ * ratio of their median rates (the issue's target: at least 0.6x).
+ *
+ * @module
+ */
+
+import type { BenchOptions } from "./args.ts";
+import { startCeilingRelay } from "./ceiling_process.ts";
+import { loginPairs, PingPong, type PingPongWindow, runFor, WINDOW_HEADERS, windowRow } from "./pingpong.ts";
+import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
+import { endProgress, fmtInt, fmtMs, type ScenarioResult } from "./report.ts";
+import { median } from "./stats.ts";
+import { startTarget } from "./target.ts";
+import { registerUsers } from "./users.ts";
+
+/** The share of the ceiling the server must reach (issue 12, "Speed and memory"). */
+export const CEILING_TARGET = 0.6;
+
+/** One side of the comparison. */
+interface Side {
+  name: "server" | "ceiling";
+  engine: PingPong;
+  watch: ProcessWatch;
+  windows: (PingPongWindow & { processes: ProcessUsage[] })[];
+  /** Pairs whose last message of a round never arrived (lost, or stuck), summed over the rounds. */
+  stalled: number;
+}
+
+/**
+ * Which side runs first in round `round` (1-based): they alternate, so that a machine getting slower or
+ * faster during the run favours neither.
+ *
+ * @example
+ * ```ts
+ * roundOrder(1); // ["server", "ceiling"]
+ * roundOrder(2); // ["ceiling", "server"]
+ * ```
+ */
+export function roundOrder(round: number): ["server", "ceiling"] | ["ceiling", "server"] {
+  return round % 2 === 1 ? ["server", "ceiling"] : ["ceiling", "server"];
+}
+
+/** server / ceiling of the median rates, and whether it meets {@linkcode CEILING_TARGET}. */
+export function ceilingRatio(serverRates: number[], ceilingRates: number[]): { ratio: number; met: boolean } {
+  const ratio = median(serverRates) / median(ceilingRates);
+  return { ratio, met: ratio >= CEILING_TARGET };
+}
+
+/** Runs one measured window of `side` (warm-up first: each side was idle while the other ran). */
+async function measure(side: Side, options: BenchOptions, label: string): Promise<PingPongWindow> {
+  side.engine.start();
+  try {
+    if (options.warmup > 0) await runFor(side.engine, options.warmup, `${label} warm-up`);
+    side.engine.window();
+    await side.watch.start();
+    await runFor(side.engine, options.duration, label);
+    const window = side.engine.window();
+    side.windows.push({ ...window, processes: await side.watch.stop() });
+    return window;
+  } finally {
+    side.stalled += await side.engine.stop();
+  }
+}
+
+/** The `pingpong --ceiling` scenario. */
+export async function pingpongAgainstCeiling(options: BenchOptions): Promise<ScenarioResult> {
+  await using target = await startTarget(options);
+  await using relay = await startCeilingRelay();
+  const count = options.pairs * 2;
+  const serverUsers = await target.prepareUsers(count, options.hashCost ?? "cheap");
+  const relayUsers = await registerUsers(relay.endpoint, count);
+  const engineOptions = { v1: false, msgBytes: options.msgBytes, rate: options.rate };
+  const sides: Record<Side["name"], Side> = {
+    server: {
+      name: "server",
+      engine: new PingPong(
+        await loginPairs(serverUsers, target.endpoints, { v1: false, sequential: false }),
+        serverUsers,
+        engineOptions,
+      ),
+      watch: new ProcessWatch(target.watch),
+      windows: [],
+      stalled: 0,
+    },
+    ceiling: {
+      name: "ceiling",
+      engine: new PingPong(
+        await loginPairs(relayUsers, [relay.endpoint, relay.endpoint], { v1: false, sequential: false }),
+        relayUsers,
+        engineOptions,
+      ),
+      watch: new ProcessWatch([{ name: "ceiling", pid: relay.pid }]),
+      windows: [],
+      stalled: 0,
+    },
+  };
+  const rows: (string | number)[][] = [];
+  try {
+    for (let round = 1; round <= options.repeats; round++) {
+      for (const name of roundOrder(round)) {
+        const label = `pingpong ${options.pairs} pairs, ${name}, round ${round}/${options.repeats}`;
+        const window = await measure(sides[name], options, label);
+        rows.push(windowRow(`${round} ${name}`, window, sides[name].windows.at(-1)!.processes));
+      }
+    }
+  } finally {
+    sides.server.engine.close();
+    sides.ceiling.engine.close();
+    endProgress();
+  }
+  const rates = (side: Side) => side.windows.map((w) => w.messagesPerSecond);
+  const { ratio, met } = ceilingRatio(rates(sides.server), rates(sides.ceiling));
+  for (const side of [sides.server, sides.ceiling]) {
+    rows.push([
+      `median ${side.name}`,
+      fmtInt(median(rates(side))),
+      fmtMs(median(side.windows.map((w) => w.latency.p50))),
+      fmtMs(median(side.windows.map((w) => w.latency.p99))),
+      fmtMs(median(side.windows.map((w) => w.latency.p999))),
+      "",
+      side.windows.reduce((sum, w) => sum + w.errors, 0),
+      "",
+      "",
+      "",
+    ]);
+  }
+  rows.push(["server / ceiling", `${ratio.toFixed(2)}x`, "", "", "", "", "", "", "", ""]);
+  const stalled = [sides.server, sides.ceiling].filter((side) => side.stalled > 0).map((side) =>
+    `${side.name}: ${side.stalled} pairs did not receive their last message within 5 s of a round's end`
+  );
+  return {
+    title: `pingpong — ${options.pairs} pairs, the server against the ceiling relay`,
+    headers: WINDOW_HEADERS,
+    rows,
+    notes: [
+      `Server: ${target.description}, protocol v2: every message stored in its conversation before its ACK. ` +
+      `Ceiling: tests/bench/ceiling_server.ts (parses, re-serialises, forwards and ACKs; stores nothing).`,
+      `${options.pairs} pairs each, ${options.msgBytes}-character messages, ${
+        options.rate ? `paced at ${options.rate} messages/s per pair` : "closed loop"
+      }; ${options.repeats} interleaved rounds (the first side alternates), ${options.warmup} s warm-up and ` +
+      `${options.duration} s measured per side and round.`,
+      `Target: server ≥ ${CEILING_TARGET}x the ceiling (median rates) → ${met ? "met" : "missed"} (${
+        ratio.toFixed(2)
+      }x).`,
+      ...stalled,
+    ],
+    data: {
+      target: target.description,
+      serverArgs: target.serverArgs,
+      server: sides.server.windows,
+      ceiling: sides.ceiling.windows,
+      ratio,
+      met,
+    },
+    failed: stalled.length > 0 ? stalled.join("; ") : undefined,
+  };
+}
