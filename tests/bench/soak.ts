@@ -24,7 +24,7 @@ import type { BenchOptions, Endpoint } from "./args.ts";
 import { ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
 import { type PendingSend, type SoakAccount, SoakCounters, SoakDevice } from "./soak_device.ts";
-import { SoakLedger, type SoakTally } from "./soak_ledger.ts";
+import { deviceNames, SoakLedger, verdict } from "./soak_ledger.ts";
 import { startTarget } from "./target.ts";
 import { forEachLimited } from "./users.ts";
 
@@ -61,11 +61,6 @@ interface Run {
   /** Milliseconds between two sends of one device (0: flat out). */
   interval: number;
   drops: boolean;
-}
-
-/** The LOGIN `device` of each device index: none for one device per user (the one-session rule). */
-export function deviceNames(count: number): (string | undefined)[] {
-  return count === 1 ? [undefined] : Array.from({ length: count }, (_, i) => `d${i}`);
 }
 
 /** Logs every device in, creates the groups (users in two each) and joins them. */
@@ -283,24 +278,6 @@ async function drain(run: Run, sequential: boolean): Promise<void> {
     progress(`soak: final SYNC ${++done}/${devices.length}`);
   });
   await forEachLimited(devices.length, 16, (i) => devices[i].logout());
-}
-
-/**
- * What went wrong, or undefined. Messages that only the final SYNC brought were missed by live and
- * offline delivery: allowed after a fault (DESIGN.md: with Redis gone, devices get them at their next
- * sync), a finding otherwise.
- */
-export function verdict(tally: SoakTally, faulted: boolean): string | undefined {
-  const wrong = [
-    tally.lost && `${tally.lost} lost`,
-    tally.duplicated && `${tally.duplicated} duplicated`,
-    tally.unexpected && `${tally.unexpected} received by a device whose user was not a recipient`,
-    tally.reordered && `${tally.reordered} out of order`,
-    tally.seqConflicts && `${tally.seqConflicts} seq conflicts`,
-    !faulted && tally.deliveredByFinalSync &&
-    `${tally.deliveredByFinalSync} reached a device only through the final SYNC`,
-  ].filter(Boolean);
-  return wrong.length > 0 ? wrong.join(", ") : undefined;
 }
 
 /** The `soak` scenario. */

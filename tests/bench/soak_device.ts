@@ -18,7 +18,6 @@ import type { Endpoint } from "./args.ts";
 import { LoadClient, type Reply } from "./load_client.ts";
 import { SeqTracker } from "./seq_tracker.ts";
 import type { ReceiptPath, SoakLedger } from "./soak_ledger.ts";
-import type { BenchUser } from "./users.ts";
 
 const decoder = new TextDecoder();
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -68,7 +67,8 @@ export class SoakCounters {
 
 /** A user of the soak, shared by its devices. */
 export interface SoakAccount {
-  user: BenchUser;
+  /** Who logs in (a `users.ts` BenchUser). */
+  user: { id: number; password: string };
   /** Groups this user belongs to. */
   groups: number[];
 }

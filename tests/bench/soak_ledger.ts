@@ -288,3 +288,26 @@ export class SoakLedger {
     if (this.#wrongSamples.length < 10) this.#wrongSamples.push(text);
   }
 }
+
+/** The LOGIN `device` of each device index: none for one device per user (the one-session rule). */
+export function deviceNames(count: number): (string | undefined)[] {
+  return count === 1 ? [undefined] : Array.from({ length: count }, (_, i) => `d${i}`);
+}
+
+/**
+ * What went wrong, or undefined. Messages that only the final SYNC brought were missed by live and
+ * offline delivery: allowed after a fault (DESIGN.md: with Redis gone, devices get them at their next
+ * sync), a finding otherwise.
+ */
+export function verdict(tally: SoakTally, faulted: boolean): string | undefined {
+  const wrong = [
+    tally.lost && `${tally.lost} lost`,
+    tally.duplicated && `${tally.duplicated} duplicated`,
+    tally.unexpected && `${tally.unexpected} received by a device whose user was not a recipient`,
+    tally.reordered && `${tally.reordered} out of order`,
+    tally.seqConflicts && `${tally.seqConflicts} seq conflicts`,
+    !faulted && tally.deliveredByFinalSync &&
+    `${tally.deliveredByFinalSync} reached a device only through the final SYNC`,
+  ].filter(Boolean);
+  return wrong.length > 0 ? wrong.join(", ") : undefined;
+}
