@@ -145,7 +145,7 @@ function chat(from: number, seq: number, text: string): Frame {
 }
 
 /** User 1's device `name` (none: the plain login, device "default") with a ledger of that one device. */
-function setUp(name: string | undefined = "phone") {
+function setUp(name: string | undefined) {
   const ledger = new SoakLedger(40, [name ?? "default"]);
   const counters = new SoakCounters();
   const device = new SoakDevice({ user: { id: 1, password: "pw" }, groups: [] }, 0, name, {
@@ -162,7 +162,7 @@ Deno.test({
   sanitizeResources: true,
   async fn() {
     await using server = new FakeServer(contractAnswers([]));
-    const { device, counters } = setUp();
+    const { device, counters } = setUp("phone");
     await device.login(server.endpoint);
     await device.disconnect();
     await device.login(server.endpoint);
@@ -204,7 +204,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const { ledger, device, counters } = setUp();
+    const { ledger, device, counters } = setUp("phone");
     const fromPeer = ledger.newMessage(2, 0);
     const second = ledger.newMessage(2, 0);
     ledger.acknowledged(fromPeer.key, [1], { conv: "u:1:2", seq: 1, mid: "m1", dup: false });
@@ -237,7 +237,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    const { ledger, device, counters } = setUp();
+    const { ledger, device, counters } = setUp("phone");
     const seen = ledger.newMessage(2, 0);
     const missed = ledger.newMessage(2, 0);
     const conv = [chat(2, 1, seen.text), chat(1, 2, "mine"), chat(2, 3, missed.text)];
@@ -270,7 +270,7 @@ Deno.test({
   sanitizeResources: true,
   async fn() {
     await using server = new FakeServer(contractAnswers([]));
-    const { device, counters } = setUp();
+    const { device, counters } = setUp("phone");
     await device.login(server.endpoint);
     server.connections[0].close();
     await eventually(() => !device.online, { what: "the close", timeoutMs: 5000 });
@@ -300,7 +300,7 @@ Deno.test({
       }
       return answers(frame, connection);
     });
-    const { device, counters } = setUp();
+    const { device, counters } = setUp("phone");
     await device.login(server.endpoint);
     await device.disconnect();
     await device.login(server.endpoint);
