@@ -36,6 +36,16 @@ export interface Config {
   maxConnections: number;
   /** Outbound bytes queued for a client that does not read before it is disconnected. */
   maxOutboundBytes: number;
+  /** Live devices one user may have across all nodes. */
+  maxDevices: number;
+  /** Days a resume token is valid. */
+  tokenDays: number;
+  /** Resume tokens kept per user (the newest). */
+  maxTokens: number;
+  /** Days chat messages are kept; 0 keeps them forever. */
+  retentionDays: number;
+  /** The largest `limit` of a SYNC or HISTORY page. */
+  pageLimit: number;
 }
 
 /** A configuration value that cannot be used; the message names the flag and the value. */
@@ -64,6 +74,11 @@ const FLAGS = {
   "rate-limit": { type: "string", env: "CHAT_RATE_LIMIT" },
   "max-connections": { type: "string", env: "CHAT_MAX_CONNECTIONS" },
   "max-outbound-bytes": { type: "string", env: "CHAT_MAX_OUTBOUND_BYTES" },
+  "max-devices": { type: "string", env: "CHAT_MAX_DEVICES" },
+  "token-days": { type: "string", env: "CHAT_TOKEN_DAYS" },
+  "max-tokens": { type: "string", env: "CHAT_MAX_TOKENS" },
+  "retention-days": { type: "string", env: "CHAT_RETENTION_DAYS" },
+  "page-limit": { type: "string", env: "CHAT_PAGE_LIMIT" },
   help: { type: "boolean", env: "" },
   version: { type: "boolean", env: "" },
 } as const;
@@ -90,6 +105,11 @@ export const USAGE = `Usage: deno task serve [options]
   --rate-limit N          requests/s per connection, burst 2N (20000)  CHAT_RATE_LIMIT
   --max-connections N     open connections per node (20000)            CHAT_MAX_CONNECTIONS
   --max-outbound-bytes N  queued bytes for a slow reader (4194304)     CHAT_MAX_OUTBOUND_BYTES
+  --max-devices N         live devices per user, all nodes (5)         CHAT_MAX_DEVICES
+  --token-days N          days a resume token is valid (30)            CHAT_TOKEN_DAYS
+  --max-tokens N          resume tokens kept per user (20)             CHAT_MAX_TOKENS
+  --retention-days N      days messages are kept, 0 = forever (0)      CHAT_RETENTION_DAYS
+  --page-limit N          largest SYNC/HISTORY page (1000)             CHAT_PAGE_LIMIT
   --version               print the version and exit
   --help                  print this list and exit
 `;
@@ -186,6 +206,11 @@ export function parseCommand(args: string[], env: (name: string) => string | und
     rateLimit: integer("rate-limit", get("rate-limit") ?? "20000", 1, 1_000_000),
     maxConnections: integer("max-connections", get("max-connections") ?? "20000", 1, 1_000_000),
     maxOutboundBytes: integer("max-outbound-bytes", get("max-outbound-bytes") ?? "4194304", 1024, 1 << 30),
+    maxDevices: integer("max-devices", get("max-devices") ?? "5", 1, 100),
+    tokenDays: integer("token-days", get("token-days") ?? "30", 1, 3650),
+    maxTokens: integer("max-tokens", get("max-tokens") ?? "20", 1, 1000),
+    retentionDays: integer("retention-days", get("retention-days") ?? "0", 0, 36_500),
+    pageLimit: integer("page-limit", get("page-limit") ?? "1000", 1, 10_000),
   };
   return { action: "serve", config };
 }

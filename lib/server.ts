@@ -11,6 +11,7 @@ import { serveOps } from "./ops/http_endpoint.ts";
 import { LoopLagMonitor } from "./ops/loop_lag.ts";
 import { Registry } from "./ops/metrics.ts";
 import { ChatService } from "./service/chat_service.ts";
+import { type Retention, startRetention } from "./service/retention.ts";
 import type { UndeliveredFrame } from "./service/session.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import type { Store } from "./store/store.ts";
@@ -73,6 +74,10 @@ export async function startNode(
       rateLimit: config.rateLimit,
       maxConnections: config.maxConnections,
       idleTimeout: config.idleTimeout,
+      maxDevices: config.maxDevices,
+      tokenDays: config.tokenDays,
+      maxTokensPerUser: config.maxTokens,
+      pageLimit: config.pageLimit,
     });
     await bus.start();
     server = listening("chat", "--port", config, () =>
@@ -94,7 +99,8 @@ export async function startNode(
           checks: [{ name: "store", check: () => store.ping() }, { name: "bus", check: () => bus!.ping() }],
         }),
     );
-    return runningNode({ server, service, store, bus, log, ops });
+    const retention = startRetention(store, config.retentionDays, log);
+    return runningNode({ server, service, store, bus, log, ops, retention });
   } catch (error) {
     await server?.close().catch(() => {});
     await bus?.close().catch(() => {});
@@ -204,15 +210,17 @@ interface Parts {
   bus: Bus;
   log: Logger;
   ops: Deno.HttpServer<Deno.NetAddr> | undefined;
+  retention: Retention;
 }
 
-function runningNode({ server, service, store, bus, log, ops }: Parts): ChatNode {
+function runningNode({ server, service, store, bus, log, ops, retention }: Parts): ChatNode {
   const idleSweep = setInterval(() => service.closeIdle(), 1000);
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
       log.info("shutting down", { connections: server.connections.size });
       clearInterval(idleSweep);
+      retention.stop();
       server.stopAccepting();
       await service.endAllLogins();
       await server.close();

@@ -1,6 +1,7 @@
 /**
  * MysqlStore against a real MariaDB started for this file: the shared store suite (a fresh database per case)
- * and what only a networked database has (schema details, server outages, credentials in errors).
+ * and what only a networked database has (schema details, several nodes sharing one database, server outages,
+ * credentials in errors). The upgrade of a released database is in tests/migrations_mysql_test.ts.
  *
  * One MariaDB for the file, started before its first test and stopped after its last
  * (tests/harness/mariadb_fixture.ts).
@@ -9,8 +10,11 @@
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { isFatalMysqlError, mysqlFactory, redactUrl } from "../lib/db/mysql_factory.ts";
+import { directConv } from "../lib/conversation_name.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlStore, type MysqlStoreOptions } from "../lib/store/mysql_store.ts";
+import type { NewMessage } from "../lib/store/store.ts";
+import { eventually } from "./harness/eventually.ts";
 import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { storeSuite } from "./store_suite.ts";
@@ -23,8 +27,8 @@ function test(name: string, fn: () => void | Promise<void>): void {
   Deno.test({ name, sanitizeOps: true, sanitizeResources: true, fn });
 }
 
-/** A migrated store over a new, empty database. */
-async function open(options?: MysqlStoreOptions): Promise<MysqlStore> {
+/** A migrated store over a new, empty database, and the database's URL. */
+async function openAt(options?: MysqlStoreOptions): Promise<{ store: MysqlStore; url: string }> {
   const url = await mariadb().createDatabase(`store_test_${++databases}`);
   const store = MysqlStore.open(url, options);
   try {
@@ -33,7 +37,27 @@ async function open(options?: MysqlStoreOptions): Promise<MysqlStore> {
     await store.close();
     throw error;
   }
-  return store;
+  return { store, url };
+}
+
+/** A migrated store over a new, empty database. */
+async function open(options?: MysqlStoreOptions): Promise<MysqlStore> {
+  return (await openAt(options)).store;
+}
+
+let mids = 0;
+
+/** A message to append, with a fresh mid and a frame that names its conv and seq. */
+function message(conv: string, senderId: number, extra: Partial<NewMessage> = {}): NewMessage {
+  const mid = `m${++mids}`;
+  return {
+    conv,
+    senderId,
+    mid,
+    ts: Date.now(),
+    frame: (seq) => JSON.stringify({ conv, seq, mid }),
+    ...extra,
+  };
 }
 
 /** Reads the database directly, past the store. */
@@ -48,7 +72,7 @@ async function inspect<T>(url: string, fn: (db: mysql.Connection) => Promise<T>)
 
 storeSuite("MysqlStore", () => open());
 
-test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, names compared exactly", async () => {
+test("MysqlStore.migrate() creates every table in utf8mb4 InnoDB once, names compared exactly", async () => {
   const url = await mariadb().createDatabase("migrate_twice");
   await using store = MysqlStore.open(url);
   await store.migrate();
@@ -64,12 +88,23 @@ test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, na
         "WHERE table_schema = DATABASE() ORDER BY table_name",
     );
     assert.deepEqual(
-      tables.map((t) => [t.name, t.engine, t.collation]),
-      ["allgroup", "friend", "groupuser", "offlinemessage", "user"].map((name) => [
-        name,
-        "InnoDB",
-        "utf8mb4_unicode_ci",
-      ]),
+      tables.map((t) => [t.name, t.engine, t.collation]).sort(),
+      [
+        "allgroup",
+        "conversations",
+        "device_cursors",
+        "device_tokens",
+        "devices",
+        "friend",
+        "groupjoin",
+        "groupleft",
+        "groupuser",
+        "messages",
+        "offlinemessage",
+        "read_seqs",
+        "schema_version",
+        "user",
+      ].map((name) => [name, "InnoDB", "utf8mb4_unicode_ci"]),
     );
     const [columns] = await db.execute<mysql.RowDataPacket[]>(
       "SELECT table_name AS t, column_name AS c, collation_name AS collation FROM information_schema.columns " +
@@ -79,19 +114,149 @@ test("MysqlStore.migrate() twice creates the five utf8mb4 InnoDB tables once, na
     assert.equal(collations["user.name"], "utf8mb4_bin");
     assert.equal(collations["allgroup.groupname"], "utf8mb4_bin");
     assert.equal(collations["offlinemessage.message"], "utf8mb4_unicode_ci");
+    assert.equal(collations["messages.frame"], "utf8mb4_unicode_ci");
+    assert.equal(collations["messages.cmid"], "ascii_bin");
+    const [versions] = await db.execute<mysql.RowDataPacket[]>(
+      "SELECT version, name FROM schema_version ORDER BY version",
+    );
+    assert.deepEqual(versions.map((row) => [row.version, row.name]), [[1, "initial"], [2, "conversations"]]);
   });
 });
 
-test("MysqlStore.storeOffline() round-trips a 100 KB frame of emoji", async () => {
+test("MysqlStore.appendMessages() round-trips a 100 KB frame of emoji", async () => {
   await using store = await open();
   const a = await store.createUser("a", "h");
-  const frame = JSON.stringify({ msgid: 6, id: a, msg: "😀👩‍👩‍👧🚀".repeat(4_000) + "end" });
-  assert.ok(new TextEncoder().encode(frame).length > 100_000);
-  await store.storeOffline([{ userId: a, frame }, { userId: a, frame: "after" }]);
-  const messages = await store.readOffline(a, 10);
+  const b = await store.createUser("b", "h");
+  const conv = directConv(a, b);
+  const text = JSON.stringify({ msgid: 6, id: a, msg: "😀👩‍👩‍👧🚀".repeat(4_000) + "end" });
+  assert.ok(new TextEncoder().encode(text).length > 100_000);
+  await store.appendMessages([
+    message(conv, a, { frame: () => text }),
+    message(conv, a, { frame: () => "after" }),
+  ]);
+  const messages = await store.messagesAfter(conv, 0, 10);
   assert.equal(messages.length, 2);
-  assert.ok(messages[0].frame === frame, "frame changed on the way");
+  assert.ok(messages[0].frame === text, "frame changed on the way");
   assert.equal(messages[1].frame, "after");
+});
+
+test("MysqlStore: two nodes appending to one conversation at once get seqs 1..n, each once", async () => {
+  const { store: first, url } = await openAt({ pool: { max: 4 } });
+  await using _first = first;
+  await using second = MysqlStore.open(url, { pool: { max: 4 } });
+  const a = await first.createUser("a", "h");
+  const b = await first.createUser("b", "h");
+  const conv = directConv(a, b);
+  // 2 nodes x 60 batches of 5, all in flight at once: the batches contend for the conversation's row.
+  const batches = Array.from({ length: 120 }, (_, i) => ({
+    node: i % 2 === 0 ? first : second,
+    messages: Array.from({ length: 5 }, (_, j) => message(conv, j % 2 === 0 ? a : b)),
+  }));
+  const results = await Promise.all(batches.map(({ node, messages }) => node.appendMessages(messages)));
+  for (const result of results) {
+    // A batch's messages are consecutive: one transaction took them together.
+    assert.deepEqual(result.map((m) => m.seq), result.map((_, j) => result[0].seq + j));
+  }
+  const seqs = results.flat().map((m) => m.seq).sort((x, y) => x - y);
+  assert.deepEqual(seqs, Array.from({ length: 600 }, (_, i) => i + 1));
+  const stored = await second.messagesAfter(conv, 0, 1_000);
+  assert.deepEqual(stored.map((m) => m.seq), seqs);
+  const byMid = new Map(results.flat().map((m) => [m.mid, m.seq]));
+  for (const m of stored) assert.equal(byMid.get(m.mid), m.seq, `${m.mid} stored at another seq`);
+  assert.equal(await first.lastSeq(conv), 600);
+});
+
+test("MysqlStore: the same cmid sent through two nodes at once is stored once, the other is dup", async () => {
+  const { store: first, url } = await openAt();
+  await using _first = first;
+  await using second = MysqlStore.open(url);
+  const a = await first.createUser("a", "h");
+  const b = await first.createUser("b", "h");
+  const conv = directConv(a, b);
+  for (let i = 0; i < 30; i++) {
+    const cmid = `retry-${i}`;
+    const [[one], [other]] = await Promise.all([
+      first.appendMessages([message(conv, a, { cmid })]),
+      second.appendMessages([message(conv, a, { cmid })]),
+    ]);
+    assert.deepEqual([one.dup, other.dup].sort(), [false, true], cmid);
+    assert.deepEqual(
+      { ...one, dup: false },
+      { ...other, dup: false },
+      `${cmid}: dup answers another message`,
+    );
+  }
+  const stored = await first.messagesAfter(conv, 0, 100);
+  assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 30 }, (_, i) => i + 1));
+});
+
+test("MysqlStore.appendMessages() that the database refuses stores nothing and leaves no seq gap", async () => {
+  const { store, url } = await openAt();
+  await using _store = store;
+  const a = await store.createUser("a", "h");
+  const b = await store.createUser("b", "h");
+  const conv = directConv(a, b);
+  await store.appendMessages([message(conv, a)]);
+  // The conversation's row is raised before the messages are inserted; the refused INSERT rolls it back.
+  await assert.rejects(
+    store.appendMessages([message(conv, a), message(conv, b, { mid: "x".repeat(300) })]),
+    /too long/i,
+  );
+  assert.equal(await store.lastSeq(conv), 1);
+  const [next] = await store.appendMessages([message(conv, b)]);
+  assert.equal(next.seq, 2);
+  await inspect(url, async (db) => {
+    const [rows] = await db.execute<mysql.RowDataPacket[]>("SELECT seq FROM messages ORDER BY seq");
+    assert.deepEqual(rows.map((row) => row.seq), [1, 2]);
+  });
+  assert.equal(store.poolStats().inUse, 0);
+});
+
+test("MysqlStore.appendMessages() chosen as a deadlock victim runs again and stores its batch once", async () => {
+  const { store, url } = await openAt();
+  await using _store = store;
+  const a = await store.createUser("a", "h");
+  const b = await store.createUser("b", "h");
+  const c = await store.createUser("c", "h");
+  const first = directConv(a, b);
+  const second = directConv(a, c);
+  await store.appendMessages([message(first, a), message(second, a)]);
+
+  const other = await mysql.createConnection(url);
+  try {
+    // Another transaction holds the second conversation's row and has written more rows than the batch will,
+    // so InnoDB picks the batch as the victim of the deadlock below.
+    await other.query("START TRANSACTION");
+    await other.query("INSERT INTO read_seqs (userid, conv, readseq) VALUES ?", [
+      Array.from({ length: 50 }, (_, i) => [c + 1_000 + i, "g:1", 0]),
+    ]);
+    await other.execute("SELECT lastseq FROM conversations WHERE conv = ? FOR UPDATE", [second]);
+    // The batch locks the first conversation's row, then waits for the second's.
+    const appending = store.appendMessages([message(first, b), message(second, c)]);
+    await eventually(async () => {
+      // (information_schema.innodb_trx lists no waiting transaction on MariaDB 10.11; the processlist does.)
+      const [rows] = await other.query<mysql.RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE 'INSERT INTO conversations %'",
+      );
+      assert.equal(Number(rows[0].n), 1);
+    }, { what: "the batch waiting for the second conversation" });
+    // Taking the first conversation's row closes the cycle; it succeeds only because the batch was rolled back.
+    await other.execute("SELECT lastseq FROM conversations WHERE conv = ? FOR UPDATE", [first]);
+    await other.query("ROLLBACK");
+    const stored = await appending;
+    assert.deepEqual(stored.map((m) => [m.conv, m.seq, m.dup]), [[first, 2, false], [second, 2, false]]);
+  } finally {
+    await other.end();
+  }
+  assert.deepEqual((await store.messagesAfter(first, 0, 10)).map((m) => m.seq), [1, 2]);
+  assert.deepEqual((await store.messagesAfter(second, 0, 10)).map((m) => m.seq), [1, 2]);
+});
+
+test("MysqlStore.appendMessages() on an unreachable database rejects with StoreUnavailableError", async () => {
+  await using store = MysqlStore.open(`mysql://chat@127.0.0.1:${freePort()}/chat`, {
+    pool: { acquireTimeout: 300 },
+  });
+  await assert.rejects(store.appendMessages([message("u:1:2", 1)]), StoreUnavailableError);
 });
 
 test("MysqlStore serves many concurrent calls through a small pool", async () => {
@@ -105,27 +270,65 @@ test("MysqlStore serves many concurrent calls through a small pool", async () =>
   assert.equal(stats.waiting, 0);
 });
 
-test("MysqlStore.existingUsers() and deleteOffline() handle lists longer than one batch", async () => {
-  await using store = await open();
+test("MysqlStore handles lists longer than one statement's batch", async () => {
+  const { store, url } = await openAt();
+  await using _store = store;
   const a = await store.createUser("a", "h");
-  await store.storeOffline(Array.from({ length: 700 }, (_, i) => ({ userId: a, frame: `m${i}` })));
-  const messages = await store.readOffline(a, 1_000);
-  assert.deepEqual(messages.map((m) => m.frame), Array.from({ length: 700 }, (_, i) => `m${i}`));
-  const missing = Array.from({ length: 600 }, (_, i) => a + 1_000 + i);
-  assert.deepEqual(await store.existingUsers([...missing, a, a]), new Set([a]));
-  await store.deleteOffline(a, messages.slice(0, 555).map((m) => m.id));
+  const others = await Promise.all(Array.from({ length: 130 }, (_, i) => store.createUser(`u${i}`, "h")));
+  // 700 messages in one batch: many multi-row INSERTs in one transaction, in order.
+  const conv = directConv(a, others[0]);
+  const stored = await store.appendMessages(
+    Array.from({ length: 700 }, (_, i) => message(conv, others[0], { frame: (seq) => `m${i} s${seq}` })),
+  );
+  assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 700 }, (_, i) => i + 1));
+  assert.deepEqual(
+    (await store.messagesAfter(conv, 0, 1_000)).map((m) => m.frame),
+    Array.from({ length: 700 }, (_, i) => `m${i} s${i + 1}`),
+  );
+  // One message in each of 130 conversations: messagesPast and saveCursors span several statements.
+  const convs = others.map((other) => directConv(a, other));
+  await store.appendMessages(others.map((other, i) => message(convs[i], other)));
+  const cursors = new Map(convs.map((c) => [c, 0]));
+  cursors.set(conv, 700);
+  const past = await store.messagesPast(a, cursors, 1_000);
+  assert.deepEqual(past.map((m) => [m.conv, m.seq]), convs.map((c, i) => [c, i === 0 ? 701 : 1]));
+  assert.deepEqual((await store.messagesPast(a, cursors, 5)).map((m) => m.conv), convs.slice(0, 5));
+  await store.registerDevice(a, "phone");
+  await store.saveCursors(convs.map((c) => ({ userId: a, device: "phone", conv: c, seq: 1 })));
+  const saved = await store.deviceCursors(a, "phone");
+  assert.deepEqual(convs.map((c) => saved.get(c)?.cursor), convs.map(() => 1));
+  assert.equal((await store.listConversations(a)).length, 130);
+  // Legacy offline rows and user lists past one batch.
+  await inspect(url, (db) =>
+    db.query(
+      "INSERT INTO offlinemessage (userid, message) VALUES ?",
+      [Array.from({ length: 700 }, (_, i) => [a, `o${i}`])],
+    ));
+  const offline = await store.readOffline(a, 1_000);
+  assert.deepEqual(offline.map((m) => m.frame), Array.from({ length: 700 }, (_, i) => `o${i}`));
+  await store.deleteOffline(a, offline.slice(0, 555).map((m) => m.id));
   assert.deepEqual(
     (await store.readOffline(a, 1_000)).map((m) => m.frame),
-    messages.slice(555).map((m) => m.frame),
+    offline.slice(555).map((m) => m.frame),
   );
+  const missing = Array.from({ length: 600 }, (_, i) => a + 1_000 + i);
+  assert.deepEqual(await store.existingUsers([...missing, a, a]), new Set([a]));
 });
 
-test("MysqlStore rejects bad ids and limits with RangeError before touching the database", async () => {
+test("MysqlStore rejects bad ids, names and limits with RangeError before touching the database", async () => {
   await using store = await open();
   await assert.rejects(store.findUser(1.5), RangeError);
   await assert.rejects(store.readOffline(1, -1), RangeError);
-  await assert.rejects(store.storeOffline([{ userId: Number.NaN, frame: "x" }]), RangeError);
+  await assert.rejects(store.appendMessages([message("u:2:1", 1)]), RangeError);
+  await assert.rejects(store.appendMessages([message("u:1:2", Number.NaN)]), RangeError);
+  await assert.rejects(store.messagesAfter("g:1", -1, 10), RangeError);
+  await assert.rejects(
+    store.saveCursors([{ userId: 1, device: "x".repeat(65), conv: "g:1", seq: 1 }]),
+    RangeError,
+  );
+  await assert.rejects(store.messagesPast(1, new Map([["nope", 0]]), 10), RangeError);
   assert.deepEqual(store.poolStats().inUse, 0);
+  assert.deepEqual(await store.messagesAfter("u:1:2", 0, 10), []);
 });
 
 test("MysqlStore reports an unreachable database as StoreUnavailableError without the password", async () => {
@@ -207,10 +410,17 @@ Deno.test({
     const acquireTimeout = 1_000;
     await using store = await open({ pool: { acquireTimeout, max: 4 } });
     const alice = await store.createUser("alice", "h");
+    const conv = directConv(alice, alice + 1);
+    await store.appendMessages([message(conv, alice)]);
     await Promise.all([store.ping(), store.ping(), store.ping()]); // several idle connections
     try {
       await db.stop();
-      for (const call of [() => store.findUser(alice), () => store.createUser("bob", "h")]) {
+      const calls = [
+        () => store.findUser(alice),
+        () => store.createUser("bob", "h"),
+        () => store.appendMessages([message(conv, alice)]),
+      ];
+      for (const call of calls) {
         const started = performance.now();
         await assert.rejects(call(), StoreUnavailableError);
         const elapsed = performance.now() - started;
@@ -222,6 +432,9 @@ Deno.test({
     assert.deepEqual(await store.findUser(alice), { id: alice, name: "alice", passwordHash: "h" });
     const bob = await store.createUser("bob", "h");
     assert.deepEqual(await store.existingUsers([alice, bob]), new Set([alice, bob]));
+    // Nothing of the refused batch was stored: the next message continues at seq 2.
+    assert.equal(await store.lastSeq(conv), 1);
+    assert.equal((await store.appendMessages([message(conv, alice)]))[0].seq, 2);
     assert.equal(store.poolStats().inUse, 0);
   },
 });

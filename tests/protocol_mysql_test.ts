@@ -1,6 +1,7 @@
 /** The protocol suite against a node on MySQL (a MariaDB started here); the store is the only difference. */
 import { startTestNode } from "./harness/chat_node.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
+import { devicesSuite } from "./devices_suite.ts";
 import { protocolSuite } from "./protocol_suite.ts";
 
 const mariadb = mariaDbPerFile();
@@ -13,3 +14,5 @@ function mysqlUrl(): Promise<string> {
 }
 
 protocolSuite("mysql", async () => startTestNode({ mysql: await mysqlUrl() }));
+
+devicesSuite("mysql", async (overrides) => startTestNode({ ...overrides, mysql: await mysqlUrl() }));

@@ -2,16 +2,45 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
+import { directConv } from "../lib/conversation_name.ts";
 import { storeSuite } from "./store_suite.ts";
+import { chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
 
 /** Deno 2.9 leaves the sanitizers off by default; these unit tests own every file handle and timer they use. */
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
-storeSuite("SqliteStore", async () => {
-  const store = SqliteStore.open(":memory:");
-  await store.migrate();
-  return store;
-});
+/**
+ * A migrated store on a file of its own in a temporary directory (a file, not `:memory:`, so that the case can
+ * reopen it and write legacy rows through a second connection, as the first release left them).
+ */
+export async function sqliteFixture(): Promise<StoreFixture> {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite_store_suite_" });
+  const path = `${dir}/chat.db`;
+  const fixture: StoreFixture = {
+    store: await openFile(path),
+    async reopen() {
+      await fixture.store.close();
+      fixture.store = await openFile(path);
+      return fixture.store;
+    },
+    insertLegacyOffline(userId, frame) {
+      inspect(
+        path,
+        (db) =>
+          db.prepare("INSERT INTO offlinemessage (userid, message, created_at) VALUES (?, ?, ?)")
+            .run(userId, frame, Date.now()),
+      );
+      return Promise.resolve();
+    },
+    async [Symbol.asyncDispose]() {
+      await fixture.store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+  return fixture;
+}
+
+storeSuite("SqliteStore", sqliteFixture);
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
 async function withTempDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
@@ -79,14 +108,14 @@ Deno.test("SqliteStore: data survives close() and reopening the same file", SANI
     await first.addFriend(alice, bob);
     const group = await first.createGroup(alice, "devs", "desc");
     await first.addGroupMember(group, bob);
-    await first.storeOffline([{ userId: bob, frame: "one" }, { userId: bob, frame: "two" }]);
+    await first.appendMessages([chat(directConv(alice, bob), alice, "one")]);
     await first.close();
 
     await using second = await openFile(path);
     assert.deepEqual(await second.findUser(alice), { id: alice, name: "alice 😀", passwordHash: "hash-a" });
     assert.deepEqual(await second.listFriends(alice), [{ id: bob, name: "bob" }]);
     assert.deepEqual(await second.listGroupMemberIds(group), [alice, bob]);
-    assert.deepEqual((await second.readOffline(bob, 10)).map((m) => m.frame), ["one", "two"]);
+    assert.deepEqual(texts(await second.messagesAfter(directConv(alice, bob), 0, 10)), ["one"]);
     const carol = await second.createUser("carol", "h");
     assert.ok(carol > bob, "ids keep increasing after a reopen");
   });
@@ -128,7 +157,7 @@ Deno.test(
       try {
         other.exec("BEGIN IMMEDIATE");
         await assert.rejects(store.createUser("alice", "h"), StoreUnavailableError);
-        await assert.rejects(store.storeOffline([{ userId: 1, frame: "f" }]), StoreUnavailableError);
+        await assert.rejects(store.appendMessages([chat("u:1:2", 1, "f")]), StoreUnavailableError);
         other.exec("ROLLBACK");
       } finally {
         other.close();
@@ -150,10 +179,5 @@ Deno.test(
     await assert.rejects(store.existingUsers([a, Number.NaN]), RangeError);
     await assert.rejects(store.addFriend(a, 2 ** 53), RangeError);
     await assert.rejects(store.readOffline(a, -1), RangeError);
-    await assert.rejects(
-      store.storeOffline([{ userId: a, frame: "kept out" }, { userId: 0.5, frame: "bad" }]),
-      RangeError,
-    );
-    assert.deepEqual(await store.readOffline(a, 10), [], "a rejected batch stores nothing");
   },
 );

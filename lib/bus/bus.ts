@@ -1,11 +1,11 @@
 /**
- * The cross-node seam, as three narrow interfaces and their composite {@linkcode Bus}:
+ * The cross-node seam, as two narrow interfaces and their composite {@linkcode Bus}:
  *
- * - {@linkcode Broker}: delivery of opaque frames to the node that subscribed a user;
+ * - {@linkcode Broker}: best-effort delivery of opaque frames to the other nodes that subscribed a user;
  * - {@linkcode PresenceLeases}: which live nodes hold a user's devices (claims that die with their node).
  *
- * Implementations: `local_bus.ts` (one process, the embedded default) and `redis_bus.ts` (Redis pub/sub
- * and leases, cluster mode).
+ * Implementations: `local_bus.ts` (in process: the embedded default, and several nodes sharing one
+ * `LocalHub` in tests) and `redis_bus.ts` (Redis pub/sub and leases, cluster mode).
  *
  * @module
  */
@@ -14,23 +14,27 @@
 export interface BusMessage {
   /** The recipient. */
   userId: number;
-  /** The encoded frame, written as is to the recipient's connection. */
+  /** The encoded frame, written as is to the recipient's connections. */
   frame: string;
-  /** Durable frames (chat) must be stored offline when they cannot be delivered; others (presence) may be dropped. */
-  durable: boolean;
 }
 
-/**
- * What a handler did with a frame: `false` declines it (this node no longer holds the user), so the
- * publisher keeps the responsibility and stores it offline itself; anything else takes it. A promise
- * takes it once it settles.
- */
-export type BusHandlerResult = boolean | void | Promise<unknown>;
-
-/** What a node does with frames that arrive for its users. */
+/** What a node does with frames that other nodes published to its users. */
 export interface BusHandler {
-  /** A frame published to a user this node subscribed to. */
-  onMessage(message: BusMessage): BusHandlerResult;
+  /** A frame published by another node to a user this node subscribed to. */
+  onMessage(message: BusMessage): void;
+}
+
+/** Counters a metrics endpoint can read; they only grow. */
+export interface BusCounters {
+  /** Frames handed to the backend for the other nodes. */
+  published: number;
+  /**
+   * Publishes that failed (the backend was unreachable): the other nodes' devices get those frames from
+   * the store at their next sync.
+   */
+  publishFailures: number;
+  /** Frames from other nodes handed to the handler. */
+  received: number;
 }
 
 /**
@@ -38,23 +42,26 @@ export interface BusHandler {
  * be on several nodes, each subscribed; a node never receives its own publishes (it delivers to its own
  * sessions directly).
  *
- * Guarantee: {@linkcode Broker.publish} resolves `true` only when some node subscribed to the user
- * received the frame and, for a durable frame, its {@linkcode BusHandler} took it (wrote it to the user's
- * connection, or stored it offline because that node no longer holds the user). `false` or a rejection
- * means nobody took it: the caller stores it offline itself. A frame may in rare cases be both taken and
- * `false` (a receiving node died, or stayed cut off from the backend, before it could say so; see
- * `redis_publisher.ts` for the exact cases): a duplicate, never a loss. Frames from one
- * publisher to one user arrive in the order they were published.
+ * Guarantee: best effort. Every node subscribed to the user while the backend is reachable gets the
+ * frame once, and frames from one node to one user arrive in the order they were published. A frame may
+ * be lost (the backend was down, or the receiving node died): chat frames are stored before they are
+ * published, and the store is the truth a device catches up from (DESIGN.md "Delivery without loss").
+ * So {@linkcode Broker.publish} never reports delivery: it logs and counts a failure and resolves.
  */
 export interface Broker {
+  /** What happened to the frames published so far. */
+  readonly counters: BusCounters;
   /** Registers the node's handler; called once, before anything is subscribed. */
   setHandler(handler: BusHandler): void;
   /** Starts receiving frames published to `userId`. Rejects when the backend is unreachable. */
   subscribe(userId: number): Promise<void>;
   /** Stops receiving frames published to `userId`. Never rejects (an implementation retries on its own). */
   unsubscribe(userId: number): Promise<void>;
-  /** Publishes to the other nodes subscribed to `message.userId`; see the guarantee above. */
-  publish(message: BusMessage): Promise<boolean>;
+  /**
+   * Publishes to the other nodes subscribed to `message.userId`; see the guarantee above. Resolves once
+   * the backend took the frame or the failure was counted; never rejects for the backend's sake.
+   */
+  publish(message: BusMessage): Promise<void>;
 }
 
 /** The answer to {@linkcode PresenceLeases.claimDevice}. */
@@ -80,9 +87,10 @@ export interface PresenceLeases {
    */
   claimDevice(userId: number, device: string, maxDevices: number): Promise<DeviceClaim>;
   /**
-   * Releases a claim of this node (no-op when this node does not hold it). Never rejects. Resolves
-   * `lastDevice: true` when no live device of the user remains (announce the user offline); while the
-   * backend is unreachable, by what this node knows (no other device of the user held here).
+   * Releases a claim of this node (no-op resolving `lastDevice: false` when this node does not hold it).
+   * Never rejects. Resolves `lastDevice: true` when no live device of the user remains (announce the user
+   * offline); while the backend is unreachable, by what this node knows (no other device of the user held
+   * here).
    */
   releaseDevice(userId: number, device: string): Promise<{ lastDevice: boolean }>;
   /** Which of `ids` have a device held by a live node. */
@@ -93,11 +101,10 @@ export interface PresenceLeases {
  * Cross-node delivery and presence of one node, with its life cycle.
  *
  * Life cycle: `setHandler`, then `start`, then any call, then `close`. After `close`, the calls that
- * would take something on (`start`, `publish`, `subscribe`, `claimUser`, `onlineUsers`,
- * `beginOfflineStore`, `ping`) reject with `BusClosedError` (`errors.ts`); the calls documented never to
- * reject (`unsubscribe`, `releaseUser`, `endOfflineStore`, `offlineStoresSettled`) resolve and do nothing,
- * since `close` let go of everything already. A bus with a backend (Redis) also rejects calls before
- * `start` with `BusNotStartedError`.
+ * would take something on (`start`, `publish`, `subscribe`, `claimDevice`, `onlineUsers`, `ping`) reject
+ * with `BusClosedError` (`errors.ts`); the calls documented never to reject (`unsubscribe`,
+ * `releaseDevice`) resolve and do nothing, since `close` let go of everything already. A bus with a
+ * backend (Redis) also rejects calls before `start` with `BusNotStartedError`.
  */
 export interface Bus extends Broker, PresenceLeases, AsyncDisposable {
   /** This node's id (in logs and presence entries). */

@@ -78,24 +78,6 @@ export class BusConnectError extends Error {
 }
 
 /**
- * The backend is unreachable right now (reconnecting): nothing was sent, the caller falls back at once.
- *
- * @example
- * ```ts
- * import { BusUnavailableError } from "./errors.ts";
- *
- * new BusUnavailableError("reconnecting/ready"); // "RedisBus: not connected (reconnecting/ready)"
- * ```
- */
-export class BusUnavailableError extends Error {
-  /** `status` is the connections' state, as ioredis names it. */
-  constructor(status: string, options?: ErrorOptions) {
-    super(`RedisBus: not connected (${status})`, options);
-    this.name = "BusUnavailableError";
-  }
-}
-
-/**
  * Another live process holds this node id: its lease in Redis is renewed by someone else. Starting would
  * drop that node's claims, so the bus refuses and changes nothing.
  *

@@ -1,10 +1,9 @@
 /**
  * The cluster bus on Redis, composed of one part per concern:
  *
- * - `redis_presence.ts`: presence leases (this node's lease, users' owner keys, renewals);
- * - `redis_publisher.ts` and `redis_receiver.ts`: at-least-once delivery of durable frames (sequence
- *   numbers, acks, resends, receiver dedup) over one pub/sub channel per user (`redis_wire.ts`);
- * - `redis_offline_fence.ts`: the offline-store fence;
+ * - `redis_presence.ts`: presence leases (one entry per device, this node's lease, renewals);
+ * - `redis_publisher.ts` and `redis_receiver.ts`: best-effort delivery over one pub/sub channel per user
+ *   (`redis_wire.ts`);
  * - `redis_scripts.ts`: the Lua scripts; `redis_connection.ts`: opening, watching and closing connections.
  *
  * This file holds the configuration, the life cycle (start, renewals, close) and the wiring.
@@ -14,21 +13,19 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
-import { describeError } from "../describe_error.ts";
 import { redactUrl } from "../redact_url.ts";
-import type { Bus, BusHandler, BusMessage } from "./bus.ts";
+import type { Bus, BusCounters, BusHandler, BusMessage, DeviceClaim } from "./bus.ts";
 import { BusAlreadyStartedError, BusClosedError, BusConnectError, BusNotStartedError } from "./errors.ts";
 import { closeConnection, openConnection, watchConnection } from "./redis_connection.ts";
-import { RedisOfflineFence } from "./redis_offline_fence.ts";
 import { RedisPresence } from "./redis_presence.ts";
-import { ReliablePublisher } from "./redis_publisher.ts";
+import { Publisher } from "./redis_publisher.ts";
 import { Receiver } from "./redis_receiver.ts";
 
 /** Options for {@linkcode RedisBus}. */
 export interface RedisBusOptions {
   /** `redis://[user:password@]host:port[/db]`; the password never reaches a log or an error message. */
   url: string;
-  /** This node's id: the value of its users' owner keys. Unique per live node; printable ASCII, no spaces. */
+  /** This node's id: shown in its device entries and connection names. Unique per live node; printable ASCII, no spaces. */
   nodeId: string;
   /** Where warnings about outages and failed handlers go. */
   log: Logger;
@@ -38,24 +35,15 @@ export interface RedisBusOptions {
   renewMs?: number;
   /** Prefix of every key and channel (default `"chat:"`). */
   keyPrefix?: string;
-  /**
-   * How long a durable frame waits for the receiving node's ack before `publish` resolves false (default
-   * 2000). A frame caught in a Redis outage waits for its resend, then this long again, at most `leaseMs`
-   * longer in all.
-   */
-  ackTimeoutMs?: number;
 }
 
 /**
  * Cross-node delivery and presence on Redis.
  *
- * Failure behaviour: while Redis is unreachable, `publish`, `claimUser`, `onlineUsers`, `subscribe`,
- * `beginOfflineStore` and `ping` reject at once (nothing is queued); `releaseUser` and `unsubscribe` never
- * reject: their effect is retried with every lease renewal until Redis confirms it, so a live node never
- * keeps a user it let go.
- *
- * A handler that returns a promise (`BusHandlerResult` allows it) is acknowledged once the promise
- * settles: a node that stores a stray frame offline can say so only then.
+ * Failure behaviour: while Redis is unreachable, `claimDevice`, `onlineUsers`, `subscribe` and `ping`
+ * reject at once (nothing is queued); `publish` counts the failure and resolves; `releaseDevice` and
+ * `unsubscribe` never reject: their effect is retried with every lease renewal until Redis confirms it,
+ * so a live node never keeps a device it let go.
  *
  * `start()` rejects with `NodeIdInUseError` when a live process holds this node id, and changes nothing.
  *
@@ -67,12 +55,13 @@ export interface RedisBusOptions {
  * await using bus = new RedisBus({ url: "redis://127.0.0.1:6380", nodeId: "n1", log: new Logger() });
  * bus.setHandler({ onMessage: (message) => console.log(message.userId, message.frame) });
  * await bus.start();
- * if (await bus.claimUser(7)) await bus.subscribe(7);
- * await bus.publish({ userId: 7, frame: '{"msgid":6}', durable: true }); // true
+ * if ((await bus.claimDevice(7, "phone", 5)).claimed) await bus.subscribe(7);
+ * await bus.publish({ userId: 7, frame: '{"msgid":6}' });
  * ```
  */
 export class RedisBus implements Bus {
   readonly nodeId: string;
+  readonly counters: BusCounters = { published: 0, publishFailures: 0, received: 0 };
   readonly #log: Logger;
   readonly #url: string;
   readonly #leaseMs: number;
@@ -82,9 +71,8 @@ export class RedisBus implements Bus {
   /** SUBSCRIBE / UNSUBSCRIBE and incoming frames. */
   readonly #sub: Redis;
   readonly #presence: RedisPresence;
-  readonly #publisher: ReliablePublisher;
+  readonly #publisher: Publisher;
   readonly #receiver: Receiver;
-  readonly #fence: RedisOfflineFence;
 
   #started = false;
   #closing: Promise<void> | undefined;
@@ -97,7 +85,6 @@ export class RedisBus implements Bus {
   constructor(options: RedisBusOptions) {
     const leaseMs = options.leaseMs ?? 5000;
     const renewMs = options.renewMs ?? Math.floor(leaseMs / 3);
-    const ackTimeoutMs = options.ackTimeoutMs ?? 2000;
     // Redis accepts these in connection names (CLIENT SETNAME), where the node id shows in CLIENT LIST.
     if (!/^[!-~]+$/.test(options.nodeId)) {
       throw new TypeError(
@@ -110,9 +97,6 @@ export class RedisBus implements Bus {
     if (!Number.isInteger(renewMs) || renewMs < 10 || renewMs >= leaseMs) {
       throw new RangeError(`RedisBus: renewMs must be an integer in [10, leaseMs), got ${renewMs}`);
     }
-    if (!Number.isInteger(ackTimeoutMs) || ackTimeoutMs < 10) {
-      throw new RangeError(`RedisBus: ackTimeoutMs must be an integer >= 10, got ${ackTimeoutMs}`);
-    }
     const keyPrefix = options.keyPrefix ?? "chat:";
     const log = options.log;
     this.nodeId = options.nodeId;
@@ -120,41 +104,30 @@ export class RedisBus implements Bus {
     this.#url = redactUrl(options.url);
     this.#leaseMs = leaseMs;
     this.#renewMs = renewMs;
-    /** This process: its lease's value and its ack channel (a restarted node never gets its old acks). */
+    /** This process: the owner of its device entries, and the mark of its own publishes. */
     const token = randomUUID();
-    const ackPrefix = `${keyPrefix}ack:`;
 
     const cmd = this.#cmd = openConnection(options.url, { connectionName: `${this.nodeId}:cmd` });
     const sub = this.#sub = openConnection(options.url, {
       connectionName: `${this.nodeId}:sub`,
       autoResubscribe: true,
     });
-    this.#presence = new RedisPresence({ redis: cmd, nodeId: this.nodeId, token, keyPrefix, leaseMs, log });
-    // An outage's grace is a lease: a node not back by then has lost its users to presence as well.
-    const outageGraceMs = leaseMs;
-    this.#publisher = new ReliablePublisher({ cmd, sub, token, ackPrefix, ackTimeoutMs, outageGraceMs, log });
-    this.#receiver = new Receiver({ cmd, sub, channelPrefix: `${keyPrefix}user:`, ackPrefix, log });
-    this.#fence = new RedisOfflineFence({
+    const counters = this.counters;
+    this.#presence = new RedisPresence({
       redis: cmd,
-      storingPrefix: `${keyPrefix}storing:`,
+      nodeId: this.nodeId,
+      token,
+      keyPrefix,
+      leaseMs,
+      renewMs,
       log,
-      closing: () => this.#closing !== undefined,
     });
+    this.#publisher = new Publisher({ cmd, token, keyPrefix, counters, log });
+    this.#receiver = new Receiver({ sub, token, keyPrefix, counters, log });
 
     watchConnection(cmd, { name: "command", redactedUrl: this.#url, log });
     watchConnection(sub, { name: "subscriber", redactedUrl: this.#url, log });
-    const ackChannel = this.#publisher.ackChannel;
-    sub.on("message", (channel: string, payload: string) => {
-      if (channel === ackChannel) this.#publisher.onAcks(payload);
-      else this.#receiver.onMessage(channel, payload);
-    });
-    cmd.on("close", () => this.#publisher.connectionLost());
-    cmd.on("ready", () => this.#receiver.resendAcks());
-    sub.on("close", () => this.#publisher.subscriberLost());
-    sub.on("ready", () => {
-      // ioredis resubscribes by itself; subscribing here as well tells when Redis has confirmed it.
-      if (this.#started && !this.#closing) this.#publisher.subscribeAcks().catch(() => {});
-    });
+    sub.on("message", this.#receiver.onMessage);
   }
 
   setHandler(handler: BusHandler): void {
@@ -163,8 +136,8 @@ export class RedisBus implements Bus {
 
   /**
    * Connects both connections, takes this node id's lease (waiting out a lease another process holds, and
-   * refusing with `NodeIdInUseError` if that process renews it), drops claims left by an earlier run of this
-   * node id, and starts renewing. A bus whose start failed is closed.
+   * refusing with `NodeIdInUseError` if that process renews it), and starts renewing. A bus whose start
+   * failed is closed.
    */
   async start(): Promise<void> {
     if (this.#closing) throw new BusClosedError("RedisBus", "start");
@@ -178,7 +151,6 @@ export class RedisBus implements Bus {
       throw new BusConnectError(this.#url, { cause: error });
     }
     try {
-      await this.#publisher.subscribeAcks();
       await this.#presence.acquireNodeLease({ signal: this.#closed.signal });
     } catch (error) {
       await this.close();
@@ -193,16 +165,16 @@ export class RedisBus implements Bus {
     this.#log.info("bus connected", { url: this.#url, leaseMs: this.#leaseMs });
   }
 
-  async claimUser(userId: number): Promise<boolean> {
-    this.#assertRunning("claimUser");
-    return await this.#presence.claimUser(userId);
+  async claimDevice(userId: number, device: string, maxDevices: number): Promise<DeviceClaim> {
+    this.#assertRunning("claimDevice");
+    return await this.#presence.claimDevice(userId, device, maxDevices);
   }
 
   /** Never rejects: an unconfirmed release is retried with the lease renewals. */
-  async releaseUser(userId: number): Promise<void> {
+  async releaseDevice(userId: number, device: string): Promise<{ lastDevice: boolean }> {
     // Closing drops every claim of this node at once.
-    if (this.#closing) return;
-    await this.#presence.releaseUser(userId);
+    if (this.#closing || !this.#started) return { lastDevice: false };
+    return await this.#presence.releaseDevice(userId, device);
   }
 
   async onlineUsers(ids: number[]): Promise<Set<number>> {
@@ -215,33 +187,16 @@ export class RedisBus implements Bus {
     await this.#receiver.subscribe(userId);
   }
 
-  /** Never rejects: frames that still arrive go to the handler (which stores them) and end the subscription. */
+  /** Never rejects: frames that still arrive are dropped, and end the subscription. */
   async unsubscribe(userId: number): Promise<void> {
-    if (this.#closing) return this.#receiver.forget(userId);
+    if (this.#closing || !this.#started) return;
     await this.#receiver.unsubscribe(userId);
   }
 
-  /**
-   * Transient frames: true when some node subscribed the user. Durable frames: true once a receiving node's
-   * handler took the frame; false when nobody subscribed or no ack came within `ackTimeoutMs` (after an
-   * outage: of the frame's resend, and at most `ackTimeoutMs + leaseMs` after the call).
-   */
-  async publish(message: BusMessage): Promise<boolean> {
+  /** Best effort: a failure (Redis unreachable) is counted in `counters.publishFailures` and logged. */
+  async publish(message: BusMessage): Promise<void> {
     this.#assertRunning("publish");
-    return await this.#publisher.publish(this.#receiver.channel(message.userId), message);
-  }
-
-  async beginOfflineStore(userIds: number[]): Promise<void> {
-    this.#assertRunning("beginOfflineStore");
-    await this.#fence.beginOfflineStore(userIds);
-  }
-
-  endOfflineStore(userIds: number[]): Promise<void> {
-    return this.#fence.endOfflineStore(userIds);
-  }
-
-  offlineStoresSettled(userId: number): Promise<void> {
-    return this.#fence.offlineStoresSettled(userId);
+    await this.#publisher.publish(message);
   }
 
   async ping(): Promise<void> {
@@ -255,15 +210,14 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * Stops receiving frames first, then drops this node's claims and lease (so a user's next login elsewhere
-   * never overlaps with a subscription here), then closes both connections. Idempotent; never rejects.
+   * Stops receiving frames first, then releases this node's devices and lease, then closes both
+   * connections. Idempotent; never rejects.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed.abort();
       clearInterval(this.#renewTimer);
       await closeConnection(this.#sub);
-      this.#publisher.close();
       await this.#presence.releaseNodeLease();
       await closeConnection(this.#cmd);
       this.#receiver.clear();
@@ -282,17 +236,6 @@ export class RedisBus implements Bus {
     this.#renewing = true;
     try {
       await this.#presence.renew();
-      this.#receiver.forgetOldStreams();
-      // An ack PUBLISH that timed out on a connection that stayed up has no `ready` to resend it.
-      if (this.#cmd.status === "ready") this.#receiver.resendAcks();
-      // A failed subscribeAcks after a reconnect would refuse every durable publish until the next one.
-      if (this.#sub.status === "ready" && !this.#publisher.acksSubscribed) {
-        await this.#publisher.subscribeAcks().catch((error) => {
-          this.#log.warn("bus could not subscribe its ack channel; will retry", {
-            error: describeError(error),
-          });
-        });
-      }
       await this.#presence.flushReleases();
       await this.#receiver.retryUnsubscribes();
     } catch (error) {

@@ -24,7 +24,7 @@ export interface ConnectionOptions {
 
 /**
  * A lazy ioredis connection to `url` that fails fast: nothing waits for a connection that may never come
- * back, so callers fall back (store offline) at once, and nothing is sent twice behind the bus's back.
+ * back, so callers hear of an outage at once, and nothing is sent twice behind the bus's back.
  *
  * @example
  * ```ts
@@ -39,7 +39,7 @@ export function openConnection(url: string, options: ConnectionOptions): Redis {
     lazyConnect: true,
     enableOfflineQueue: false,
     // 0: commands in flight when the connection drops reject right then, and ioredis never sends them
-    // again by itself: the bus decides (durable frames are resent with their sequence numbers).
+    // again by itself: a late claim or PUBLISH would surprise callers that were told it failed.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     commandTimeout: COMMAND_TIMEOUT_MS,

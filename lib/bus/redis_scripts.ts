@@ -1,9 +1,13 @@
 /**
- * The Lua scripts of the Redis bus, and how they are run. Each runs atomically in Redis: a claim, a
- * release or a node's start can never interleave with another node's.
+ * The Lua scripts of the Redis bus, and how they are run. Each runs atomically in Redis: two claims of
+ * one user's devices, or a claim and a release, never interleave.
  *
- * The scripts read a node's lease key from a value (a user's owner), so they need one Redis server (or
- * every key in one slot); Redis Cluster would need hash tags in the prefix.
+ * A device entry (field of `{keyPrefix}devices:{u:ID}`, see `redis_wire.ts`) is `{expiry}|{token}|{nodeId}`:
+ * the Redis clock's time (ms) until which it lives, the claiming process's token (its owner: a restarted
+ * node is another owner) and the node id (for operators). The owning node renews its entries; an entry
+ * past its expiry belongs to a node that died or was cut off, is ignored, and deleted by the next script
+ * that reads the hash. The hash itself expires a lease after its last write, so a user whose every node
+ * died leaves nothing behind.
  *
  * @module
  */
@@ -21,109 +25,113 @@ export class LuaScript {
 }
 
 /**
- * KEYS[1] owner key, KEYS[2] this node's user set; ARGV[1] node id, ARGV[2] node lease key prefix,
- * ARGV[3] user id. 1 when claimed; 0 when this node or another live one holds the user.
+ * What every device script starts with: `now` (Redis's clock, ms), `live_devices()` (device → owner token
+ * of the live entries of KEYS[1], and their count, deleting the expired ones), `entry(leaseMs, owner)` and
+ * `keep(leaseMs)` (the hash outlives its newest entry).
  */
-export const CLAIM = new LuaScript(`
-local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] then return 0 end
-if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[3])
-return 1`);
+const DEVICES = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local function live_devices()
+  local owners, count = {}, 0
+  local flat = redis.call('HGETALL', KEYS[1])
+  for i = 1, #flat, 2 do
+    local expiry, owner = string.match(flat[i + 1], '^(%d+)|([^|]+)')
+    if expiry and tonumber(expiry) > now then
+      owners[flat[i]] = owner
+      count = count + 1
+    else
+      redis.call('HDEL', KEYS[1], flat[i])
+    end
+  end
+  return owners, count
+end
+local function entry(lease_ms, owner)
+  return string.format('%.0f', now + lease_ms) .. '|' .. owner
+end
+local function keep(lease_ms)
+  if redis.call('PTTL', KEYS[1]) < lease_ms then redis.call('PEXPIRE', KEYS[1], lease_ms) end
+end
+`;
 
 /**
- * Claims again what this node holds after its lease lapsed (Redis restarted, or a partition outlived the
- * lease). KEYS[1] this node's user set; ARGV[1] node id, ARGV[2] node lease key prefix, ARGV[3] owner key
- * prefix, ARGV[4..] user ids. Returns the ids that a live node claimed meanwhile.
+ * KEYS[1] the user's devices; ARGV[1] device, ARGV[2] `{token}|{nodeId}`, ARGV[3] lease ms, ARGV[4] max
+ * devices. `"first"` or `"more"` (claimed; other live devices existed), `"taken"` or `"full"` (not).
  */
-export const REASSERT = new LuaScript(`
-local conflicts = {}
-for i = 4, #ARGV do
-  local key = ARGV[3] .. ARGV[i]
-  local owner = redis.call('GET', key)
-  if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. owner) == 1 then
-    conflicts[#conflicts + 1] = ARGV[i]
+export const CLAIM = new LuaScript(`${DEVICES}
+local owners, count = live_devices()
+if owners[ARGV[1]] then return 'taken' end
+if count >= tonumber(ARGV[4]) then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], entry(tonumber(ARGV[3]), ARGV[2]))
+keep(tonumber(ARGV[3]))
+if count == 0 then return 'first' end
+return 'more'`);
+
+/**
+ * KEYS[1] the user's devices; ARGV[1] device, ARGV[2] this process's token. Deletes the entry when this
+ * process owns it; returns the number of live devices left.
+ */
+export const RELEASE = new LuaScript(`${DEVICES}
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value and string.match(value, '^%d+|([^|]+)') == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+local _, count = live_devices()
+return count`);
+
+/**
+ * The owning node's renewal of its devices of one user. KEYS[1] the user's devices; ARGV[1] this
+ * process's token, ARGV[2] `{token}|{nodeId}`, ARGV[3] lease ms, then pairs of device and the max devices
+ * it was claimed with.
+ *
+ * An entry of this process is renewed. One that is gone (Redis restarted empty, or the entry expired while
+ * the node was cut off) is claimed again when the device is free and the user has room. Returns
+ * `{claimed again, {devices lost}}`: lost are those another node claimed meanwhile.
+ */
+export const RENEW_DEVICES = new LuaScript(`${DEVICES}
+local owners, count = live_devices()
+local value = entry(tonumber(ARGV[3]), ARGV[2])
+local again, lost = 0, {}
+for i = 4, #ARGV, 2 do
+  local owner = owners[ARGV[i]]
+  if owner == ARGV[1] then
+    redis.call('HSET', KEYS[1], ARGV[i], value)
+  elseif owner == nil and count < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], value)
+    count = count + 1
+    again = again + 1
   else
-    redis.call('SET', key, ARGV[1])
-    redis.call('SADD', KEYS[1], ARGV[i])
+    lost[#lost + 1] = ARGV[i]
   end
 end
-return conflicts`);
+keep(tonumber(ARGV[3]))
+return {again, lost}`);
 
-/** KEYS[1] this node's user set; ARGV[1] node id, ARGV[2] owner key prefix, ARGV[3..] user ids. */
-export const RELEASE = new LuaScript(`
-for i = 3, #ARGV do
-  local key = ARGV[2] .. ARGV[i]
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
-  redis.call('SREM', KEYS[1], ARGV[i])
-end
-return 0`);
+/** KEYS[1] the user's devices. The number of live devices. */
+export const ONLINE = new LuaScript(`${DEVICES}
+local _, count = live_devices()
+return count`);
 
 /**
- * A node's start (ARGV[4] lease ms given) or close (no ARGV[4]). KEYS[1] this node's user set, KEYS[2] its
- * lease; ARGV[1] node id, ARGV[2] owner key prefix, ARGV[3] this process's token.
- *
- * When the lease is held by another process (another token), nothing changes and the script returns
+ * A node's start (ARGV[2] lease ms given) or close (no ARGV[2]). KEYS[1] the node id's lease; ARGV[1]
+ * this process's token. When another process holds the lease, nothing changes and the script returns
  * `{0, lease PTTL}`: at start that process may be a live node with the same id, at close it is one that
- * took the id over. Otherwise it drops every claim in the user set, sets a new lease (start) or deletes it
- * (close), and returns `{1, claims dropped}`.
+ * took the id over. Otherwise it sets (start) or deletes (close) the lease and returns `{1, 0}`.
  */
 export const NODE_LEASE = new LuaScript(`
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[3] then return {0, redis.call('PTTL', KEYS[2])} end
-local released = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key = ARGV[2] .. id
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('DEL', key)
-    released = released + 1
-  end
-end
-redis.call('DEL', KEYS[1])
-if ARGV[4] then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) else redis.call('DEL', KEYS[2]) end
-return {1, released}`);
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0, redis.call('PTTL', KEYS[1])} end
+if ARGV[2] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+return {1, 0}`);
 
 /**
- * KEYS[1] this node's lease; ARGV[1] this process's token, ARGV[2] lease ms. 1: renewed; 0: it had expired
- * (claims must be re-asserted); 2: another process renews a lease with this node id.
+ * KEYS[1] the node id's lease; ARGV[1] this process's token, ARGV[2] lease ms. 1: renewed; 0: it had
+ * expired; 2: another process renews a lease with this node id.
  */
-export const RENEW = new LuaScript(`
+export const RENEW_NODE = new LuaScript(`
 local current = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if current == ARGV[1] then return 1 end
 if current then return 2 end
 return 0`);
-
-/** KEYS storing counters; ARGV[1] their TTL in ms. */
-export const STORING_BEGIN = new LuaScript(`
-for _, key in ipairs(KEYS) do
-  redis.call('INCR', key)
-  redis.call('PEXPIRE', key, ARGV[1])
-end
-return 0`);
-
-/** KEYS storing counters: one fewer each; a counter at zero is deleted. */
-export const STORING_END = new LuaScript(`
-for _, key in ipairs(KEYS) do
-  if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
-end
-return 0`);
-
-/** KEYS owner keys; ARGV[1] node lease key prefix. 1 per key whose owner node is alive, else 0. */
-export const ONLINE = new LuaScript(`
-local alive = {}
-local result = {}
-for i, key in ipairs(KEYS) do
-  local owner = redis.call('GET', key)
-  local up = 0
-  if owner then
-    if alive[owner] == nil then alive[owner] = redis.call('EXISTS', ARGV[1] .. owner) end
-    up = alive[owner]
-  end
-  result[i] = up
-end
-return result`);
 
 /**
  * Runs `script` with EVALSHA, falling back to EVAL once when Redis does not know it (first use, or a
@@ -132,10 +140,10 @@ return result`);
  * @example
  * ```ts
  * import { Redis } from "ioredis";
- * import { evalScript, RENEW } from "./redis_scripts.ts";
+ * import { evalScript, RENEW_NODE } from "./redis_scripts.ts";
  *
  * const redis = new Redis("redis://127.0.0.1:6380", { lazyConnect: true });
- * await evalScript(redis, RENEW, { keys: ["chat:node:n1"], args: ["token", 5000] });
+ * await evalScript(redis, RENEW_NODE, { keys: ["chat:node:n1"], args: ["token", 5000] });
  * ```
  */
 export async function evalScript(

@@ -1,23 +1,44 @@
 /**
- * The Redis bus's payloads on the wire: frames travel on `{keyPrefix}user:{userId}`, acks on
- * `{keyPrefix}ack:{publisher token}`. The frame is always last and as is (no re-encoding):
+ * The Redis bus's names and payloads. Every key a script touches carries the user's hash tag (`{u:ID}`),
+ * so one user's scripts stay in one slot should the server become a Redis Cluster (DESIGN.md "Growing
+ * past one machine"):
  *
- * - transient: `t{frame}`
- * - durable: `d{publisher token, 36 characters}{stream number}:{sequence number} {frame}`
- * - ack: `{sequence number},{sequence number},…`; a sequence number prefixed with `-` declines the frame
- *   (the handler returned false: that node no longer holds the user), and the publisher's `publish`
- *   resolves false at once once every receiver declined.
+ * - `{keyPrefix}devices:{u:ID}`: a hash, field = device, value = `{expiry ms}|{token}|{nodeId}` (see
+ *   `redis_scripts.ts`);
+ * - `{keyPrefix}user:{u:ID}`: the pub/sub channel of the user's frames; a payload is the publishing
+ *   node's token followed by the frame as is (no re-encoding), so a node can skip its own publishes;
+ * - `{keyPrefix}node:{nodeId}`: the node id's lease (one live process per node id).
  *
  * @module
  */
 
-/** First character of a durable payload. */
-export const DURABLE = "d";
-/** First character of a transient payload. */
-export const TRANSIENT = "t";
-/** {@linkcode DURABLE} as a char code, for the receiver's hot path. */
-export const DURABLE_CODE: number = DURABLE.charCodeAt(0);
-/** Prefix of a sequence number in an ack payload that declines the frame. */
-export const NACK = "-";
-/** The length of a `randomUUID()`: the publisher's token in a durable payload. */
+/** The length of a node's token (a `randomUUID()`), which starts every payload. */
 export const TOKEN_LENGTH = 36;
+
+/**
+ * The hash of `userId`'s devices.
+ *
+ * @example
+ * ```ts
+ * import { devicesKey } from "./redis_wire.ts";
+ *
+ * devicesKey("chat:", 7); // "chat:devices:{u:7}"
+ * ```
+ */
+export function devicesKey(keyPrefix: string, userId: number): string {
+  return `${keyPrefix}devices:{u:${userId}}`;
+}
+
+/**
+ * The channel of `userId`'s frames.
+ *
+ * @example
+ * ```ts
+ * import { userChannel } from "./redis_wire.ts";
+ *
+ * userChannel("chat:", 7); // "chat:user:{u:7}"
+ * ```
+ */
+export function userChannel(keyPrefix: string, userId: number): string {
+  return `${keyPrefix}user:{u:${userId}}`;
+}

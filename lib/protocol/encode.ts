@@ -85,7 +85,32 @@ export function errorFrame(options: ErrorFrameOptions): string {
   });
 }
 
-/** A successful ACK: its `cid` and the handler's result fields (`undefined` values are left out). */
+/**
+ * JSON text that is already encoded (stored chat frames): an ACK field holding it is spliced in as it is,
+ * never parsed and re-serialised.
+ *
+ * @example
+ * ```ts
+ * ackFrame(16, { fields: { messages: new JsonText('[{"msgid":6}]') } });
+ * // '{"msgid":11,"ref":16,"errno":0,"messages":[{"msgid":6}]}'
+ * ```
+ */
+export class JsonText {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  /** A JSON array of the given encoded values. */
+  static array(texts: readonly string[]): JsonText {
+    return new JsonText(`[${texts.join(",")}]`);
+  }
+}
+
+/**
+ * A successful ACK: its `cid` and the handler's result fields (`undefined` values are left out; a
+ * {@linkcode JsonText} value is spliced in as it is).
+ */
 export interface AckSuccess {
   cid?: Cid;
   fields?: Record<string, unknown>;
@@ -118,7 +143,8 @@ export function ackFrame(ref: number, outcome: AckSuccess | Failure): string {
   const fields = outcome.fields;
   for (const key in fields) {
     const value = fields[key];
-    if (value !== undefined) frame += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
+    if (value === undefined) continue;
+    frame += `,${JSON.stringify(key)}:${value instanceof JsonText ? value.text : JSON.stringify(value)}`;
   }
   return frame + "}";
 }
@@ -279,6 +305,8 @@ export interface LoginAck {
   friends: PresenceEntry[];
   groups: LoginGroup[];
   cid?: Cid;
+  /** v2: the device's resume token (PROTOCOL.md "Devices and resume tokens"); never sent to v1. */
+  token?: string;
 }
 
 /**
@@ -299,6 +327,7 @@ export function loginAckFrame(version: ProtocolVersion, ack: LoginAck): string {
     parts.push(`"offlinemsg":[${ack.offline.join(",")}]`);
     parts.push(`"friends":${JSON.stringify(ack.friends)}`);
     parts.push(`"groups":${JSON.stringify(ack.groups)}`);
+    if (ack.token !== undefined) parts.push(`"token":${JSON.stringify(ack.token)}`);
   } else {
     if (ack.offline.length > 0) parts.push(`"offlinemsg":${JSON.stringify(ack.offline)}`);
     if (ack.friends.length > 0) {

@@ -72,3 +72,22 @@ export function optionalCid(frame: Frame, max: number): string | number | undefi
   if (typeof value === "string" && value.length <= max) return value;
   throw invalid("cid", `must be a number or a string of at most ${max} characters`);
 }
+
+/**
+ * An optional integer from `min` to `max` (`undefined` when absent or null): sequence numbers and page
+ * sizes.
+ */
+export function optionalInteger(frame: Frame, field: string, min: number, max: number): number | undefined {
+  const value = frame[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) throw invalid(field, "must be an integer");
+  if (value < min || value > max) throw invalid(field, `must be from ${min} to ${max}`);
+  return value;
+}
+
+/** A required integer from `min` to `max`. */
+export function requireInteger(frame: Frame, field: string, min: number, max: number): number {
+  const value = frame[field];
+  if (value === undefined || value === null) throw invalid(field, "is missing");
+  return optionalInteger(frame, field, min, max)!;
+}

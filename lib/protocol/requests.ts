@@ -48,13 +48,38 @@ export function parseEnvelope(
   return { msgid, frame, v2: frame.v === 2, cid };
 }
 
-export interface LoginRequest {
-  id: number;
-  password: string;
-}
+/** LOGIN with a password, or (v2) with the resume token of the device. */
+export type LoginRequest =
+  & { id: number; device: string | undefined }
+  & ({ password: string; token?: undefined } | { token: string; password?: undefined });
+
+/** The longest `device` name and resume `token` a LOGIN may carry. */
+export const MAX_DEVICE_LENGTH = 64;
+const MAX_TOKEN_LENGTH = 64;
+/** 1–64 printable ASCII characters (space to tilde). */
+const PRINTABLE_ASCII = /^[\x20-\x7e]{1,64}$/;
 
 export function loginRequest(frame: Frame, limits: Limits): LoginRequest {
-  return { id: requireId(frame, "id"), password: requireText(frame, "password", 1, limits.password) };
+  const id = requireId(frame, "id");
+  const device = optionalPrintable(frame, "device", MAX_DEVICE_LENGTH);
+  // A frame without `token` is checked as before, so a v1 client's errors read exactly as they did.
+  if (frame.token === undefined || frame.token === null) {
+    return { id, device, password: requireText(frame, "password", 1, limits.password) };
+  }
+  return { id, device, token: requireText(frame, "token", 1, MAX_TOKEN_LENGTH) };
+}
+
+/** An optional string of 1–`max` printable ASCII characters (`undefined` when absent or null). */
+function optionalPrintable(frame: Frame, field: string, max: number): string | undefined {
+  const value = frame[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || value.length > max || !PRINTABLE_ASCII.test(value)) {
+    throw new RequestError(
+      Errno.INVALID_REQUEST,
+      `invalid request: "${field}" must be 1 to ${max} printable ASCII characters`,
+    );
+  }
+  return value;
 }
 
 export interface RegisterRequest {
@@ -135,4 +160,15 @@ export function groupChatRequest(frame: Frame, limits: Limits): GroupChatRequest
     msg: requireText(frame, "msg", 1, limits.msg),
     time: optionalText(frame, "time", limits.tag),
   };
+}
+
+/** The longest client message id (`cmid`) of ONE_CHAT / GROUP_CHAT. */
+export const MAX_CMID_LENGTH = 64;
+
+/**
+ * The optional `cmid` of a v2 ONE_CHAT / GROUP_CHAT (PROTOCOL.md "Idempotent send"): 1–64 printable ASCII
+ * characters. Read for v2 connections only: a v1 frame's extra fields were always ignored.
+ */
+export function chatCmid(frame: Frame): string | undefined {
+  return optionalPrintable(frame, "cmid", MAX_CMID_LENGTH);
 }

@@ -2,15 +2,17 @@
 import { loginAckFrame, type LoginGroup, type PresenceEntry, registeredFrame } from "../protocol/encode.ts";
 import { Errno } from "../protocol/errno.ts";
 import { RequestError } from "../protocol/errors.ts";
-import type { Envelope } from "../protocol/requests.ts";
+import type { Envelope, LoginRequest } from "../protocol/requests.ts";
 import { loginRequest, logoutRequest, registerRequest } from "../protocol/requests.ts";
 import { NameTakenError } from "../store/errors.ts";
-import type { GroupRecord, OfflineMessage, UserSummary } from "../store/store.ts";
+import type { CursorUpdate, GroupRecord, UserRecord, UserSummary } from "../store/store.ts";
 import type { ServiceContext } from "./context.ts";
 import { sessionUser } from "./identity.ts";
 import { announcePresence, endLogin } from "./lifecycle.ts";
 import { hashPassword, UNKNOWN_USER_HASH, verifyPassword } from "./password.ts";
-import type { Session } from "./session.ts";
+import { OfflineHandover } from "./offline_handover.ts";
+import { issueToken, tokenValid } from "./resume_token.ts";
+import { DEFAULT_DEVICE, type Session } from "./session.ts";
 
 /** Failed logins one connection may make before it is refused with errno 10. */
 export const MAX_FAILED_LOGINS = 5;
@@ -34,8 +36,9 @@ export async function register(
 }
 
 /**
- * LOGIN: checks the password (a failure is errno 1, logged at warn without the password), claims the user on
- * the bus (errno 2 when a live session holds it), then answers LOGIN_ACK and hands over offline messages.
+ * LOGIN: checks the password or the device's resume token (a failure is errno 1, logged at warn without
+ * either), claims the device on the bus (errno 2 when a live session holds it, or when the user has
+ * `maxDevices` live devices), then answers LOGIN_ACK and hands over what the device missed.
  */
 export async function login(
   context: ServiceContext,
@@ -56,116 +59,156 @@ export async function login(
     }
     throw new RequestError(Errno.RATE_LIMITED, "too many failed logins on this connection");
   }
-  const record = await context.store.findUser(request.id);
-  // An unknown id costs a hash too, so timing does not tell which ids exist.
-  const matches = await verifyPassword(request.password, record?.passwordHash ?? UNKNOWN_USER_HASH);
-  if (!record || !matches) {
+  const device = request.device ?? DEFAULT_DEVICE;
+  const record = await authenticate(context, request, device);
+  if (!record) {
     session.failedLogins++;
-    // Who tried which id from where, for spotting guessing; the password stays out of every log.
+    // Who tried which id from where, for spotting guessing; the password and token stay out of every log.
     context.log.warn("login failed", {
       user: request.id,
+      device,
+      by: request.token === undefined ? "password" : "token",
       remote: session.connection.remote,
       conn: session.connection.id,
       failures: session.failedLogins,
     });
-    throw new RequestError(Errno.REJECTED, "wrong id or password");
+    const errmsg = request.token === undefined ? "wrong id or password" : "unknown, expired or revoked token";
+    throw new RequestError(Errno.REJECTED, errmsg);
   }
   if (session.connection.isClosed) return undefined;
-  if (!context.sessions.hasRoom(record.id) || !await context.bus.claimUser(record.id)) {
-    throw new RequestError(Errno.ALREADY_LOGGED_IN, "this user is already logged in");
-  }
   const user = { id: record.id, name: record.name };
-  if (session.connection.isClosed) {
-    await context.bus.releaseUser(user.id);
-    return undefined;
+  const claim = await context.bus.claimDevice(user.id, device, context.maxDevices);
+  if (!claim.claimed) throw new RequestError(Errno.ALREADY_LOGGED_IN, refusal(claim.reason, device, context));
+  if (session.connection.isClosed || !context.sessions.hasRoom(user.id)) {
+    await context.bus.releaseDevice(user.id, device);
+    if (session.connection.isClosed) return undefined;
+    throw new RequestError(Errno.ALREADY_LOGGED_IN, refusal("full", device, context));
   }
   // Registered before it is bound: should the registry refuse, no bound session is left to end the claim.
   context.sessions.add(user.id, session);
-  session.bind(user);
+  session.bind(user, device);
+  session.token = request.token;
   try {
-    return await completeLogin(context, session, envelope);
+    return await completeLogin(context, session, envelope, claim.firstDevice);
   } catch (error) {
     await endLogin(context, session, "login failed");
     throw error;
   }
 }
 
+/** Why a claim was refused, as errno 2's message. */
+function refusal(reason: "taken" | "full", device: string, context: ServiceContext): string {
+  if (reason === "full") return `this user already has ${context.maxDevices} devices logged in`;
+  // The original's words for the one-session rule, which v1 and plain v2 clients keep.
+  return device === DEFAULT_DEVICE ? "this user is already logged in" : "this device is already logged in";
+}
+
+/** The user when the password, or the device's token, is right; `null` otherwise. */
+async function authenticate(
+  context: ServiceContext,
+  request: LoginRequest,
+  device: string,
+): Promise<UserRecord | null> {
+  if (request.token !== undefined) {
+    // No scrypt: this is what makes reconnecting after a node restart cheap.
+    const valid = await tokenValid(context.store, request.id, device, request.token);
+    return valid ? await context.store.findUser(request.id) : null;
+  }
+  const record = await context.store.findUser(request.id);
+  // An unknown id costs a hash too, so timing does not tell which ids exist.
+  const matches = await verifyPassword(request.password, record?.passwordHash ?? UNKNOWN_USER_HASH);
+  return record && matches ? record : null;
+}
+
 /**
  * From the claim to live delivery. Live frames for the user are held by the session meanwhile, so the
- * client sees LOGIN_ACK first, then older offline messages, then live ones, each exactly once.
+ * client sees LOGIN_ACK first, then what it missed, then live frames; a live frame that the hand-over
+ * already sent (same conversation, seq not past it) is dropped, so each message comes once.
  */
 async function completeLogin(
   context: ServiceContext,
   session: Session,
   envelope: Envelope,
+  firstDevice: boolean,
 ): Promise<undefined> {
   const user = session.user!;
+  const device = session.device;
   const stillBound = () => session.user === user;
-  await context.bus.subscribe(user.id);
-  if (!stillBound()) {
-    // Disconnected meanwhile: endLogin already ran, and may have run before the subscription existed.
-    await context.bus.unsubscribe(user.id).catch(() => {});
-    return undefined;
-  }
-  // Frames this node was still storing offline when the session was bound belong before the live ones.
-  await context.delivery.offlineStored(user.id);
-  const [friends, groups, firstRows] = await Promise.all([
+  await context.store.registerDevice(user.id, device);
+  // Subscribed before the cursors are read: a message stored after the read is published after this.
+  await context.subscriptions.acquire(user.id);
+  if (!stillBound()) return undefined;
+  const [friends, groups, cursors] = await Promise.all([
     context.store.listFriends(user.id),
     context.store.listUserGroups(user.id),
-    context.store.readOffline(user.id, context.offlineBatch),
+    context.store.deviceCursors(user.id, device),
   ]);
   const online = await context.bus.onlineUsers([
     ...friends.map((friend) => friend.id),
     ...groups.flatMap((group) => group.members.map((member) => member.id)),
   ]);
+  const handover = new OfflineHandover(
+    context.store,
+    user.id,
+    new Map([...cursors].map(([conv, { cursor }]) => [conv, cursor])),
+    { rows: context.offlineBatch, chars: context.offlineBatchBytes },
+  );
+  let page = await handover.next();
+  if (session.version === 2 && session.token === undefined) {
+    session.token = await issueToken(
+      context.store,
+      user.id,
+      device,
+      context.tokenDays,
+      context.maxTokensPerUser,
+    );
+  }
   if (!stillBound()) return undefined;
-  let rows = firstRows;
-  let batch = withinBudget(rows, context.offlineBatchBytes);
   session.reply(loginAckFrame(session.version, {
     id: user.id,
     name: user.name,
-    offline: batch.map((message) => message.frame),
+    offline: page.frames,
     friends: withState(friends, online),
     groups: loginGroups(groups, online),
     cid: envelope.cid,
+    token: session.version === 2 ? session.token : undefined,
   }));
+  for (const frame of page.frames) session.noteHanded(frame);
   let handedOver = 0;
-  // Offline rows are deleted only once their frames reached the socket; the rest follow in batches
+  // Rows are deleted and cursors move only once the frames reached the socket; the rest follow in pages
   // small enough for the connection's outbound limit.
-  while (batch.length > 0) {
+  while (page.frames.length > 0) {
     if (!await session.connection.flushed() || !stillBound()) return undefined;
-    await context.store.deleteOffline(user.id, batch.map((message) => message.id));
-    handedOver += batch.length;
-    context.delivery.counters.offlineDelivered += batch.length;
-    if (batch.length === rows.length && rows.length < context.offlineBatch) break;
-    rows = await context.store.readOffline(user.id, context.offlineBatch);
-    batch = withinBudget(rows, context.offlineBatchBytes);
-    for (const message of batch) session.reply(message.frame);
+    await handover.handed(page);
+    context.cursors.add(cursorUpdates(user.id, device, page.cursors));
+    handedOver += page.frames.length;
+    context.delivery.counters.offlineDelivered += page.frames.length;
+    if (!page.more) break;
+    page = await handover.next();
+    if (!stillBound()) return undefined;
+    for (const frame of page.frames) session.sendOffline(frame);
   }
-  if (!stillBound()) return undefined;
   session.release();
+  context.cursors.watch(session);
   context.log.info("login", {
     user: user.id,
+    device,
     conn: session.connection.id,
     v: session.version,
     offline: handedOver,
   });
-  context.store.setUserState(user.id, true).catch((error) =>
-    context.log.warn("state update failed", { user: user.id, error })
-  );
-  // Not awaited: the login is complete, and its reply must not wait for friends' notifications.
-  void announcePresence(context, user.id, true);
+  if (firstDevice) {
+    context.store.setUserState(user.id, true).catch((error) =>
+      context.log.warn("state update failed", { user: user.id, error })
+    );
+    // Not awaited: the login is complete, and its reply must not wait for friends' notifications.
+    void announcePresence(context, user.id, true);
+  }
   return undefined;
 }
 
-/** The oldest messages whose frames fit in `budget` characters (at least one, so a batch always moves). */
-function withinBudget(rows: OfflineMessage[], budget: number): OfflineMessage[] {
-  let used = 0;
-  for (let i = 0; i < rows.length; i++) {
-    used += rows[i].frame.length;
-    if (used > budget && i > 0) return rows.slice(0, i);
-  }
-  return rows;
+function cursorUpdates(userId: number, device: string, cursors: Map<string, number>): CursorUpdate[] {
+  return [...cursors].map(([conv, seq]) => ({ userId, device, conv, seq }));
 }
 
 function withState(users: UserSummary[], online: Set<number>): PresenceEntry[] {
@@ -190,13 +233,19 @@ function loginGroups(groups: GroupRecord[], online: Set<number>): LoginGroup[] {
   }));
 }
 
-/** LOGINOUT: ends the session's login; a frame `id` other than the session's user is errno 5. */
+/**
+ * LOGINOUT: ends the session's login and revokes the device's resume token; a frame `id` other than the
+ * session's user is errno 5.
+ */
 export async function logout(
   context: ServiceContext,
   session: Session,
   envelope: Envelope,
 ): Promise<undefined> {
-  sessionUser(session, logoutRequest(envelope.frame));
+  const user = sessionUser(session, logoutRequest(envelope.frame));
+  const device = session.device;
   await endLogin(context, session, "loginout");
+  // After the login ended: a failure (errno 11) leaves the token valid until it expires, never the session.
+  await context.store.revokeDeviceToken(user.id, device);
   return undefined;
 }

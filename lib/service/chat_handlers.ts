@@ -1,16 +1,30 @@
-/** ONE_CHAT and GROUP_CHAT. */
+/**
+ * ONE_CHAT and GROUP_CHAT (PROTOCOL.md "Conversations and sequence numbers"): a message is stored in its
+ * conversation (getting its seq) before it is acknowledged, then delivered live, best effort, to every
+ * device of the recipients and to the sender's other devices. A repeated `cmid` is acknowledged again
+ * with the first message's values and delivered to nobody. The store unreachable: errno 11, nothing
+ * stored, nothing delivered.
+ *
+ * @module
+ */
+import { directConv, groupConv } from "../conversation_name.ts";
 import { groupChatFrame, localTime, oneChatFrame } from "../protocol/encode.ts";
 import { Errno } from "../protocol/errno.ts";
 import { RequestError } from "../protocol/errors.ts";
-import { type Envelope, groupChatRequest, oneChatRequest } from "../protocol/requests.ts";
+import { MsgId } from "../protocol/msg_id.ts";
+import { chatCmid, type Envelope, groupChatRequest, oneChatRequest } from "../protocol/requests.ts";
+import type { AppendedMessage } from "../store/store.ts";
 import type { ServiceContext } from "./context.ts";
 import { sessionUser } from "./identity.ts";
-import type { Session } from "./session.ts";
+import type { Session, SessionUser } from "./session.ts";
 
-/** The ACK fields of an accepted chat message. */
+/** The ACK fields of an accepted chat message (v2); `dup` only on a repeated `cmid`. */
 export interface ChatReceipt extends Record<string, unknown> {
+  conv?: string;
+  seq?: number;
   mid: string;
   ts: number;
+  dup?: true;
 }
 
 export async function oneChat(
@@ -20,20 +34,47 @@ export async function oneChat(
 ): Promise<ChatReceipt> {
   const request = oneChatRequest(envelope.frame, context.limits);
   const user = sessionUser(session, request);
+  const cmid = session.version === 2 ? chatCmid(envelope.frame) : undefined;
+  const time = request.time ?? localTime();
+  if (request.toid === user.id) {
+    // v2 has conversations of two users only; v1 keeps the original's relay to the user's own session.
+    if (session.version === 2) {
+      throw new RequestError(Errno.INVALID_REQUEST, 'invalid request: "toid" must not be your own id');
+    }
+    return relayToSelf(context, user, { msg: request.msg, time });
+  }
   if (!context.sessions.has(request.toid) && !await context.userExists(request.toid)) {
     throw new RequestError(Errno.NO_SUCH_USER, `no such user: ${request.toid}`);
   }
-  const receipt = { mid: context.nextMessageId(), ts: Date.now() };
-  const frame = oneChatFrame({
-    id: user.id,
-    name: user.name,
-    toid: request.toid,
-    msg: request.msg,
-    time: request.time ?? localTime(),
-    ...receipt,
+  const conv = directConv(user.id, request.toid);
+  const mid = context.nextMessageId();
+  const ts = Date.now();
+  const stored = await context.messages.append({
+    conv,
+    senderId: user.id,
+    cmid,
+    mid,
+    ts,
+    frame: (seq) =>
+      oneChatFrame({
+        conv,
+        seq,
+        id: user.id,
+        name: user.name,
+        toid: request.toid,
+        msg: request.msg,
+        time,
+        mid,
+        ts,
+      }),
   });
-  await context.delivery.toUser(request.toid, frame, true);
-  return receipt;
+  if (!stored.dup) {
+    await Promise.all([
+      context.delivery.toUser(request.toid, stored.frame),
+      context.delivery.toUser(user.id, stored.frame, session),
+    ]);
+  }
+  return receiptOf(stored);
 }
 
 export async function groupChat(
@@ -43,21 +84,71 @@ export async function groupChat(
 ): Promise<ChatReceipt> {
   const request = groupChatRequest(envelope.frame, context.limits);
   const user = sessionUser(session, request);
+  const cmid = session.version === 2 ? chatCmid(envelope.frame) : undefined;
   const members = await context.store.listGroupMemberIds(request.groupid);
-  // A group always has its creator as a member, so no members means no group.
-  if (members.length === 0) throw new RequestError(Errno.NO_SUCH_GROUP, `no such group: ${request.groupid}`);
   if (!members.includes(user.id)) {
+    if (members.length === 0 && !await context.store.groupExists(request.groupid)) {
+      throw new RequestError(Errno.NO_SUCH_GROUP, `no such group: ${request.groupid}`);
+    }
     throw new RequestError(Errno.NOT_A_MEMBER, `not a member of group ${request.groupid}`);
   }
+  const conv = groupConv(request.groupid);
+  const mid = context.nextMessageId();
+  const ts = Date.now();
+  const time = request.time ?? localTime();
+  const stored = await context.messages.append({
+    conv,
+    senderId: user.id,
+    cmid,
+    mid,
+    ts,
+    frame: (seq) =>
+      groupChatFrame({
+        conv,
+        seq,
+        id: user.id,
+        name: user.name,
+        groupid: request.groupid,
+        msg: request.msg,
+        time,
+        mid,
+        ts,
+      }),
+  });
+  if (!stored.dup) {
+    await Promise.all([
+      context.delivery.toUsers(members.filter((id) => id !== user.id), stored.frame),
+      context.delivery.toUser(user.id, stored.frame, session),
+    ]);
+  }
+  return receiptOf(stored);
+}
+
+function receiptOf(stored: AppendedMessage): ChatReceipt {
+  const receipt: ChatReceipt = { conv: stored.conv, seq: stored.seq, mid: stored.mid, ts: stored.ts };
+  if (stored.dup) receipt.dup = true;
+  return receipt;
+}
+
+/**
+ * A v1 ONE_CHAT to the sender: written to the user's own sessions as the first release did, without a
+ * conversation (there is none of one user), so not stored.
+ */
+async function relayToSelf(
+  context: ServiceContext,
+  user: SessionUser,
+  chat: { msg: string; time: string },
+): Promise<ChatReceipt> {
   const receipt = { mid: context.nextMessageId(), ts: Date.now() };
-  const frame = groupChatFrame({
+  const frame = JSON.stringify({
+    msgid: MsgId.ONE_CHAT,
     id: user.id,
     name: user.name,
-    groupid: request.groupid,
-    msg: request.msg,
-    time: request.time ?? localTime(),
+    toid: user.id,
+    msg: chat.msg,
+    time: chat.time,
     ...receipt,
   });
-  await context.delivery.toUsers(members.filter((id) => id !== user.id), frame);
+  await context.delivery.toUser(user.id, frame);
   return receipt;
 }

@@ -16,13 +16,15 @@ import type { Store } from "../store/store.ts";
 import { type Counter, Registry } from "../ops/metrics.ts";
 import { takeToken, TokenBucket } from "./token_bucket.ts";
 import type { ServiceContext } from "./context.ts";
+import { CursorSaver } from "./cursor_saver.ts";
 import { Delivery } from "./delivery.ts";
 import { endLogin } from "./lifecycle.ts";
 import { MessageWriter } from "./message_writer.ts";
-import { ROUTES } from "./routes.ts";
+import { routeFor } from "./routes.ts";
 import { Session, type UndeliveredFrame } from "./session.ts";
 import type { SessionConnection } from "./session_connection.ts";
 import { SessionRegistry } from "./session_registry.ts";
+import { UserSubscriptions } from "./user_subscriptions.ts";
 
 /** Options for {@linkcode ChatService}. */
 export interface ChatServiceOptions {
@@ -106,21 +108,26 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
         "Frames held back by the per-connection rate limit",
       ),
     };
-    const sessions = new SessionRegistry<Session>();
-    const delivery = new Delivery({ sessions, bus: options.bus, store: options.store, log: options.log });
+    const maxDevices = options.maxDevices ?? 5;
+    // The bus's device claims enforce the limit across nodes; this one only bounds a node's own map.
+    const sessions = new SessionRegistry<Session>({ maxPerUser: maxDevices });
+    const delivery = new Delivery({ sessions, bus: options.bus });
+    const cursors = new CursorSaver(options.store, options.log);
     const midPrefix = `${Date.now().toString(36)}.${options.bus.nodeId}.`;
     let midCounter = 0;
     this.context = {
       store: options.store,
       bus: options.bus,
       delivery,
+      cursors,
+      subscriptions: new UserSubscriptions(options.bus),
       sessions,
       limits: options.limits ?? DEFAULT_LIMITS,
       log: options.log,
       offlineBatch: options.offlineBatch ?? 1000,
       offlineBatchBytes: options.offlineBatchBytes ?? 1024 * 1024,
       messages: new MessageWriter(options.store, options.log),
-      maxDevices: options.maxDevices ?? 5,
+      maxDevices,
       tokenDays: options.tokenDays ?? 30,
       maxTokensPerUser: options.maxTokensPerUser ?? 20,
       pageLimit: options.pageLimit ?? 1000,
@@ -133,15 +140,25 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     const deliveryCounter = (name: string, help: string, key: keyof Delivery["counters"]) =>
       registry.gauge(name, help, () => delivery.counters[key], "counter");
     deliveryCounter("chat_delivered_live_total", "Frames written to a local connection", "live");
-    deliveryCounter("chat_offline_stored_total", "Frames stored as offline messages", "storedOffline");
     deliveryCounter(
       "chat_offline_delivered_total",
       "Offline messages handed over at login",
       "offlineDelivered",
     );
-    deliveryCounter("chat_bus_published_total", "Frames published to other nodes", "published");
-    deliveryCounter("chat_bus_published_to_nobody_total", "Publishes no node received", "publishedToNobody");
-    deliveryCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "busErrors");
+    const busCounter = (name: string, help: string, key: keyof Bus["counters"]) =>
+      registry.gauge(name, help, () => options.bus.counters[key], "counter");
+    busCounter("chat_bus_published_total", "Frames published to other nodes", "published");
+    busCounter("chat_bus_errors_total", "Publishes that failed (bus unreachable)", "publishFailures");
+    busCounter("chat_bus_received_total", "Frames received from other nodes", "received");
+    const cursorCounter = (name: string, help: string, key: keyof CursorSaver["counters"]) =>
+      registry.gauge(name, help, () => cursors.counters[key], "counter");
+    cursorCounter("chat_cursor_saves_total", "Batches of delivery cursors saved", "saves");
+    cursorCounter("chat_cursors_saved_total", "Delivery cursors saved", "cursors");
+    cursorCounter("chat_cursor_save_failures_total", "Batches of delivery cursors that failed", "failures");
+    const writerCounter = (name: string, help: string, key: keyof MessageWriter["counters"]) =>
+      registry.gauge(name, help, () => this.context.messages.counters[key], "counter");
+    writerCounter("chat_messages_stored_total", "Chat messages stored", "stored");
+    writerCounter("chat_message_commits_total", "Transactions that stored chat messages", "commits");
   }
 
   onOpen(connection: SessionConnection): void {
@@ -192,20 +209,21 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#closing.add(done);
   }
 
-  /** Ends every login on this node (graceful shutdown) and waits for disconnect handling to finish. */
+  /**
+   * Ends every login on this node (graceful shutdown), waits for disconnect handling to finish and saves
+   * the last delivery cursors.
+   */
   async endAllLogins(): Promise<void> {
     const sessions = this.context.sessions.all();
     await Promise.all(sessions.map((session) => endLogin(this.context, session, "shutdown")));
     await Promise.all(this.#closing);
+    await this.context.cursors.flush();
+    this.context.cursors.stop();
   }
 
+  /** The chat frames the connection never wrote stay past the device's saved cursor. */
   async #afterClose(session: Session, unsent: UndeliveredFrame[]): Promise<void> {
-    if (unsent.length > 0) {
-      await this.context.delivery.storeOffline(unsent).catch((error) =>
-        this.context.log.error("offline store failed; messages lost", { count: unsent.length, error })
-      );
-    }
-    await endLogin(this.context, session, "disconnect");
+    await endLogin(this.context, session, "disconnect", unsent);
   }
 
   async #userExists(id: number): Promise<boolean> {
@@ -234,7 +252,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     }
     if (envelope.v2) session.version = 2;
     this.#counters.requests.inc(msgName(envelope.msgid));
-    const handler = ROUTES.get(envelope.msgid);
+    const handler = routeFor(envelope.msgid, session.version);
     if (!handler) {
       this.#replyError(
         session,

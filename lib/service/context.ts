@@ -3,15 +3,25 @@ import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
 import type { Limits } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
+import type { CursorSaver } from "./cursor_saver.ts";
 import type { Delivery } from "./delivery.ts";
 import type { MessageWriter } from "./message_writer.ts";
 import type { Session } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
+import type { UserSubscriptions } from "./user_subscriptions.ts";
 
 export interface ServiceContext {
   store: Store;
   bus: Bus;
+  /**
+   * Live delivery, best effort: `toUser(userId, frame, except?)` and `toUsers(ids, frame)` write to every
+   * session of the users here (but `except`) and publish for other nodes; they never store nor reject.
+   */
   delivery: Delivery;
+  /** Saves devices' delivery cursors in batches, once their frames were flushed. */
+  cursors: CursorSaver;
+  /** One bus subscription per user on this node, shared by the user's sessions here. */
+  subscriptions: UserSubscriptions;
   /** The sessions of the users logged in on this node. */
   sessions: SessionRegistry<Session>;
   limits: Limits;

@@ -1,31 +1,36 @@
 /**
- * The end of a login (LOGINOUT, disconnect, shutdown) and presence announcements. Order matters for
- * "no message lost, none duplicated" across nodes: the node stops receiving the user's frames
- * (unsubscribe) before it gives up the claim, so a new login elsewhere never overlaps with this one.
+ * The end of a login (LOGINOUT, disconnect, shutdown) and presence announcements. The device's cursors are
+ * saved first (what it was handed is not handed again), then the node stops receiving the user's frames
+ * when this was the user's last session here, then it gives up the device's claim; the user goes offline
+ * when that was their last device anywhere.
  */
 import { presenceFrame } from "../protocol/encode.ts";
 import type { ServiceContext } from "./context.ts";
-import type { Session } from "./session.ts";
+import type { Session, UndeliveredFrame } from "./session.ts";
 
-/** Ends the session's login if it has one. Never throws: failures are logged. */
-export async function endLogin(context: ServiceContext, session: Session, reason: string): Promise<void> {
+/**
+ * Ends the session's login if it has one. `unsent`: the chat frames its closed connection never wrote
+ * (they stay past the saved cursor). Never throws: failures are logged.
+ */
+export async function endLogin(
+  context: ServiceContext,
+  session: Session,
+  reason: string,
+  unsent: UndeliveredFrame[] = [],
+): Promise<void> {
   const user = session.user;
   if (!user) return;
-  const held = session.unbind();
+  const device = session.device;
+  // Saved while the session is still bound (the saver reads its user and device).
+  const saved = context.cursors.finish(session, unsent);
+  session.unbind();
   context.sessions.remove(user.id, session);
-  context.log.info("logout", { user: user.id, conn: session.connection.id, reason });
-  if (held.length > 0) {
-    await context.delivery.storeOffline(held).catch((error) =>
-      context.log.error("offline store failed; messages lost", { user: user.id, count: held.length, error })
-    );
-  }
-  try {
-    await context.bus.unsubscribe(user.id);
-    await context.bus.releaseUser(user.id);
-  } catch (error) {
-    // The claim expires with this node's lease if the bus is unreachable now.
-    context.log.warn("bus release failed", { user: user.id, error });
-  }
+  context.log.info("logout", { user: user.id, device, conn: session.connection.id, reason });
+  await saved;
+  await context.subscriptions.release(user.id);
+  // Never rejects: a claim the bus cannot release now expires with this node's lease.
+  const { lastDevice } = await context.bus.releaseDevice(user.id, device);
+  if (!lastDevice) return;
   await context.store.setUserState(user.id, false).catch((error) =>
     context.log.warn("state update failed", { user: user.id, error })
   );
@@ -45,7 +50,7 @@ export async function announcePresence(
   const frame = presenceFrame(userId, online);
   try {
     const followers = await context.store.listFollowers(userId);
-    await Promise.all(followers.map((id) => context.delivery.toUser(id, frame, false)));
+    await context.delivery.toUsers(followers, frame);
   } catch (error) {
     context.log.warn("presence announcement failed", { user: userId, error });
   }

@@ -2,12 +2,13 @@
  * The msgid → handler table. Adding a message type means a decoder in `protocol/requests.ts`, a
  * handler here, and nothing in `net`.
  */
-import { pongFrame } from "../protocol/encode.ts";
+import { pongFrame, type ProtocolVersion } from "../protocol/encode.ts";
 import { MsgId } from "../protocol/msg_id.ts";
 import type { Envelope } from "../protocol/requests.ts";
 import { login, logout, register } from "./account_handlers.ts";
 import { groupChat, oneChat } from "./chat_handlers.ts";
 import type { ServiceContext } from "./context.ts";
+import { history, read, sync, typing } from "./conversation_handlers.ts";
 import type { Session } from "./session.ts";
 import { addFriend, addGroup, createGroup } from "./social_handlers.ts";
 
@@ -56,3 +57,26 @@ export const ROUTES: ReadonlyMap<number, Route> = new Map<number, Route>([
     handle: (_context, session, envelope) => session.version === 2 ? pongFrame(envelope.cid) : undefined,
   }],
 ]);
+
+/** Kept conversations (PROTOCOL.md v2 extensions): a v1 connection never sees them. */
+const V2_ROUTES: ReadonlyMap<number, Route> = new Map<number, Route>([
+  [MsgId.SYNC, { reply: "ack", needsLogin: true, handle: sync }],
+  [MsgId.HISTORY, { reply: "ack", needsLogin: true, handle: history }],
+  [MsgId.READ, { reply: "ack", needsLogin: true, handle: read }],
+  // Never answered, not even "not logged in": the handler drops what it refuses and returns no frame.
+  [MsgId.TYPING, { reply: "own", replyMsgid: MsgId.TYPING, needsLogin: false, handle: typing }],
+]);
+
+/**
+ * The route of `msgid` for a connection at protocol level `version`; `undefined` when there is none,
+ * which a v1 connection sending a v2 msgid gets too (so it is answered as any unknown msgid was).
+ *
+ * @example
+ * ```ts
+ * routeFor(MsgId.SYNC, 1); // undefined
+ * routeFor(MsgId.SYNC, 2)?.reply; // "ack"
+ * ```
+ */
+export function routeFor(msgid: number, version: ProtocolVersion): Route | undefined {
+  return ROUTES.get(msgid) ?? (version === 2 ? V2_ROUTES.get(msgid) : undefined);
+}

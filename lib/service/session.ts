@@ -1,12 +1,15 @@
 /**
- * One client's session: its connection, protocol level and (after LOGIN) the user it is bound to.
- * Identity comes from here, never from a frame.
+ * One client's session: its connection, protocol level and (after LOGIN) the user and device it is bound
+ * to. Identity comes from here, never from a frame. The session also knows, per conversation, the highest
+ * `seq` it handed to its device: that is what moves the device's delivery cursor, and what keeps a frame
+ * that the login already sent from offline rows from being written twice.
  */
-import { line, type ProtocolVersion } from "../protocol/encode.ts";
+import { frameConvSeq, frameMsgid, line, type ProtocolVersion } from "../protocol/encode.ts";
+import { MsgId } from "../protocol/msg_id.ts";
 import type { SessionConnection } from "./session_connection.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 
-/** A durable frame that was queued for a user but never reached the socket: stored offline on close. */
+/** A chat frame queued for a device, as the connection hands it back when it never reached the socket. */
 export interface UndeliveredFrame {
   userId: number;
   frame: string;
@@ -18,11 +21,8 @@ export interface SessionUser {
   name: string;
 }
 
-/** A live frame that arrived while the login was still sending offline messages. */
-interface HeldFrame {
-  frame: string;
-  durable: boolean;
-}
+/** The device of a LOGIN without `device` (v1 and plain v2: one session per user, as before). */
+export const DEFAULT_DEVICE = "default";
 
 /**
  * @example
@@ -37,14 +37,22 @@ interface HeldFrame {
 export class Session {
   readonly connection: SessionConnection;
   version: ProtocolVersion = 1;
-  /** Set from the moment the login claimed the user until logout or disconnect. */
+  /** Set from the moment the login claimed the device until logout or disconnect. */
   user: SessionUser | undefined;
+  /** The device of the login ({@linkcode DEFAULT_DEVICE} when the LOGIN named none). */
+  device = DEFAULT_DEVICE;
+  /** The resume token the login presented or was given (v2), revoked by LOGINOUT. */
+  token: string | undefined;
   /** Failed LOGIN attempts on this connection. */
   failedLogins = 0;
   /** Set by the service when the connection is opened (rate limit); none means unlimited. */
   bucket: TokenBucket | undefined;
   /** While the login hands over offline messages, live frames wait here so order is kept. */
-  #held: HeldFrame[] | null = null;
+  #held: string[] | null = null;
+  /** Per conversation, the highest seq written to this session's connection. */
+  readonly #handed = new Map<string, number>();
+  /** Whether {@linkcode Session.handed} moved since the cursor saver last looked. */
+  #handedMoved = false;
 
   readonly #onSend: (frame: string) => void;
 
@@ -54,52 +62,107 @@ export class Session {
     this.#onSend = onSend;
   }
 
-  /** Sends a reply frame (not a delivery: nothing to store if it cannot be written). */
+  /** Sends a reply frame (not a delivery: nothing to track if it cannot be written). */
   reply(frame: string): void {
     if (this.connection.send(line(frame))) this.#onSend(frame);
   }
 
-  /** Binds the session to `user` and starts holding live frames until {@linkcode Session.release}. */
-  bind(user: SessionUser): void {
+  /** Binds the session to `user`'s `device` and starts holding live frames until {@linkcode Session.release}. */
+  bind(user: SessionUser, device: string): void {
     this.user = user;
+    this.device = device;
     this.#held = [];
   }
 
-  /** Writes the frames held during login, then delivers live. */
-  release(): void {
-    const held = this.#held ?? [];
-    this.#held = null;
-    for (const { frame, durable } of held) this.deliver(frame, durable);
-  }
-
-  /** Unbinds the user; returns the durable frames that were held and not written. */
-  unbind(): UndeliveredFrame[] {
-    const user = this.user;
-    const held = this.#held ?? [];
-    this.user = undefined;
-    this.#held = null;
-    if (!user) return [];
-    return held.filter((entry) => entry.durable).map(({ frame }) => ({ userId: user.id, frame }));
+  /** Whether live frames are still held (the login has not finished its offline hand-over). */
+  get holding(): boolean {
+    return this.#held !== null;
   }
 
   /**
-   * Delivers a frame to this session's user. Returns `false` when it could not be accepted (no user,
-   * or the connection is closed): the caller then stores a durable frame offline. A frame accepted
-   * but not written before the connection closes comes back through the connection's `onClose`.
-   * Non-durable frames (presence) go to v2 connections only. `encoded` is `line(frame)` as UTF-8, when the
-   * caller encoded it once for many recipients (group fan-out).
+   * Writes an offline frame during the login's hand-over (not held, not filtered: the login chose it) and
+   * notes its seq, so the same message arriving live is dropped.
    */
-  deliver(frame: string, durable: boolean, encoded?: Uint8Array): boolean {
+  sendOffline(frame: string): void {
+    this.reply(frame);
+    this.noteHanded(frame);
+  }
+
+  /** Notes an offline frame that went out inside LOGIN_ACK's `offlinemsg`. */
+  noteHanded(frame: string): void {
+    const position = frameConvSeq(frame);
+    if (position) this.#note(position.conv, position.seq);
+  }
+
+  /** Writes the frames held during the login (those the offline hand-over did not already send), then delivers live. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const frame of held) this.deliver(frame);
+  }
+
+  /** Unbinds the user; live frames still held are dropped (they are past the device's saved cursor). */
+  unbind(): void {
+    this.user = undefined;
+    this.token = undefined;
+    this.#held = null;
+  }
+
+  /**
+   * Delivers a live frame to this session's device. A chat frame whose seq is not past what this device
+   * was handed in its conversation is dropped (the login sent it from the store already). A v1 session
+   * gets chat frames only (msgid 6 and 10), as the original did. `encoded` is `line(frame)` as UTF-8, when
+   * the caller encoded it once for many recipients (group fan-out). `false` when nothing was written (no
+   * user, dropped, or the connection is closed).
+   */
+  deliver(frame: string, encoded?: Uint8Array): boolean {
     const user = this.user;
     if (!user) return false;
-    if (!durable && this.version !== 2) return true;
     if (this.#held) {
-      this.#held.push({ frame, durable });
+      this.#held.push(frame);
       return true;
     }
-    const data = encoded ?? line(frame);
-    if (!this.connection.send(data, durable ? { userId: user.id, frame } : undefined)) return false;
+    const position = frameConvSeq(frame);
+    if (!position) {
+      if (this.version !== 2 && !isChat(frame)) return false;
+      return this.#write(frame, encoded, undefined);
+    }
+    if (position.seq <= (this.#handed.get(position.conv) ?? 0)) return false;
+    if (!this.#write(frame, encoded, { userId: user.id, frame })) return false;
+    this.#note(position.conv, position.seq);
+    return true;
+  }
+
+  /**
+   * What this session handed since the last call, per conversation (the highest seq), or `undefined`
+   * when nothing moved. The cursor saver saves it once the connection flushed it.
+   */
+  takeHanded(): Map<string, number> | undefined {
+    if (!this.#handedMoved) return undefined;
+    this.#handedMoved = false;
+    return new Map(this.#handed);
+  }
+
+  /** Everything handed so far, per conversation (the highest seq). */
+  handed(): ReadonlyMap<string, number> {
+    return this.#handed;
+  }
+
+  #write(frame: string, encoded: Uint8Array | undefined, tag: UndeliveredFrame | undefined): boolean {
+    if (!this.connection.send(encoded ?? line(frame), tag)) return false;
     this.#onSend(frame);
     return true;
   }
+
+  #note(conv: string, seq: number): void {
+    if (seq > (this.#handed.get(conv) ?? 0)) {
+      this.#handed.set(conv, seq);
+      this.#handedMoved = true;
+    }
+  }
+}
+
+function isChat(frame: string): boolean {
+  const msgid = frameMsgid(frame);
+  return msgid === MsgId.ONE_CHAT || msgid === MsgId.GROUP_CHAT;
 }

@@ -1,5 +1,5 @@
 /**
- * A {@linkcode Store} made of its four table groups. Each database implements the groups in modules of its own
+ * A {@linkcode Store} made of its table groups. Each database implements the groups in modules of its own
  * (`mysql_users.ts`, `sqlite_users.ts`, ...); this class is the one place that routes each `Store` method to
  * its group, so the two stores differ only in how they open, migrate, ping and close.
  *
@@ -7,13 +7,22 @@
  */
 
 import type {
+  AppendedMessage,
+  ConversationSummary,
+  CursorUpdate,
+  DeviceCursor,
+  DeviceMethods,
+  DeviceToken,
   FriendMethods,
+  GroupAccess,
   GroupMethods,
   GroupRecord,
-  OfflineEntry,
+  MessageMethods,
+  NewMessage,
   OfflineMessage,
   OfflineMethods,
   Store,
+  StoredMessage,
   UserMethods,
   UserRecord,
   UserSummary,
@@ -24,6 +33,8 @@ export interface StoreTables {
   users: UserMethods;
   friends: FriendMethods;
   groups: GroupMethods;
+  messages: MessageMethods;
+  devices: DeviceMethods;
   offline: OfflineMethods;
 }
 
@@ -57,7 +68,7 @@ export abstract class ComposedStore implements Store {
     this.#tables = tables;
   }
 
-  /** Creates the schema when missing (idempotent, never drops data). */
+  /** Brings the schema to the current version (versioned migrations); never drops data. */
   abstract migrate(): Promise<void>;
 
   /** Cheap round trip; rejects with StoreUnavailableError when the database cannot be used. */
@@ -136,9 +147,84 @@ export abstract class ComposedStore implements Store {
     return this.#tables.groups.listUserGroups(userId);
   }
 
-  /** Stores the frames in one transaction, in the given order: all are stored or none. */
-  storeOffline(entries: OfflineEntry[]): Promise<void> {
-    return this.#tables.offline.storeOffline(entries);
+  /** Removes a member, recording where they may still read up to; a non-member is a no-op. */
+  removeGroupMember(groupId: number, userId: number): Promise<void> {
+    return this.#tables.groups.removeGroupMember(groupId, userId);
+  }
+
+  /** Whether `userId` is, was, or never was (`null`) a member of the group. */
+  groupAccess(groupId: number, userId: number): Promise<GroupAccess> {
+    return this.#tables.groups.groupAccess(groupId, userId);
+  }
+
+  /** Stores chat messages in one transaction, each with the next seq of its conversation; all or none. */
+  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]> {
+    return this.#tables.messages.appendMessages(messages);
+  }
+
+  /** The conversation's last seq (0 when it has no messages). */
+  lastSeq(conv: string): Promise<number> {
+    return this.#tables.messages.lastSeq(conv);
+  }
+
+  /** Up to `limit` messages with `after` < seq ≤ `upTo`, ascending. */
+  messagesAfter(conv: string, after: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
+    return this.#tables.messages.messagesAfter(conv, after, limit, upTo);
+  }
+
+  /** The newest `limit` messages with seq < `before` and seq ≤ `upTo`, ascending. */
+  messagesBefore(conv: string, before: number, limit: number, upTo?: number): Promise<StoredMessage[]> {
+    return this.#tables.messages.messagesBefore(conv, before, limit, upTo);
+  }
+
+  /** Every conversation of the user that has messages, ordered by conv. */
+  listConversations(userId: number): Promise<ConversationSummary[]> {
+    return this.#tables.messages.listConversations(userId);
+  }
+
+  /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
+  markRead(userId: number, conv: string, seq: number): Promise<number> {
+    return this.#tables.messages.markRead(userId, conv, seq);
+  }
+
+  /** Deletes messages stored before `ts`; returns how many. */
+  deleteMessagesBefore(ts: number): Promise<number> {
+    return this.#tables.messages.deleteMessagesBefore(ts);
+  }
+
+  /** Records a device of the user; `true` when it is new. */
+  registerDevice(userId: number, device: string): Promise<boolean> {
+    return this.#tables.devices.registerDevice(userId, device);
+  }
+
+  /** The device's cursor and the last seq of every conversation of the user. */
+  deviceCursors(userId: number, device: string): Promise<Map<string, DeviceCursor>> {
+    return this.#tables.devices.deviceCursors(userId, device);
+  }
+
+  /** The oldest `limit` messages past `cursors` sent by others than `userId`, in stored order. */
+  messagesPast(userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]> {
+    return this.#tables.devices.messagesPast(userId, cursors, limit);
+  }
+
+  /** Saves cursors in one transaction; each only moves forward. */
+  saveCursors(updates: CursorUpdate[]): Promise<void> {
+    return this.#tables.devices.saveCursors(updates);
+  }
+
+  /** Stores the device's token hash, keeping at most `maxTokens` per user (newest). */
+  setDeviceToken(userId: number, device: string, token: DeviceToken, maxTokens: number): Promise<void> {
+    return this.#tables.devices.setDeviceToken(userId, device, token, maxTokens);
+  }
+
+  /** The device's token, or `null`. */
+  findDeviceToken(userId: number, device: string): Promise<DeviceToken | null> {
+    return this.#tables.devices.findDeviceToken(userId, device);
+  }
+
+  /** Revokes the device's token. */
+  revokeDeviceToken(userId: number, device: string): Promise<void> {
+    return this.#tables.devices.revokeDeviceToken(userId, device);
   }
 
   /** The user's oldest `limit` offline messages, oldest first. */

@@ -19,3 +19,21 @@ export interface UniqueName {
   kind: "user" | "group";
   name: string;
 }
+
+/** The database was written by a newer version of this server than the one running. */
+export class SchemaVersionError extends Error {
+  /** The database's schema version. */
+  readonly databaseVersion: number;
+  /** The newest schema version this code knows. */
+  readonly codeVersion: number;
+
+  constructor(databaseVersion: number, codeVersion: number) {
+    super(
+      `the database has schema version ${databaseVersion}, newer than version ${codeVersion} that this ` +
+        `server knows; run a server release that knows version ${databaseVersion} or later`,
+    );
+    this.name = "SchemaVersionError";
+    this.databaseVersion = databaseVersion;
+    this.codeVersion = codeVersion;
+  }
+}

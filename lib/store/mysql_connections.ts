@@ -16,6 +16,7 @@ import type { Pool } from "../db/pool.ts";
 import {
   AcquireTimeoutError,
   isFatalMysqlError,
+  mysqlErrno,
   mysqlErrorKind,
   PoolClosedError,
   PoolFullError,
@@ -30,8 +31,8 @@ export const MAX_ID_BATCH = 256;
 /** Largest number of offline messages inserted by one statement (64 frames of 100 KB stay under 16 MiB). */
 export const MAX_ROW_BATCH = 64;
 
-/** What the store binds to placeholders. */
-export type Param = string | number;
+/** What the store binds to placeholders (`null` for SQL NULL). */
+export type Param = string | number | null;
 
 /** Thrown when ROLLBACK itself failed: the connection may still be inside a transaction, so it is discarded. */
 class RollbackFailedError extends Error {
@@ -121,6 +122,41 @@ export class MysqlSession {
   }
 }
 
+/** Options for one {@linkcode MysqlConnections.use} call. */
+export interface UseOptions {
+  /** Milliseconds this call may wait for the server (default: the store's `queryTimeout`). */
+  timeout?: number;
+}
+
+/** Options for {@linkcode MysqlConnections.transaction}. */
+export interface TransactionOptions extends UseOptions {
+  /**
+   * How many times to run the transaction again after a failure that {@linkcode TransactionOptions.retryable}
+   * accepts (default 0). Each attempt is a new transaction on the same connection, after a ROLLBACK.
+   */
+  retries?: number;
+  /** Whether a failed attempt may be retried (default: {@linkcode isLockConflict}). */
+  retryable?: (error: unknown) => boolean;
+}
+
+/**
+ * Whether InnoDB gave up a transaction for a lock conflict with another one: a deadlock (errno 1213, the whole
+ * transaction was rolled back) or a lock wait timeout (1205). Neither left anything of the transaction stored,
+ * and running it again is the documented remedy: the other transaction has moved on by then.
+ *
+ * @example
+ * ```ts
+ * isLockConflict(Object.assign(new Error("Deadlock found"), { errno: 1213 })); // true
+ * ```
+ */
+export function isLockConflict(error: unknown): boolean {
+  const errno = mysqlErrno(error);
+  return errno === ER_LOCK_DEADLOCK || errno === ER_LOCK_WAIT_TIMEOUT;
+}
+
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+const ER_LOCK_DEADLOCK = 1213;
+
 /** Options for {@linkcode MysqlConnections}. */
 export interface MysqlConnectionsOptions {
   /** Milliseconds one call may wait for the server's answers once it has a connection. */
@@ -180,7 +216,8 @@ export class MysqlConnections {
    * StoreUnavailableError; other errors (NameTakenError, a caller's bad value) pass through and the
    * connection is reused.
    */
-  async use<R>(fn: (session: MysqlSession) => Promise<R>): Promise<R> {
+  async use<R>(fn: (session: MysqlSession) => Promise<R>, options: UseOptions = {}): Promise<R> {
+    const timeout = options.timeout ?? this.#queryTimeout;
     if (this.#closing) throw new StoreUnavailableError(`MySQL store ${this.#factory.redactedUrl} is closed`);
     let lease;
     try {
@@ -194,7 +231,7 @@ export class MysqlConnections {
     work.catch(() => {});
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new QueryTimeoutError(this.#queryTimeout)), this.#queryTimeout);
+      timer = setTimeout(() => reject(new QueryTimeoutError(timeout)), timeout);
     });
     try {
       return await Promise.race([work, deadline]);
@@ -208,28 +245,24 @@ export class MysqlConnections {
     }
   }
 
-  /** {@linkcode MysqlConnections.use} inside START TRANSACTION ... COMMIT; any failure rolls back. */
-  async transaction<R>(fn: (session: MysqlSession) => Promise<R>): Promise<R> {
+  /**
+   * {@linkcode MysqlConnections.use} inside START TRANSACTION ... COMMIT; any failure rolls back. A failure
+   * that `options.retryable` accepts runs `fn` again in a new transaction, up to `options.retries` times.
+   */
+  async transaction<R>(
+    fn: (session: MysqlSession) => Promise<R>,
+    options: TransactionOptions = {},
+  ): Promise<R> {
+    const { retries = 0, retryable = isLockConflict } = options;
     return await this.use(async (session) => {
-      const db = session.connection;
-      await db.query("START TRANSACTION");
-      let result: R;
-      try {
-        result = await fn(session);
-        await db.query("COMMIT");
-      } catch (error) {
-        // A broken connection rolls back on the server by itself; on a live one, roll back before reuse.
-        if (!isFatalMysqlError(error)) {
-          try {
-            await db.query("ROLLBACK");
-          } catch (rollbackError) {
-            throw new RollbackFailedError(rollbackError);
-          }
+      for (let attempt = 0;; attempt++) {
+        try {
+          return await transactionOnce(session, fn);
+        } catch (error) {
+          if (attempt >= retries || isFatalMysqlError(error) || !retryable(error)) throw error;
         }
-        throw error;
       }
-      return result;
-    });
+    }, options);
   }
 
   #unavailable(error: unknown): StoreUnavailableError {
@@ -251,6 +284,31 @@ export class MysqlConnections {
     }
     return new StoreUnavailableError(`MySQL ${url}: ${describeError(error)}`, { cause: error });
   }
+}
+
+/** One START TRANSACTION ... COMMIT around `fn` on `session`; any failure rolls back and is rethrown. */
+async function transactionOnce<R>(
+  session: MysqlSession,
+  fn: (session: MysqlSession) => Promise<R>,
+): Promise<R> {
+  const db = session.connection;
+  await db.query("START TRANSACTION");
+  let result: R;
+  try {
+    result = await fn(session);
+    await db.query("COMMIT");
+  } catch (error) {
+    // A broken connection rolls back on the server by itself; on a live one, roll back before reuse.
+    if (!isFatalMysqlError(error)) {
+      try {
+        await db.query("ROLLBACK");
+      } catch (rollbackError) {
+        throw new RollbackFailedError(rollbackError);
+      }
+    }
+    throw error;
+  }
+  return result;
 }
 
 /**

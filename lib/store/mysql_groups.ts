@@ -7,7 +7,10 @@
 import { safeId } from "./argument_checks.ts";
 import { type MysqlConnections, uniqueName } from "./mysql_connections.ts";
 import { groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
-import type { GroupMethods, GroupRecord } from "./store.ts";
+import type { GroupAccess, GroupMethods, GroupRecord } from "./store.ts";
+
+/** The group conversation's last seq (0 before its first message), for the group id bound at its `?`. */
+const GROUP_LAST_SEQ = "COALESCE((SELECT lastseq FROM conversations WHERE groupid = ?), 0)";
 
 /**
  * The group tables over pooled MySQL connections.
@@ -54,16 +57,55 @@ export class MysqlGroups implements GroupMethods {
     );
   }
 
-  /** Adds a normal member; joining twice (or the creator joining) is a no-op. */
+  /**
+   * Adds a normal member, who joins at the group conversation's current last seq; joining twice (or the
+   * creator joining) is a no-op. A former member joins again at the current last seq.
+   */
   async addGroupMember(groupId: number, userId: number): Promise<void> {
     const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
-    return await this.#connections.use(async (db) => {
-      // The no-op update keeps a creator who "joins" their own group a creator.
-      await db.write(
-        "INSERT INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'normal') " +
-          "ON DUPLICATE KEY UPDATE grouprole = grouprole",
+    return await this.#connections.transaction(async (db) => {
+      const added = await db.write(
+        "INSERT IGNORE INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'normal')",
         params,
       );
+      if (added.affectedRows === 0) return;
+      await db.write(
+        `INSERT INTO groupjoin (groupid, userid, joinseq) VALUES (?, ?, ${GROUP_LAST_SEQ}) ` +
+          "ON DUPLICATE KEY UPDATE joinseq = VALUES(joinseq)",
+        [...params, params[0]],
+      );
+      await db.write("DELETE FROM groupleft WHERE groupid = ? AND userid = ?", params);
+    });
+  }
+
+  /**
+   * Removes a member (the creator too), recording the conversation's last seq as where their view ends. A
+   * non-member is a no-op.
+   */
+  async removeGroupMember(groupId: number, userId: number): Promise<void> {
+    const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
+    return await this.#connections.transaction(async (db) => {
+      const removed = await db.write("DELETE FROM groupuser WHERE groupid = ? AND userid = ?", params);
+      if (removed.affectedRows === 0) return;
+      await db.write(
+        `INSERT INTO groupleft (groupid, userid, leftseq) VALUES (?, ?, ${GROUP_LAST_SEQ}) ` +
+          "ON DUPLICATE KEY UPDATE leftseq = VALUES(leftseq)",
+        [...params, params[0]],
+      );
+    });
+  }
+
+  /** Whether the user is a member, was one (and up to which seq they may read), or never was (`null`). */
+  async groupAccess(groupId: number, userId: number): Promise<GroupAccess> {
+    const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
+    return await this.#connections.use(async (db) => {
+      const [row] = await db.read(
+        "SELECT (SELECT COUNT(*) FROM groupuser WHERE groupid = ? AND userid = ?) AS member, " +
+          "(SELECT leftseq FROM groupleft WHERE groupid = ? AND userid = ?) AS leftseq",
+        [...params, ...params],
+      );
+      if (Number(row.member) > 0) return { member: true };
+      return row.leftseq === null ? null : { member: false, lastSeq: Number(row.leftseq) };
     });
   }
 

@@ -1,20 +1,15 @@
 /**
- * Offline messages in MySQL: the `offlinemessage` table's part of `Store`.
+ * The first release's offline messages in MySQL: the `offlinemessage` table's part of `Store`. New messages
+ * are kept in their conversations (`mysql_messages.ts`); the rows an upgraded database still holds are
+ * handed over once at the next login, then deleted.
  *
  * @module
  */
 
 import { rowLimit, safeId, uniqueIds } from "./argument_checks.ts";
-import {
-  chunks,
-  MAX_ID_BATCH,
-  MAX_ROW_BATCH,
-  type MysqlConnections,
-  type Param,
-  placeholders,
-} from "./mysql_connections.ts";
+import { chunks, MAX_ID_BATCH, type MysqlConnections, placeholders } from "./mysql_connections.ts";
 import { offlineMessage } from "./row_records.ts";
-import type { OfflineEntry, OfflineMessage, OfflineMethods } from "./store.ts";
+import type { OfflineMessage, OfflineMethods } from "./store.ts";
 
 /**
  * The `offlinemessage` table over pooled MySQL connections.
@@ -35,24 +30,6 @@ export class MysqlOffline implements OfflineMethods {
   /** Statements run on `connections`, which stay the caller's to close. */
   constructor(connections: MysqlConnections) {
     this.#connections = connections;
-  }
-
-  /** Stores the frames in one transaction, in the given order: all are stored or none. */
-  async storeOffline(entries: OfflineEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    // Validated before the transaction: a caller's bug fails the call before any write.
-    const rows = entries.map((
-      entry,
-    ): Param[] => [safeId(entry.userId, "offline message user id"), entry.frame]);
-    return await this.#connections.transaction(async (db) => {
-      // Multi-row inserts in the given order: InnoDB numbers the rows of one INSERT consecutively.
-      for (const batch of chunks(rows, MAX_ROW_BATCH)) {
-        await db.write(
-          `INSERT INTO offlinemessage (userid, message) VALUES ${batch.map(() => "(?, ?)").join(", ")}`,
-          batch.flat(),
-        );
-      }
-    });
   }
 
   /** The user's oldest `limit` offline messages, oldest first. */

@@ -3,9 +3,10 @@
  * single `mysql2` connections.
  *
  * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
- * the table groups. The plumbing (deadlines, transactions, what counts as unavailable, batched id
- * lists) is in `mysql_connections.ts`, and each table group's statements in `mysql_users.ts`,
- * `mysql_friends.ts`, `mysql_groups.ts` and `mysql_offline.ts`.
+ * the table groups. The plumbing (deadlines, transactions and their retries, what counts as unavailable,
+ * batched id lists) is in `mysql_connections.ts`, the versioned migrations in `mysql_migrations.ts`, and each
+ * table group's statements in `mysql_users.ts`, `mysql_friends.ts`, `mysql_groups.ts`, `mysql_messages.ts`,
+ * `mysql_devices.ts` and `mysql_offline.ts`.
  *
  * @module
  */
@@ -14,8 +15,11 @@ import { Pool, type PoolOptions } from "../db/pool.ts";
 import { mysqlFactory } from "../db/mysql_factory.ts";
 import { ComposedStore } from "./composed_store.ts";
 import { MysqlConnections } from "./mysql_connections.ts";
+import { MysqlDevices } from "./mysql_devices.ts";
 import { MysqlFriends } from "./mysql_friends.ts";
 import { MysqlGroups } from "./mysql_groups.ts";
+import { MysqlMessages } from "./mysql_messages.ts";
+import { migrateMysql } from "./mysql_migrations.ts";
 import { MysqlOffline } from "./mysql_offline.ts";
 import { MysqlUsers } from "./mysql_users.ts";
 import type { PoolStats, Store } from "./store.ts";
@@ -62,6 +66,8 @@ export class MysqlStore extends ComposedStore implements Store {
       users: new MysqlUsers(connections),
       friends: new MysqlFriends(connections),
       groups: new MysqlGroups(connections),
+      messages: new MysqlMessages(connections),
+      devices: new MysqlDevices(connections),
       offline: new MysqlOffline(connections),
     });
     this.#connections = connections;
@@ -89,18 +95,13 @@ export class MysqlStore extends ComposedStore implements Store {
     return new MysqlStore(new MysqlConnections(factory, pool, { queryTimeout }));
   }
 
-  /** Runs each statement of `sql/schema.sql` (all `CREATE TABLE IF NOT EXISTS`); never drops data. */
+  /**
+   * Brings the schema to the newest version in `sql/mysql/` (see `mysql_migrations.ts`): creates it on an
+   * empty database, upgrades a database of an earlier release, does nothing on a current one; one node at a
+   * time. Rejects with SchemaVersionError when the database is newer than this code.
+   */
   async migrate(): Promise<void> {
-    const schema = await Deno.readTextFile(new URL("../../sql/schema.sql", import.meta.url));
-    const statements = schema.split(/;[ \t]*$/m)
-      .map((statement) => statement.trim())
-      .filter((statement) =>
-        statement.split("\n").some((line) => line.trim() && !line.trim().startsWith("--"))
-      );
-    await this.#connections.use(async ({ connection }) => {
-      // DDL cannot be prepared on every server version, and this text carries no values: plain query().
-      for (const sql of statements) await connection.query(sql);
-    });
+    await migrateMysql(this.#connections);
   }
 
   /** One round trip to the server. */

@@ -5,7 +5,15 @@
  * @module
  */
 
-import type { GroupMember, GroupRecord, OfflineMessage, UserRecord, UserSummary } from "./store.ts";
+import type {
+  DeviceToken,
+  GroupMember,
+  GroupRecord,
+  OfflineMessage,
+  StoredMessage,
+  UserRecord,
+  UserSummary,
+} from "./store.ts";
 
 /** One result row, as either driver returns it: column name to value. */
 export type Row = Readonly<Record<string, unknown>>;
@@ -103,4 +111,45 @@ export const USER_GROUPS_SQL = "SELECT g.id, g.groupname, g.groupdesc, u.id AS u
  */
 export function offlineMessage(row: Row): OfflineMessage {
   return { id: bigId(row.id), frame: String(row.message) };
+}
+
+/**
+ * The columns of the `messages` table that {@linkcode storedMessage} reads, in both dialects.
+ *
+ * @example
+ * ```ts
+ * const sql = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv = ? AND seq = ?`;
+ * ```
+ */
+export const MESSAGE_COLUMNS = "conv, seq, sender, ts, mid, frame";
+
+/**
+ * A row of `SELECT conv, seq, sender, ts, mid, frame FROM messages` ({@linkcode MESSAGE_COLUMNS}).
+ *
+ * @example
+ * ```ts
+ * const message = storedMessage({ conv: "u:1:2", seq: 1, sender: 1, ts: 1795000000000, mid: "m", frame: "{}" });
+ * ```
+ */
+export function storedMessage(row: Row): StoredMessage {
+  return {
+    conv: String(row.conv),
+    seq: bigId(row.seq),
+    senderId: bigId(row.sender),
+    mid: String(row.mid),
+    ts: bigId(row.ts),
+    frame: String(row.frame),
+  };
+}
+
+/**
+ * A row of `SELECT tokenhash, expires_at FROM device_tokens`.
+ *
+ * @example
+ * ```ts
+ * const token = deviceToken({ tokenhash: "ab12", expires_at: 1795000000000 });
+ * ```
+ */
+export function deviceToken(row: Row): DeviceToken {
+  return { tokenHash: String(row.tokenhash), expiresAt: bigId(row.expires_at) };
 }

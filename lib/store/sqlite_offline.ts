@@ -1,5 +1,7 @@
 /**
- * Offline messages in SQLite: the `offlinemessage` table's part of `Store`.
+ * Offline messages of the first release in SQLite: the `offlinemessage` table's part of `Store`. New messages
+ * are kept in their conversations (`sqlite_messages.ts`); rows left by the first release are only read and
+ * deleted, once, at the recipient's next login.
  *
  * @module
  */
@@ -7,10 +9,9 @@
 import { rowLimit } from "./argument_checks.ts";
 import { bindId, idList, type SqliteConnection } from "./sqlite_connection.ts";
 import { offlineMessage } from "./row_records.ts";
-import type { OfflineEntry, OfflineMessage, OfflineMethods } from "./store.ts";
+import type { OfflineMessage, OfflineMethods } from "./store.ts";
 
 const SQL = {
-  store: "INSERT INTO offlinemessage (userid, message, created_at) VALUES (?, ?, ?)",
   read: "SELECT id, message FROM offlinemessage WHERE userid = ? ORDER BY id LIMIT ?",
   delete: "DELETE FROM offlinemessage WHERE userid = ? AND id IN (SELECT value FROM json_each(?))",
 } as const;
@@ -34,22 +35,6 @@ export class SqliteOffline implements OfflineMethods {
   /** Statements run on `connection`, which stays the caller's to close. */
   constructor(connection: SqliteConnection) {
     this.#db = connection;
-  }
-
-  /** Stores the frames in one transaction, in the given order: all are stored or none. */
-  storeOffline(entries: OfflineEntry[]): Promise<void> {
-    return this.#db.run(() => {
-      if (entries.length === 0) return;
-      // Validate every id before the transaction starts: a caller's bug fails the call before any write.
-      const rows = entries.map((entry) =>
-        [bindId(entry.userId, "offline message user id"), entry.frame] as const
-      );
-      const now = BigInt(Date.now());
-      this.#db.transaction(() => {
-        const insert = this.#db.statement(SQL.store);
-        for (const [userId, frame] of rows) insert.run(userId, frame, now);
-      });
-    });
   }
 
   /** The user's oldest `limit` offline messages, oldest first. */

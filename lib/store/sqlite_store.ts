@@ -3,16 +3,20 @@
  *
  * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
  * the table groups. The plumbing (the connection, its statement cache, transactions, what counts
- * as unavailable) is in `sqlite_connection.ts`, and each table group's statements in `sqlite_users.ts`,
- * `sqlite_friends.ts`, `sqlite_groups.ts` and `sqlite_offline.ts`.
+ * as unavailable) is in `sqlite_connection.ts`, the schema's versions in `sqlite_migrations.ts`, and each
+ * table group's statements in `sqlite_users.ts`, `sqlite_friends.ts`, `sqlite_groups.ts`,
+ * `sqlite_messages.ts`, `sqlite_devices.ts` and `sqlite_offline.ts`.
  *
  * @module
  */
 
 import { ComposedStore } from "./composed_store.ts";
-import { SqliteConnection } from "./sqlite_connection.ts";
+import { SqliteConnection, type SqliteSync } from "./sqlite_connection.ts";
+import { SqliteDevices } from "./sqlite_devices.ts";
 import { SqliteFriends } from "./sqlite_friends.ts";
 import { SqliteGroups } from "./sqlite_groups.ts";
+import { SqliteMessages } from "./sqlite_messages.ts";
+import { migrateSqlite } from "./sqlite_migrations.ts";
 import { SqliteOffline } from "./sqlite_offline.ts";
 import { SqliteUsers } from "./sqlite_users.ts";
 import type { Store } from "./store.ts";
@@ -24,6 +28,11 @@ export interface SqliteStoreOptions {
    * {@linkcode StoreUnavailableError}, in ms. Defaults to 5000.
    */
   busyTimeoutMs?: number;
+  /**
+   * `"normal"` (the default) makes a commit durable against the process dying, `"full"` against a power cut
+   * too, at the price of an fsync per commit that stalls the event loop (see `sqlite_connection.ts`).
+   */
+  synchronous?: SqliteSync;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -37,6 +46,8 @@ export class SqliteStore extends ComposedStore implements Store {
       users: new SqliteUsers(connection),
       friends: new SqliteFriends(connection),
       groups: new SqliteGroups(connection),
+      messages: new SqliteMessages(connection),
+      devices: new SqliteDevices(connection),
       offline: new SqliteOffline(connection),
     });
     this.#db = connection;
@@ -61,14 +72,20 @@ export class SqliteStore extends ComposedStore implements Store {
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
     }
-    return new SqliteStore(SqliteConnection.open(path, { busyTimeoutMs }));
+    const synchronous = options.synchronous ?? "normal";
+    if (synchronous !== "normal" && synchronous !== "full") {
+      throw new RangeError(`synchronous must be "normal" or "full", got ${JSON.stringify(synchronous)}`);
+    }
+    return new SqliteStore(SqliteConnection.open(path, { busyTimeoutMs, synchronous }));
   }
 
-  /** Creates the tables and indexes of `sql/schema_sqlite.sql` when missing; never drops data. */
+  /**
+   * Brings the database to the newest schema version (`sql/sqlite/NNN_name.sql`), each missing version once,
+   * all in one transaction; never drops data. A database of the first release counts as version 1. Rejects
+   * with {@linkcode SchemaVersionError} when the database is newer than this code.
+   */
   async migrate(): Promise<void> {
-    const schema = await Deno.readTextFile(new URL("../../sql/schema_sqlite.sql", import.meta.url));
-    // DDL is transactional in SQLite: a failed migration leaves the previous schema as it was.
-    await this.#db.run(() => this.#db.transaction((db) => db.exec(schema)));
+    await this.#db.runAsync(() => migrateSqlite(this.#db));
   }
 
   /** Runs a trivial query; rejects with {@linkcode StoreUnavailableError} when closed or unusable. */

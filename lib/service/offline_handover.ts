@@ -1,0 +1,105 @@
+/**
+ * What a device missed, read at login (DESIGN.md "Delivery without loss", steps 3, 4 and 6): first the
+ * offline rows a released server left behind (delivered once, to whichever device logs in first, then
+ * deleted), then the messages from others past the device's cursors, oldest first, in pages. Nothing is
+ * deleted and no cursor moves until {@linkcode OfflineHandover.handed} says the page reached the socket.
+ *
+ * @module
+ */
+import type { Store } from "../store/store.ts";
+
+/** What the hand-over reads and deletes. */
+export type HandoverStore = Pick<Store, "readOffline" | "deleteOffline" | "messagesPast">;
+
+/** One page of what the device missed. */
+export interface OfflinePage {
+  /** Frame texts, oldest first. */
+  frames: string[];
+  /** Whether more may follow this page. */
+  more: boolean;
+  /** Legacy offline row ids among `frames`. */
+  legacyIds: number[];
+  /** Per conversation, the highest seq among `frames`. */
+  cursors: Map<string, number>;
+  /** Whether this page holds the last legacy rows (none are left once it is handed). */
+  legacyEnd: boolean;
+}
+
+/**
+ * @example
+ * ```ts
+ * import { SqliteStore } from "../store/sqlite_store.ts";
+ *
+ * const store = SqliteStore.open(":memory:");
+ * await store.migrate();
+ * const handover = new OfflineHandover(store, 1, new Map(), { rows: 100, chars: 1 << 20 });
+ * const page = await handover.next();
+ * await handover.handed(page);
+ * ```
+ */
+export class OfflineHandover {
+  readonly #store: HandoverStore;
+  readonly #userId: number;
+  /** The device's cursors, moved forward page by page as they are handed. */
+  readonly #cursors: Map<string, number>;
+  readonly #rows: number;
+  readonly #chars: number;
+  #legacyDone = false;
+
+  /** `rows` and `chars` bound a page (at least one frame per page, however long). */
+  constructor(
+    store: HandoverStore,
+    userId: number,
+    cursors: Map<string, number>,
+    limits: { rows: number; chars: number },
+  ) {
+    this.#store = store;
+    this.#userId = userId;
+    this.#cursors = cursors;
+    this.#rows = limits.rows;
+    this.#chars = limits.chars;
+  }
+
+  /** The next page (empty with `more: false` at the end). */
+  async next(): Promise<OfflinePage> {
+    const frames: string[] = [];
+    const legacyIds: number[] = [];
+    const cursors = new Map<string, number>();
+    let chars = 0;
+    const fits = (frame: string) => frames.length === 0 || chars + frame.length <= this.#chars;
+    let legacyEnd = false;
+    const page = (more: boolean) => ({ frames, more, legacyIds, cursors, legacyEnd });
+    if (!this.#legacyDone) {
+      const rows = await this.#store.readOffline(this.#userId, this.#rows);
+      for (const row of rows) {
+        if (!fits(row.frame)) return page(true);
+        frames.push(row.frame);
+        legacyIds.push(row.id);
+        chars += row.frame.length;
+      }
+      if (rows.length === this.#rows) return page(true);
+      legacyEnd = true;
+    }
+    const room = this.#rows - frames.length;
+    const messages = await this.#store.messagesPast(this.#userId, this.#cursors, room);
+    for (const message of messages) {
+      if (!fits(message.frame)) return page(true);
+      frames.push(message.frame);
+      chars += message.frame.length;
+      if (message.seq > (cursors.get(message.conv) ?? 0)) cursors.set(message.conv, message.seq);
+    }
+    return page(messages.length === room);
+  }
+
+  /**
+   * Records that a page reached the device: its legacy rows are deleted and the cursors move past it for
+   * the next page. The caller saves `page.cursors` for the device.
+   */
+  async handed(page: OfflinePage): Promise<void> {
+    if (page.legacyIds.length > 0) await this.#store.deleteOffline(this.#userId, page.legacyIds);
+    if (page.legacyEnd) this.#legacyDone = true;
+    for (const [conv, seq] of page.cursors) {
+      if (seq > (this.#cursors.get(conv) ?? 0)) this.#cursors.set(conv, seq);
+    }
+  }
+}

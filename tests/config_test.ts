@@ -1,0 +1,89 @@
+/** `lib/config.ts`: the device, token, retention and page flags, their defaults, environment and bounds. */
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig, USAGE } from "../lib/config.ts";
+
+const noEnv = () => undefined;
+
+Deno.test("the device, token, retention and page flags have the documented defaults", () => {
+  const config = parseConfig([], noEnv)!;
+  assert.equal(config.maxDevices, 5);
+  assert.equal(config.tokenDays, 30);
+  assert.equal(config.maxTokens, 20);
+  assert.equal(config.retentionDays, 0);
+  assert.equal(config.pageLimit, 1000);
+});
+
+Deno.test("the device, token, retention and page flags are read from flags, then the environment", () => {
+  const env: Record<string, string> = {
+    CHAT_MAX_DEVICES: "3",
+    CHAT_TOKEN_DAYS: "7",
+    CHAT_MAX_TOKENS: "4",
+    CHAT_RETENTION_DAYS: "90",
+    CHAT_PAGE_LIMIT: "200",
+  };
+  const fromEnv = parseConfig([], (name) => env[name])!;
+  assert.deepEqual(
+    [fromEnv.maxDevices, fromEnv.tokenDays, fromEnv.maxTokens, fromEnv.retentionDays, fromEnv.pageLimit],
+    [3, 7, 4, 90, 200],
+  );
+  const fromFlags = parseConfig([
+    "--max-devices",
+    "1",
+    "--token-days",
+    "1",
+    "--max-tokens",
+    "1",
+    "--retention-days",
+    "1",
+    "--page-limit",
+    "1",
+  ], (name) => env[name])!;
+  assert.deepEqual(
+    [
+      fromFlags.maxDevices,
+      fromFlags.tokenDays,
+      fromFlags.maxTokens,
+      fromFlags.retentionDays,
+      fromFlags.pageLimit,
+    ],
+    [1, 1, 1, 1, 1],
+  );
+});
+
+Deno.test("each of the new flags refuses a value out of range or not an integer, naming flag and value", () => {
+  const cases: [string, string, string][] = [
+    ["--max-devices", "0", '--max-devices must be an integer from 1 to 100, got "0"'],
+    ["--max-devices", "101", '--max-devices must be an integer from 1 to 100, got "101"'],
+    ["--token-days", "0", '--token-days must be an integer from 1 to 3650, got "0"'],
+    ["--token-days", "1.5", '--token-days must be an integer from 1 to 3650, got "1.5"'],
+    ["--max-tokens", "0", '--max-tokens must be an integer from 1 to 1000, got "0"'],
+    ["--retention-days", "-1", '--retention-days must be an integer from 0 to 36500, got "-1"'],
+    ["--retention-days", "forever", '--retention-days must be an integer from 0 to 36500, got "forever"'],
+    ["--page-limit", "0", '--page-limit must be an integer from 1 to 10000, got "0"'],
+    ["--page-limit", "10001", '--page-limit must be an integer from 1 to 10000, got "10001"'],
+  ];
+  for (const [flag, value, message] of cases) {
+    // `--flag=value`: parseArgs would take a bare "-1" for an option of its own.
+    assert.throws(
+      () => parseConfig([`${flag}=${value}`], noEnv),
+      new ConfigError(message),
+      `${flag} ${value}`,
+    );
+  }
+});
+
+Deno.test("--help lists the new flags with their defaults and variables", () => {
+  for (
+    const [flag, variable, fallback] of [
+      ["--max-devices N", "CHAT_MAX_DEVICES", "(5)"],
+      ["--token-days N", "CHAT_TOKEN_DAYS", "(30)"],
+      ["--max-tokens N", "CHAT_MAX_TOKENS", "(20)"],
+      ["--retention-days N", "CHAT_RETENTION_DAYS", "0 = forever (0)"],
+      ["--page-limit N", "CHAT_PAGE_LIMIT", "(1000)"],
+    ]
+  ) {
+    const row = USAGE.split("\n").find((line) => line.trimStart().startsWith(flag));
+    assert.ok(row, `${flag} is listed`);
+    assert.ok(row.includes(variable) && row.includes(fallback), row);
+  }
+});
