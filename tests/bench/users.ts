@@ -113,6 +113,8 @@ export interface LoginOptions {
   concurrency?: number;
   /** Read buffer per connection (default 16 KiB; small for the idle scenario). */
   bufferBytes?: number;
+  /** The LOGIN `device` (v2; absent: the plain login, device "default"). */
+  device?: string;
   /** Log in strictly one after another (so that nginx's least_conn alternates between nodes). */
   sequential?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -127,7 +129,12 @@ export async function loginUser(
   const client = await LoadClient.connect(endpoint, { v1: options.v1, bufferBytes: options.bufferBytes });
   try {
     const ack = await client.request(
-      { msgid: 1, id: user.id, password: user.password },
+      {
+        msgid: 1,
+        id: user.id,
+        password: user.password,
+        ...(options.device ? { device: options.device } : {}),
+      },
       (r) => r.msgid === 2,
       120_000,
     );
