@@ -331,7 +331,9 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   const notes = [
     `${target.description}; ${options.users} users × ${options.devices} device${
       options.devices > 1 ? "s" : " (no LOGIN device: the one-session rule)"
-    } in ${run.members.size} groups of ${Math.min(...groupSizes)}–${Math.max(...groupSizes)}; ${
+    } in ${run.members.size} group${run.members.size === 1 ? "" : "s"} of ${Math.min(...groupSizes)}–${
+      Math.max(...groupSizes)
+    }; ${
       seconds.toFixed(1)
     } s of traffic, then every device left, logged in once more, and walked its conversations with SYNC.`,
     `Each online device sends ${rate > 0 ? `about ${rate}` : "as many as it can"} messages/s with a cmid, ` +

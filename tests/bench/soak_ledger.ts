@@ -129,8 +129,8 @@ export class SoakLedger {
   #seqConflicts = 0;
   /** key → `user/device` → receipt. */
   readonly #receipts = new Map<string, Map<string, Receipt>>();
-  /** `user/device>conv>senderDevice` → highest n received first-hand, for the order check. */
-  readonly #lastSeen = new Map<string, number>();
+  /** `user/device>conv>senderDevice` → the first-hand receipt with the highest n, for the order check. */
+  readonly #lastSeen = new Map<string, { n: number; seq: number | undefined; path: ReceiptPath }>();
   #reordered = 0;
   #duplicated = 0;
   #redelivered = 0;
@@ -214,11 +214,14 @@ export class SoakLedger {
     const parts = parseKey(key);
     if (!parts) return;
     const order = `${who}>${frame.conv}>${parts.senderDevice}`;
-    const last = this.#lastSeen.get(order) ?? -1;
-    if (parts.n < last) {
+    const last = this.#lastSeen.get(order);
+    if (last && parts.n < last.n) {
       this.#reordered++;
-      this.#sample(`${key} on ${who} after a later message of the same sender device (${path})`);
-    } else this.#lastSeen.set(order, parts.n);
+      this.#sample(
+        `${key} (seq ${frame.seq}, ${path}) on ${who} after message ${last.n} of the same sender device ` +
+          `(seq ${last.seq}, ${last.path})`,
+      );
+    } else this.#lastSeen.set(order, { n: parts.n, seq: frame.seq, path });
   }
 
   /** Expected receipts still missing (cheap enough for a progress line at soak sizes). */
