@@ -63,7 +63,7 @@ Deno.test("SoakLedger tells a redelivery with the same mid and seq (allowed) fro
   assert.match(verdict(tally, false)!, /^2 duplicated$/);
 });
 
-Deno.test("SoakLedger flags a device that gets one sender device's messages out of send order", () => {
+Deno.test("SoakLedger reports a message that came after a later one of its sender device as late, not out of order", () => {
   const ledger = new SoakLedger(40, ["default"]);
   const first = ledger.newMessage(1, 0);
   const second = ledger.newMessage(1, 0);
@@ -75,21 +75,30 @@ Deno.test("SoakLedger flags a device that gets one sender device's messages out 
   ledger.received(2, "default", { msg: second.text, mid: "b", conv: "u:1:2", seq: 2 }, "live");
   ledger.received(2, "default", { msg: first.text, mid: "a", conv: "u:1:2", seq: 1 }, "offline");
   const tally = ledger.tally();
-  assert.equal(tally.reordered, 1);
-  assert.equal(tally.lost, 0);
-  assert.equal(verdict(tally, false), "1 out of order");
+  assert.deepEqual([tally.late, tally.reordered, tally.lost], [1, 0, 0]);
+  assert.match(
+    tally.lateSamples[0],
+    /:1:0:0 \(seq 1, offline\) on 2\/default after message 1 .*\(seq 2, live\)/,
+  );
+  assert.equal(verdict(tally, false), undefined);
 });
 
-Deno.test("SoakLedger leaves SYNC receipts out of the order check (the client orders them by seq)", () => {
+Deno.test("SoakLedger flags one sender device's messages whose seqs on a device disagree with the send order", () => {
   const ledger = new SoakLedger(40, ["default"]);
   const first = ledger.newMessage(1, 0);
   const second = ledger.newMessage(1, 0);
   ledger.acknowledged(first.key, [2], { conv: "u:1:2", seq: 1, mid: "a", dup: false });
   ledger.acknowledged(second.key, [2], { conv: "u:1:2", seq: 2, mid: "b", dup: false });
-  ledger.received(2, "default", { msg: second.text, mid: "b", conv: "u:1:2", seq: 2 }, "live");
-  ledger.received(2, "default", { msg: first.text, mid: "a", conv: "u:1:2", seq: 1 }, "sync");
+  // What the device read disagrees with the ACKs: the send order is no longer the seq order.
+  ledger.received(2, "default", { msg: first.text, mid: "a", conv: "u:1:2", seq: 5 }, "live");
+  ledger.received(2, "default", { msg: second.text, mid: "b", conv: "u:1:2", seq: 4 }, "sync");
   const tally = ledger.tally();
-  assert.deepEqual([tally.reordered, tally.deliveredBySync, tally.deliveredLive], [0, 1, 1]);
+  assert.deepEqual([tally.reordered, tally.late], [1, 0]);
+  assert.match(
+    tally.wrongSamples.at(-1)!,
+    /^2\/default>u:1:2>1:0: message 1 has seq 4, after message 0 with seq 5$/,
+  );
+  assert.equal(verdict(tally, false), "1 out of order");
 });
 
 Deno.test("SoakLedger: different senders, and different devices of one sender, are not ordered", () => {

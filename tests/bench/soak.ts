@@ -353,12 +353,13 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
     `sender): ${fmtInt(tally.expected)} receipts; ${fmtInt(tally.deliveredLive)} came live, ` +
     `${fmtInt(tally.deliveredOffline)} offline, ${fmtInt(tally.deliveredBySync)} by SYNC after an unclean ` +
     `end, ${fmtInt(tally.deliveredByFinalSync)} only by the final SYNC; ${tally.redelivered} redelivered ` +
-    `with a seq the device already had (allowed).`,
+    `with a seq the device already had, ${tally.late} late (after a later message of the same sender device ` +
+    `in the conversation; the client orders by seq): allowed, reported.`,
     `Logins ${counters.logins} (${counters.tokenLogins} with a token, ${counters.passwordLogins} with the ` +
     `password, ${counters.tokenRefused} tokens refused, ${counters.loginRetries} retried), LOGINOUT ` +
     `${counters.logouts}, half-closes ${counters.disconnects}, drops ${counters.drops}, closed by the server ` +
     `${counters.serverCloses}; resends ${counters.resends} (${tally.acknowledgedAsDup} acknowledged as dup), ` +
-    `busy ${counters.busy}; refused ${tally.refused}, fate unknown ${tally.unknown}; out of order ` +
+    `busy ${counters.busy}; refused ${tally.refused}, fate unknown ${tally.unknown}; out of order by seq ` +
     `${tally.reordered}; seq conflicts ${tally.seqConflicts}; SYNC walks ${counters.syncFills}; presence ` +
     `frames ${counters.presence}; live copies to the sender's other devices ${counters.copies}.`,
     `Chat ACKs by node: ${[...counters.acksByNode].map(([node, n]) => `${node} ${n}`).join(", ")}.`,
@@ -367,6 +368,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   if (counters.lastError) notes.push(`Last error: ${counters.lastError}`);
   if (tally.lostSamples.length > 0) notes.push(`Lost (first few): ${tally.lostSamples.join("; ")}`);
   if (tally.wrongSamples.length > 0) notes.push(`Wrong (first few): ${tally.wrongSamples.join("; ")}`);
+  if (tally.lateSamples.length > 0) notes.push(`Late (first few): ${tally.lateSamples.join("; ")}`);
   return {
     title: `soak — ${options.users} users × ${options.devices} devices, ${options.duration} s${
       options.cluster ? " across 2 nodes" : ""
@@ -379,6 +381,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       "DUPLICATED",
       "OUT OF ORDER",
       "redelivered",
+      "late",
       "acked msg/s",
       "receipts/s",
       "errors",
@@ -394,6 +397,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       tally.duplicated,
       tally.reordered + tally.seqConflicts,
       tally.redelivered,
+      tally.late,
       fmtInt(tally.acknowledged / seconds),
       fmtInt(tally.delivered / seconds),
       counters.errors,
