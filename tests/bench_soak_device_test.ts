@@ -6,94 +6,10 @@
 import assert from "node:assert/strict";
 import { SoakCounters, SoakDevice } from "./bench/soak_device.ts";
 import { SoakLedger } from "./bench/soak_ledger.ts";
+import { type Answer, FakeChatServer, type Frame } from "./bench/fake_chat_server.ts";
 import { eventually } from "./harness/eventually.ts";
 
 const TOKEN = "T".repeat(32);
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-type Frame = Record<string, unknown>;
-type Answer = (frame: Frame, connection: FakeConnection) => Frame[];
-
-interface FakeConnection {
-  write(frame: Frame): Promise<void>;
-  close(): void;
-}
-
-/** A TCP server answering each `\n`-terminated JSON frame with what `answer` returns; records every frame. */
-class FakeServer implements AsyncDisposable {
-  readonly received: Frame[] = [];
-  readonly connections: FakeConnection[] = [];
-  readonly #listener: Deno.TcpListener;
-  readonly #served: Promise<void>[] = [];
-  readonly #accepting: Promise<void>;
-  answer: Answer;
-
-  constructor(answer: Answer) {
-    this.answer = answer;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#accepting = this.#accept();
-  }
-
-  get endpoint() {
-    return { hostname: "127.0.0.1", port: this.#listener.addr.port };
-  }
-
-  frames(msgid: number): Frame[] {
-    return this.received.filter((frame) => frame.msgid === msgid);
-  }
-
-  async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) this.#served.push(this.#serve(conn));
-    } catch {
-      // Closed.
-    }
-  }
-
-  async #serve(conn: Deno.TcpConn): Promise<void> {
-    let closed = false;
-    const connection: FakeConnection = {
-      write: async (frame) => {
-        if (!closed) await conn.write(encoder.encode(JSON.stringify(frame) + "\n")).catch(() => {});
-      },
-      close: () => {
-        if (closed) return;
-        closed = true;
-        conn.close();
-      },
-    };
-    this.connections.push(connection);
-    const buffer = new Uint8Array(65536);
-    let text = "";
-    try {
-      while (true) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        text += decoder.decode(buffer.subarray(0, n), { stream: true });
-        let end;
-        while ((end = text.indexOf("\n")) >= 0) {
-          const frame = JSON.parse(text.slice(0, end));
-          text = text.slice(end + 1);
-          this.received.push(frame);
-          for (const reply of this.answer(frame, connection)) {
-            await connection.write({ ...reply, cid: frame.cid });
-          }
-        }
-      }
-    } catch {
-      // Reset by the client.
-    }
-    connection.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    for (const connection of this.connections) connection.close();
-    await Promise.all(this.#served);
-  }
-}
 
 /** LOGIN, LOGINOUT and SYNC as a server of the contract answers them, with a conversation `conv`. */
 function contractAnswers(conv: Frame[]): Answer {
@@ -161,7 +77,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    await using server = new FakeServer(contractAnswers([]));
+    await using server = new FakeChatServer(contractAnswers([]));
     const { device, counters } = setUp("phone");
     await device.login(server.endpoint);
     await device.disconnect();
@@ -189,7 +105,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    await using server = new FakeServer(contractAnswers([]));
+    await using server = new FakeChatServer(contractAnswers([]));
     const { device } = setUp(undefined);
     await device.login(server.endpoint);
     await device.logout();
@@ -210,7 +126,7 @@ Deno.test({
     ledger.acknowledged(fromPeer.key, [1], { conv: "u:1:2", seq: 1, mid: "m1", dup: false });
     ledger.acknowledged(second.key, [1], { conv: "u:1:2", seq: 3, mid: "m3", dup: false });
     const answers = contractAnswers([]);
-    await using server = new FakeServer((frame, connection) =>
+    await using server = new FakeChatServer((frame, connection) =>
       frame.msgid === 1
         ? [{ ...answers(frame, connection)[0], offlinemsg: [chat(2, 1, fromPeer.text)] }]
         : answers(frame, connection)
@@ -243,7 +159,7 @@ Deno.test({
     const conv = [chat(2, 1, seen.text), chat(1, 2, "mine"), chat(2, 3, missed.text)];
     ledger.acknowledged(seen.key, [1], { conv: "u:1:2", seq: 1, mid: "m1", dup: false });
     ledger.acknowledged(missed.key, [1], { conv: "u:1:2", seq: 3, mid: "m3", dup: false });
-    await using server = new FakeServer(contractAnswers(conv));
+    await using server = new FakeChatServer(contractAnswers(conv));
     await device.login(server.endpoint);
     assert.equal(server.frames(16).length, 0, "no SYNC after a clean start");
     await server.connections[0].write(conv[0]);
@@ -269,7 +185,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    await using server = new FakeServer(contractAnswers([]));
+    await using server = new FakeChatServer(contractAnswers([]));
     const { device, counters } = setUp("phone");
     await device.login(server.endpoint);
     server.connections[0].close();
@@ -292,7 +208,7 @@ Deno.test({
     const refusals = [2, 11];
     let tokenRefused = false;
     const answers = contractAnswers([]);
-    await using server = new FakeServer((frame, connection) => {
+    await using server = new FakeChatServer((frame, connection) => {
       if (frame.msgid === 1 && refusals.length > 0) return [{ msgid: 2, errno: refusals.shift() }];
       if (frame.msgid === 1 && frame.token !== undefined && !tokenRefused) {
         tokenRefused = true;
