@@ -166,7 +166,9 @@ export async function sync(options: BenchOptions): Promise<ScenarioResult> {
         `${target.description}; ${options.messages} ONE_CHAT between two users (${options.msgBytes} ` +
         `characters, from ${FILL_DEVICES} devices of each, ${FILL_WINDOW} in flight per device; filled in ` +
         `${fillSeconds.toFixed(1)} s), then one of them fetched ${conv} whole on another device ` +
-        `${options.repeats} times each way after one unmeasured walk each.`,
+        `${
+          options.repeats === 1 ? "once" : `${options.repeats} times`
+        } each way after one unmeasured walk each.`,
         `SYNC walks forwards (after 0, then after each page's last seq); HISTORY backwards (no before, then ` +
         `before each page's first seq). Time: first request sent → last page parsed by the client.`,
         ...problems.map((problem) => `Wrong fetch: ${problem}`),
