@@ -438,6 +438,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "RedisBus.claimDevice() that timed out releases the claim should Redis have run it after all",
+  async fn() {
+    const keyPrefix = freshPrefix();
+    // Renewals (which retry the release) only every 3 s: the claim's run is seen before it is released.
+    const a = await startNode("a", { keyPrefix, leaseMs: 10_000, renewMs: 3_000 });
+    const key = devicesKey(keyPrefix, 9);
+    try {
+      await a.bus.claimDevice(8, "phone", 5); // Redis knows the script now: EVALSHA alone will run it
+      // Redis holds every write for longer than the bus's 2 s command timeout, then runs them.
+      await inspect((client) => client.call("CLIENT", "PAUSE", "2500", "WRITE"));
+      await assert.rejects(a.bus.claimDevice(9, "phone", 5), /timed out/i);
+      await eventually(() => inspect(async (client) => await client.hexists(key, "phone") === 1), {
+        what: "the claim ran once the pause ended",
+      });
+      await eventually(() => inspect(async (client) => await client.hexists(key, "phone") === 0), {
+        what: "the bus released the claim nobody uses",
+        timeoutMs: 10_000,
+      });
+      assert.deepEqual(await a.bus.claimDevice(9, "phone", 5), { claimed: true, firstDevice: true });
+    } finally {
+      await a.bus.close();
+    }
+  },
+});
+
+Deno.test({
   name: "RedisBus.close() while Redis is down resolves promptly",
   async fn() {
     const server = redis();
@@ -502,12 +528,15 @@ Deno.test({
     try {
       await a.bus.claimDevice(41, "phone", 5);
       await a.bus.claimDevice(42, "phone", 5);
+      await a.bus.claimDevice(43, "phone", 1);
       proxy.cut();
       await eventually(async () => (await b.bus.claimDevice(41, "phone", 5)).claimed, {
         what: "a's lease lapsed",
         timeoutMs: LEASE_MS * 3,
       });
       assert.deepEqual(await b.bus.onlineUsers([41, 42]), new Set([41]));
+      // Another device fills the room a's phone of user 43 had: a cannot claim that one again.
+      assert.deepEqual(await b.bus.claimDevice(43, "laptop", 1), { claimed: true, firstDevice: true });
       proxy.heal();
       await eventually(async () => (await b.bus.onlineUsers([42])).has(42), { what: "42 re-claimed by a" });
       assert.deepEqual(await b.bus.claimDevice(42, "phone", 5), { claimed: false, reason: "taken" });
@@ -519,7 +548,7 @@ Deno.test({
       const lost = a.log.lines.find((line) =>
         line.event === "bus users claimed elsewhere while the lease was lost"
       );
-      assert.deepEqual(lost?.fields.devices, [{ user: 41, device: "phone" }]);
+      assert.deepEqual(lost?.fields.devices, [{ user: 41, device: "phone" }, { user: 43, device: "phone" }]);
       assert.deepEqual(await a.bus.releaseDevice(41, "phone"), { lastDevice: false }, "not a's any more");
     } finally {
       await Promise.all([a.bus.close(), b.bus.close()]);
