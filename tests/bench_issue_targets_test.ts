@@ -5,6 +5,7 @@ import {
   P99_RATIO_TARGET,
   p99Verdict,
   roundOrder,
+  roundRatios,
 } from "./bench/issue_targets.ts";
 import { median } from "./bench/stats.ts";
 
@@ -37,4 +38,9 @@ Deno.test("median() takes the middle value, or the mean of the two middle ones; 
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.equal(median([7]), 7);
   assert.ok(Number.isNaN(median([])));
+});
+
+Deno.test("roundRatios() divides each round's server rate by the same round's ceiling rate", () => {
+  assert.deepEqual(roundRatios([30, 40, 45], [60, 50, 90]), [0.5, 0.8, 0.5]);
+  assert.deepEqual(roundRatios([], []), []);
 });

@@ -44,6 +44,19 @@ export function ceilingRatio(serverRates: number[], ceilingRates: number[]): { r
 }
 
 /**
+ * server / ceiling of each round (the sides of one round ran back to back), to show how much the figure
+ * moves from round to round on a shared machine.
+ *
+ * @example
+ * ```ts
+ * roundRatios([30, 40], [60, 50]); // [0.5, 0.8]
+ * ```
+ */
+export function roundRatios(serverRates: number[], ceilingRates: number[]): number[] {
+  return serverRates.map((rate, round) => rate / ceilingRates[round]);
+}
+
+/**
  * The p99 ratio of the storm to the quiet window, and whether it is within {@linkcode P99_RATIO_TARGET}.
  *
  * @example

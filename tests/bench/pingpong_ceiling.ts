@@ -12,7 +12,7 @@ import { startCeilingRelay } from "./ceiling_process.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor, WINDOW_HEADERS, windowRow } from "./pingpong.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtMs, type ScenarioResult } from "./report.ts";
-import { CEILING_TARGET, ceilingRatio, roundOrder } from "./issue_targets.ts";
+import { CEILING_TARGET, ceilingRatio, roundOrder, roundRatios } from "./issue_targets.ts";
 import { median } from "./stats.ts";
 import { startTarget } from "./target.ts";
 import { registerUsers } from "./users.ts";
@@ -122,7 +122,9 @@ export async function pingpongAgainstCeiling(options: BenchOptions): Promise<Sce
       `${options.duration} s measured per side and round.`,
       `Target: server ≥ ${CEILING_TARGET}x the ceiling (median rates) → ${met ? "met" : "missed"} (${
         ratio.toFixed(2)
-      }x).`,
+      }x); by round: ${
+        roundRatios(rates(sides.server), rates(sides.ceiling)).map((r) => `${r.toFixed(2)}x`).join(", ")
+      }.`,
       ...stalled,
     ],
     data: {
