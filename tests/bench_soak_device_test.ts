@@ -4,7 +4,7 @@
  * SYNC.
  */
 import assert from "node:assert/strict";
-import { SoakCounters, SoakDevice } from "./bench/soak_device.ts";
+import { ConnectionClosedError, SoakCounters, SoakDevice } from "./bench/soak_device.ts";
 import { SoakLedger } from "./bench/soak_ledger.ts";
 import { type Answer, FakeChatServer, type Frame } from "./bench/fake_chat_server.ts";
 import { eventually } from "./harness/eventually.ts";
@@ -229,5 +229,24 @@ Deno.test({
       "password",
     ]);
     assert.deepEqual([counters.loginRetries, counters.tokenRefused, counters.errors], [2, 1, 1]);
+  },
+});
+
+Deno.test({
+  name:
+    "SoakDevice.request() rejects with ConnectionClosedError when offline or when the connection ends first",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    await using server = new FakeChatServer((frame) =>
+      frame.msgid === 6 ? [] : contractAnswers([])(frame, null!)
+    );
+    const { device } = setUp("phone");
+    await assert.rejects(device.request({ msgid: 13 }), ConnectionClosedError);
+    await device.login(server.endpoint);
+    const unanswered = device.request({ msgid: 6, toid: 2, msg: "x", cmid: "c" });
+    await eventually(() => server.frames(6).length === 1, { what: "the chat frame", timeoutMs: 5000 });
+    server.connections[0].close();
+    await assert.rejects(unanswered, ConnectionClosedError);
   },
 });

@@ -23,7 +23,13 @@ import { eventually } from "../harness/eventually.ts";
 import type { BenchOptions, Endpoint } from "./args.ts";
 import { ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
-import { type PendingSend, type SoakAccount, SoakCounters, SoakDevice } from "./soak_device.ts";
+import {
+  ConnectionClosedError,
+  type PendingSend,
+  type SoakAccount,
+  SoakCounters,
+  SoakDevice,
+} from "./soak_device.ts";
 import { deviceNames, SoakLedger, verdict } from "./soak_ledger.ts";
 import { startTarget } from "./target.ts";
 import { forEachLimited } from "./users.ts";
@@ -190,9 +196,12 @@ async function live(run: Run, device: SoakDevice): Promise<void> {
       const accepted = await sendOne(run, device);
       await pause(run, accepted ? run.interval * random(0.5, 1.5) : 100);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       // A connection the server ended was counted as such where it closed; anything else is an error.
-      if (message !== "connection closed") run.counters.error(`${device.userId}/${device.label}: ${message}`);
+      if (!(error instanceof ConnectionClosedError)) {
+        run.counters.error(
+          `${device.userId}/${device.label}: ${error instanceof Error ? error.message : error}`,
+        );
+      }
       device.close();
       await pause(run, 100);
     }

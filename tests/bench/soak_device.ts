@@ -31,6 +31,14 @@ const SYNC_PAGE = 1000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A request of a device whose connection ended before the reply (or that had none). */
+export class ConnectionClosedError extends Error {
+  constructor() {
+    super("connection closed");
+    this.name = "ConnectionClosedError";
+  }
+}
+
 /** Counters shared by every {@linkcode SoakDevice}. */
 export class SoakCounters {
   errors = 0;
@@ -236,7 +244,7 @@ export class SoakDevice {
   /** Sends a request (v2, with a cid) and resolves with the reply echoing its cid. */
   request(frame: Record<string, unknown>): Promise<Reply> {
     const client = this.#client;
-    if (!client || client.isClosed) return Promise.reject(new Error("connection closed"));
+    if (!client || client.isClosed) return Promise.reject(new ConnectionClosedError());
     const cid = ++this.#cid;
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     this.#waiters.set(cid, { resolve, reject });
@@ -320,7 +328,7 @@ export class SoakDevice {
           this.#counters.error(`${this.userId}/${this.label}: connection closed by the server`);
         }
       }
-      for (const waiter of this.#waiters.values()) waiter.reject(new Error("connection closed"));
+      for (const waiter of this.#waiters.values()) waiter.reject(new ConnectionClosedError());
       this.#waiters.clear();
     };
   }
