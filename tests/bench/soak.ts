@@ -16,26 +16,17 @@
  */
 
 import { setTimeout as delay } from "node:timers/promises";
-import { groupConv } from "../../lib/conversation_name.ts";
-import { Errno } from "../../lib/protocol/errno.ts";
 import { MsgId } from "../../lib/protocol/msg_id.ts";
 import { eventually } from "../harness/eventually.ts";
 import type { BenchOptions, Endpoint } from "./args.ts";
 import { ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
-import {
-  ConnectionClosedError,
-  type PendingSend,
-  type SoakAccount,
-  SoakCounters,
-  SoakDevice,
-} from "./soak_device.ts";
+import { ConnectionClosedError, type SoakAccount, SoakCounters, SoakDevice } from "./soak_device.ts";
 import { deviceNames, SoakLedger, verdict } from "./soak_ledger.ts";
+import { GROUP_SHARE, newSend, type SendContext, sendOne } from "./soak_send.ts";
 import { startTarget } from "./target.ts";
 import { forEachLimited } from "./users.ts";
 
-/** Share of sends that are GROUP_CHAT (each fans out to ~20 members, so deliveries are mostly group ones). */
-const GROUP_SHARE = 0.2;
 /** A device leaves after about this many seconds online on average: every device churns several times a run. */
 const MEAN_ONLINE_S = 4;
 /** Share of leaves that are a longer absence ("offline for a while"): messages pile up meanwhile. */
@@ -51,16 +42,10 @@ const FAULT_AT = 0.4;
 const GRACE_MS = 3_000;
 
 const random = (min: number, max: number) => min + Math.random() * (max - min);
-const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
 
 /** What every device loop shares. */
-interface Run {
-  accounts: SoakAccount[];
+interface Run extends SendContext {
   devices: SoakDevice[];
-  /** Group id → member ids (fixed for the run: a message's recipients are known at send time). */
-  members: Map<number, number[]>;
-  ledger: SoakLedger;
-  counters: SoakCounters;
   /** Aborted when the soak time is over: pauses end at once. */
   stop: AbortController;
   nextEndpoint: () => Endpoint;
@@ -103,59 +88,6 @@ async function setUp(run: Run, sequential: boolean): Promise<void> {
       run.members.get(groupid)!.push(account.user.id);
     }
   }));
-}
-
-/** A new message of `device` (1:1 or to a group), pending until acknowledged. */
-function newSend(run: Run, device: SoakDevice): PendingSend {
-  const me = device.userId;
-  const { key, text } = run.ledger.newMessage(me, device.index);
-  const { groups } = device.account;
-  if (groups.length > 0 && Math.random() < GROUP_SHARE) {
-    const groupid = pick(groups);
-    return {
-      key,
-      frame: { msgid: MsgId.GROUP_CHAT, groupid, msg: text, cmid: key },
-      recipients: run.members.get(groupid)!.filter((id) => id !== me),
-    };
-  }
-  let to = pick(run.accounts).user.id;
-  while (to === me) to = pick(run.accounts).user.id;
-  return { key, frame: { msgid: MsgId.ONE_CHAT, toid: to, msg: text, cmid: key }, recipients: [to] };
-}
-
-/**
- * Sends the device's pending message, or a new one, and records the outcome: acknowledged (expected at
- * every device of its recipients), busy (stays pending), refused. A connection that ends first leaves it
- * pending (the request rejects). Resolves false when the server was busy.
- */
-async function sendOne(run: Run, device: SoakDevice): Promise<boolean> {
-  const resend = device.pendingSend !== undefined;
-  const send = device.pendingSend ??= newSend(run, device);
-  if (resend) run.counters.resends++;
-  run.ledger.unanswered(send.key);
-  const ack = await device.request(send.frame);
-  if (ack.errno === Errno.BUSY) {
-    run.counters.busy++;
-    return false;
-  }
-  device.pendingSend = undefined;
-  if (ack.errno !== Errno.OK) {
-    run.ledger.refused(send.key);
-    run.counters.error(`chat refused: ${JSON.stringify(ack)}`);
-    return true;
-  }
-  const conv = typeof ack.conv === "string"
-    ? ack.conv
-    : send.frame.msgid === MsgId.GROUP_CHAT
-    ? groupConv(send.frame.groupid as number)
-    : "?";
-  const seq = typeof ack.seq === "number" ? ack.seq : NaN;
-  const mid = String(ack.mid);
-  run.ledger.acknowledged(send.key, send.recipients, { conv, seq, mid, dup: ack.dup === true });
-  if (Number.isFinite(seq)) device.seen.add(conv, seq);
-  const node = mid.split(".").slice(1, -1).join(".") || "?";
-  run.counters.acksByNode.set(node, (run.counters.acksByNode.get(node) ?? 0) + 1);
-  return true;
 }
 
 /** Pauses `ms`, or less when the soak ends meanwhile. */

@@ -87,6 +87,8 @@ export interface SoakAccount {
 /** A chat message not yet acknowledged: sent again, with the same cmid, until it is. */
 export interface PendingSend {
   key: string;
+  /** The conversation it belongs to (what its ACK must name). */
+  conv: string;
   frame: Record<string, unknown>;
   recipients: number[];
 }
