@@ -100,7 +100,7 @@ Deno.test({
   async fn() {
     const { run, device, counters } = setUp();
     await using server = new FakeChatServer((frame, connection) => {
-      if (frame.msgid !== 6) return answers([])(frame, connection);
+      if (frame.msgid !== 6 && frame.msgid !== 10) return answers([])(frame, connection);
       connection.close();
       return [];
     });
