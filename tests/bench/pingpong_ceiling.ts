@@ -9,10 +9,10 @@
 
 import type { BenchOptions } from "./args.ts";
 import { startCeilingRelay } from "./ceiling_process.ts";
+import { CEILING_TARGET, ceilingRatio, roundOrder, roundRatios } from "./issue_targets.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor, WINDOW_HEADERS, windowRow } from "./pingpong.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtMs, type ScenarioResult } from "./report.ts";
-import { CEILING_TARGET, ceilingRatio, roundOrder, roundRatios } from "./issue_targets.ts";
 import { median } from "./stats.ts";
 import { startTarget } from "./target.ts";
 import { registerUsers } from "./users.ts";
