@@ -1,7 +1,8 @@
 /**
  * `login`: C workers, each looping connect → LOGIN → LOGINOUT → close over its own pre-registered user.
  * Reports logins per second and the LOGIN round trip (request sent → LOGIN_ACK read). The engine
- * ({@linkcode LoginStorm}) is shared with the `storm` scenario.
+ * ({@linkcode LoginStorm}) is shared with the `storm` scenario and, with resume tokens instead of passwords,
+ * with `tokens`.
  *
  * @module
  */
