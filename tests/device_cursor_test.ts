@@ -185,3 +185,15 @@ Deno.test(
     assert.deepEqual(new Map(session.handed()), new Map([["u:1:7", 3]]));
   },
 );
+
+Deno.test("DeviceCursors.takeMoved() names only the conversations whose cursor moved", () => {
+  const cursors = new DeviceCursors();
+  cursors.start("u:1:7", 3);
+  cursors.start("g:2", 9);
+  cursors.takeMoved();
+  cursors.take("g:2", 10);
+  cursors.take("u:1:7", 5);
+  assert.deepEqual(cursors.takeMoved(), new Map([["g:2", 10]]), "5 is past a hole: u:1:7 did not move");
+  cursors.take("u:1:7", 4);
+  assert.deepEqual(cursors.takeMoved(), new Map([["u:1:7", 5]]));
+});

@@ -218,3 +218,25 @@ Deno.test(
     assert.equal(next.seq, 2, "the rolled-back batch's seq is handed out again, not skipped");
   },
 );
+
+Deno.test("SqliteStore.open() rejects an unknown synchronous setting with RangeError", SANITIZED, () => {
+  assert.throws(
+    () => SqliteStore.open(":memory:", { synchronous: "off" as "full" }),
+    /synchronous must be "normal" or "full", got "off"/,
+  );
+});
+
+Deno.test('SqliteStore with synchronous "full" stores and reads like the default', SANITIZED, async () => {
+  await withTempDir(async (dir) => {
+    const store = SqliteStore.open(`${dir}/chat.db`, { synchronous: "full" });
+    try {
+      await store.migrate();
+      const a = await store.createUser("a", "h");
+      await store.setUserState(a, true);
+      const [stored] = await store.appendMessages([chat(directConv(a, a + 1), a, "durable")]);
+      assert.equal(stored.seq, 1);
+    } finally {
+      await store.close();
+    }
+  });
+});

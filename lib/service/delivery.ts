@@ -38,7 +38,7 @@ const encoder = new TextEncoder();
  * const delivery = new Delivery({
  *   sessions: new SessionRegistry<Session>(),
  *   bus: new LocalBus("n1"),
- *  * });
+ * });
  * await delivery.toUser(7, '{"msgid":15,"id":1,"state":"online"}'); // nobody holds user 7: nothing happens
  * ```
  */

@@ -16,6 +16,8 @@ interface Position {
   above: Set<number> | undefined;
 }
 
+const NO_POSITIONS: ReadonlyMap<string, Position> = new Map();
+
 /** Past this many seqs waiting above one hole, the hole is given up on (the store did not fill it). */
 export const MAX_ABOVE = 10_000;
 
@@ -31,21 +33,23 @@ export const MAX_ABOVE = 10_000;
  * ```
  */
 export class DeviceCursors {
-  readonly #positions = new Map<string, Position>();
-  #moved = false;
+  /** Made on first use: an idle session with no conversation costs no map (memory per connection). */
+  #positionsMap: Map<string, Position> | undefined;
+  /** Conversations whose cursor moved since {@linkcode DeviceCursors.takeMoved} last looked. */
+  #moved: Set<string> | undefined;
 
   /** Starts a conversation at `cursor` (the login's hand-over covered everything up to it). */
   start(conv: string, cursor: number): void {
-    const known = this.#positions.get(conv);
+    const known = this.#positions().get(conv);
     if (known && known.cursor >= cursor) return;
-    this.#positions.set(conv, { cursor, above: known?.above });
-    if (known?.above) this.#close(this.#positions.get(conv)!);
-    this.#moved = true;
+    this.#writable().set(conv, { cursor, above: known?.above });
+    if (known?.above) this.#close(this.#positions().get(conv)!);
+    (this.#moved ??= new Set()).add(conv);
   }
 
   /** Whether `seq` of `conv` was handed already (or is not past the cursor). */
   has(conv: string, seq: number): boolean {
-    const position = this.#positions.get(conv);
+    const position = this.#positions().get(conv);
     if (!position) return false;
     return seq <= position.cursor || (position.above?.has(seq) ?? false);
   }
@@ -55,16 +59,16 @@ export class DeviceCursors {
    * (it began, or the user joined it, after the login) starts right below its first frame.
    */
   take(conv: string, seq: number): boolean {
-    let position = this.#positions.get(conv);
+    let position = this.#positions().get(conv);
     if (!position) {
       position = { cursor: seq - 1, above: undefined };
-      this.#positions.set(conv, position);
+      this.#writable().set(conv, position);
     }
     if (seq <= position.cursor || position.above?.has(seq)) return false;
-    this.#moved = true;
     if (seq === position.cursor + 1) {
       position.cursor = seq;
       if (position.above) this.#close(position);
+      (this.#moved ??= new Set()).add(conv);
       return true;
     }
     position.above ??= new Set();
@@ -75,7 +79,7 @@ export class DeviceCursors {
 
   /** The hole of `conv`: what is missing is `after` < seq < the lowest seq above it; `upTo` is the highest. */
   hole(conv: string): { after: number; upTo: number } | undefined {
-    const position = this.#positions.get(conv);
+    const position = this.#positions().get(conv);
     if (!position?.above) return undefined;
     let upTo = 0;
     for (const seq of position.above) if (seq > upTo) upTo = seq;
@@ -85,31 +89,41 @@ export class DeviceCursors {
   /** The conversations with a hole. */
   holes(): string[] {
     const convs: string[] = [];
-    for (const [conv, position] of this.#positions) if (position.above) convs.push(conv);
+    for (const [conv, position] of this.#positions()) if (position.above) convs.push(conv);
     return convs;
   }
 
   /** Moves the cursor to `seq` whatever lies between (a hole the store has nothing for). */
   skipTo(conv: string, seq: number): void {
-    const position = this.#positions.get(conv);
+    const position = this.#positions().get(conv);
     if (!position || position.cursor >= seq) return;
     position.cursor = seq;
-    this.#moved = true;
+    (this.#moved ??= new Set()).add(conv);
     if (position.above) this.#close(position);
   }
 
   /** The cursors, per conversation. */
   cursors(): Map<string, number> {
     const cursors = new Map<string, number>();
-    for (const [conv, position] of this.#positions) cursors.set(conv, position.cursor);
+    for (const [conv, position] of this.#positions()) cursors.set(conv, position.cursor);
     return cursors;
   }
 
-  /** The cursors when any moved since the last call, else `undefined`. */
+  /** The cursors that moved since the last call, else `undefined`. */
   takeMoved(): Map<string, number> | undefined {
     if (!this.#moved) return undefined;
-    this.#moved = false;
-    return this.cursors();
+    const moved = new Map<string, number>();
+    for (const conv of this.#moved) moved.set(conv, this.#positions().get(conv)!.cursor);
+    this.#moved = undefined;
+    return moved;
+  }
+
+  #positions(): ReadonlyMap<string, Position> {
+    return this.#positionsMap ?? NO_POSITIONS;
+  }
+
+  #writable(): Map<string, Position> {
+    return this.#positionsMap ??= new Map();
   }
 
   /** Moves the cursor over the seqs above it that now follow without a hole. */

@@ -28,8 +28,7 @@ export const DEFAULT_DEVICE = "default";
 /**
  * @example
  * ```ts
- * import { DeviceCursors } from "./device_cursor.ts";
-import type { SessionConnection } from "./session_connection.ts";
+ * import type { SessionConnection } from "./session_connection.ts";
  *
  * declare const connection: SessionConnection;
  * const session = new Session(connection);

@@ -98,7 +98,8 @@ export class MysqlDevices implements DeviceMethods {
 
   /**
    * The oldest `limit` messages past `cursors` sent by others than `userId`, in the order they were stored
-   * (the `id` column, which grows with seq inside each conversation).
+   * (the `id` column, which grows with seq inside each conversation: both are taken under the conversation's
+   * row lock).
    */
   async messagesPast(userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]> {
     const user = safeId(userId, "user id");
@@ -109,14 +110,19 @@ export class MysqlDevices implements DeviceMethods {
       ranges.push([conv, seqNumber(cursor, "cursor")]);
     }
     if (count === 0 || ranges.length === 0) return [];
+    const max = String(count); // LIMIT bound as a string: MySQL 8 rejects the DOUBLE mysql2 sends for a number
     return await this.#connections.use(async (db) => {
-      // Each chunk yields its own oldest `count`; the oldest `count` of their union are the answer.
+      // Within a conversation the stored order is the seq order, so the oldest `count` overall are among each
+      // conversation's first `count` past its cursor: every branch reads at most that many rows (a device far
+      // behind in many conversations costs its page, not its whole backlog). Each chunk of conversations yields
+      // its oldest `count`, and the oldest `count` of those are the answer.
       const found: { id: number; message: StoredMessage }[] = [];
       for (const chunk of chunks(ranges, MAX_CONV_BATCH)) {
+        const branch = "(SELECT id, conv, seq, sender, mid, ts, frame FROM messages " +
+          "WHERE conv = ? AND seq > ? AND sender <> ? ORDER BY seq LIMIT ?)";
         const rows = await db.read(
-          "SELECT id, conv, seq, sender, mid, ts, frame FROM messages WHERE sender <> ? AND (" +
-            chunk.map(() => "(conv = ? AND seq > ?)").join(" OR ") + ") ORDER BY id LIMIT ?",
-          [user, ...chunk.flat(), String(count)],
+          `${chunk.map(() => branch).join(" UNION ALL ")} ORDER BY id LIMIT ?`,
+          [...chunk.flatMap(([conv, cursor]) => [conv, cursor, user, max]), max],
         );
         for (const row of rows) found.push({ id: Number(row.id), message: storedMessage(row) });
       }
