@@ -1,4 +1,4 @@
-/** The client's `Renderer`: what it prints for a server's refusal. */
+/** The client's `Renderer`: server refusals, unread counts, history pages, receipts, typing and copies. */
 import assert from "node:assert/strict";
 import { Renderer } from "../lib/client/render.ts";
 import { Errno, ERRNO_MEANINGS } from "../lib/protocol/errno.ts";
