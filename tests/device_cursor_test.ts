@@ -197,3 +197,18 @@ Deno.test("DeviceCursors.takeMoved() names only the conversations whose cursor m
   cursors.take("u:1:7", 4);
   assert.deepEqual(cursors.takeMoved(), new Map([["u:1:7", 5]]));
 });
+
+Deno.test("DeviceCursors.changed() names what moved in the session; a start at the stored cursor is not a change", () => {
+  const cursors = new DeviceCursors();
+  cursors.start("u:1:7", 5, 5);
+  cursors.start("g:2", 9, 4);
+  assert.deepEqual(cursors.changed(), new Map([["g:2", 9]]));
+  assert.deepEqual(cursors.takeMoved(), new Map([["g:2", 9]]));
+  cursors.take("u:1:7", 6);
+  cursors.takeMoved();
+  assert.deepEqual(
+    cursors.changed(),
+    new Map([["g:2", 9], ["u:1:7", 6]]),
+    "taking moved ones does not forget them",
+  );
+});

@@ -190,7 +190,7 @@ async function completeLogin(
   }
   // Everything from others up to the conversation's last seq at the read was handed now; the user's own
   // messages are not for the device. Held live frames the hand-over sent already are dropped by release.
-  for (const [conv, { lastSeq }] of cursors) session.cursors.start(conv, lastSeq);
+  for (const [conv, { cursor, lastSeq }] of cursors) session.cursors.start(conv, lastSeq, cursor);
   for (const [conv, seq] of handover.cursors) session.cursors.start(conv, seq);
   session.onHole = context.gaps.report;
   session.release();

@@ -37,14 +37,19 @@ export class DeviceCursors {
   #positionsMap: Map<string, Position> | undefined;
   /** Conversations whose cursor moved since {@linkcode DeviceCursors.takeMoved} last looked. */
   #moved: Set<string> | undefined;
+  /** Conversations whose cursor moved at all in this session (the stored cursor may lag behind). */
+  #changed: Set<string> | undefined;
 
-  /** Starts a conversation at `cursor` (the login's hand-over covered everything up to it). */
-  start(conv: string, cursor: number): void {
+  /**
+   * Starts a conversation at `cursor` (the login's hand-over covered everything up to it). `stored`: the
+   * device's stored cursor, when the cursor is already saved up to there (nothing to save then).
+   */
+  start(conv: string, cursor: number, stored = -1): void {
     const known = this.#positions().get(conv);
     if (known && known.cursor >= cursor) return;
     this.#writable().set(conv, { cursor, above: known?.above });
     if (known?.above) this.#close(this.#positions().get(conv)!);
-    (this.#moved ??= new Set()).add(conv);
+    if (cursor > stored) this.#mark(conv);
   }
 
   /** Whether `seq` of `conv` was handed already (or is not past the cursor). */
@@ -68,7 +73,7 @@ export class DeviceCursors {
     if (seq === position.cursor + 1) {
       position.cursor = seq;
       if (position.above) this.#close(position);
-      (this.#moved ??= new Set()).add(conv);
+      this.#mark(conv);
       return true;
     }
     position.above ??= new Set();
@@ -98,7 +103,7 @@ export class DeviceCursors {
     const position = this.#positions().get(conv);
     if (!position || position.cursor >= seq) return;
     position.cursor = seq;
-    (this.#moved ??= new Set()).add(conv);
+    this.#mark(conv);
     if (position.above) this.#close(position);
   }
 
@@ -109,6 +114,13 @@ export class DeviceCursors {
     return cursors;
   }
 
+  /** The cursors that moved in this session (what a last save at logout must cover). */
+  changed(): Map<string, number> {
+    const changed = new Map<string, number>();
+    for (const conv of this.#changed ?? []) changed.set(conv, this.#positions().get(conv)!.cursor);
+    return changed;
+  }
+
   /** The cursors that moved since the last call, else `undefined`. */
   takeMoved(): Map<string, number> | undefined {
     if (!this.#moved) return undefined;
@@ -116,6 +128,11 @@ export class DeviceCursors {
     for (const conv of this.#moved) moved.set(conv, this.#positions().get(conv)!.cursor);
     this.#moved = undefined;
     return moved;
+  }
+
+  #mark(conv: string): void {
+    (this.#moved ??= new Set()).add(conv);
+    (this.#changed ??= new Set()).add(conv);
   }
 
   #positions(): ReadonlyMap<string, Position> {
