@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { rowLimit, safeId, uniqueIds } from "../lib/store/argument_checks.ts";
+import {
+  convName,
+  deviceName,
+  rowLimit,
+  safeId,
+  seqNumber,
+  text,
+  uniqueIds,
+} from "../lib/store/argument_checks.ts";
 
 Deno.test("safeId() returns a safe integer unchanged", () => {
   assert.equal(safeId(42, "user id"), 42);
@@ -38,4 +46,40 @@ Deno.test("rowLimit() rejects a negative or fractional limit, which SQLite would
       return true;
     });
   }
+});
+
+Deno.test("seqNumber() accepts zero and positive integers and rejects the rest naming what it was", () => {
+  assert.equal(seqNumber(0, "after"), 0);
+  assert.equal(seqNumber(Number.MAX_SAFE_INTEGER, "upTo"), Number.MAX_SAFE_INTEGER);
+  for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
+    assert.throws(() => seqNumber(bad, "before"), (error: unknown) => {
+      assert.ok(error instanceof RangeError);
+      assert.equal(error.message, `before must be a non-negative integer, got ${String(bad)}`);
+      return true;
+    });
+  }
+});
+
+Deno.test("convName() accepts conversation names and rejects malformed ones with RangeError", () => {
+  assert.equal(convName("u:3:7"), "u:3:7");
+  assert.equal(convName("g:12"), "g:12");
+  for (const bad of ["u:7:3", "u:3:3", "g:0", "x:1", "", "g:1 ", 5 as unknown as string]) {
+    assert.throws(() => convName(bad), RangeError, JSON.stringify(bad));
+  }
+});
+
+Deno.test("deviceName() accepts a non-empty string and rejects the rest with RangeError", () => {
+  assert.equal(deviceName("phone"), "phone");
+  for (const bad of ["", undefined as unknown as string, 7 as unknown as string]) {
+    assert.throws(() => deviceName(bad), RangeError);
+  }
+});
+
+Deno.test("text() accepts a string and rejects anything else with TypeError naming what it was", () => {
+  assert.equal(text("", "mid"), "");
+  assert.throws(() => text(null, "message frame"), (error: unknown) => {
+    assert.ok(error instanceof TypeError);
+    assert.equal(error.message, "message frame must be a string, got object");
+    return true;
+  });
 });

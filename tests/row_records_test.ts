@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { bigId, groupRecords, offlineMessage, userRecord, userSummary } from "../lib/store/row_records.ts";
+import {
+  bigId,
+  deviceToken,
+  groupRecords,
+  offlineMessage,
+  storedMessage,
+  userRecord,
+  userSummary,
+} from "../lib/store/row_records.ts";
 
 Deno.test("bigId() reads a BIGINT given as a number, a string or a bigint", () => {
   assert.equal(bigId(42), 42);
@@ -45,4 +53,22 @@ Deno.test("groupRecords() starts a new group wherever the group id changes", () 
 Deno.test("offlineMessage() maps the id and frame, and rejects an id beyond 2^53", () => {
   assert.deepEqual(offlineMessage({ id: "5", message: '{"msgid":5}' }), { id: 5, frame: '{"msgid":5}' });
   assert.throws(() => offlineMessage({ id: "9007199254740993", message: "x" }), RangeError);
+});
+
+Deno.test("storedMessage() maps the message columns, BIGINTs given as strings included", () => {
+  assert.deepEqual(
+    storedMessage({ conv: "u:1:2", seq: "7", sender: 1n, ts: "1795000000000", mid: "m", frame: "{}" }),
+    { conv: "u:1:2", seq: 7, senderId: 1, ts: 1_795_000_000_000, mid: "m", frame: "{}" },
+  );
+  assert.throws(
+    () => storedMessage({ conv: "g:1", seq: "9007199254740993", sender: 1, ts: 1, mid: "m", frame: "" }),
+    RangeError,
+  );
+});
+
+Deno.test("deviceToken() maps the hash and the expiry", () => {
+  assert.deepEqual(deviceToken({ tokenhash: "ab", expires_at: "1795000000000" }), {
+    tokenHash: "ab",
+    expiresAt: 1_795_000_000_000,
+  });
 });

@@ -218,3 +218,61 @@ Deno.test(
     assert.equal(next.seq, 2, "the rolled-back batch's seq is handed out again, not skipped");
   },
 );
+
+Deno.test("SqliteStore.open() rejects an unknown synchronous setting with RangeError", SANITIZED, () => {
+  assert.throws(
+    () => SqliteStore.open(":memory:", { synchronous: "off" as "full" }),
+    /synchronous must be "normal" or "full", got "off"/,
+  );
+});
+
+Deno.test('SqliteStore with synchronous "full" stores and reads like the default', SANITIZED, async () => {
+  await withTempDir(async (dir) => {
+    const store = SqliteStore.open(`${dir}/chat.db`, { synchronous: "full" });
+    try {
+      await store.migrate();
+      const a = await store.createUser("a", "h");
+      await store.setUserState(a, true);
+      const [stored] = await store.appendMessages([chat(directConv(a, a + 1), a, "durable")]);
+      assert.equal(stored.seq, 1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test(
+  "SqliteStore.open() of a file that is not a database throws StoreUnavailableError",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/not-a.db`;
+      await Deno.writeTextFile(
+        path,
+        "this is not a SQLite database, it is a text file long enough to be read\n".repeat(20),
+      );
+      assert.throws(() => SqliteStore.open(path), StoreUnavailableError);
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore.migrate() while another connection holds the write lock rejects with StoreUnavailableError",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      const other = new DatabaseSync(path);
+      try {
+        other.exec("PRAGMA journal_mode = WAL; CREATE TABLE unrelated (x INTEGER); BEGIN IMMEDIATE");
+        await using store = SqliteStore.open(path, { busyTimeoutMs: 50 });
+        await assert.rejects(store.migrate(), StoreUnavailableError);
+        other.exec("ROLLBACK");
+        await store.migrate();
+        assert.equal((await store.findUser(await store.createUser("a", "h")))?.name, "a");
+      } finally {
+        other.close();
+      }
+    });
+  },
+);
