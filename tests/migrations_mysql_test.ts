@@ -13,10 +13,11 @@ import { Pool } from "../lib/db/pool.ts";
 import { groupConv } from "../lib/conversation_name.ts";
 import { verifyPassword } from "../lib/service/password.ts";
 import { loadMigrations, RELEASED_TABLES, splitStatements } from "../lib/store/migrations.ts";
-import { SchemaVersionError } from "../lib/store/errors.ts";
+import { SchemaVersionError, StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlConnections } from "../lib/store/mysql_connections.ts";
 import { migrateMysql, MigrationLockError } from "../lib/store/mysql_migrations.ts";
 import { MysqlStore } from "../lib/store/mysql_store.ts";
+import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { fillReleased, type ReleasedData, ReleasedServer } from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
@@ -280,4 +281,11 @@ test("MysqlStore.migrate() refuses a database newer than the code with SchemaVer
     return true;
   });
   assert.deepEqual(await tableNames(url), before);
+});
+
+test("MysqlStore.migrate() of an unreachable database rejects with StoreUnavailableError", async () => {
+  await using store = MysqlStore.open(`mysql://chat@127.0.0.1:${freePort()}/chat`, {
+    pool: { acquireTimeout: 300 },
+  });
+  await assert.rejects(store.migrate(), StoreUnavailableError);
 });

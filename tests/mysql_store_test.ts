@@ -167,6 +167,25 @@ test("MysqlStore.appendMessages() round-trips a 100 KB frame of emoji", async ()
   assert.equal(messages[1].frame, "after");
 });
 
+test("MysqlStore.appendMessages() splits a batch of large frames under the server's packet limit", async () => {
+  await using store = await open();
+  const a = await store.createUser("a", "h");
+  const b = await store.createUser("b", "h");
+  const conv = directConv(a, b);
+  // 70 frames of 300 KB: 21 MB in all, past MariaDB's 16 MiB max_allowed_packet for one statement.
+  const big = "x".repeat(300_000);
+  const stored = await store.appendMessages(
+    Array.from({ length: 70 }, (_, i) => message(conv, a, { frame: (seq) => `${seq} ${i} ${big}` })),
+  );
+  assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 70 }, (_, i) => i + 1));
+  const read = await store.messagesAfter(conv, 60, 100);
+  assert.deepEqual(
+    read.map((m) => m.frame.length),
+    read.map((m) => `${m.seq} ${m.seq - 1} `.length + 300_000),
+  );
+  assert.ok(read.every((m) => m.frame === `${m.seq} ${m.seq - 1} ${big}`));
+});
+
 test("MysqlStore: two nodes appending to one conversation at once get seqs 1..n, each once", async () => {
   const { store: first, url } = await openAt({ pool: { max: 4 } });
   await using _first = first;

@@ -240,3 +240,39 @@ Deno.test('SqliteStore with synchronous "full" stores and reads like the default
     }
   });
 });
+
+Deno.test(
+  "SqliteStore.open() of a file that is not a database throws StoreUnavailableError",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/not-a.db`;
+      await Deno.writeTextFile(
+        path,
+        "this is not a SQLite database, it is a text file long enough to be read\n".repeat(20),
+      );
+      assert.throws(() => SqliteStore.open(path), StoreUnavailableError);
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore.migrate() while another connection holds the write lock rejects with StoreUnavailableError",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      const other = new DatabaseSync(path);
+      try {
+        other.exec("PRAGMA journal_mode = WAL; CREATE TABLE unrelated (x INTEGER); BEGIN IMMEDIATE");
+        await using store = SqliteStore.open(path, { busyTimeoutMs: 50 });
+        await assert.rejects(store.migrate(), StoreUnavailableError);
+        other.exec("ROLLBACK");
+        await store.migrate();
+        assert.equal((await store.findUser(await store.createUser("a", "h")))?.name, "a");
+      } finally {
+        other.close();
+      }
+    });
+  },
+);

@@ -8,7 +8,8 @@
  * for the commit and continues after the last seq. A rollback undoes the raise with the rows: no gap.
  *
  * One transaction per batch, whatever its size: one upsert and one read of the conversations' rows, multi-row
- * INSERTs of the messages, and one upsert of the senders' read seqs (each a statement per 64 rows).
+ * INSERTs of the messages, and one upsert of the senders' read seqs (each a statement per 256 rows at most):
+ * round trips, not rows, are what a batch costs.
  *
  * @module
  */
@@ -19,7 +20,7 @@ import { mysqlErrno } from "../db/errors.ts";
 import {
   chunks,
   isLockConflict,
-  MAX_ROW_BATCH,
+  MAX_ID_BATCH,
   type MysqlConnections,
   type MysqlSession,
   type Param,
@@ -28,8 +29,17 @@ import {
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
 import type { AppendedMessage, NewMessage } from "./store.ts";
 
-/** Conversations (or cmids) bound in one statement. */
-const MAX_CONV_BATCH = 64;
+/** cmids looked up by one statement (an OR of pairs: kept short for the range optimizer). */
+const MAX_CMID_BATCH = 64;
+/** Rows of a few small columns (conversations, read seqs) written by one statement. */
+const MAX_SMALL_ROWS = MAX_ID_BATCH;
+/** Message rows inserted by one statement at most; fewer when their frames are large (see messageChunks). */
+const MAX_MESSAGE_ROWS = 256;
+/**
+ * Frame bytes one INSERT carries at most: well under the server's packet limit (`max_allowed_packet`, 16 MiB
+ * by default on MariaDB, 64 MiB on MySQL 8), so a batch of large frames is split rather than refused.
+ */
+const MAX_INSERT_BYTES = 4 * 1024 * 1024;
 /**
  * Further attempts of an append batch, each a new transaction after a ROLLBACK (which also undoes the raised
  * last seqs: no gap). Two failures are worth another attempt:
@@ -119,6 +129,7 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
 
   const results: AppendedMessage[] = [];
   const rows: Param[][] = [];
+  const frames: string[] = [];
   const reads = new Map<string, Param[]>();
   for (const { message, key } of batch) {
     const first = key === undefined ? undefined : earlier.get(key);
@@ -134,11 +145,12 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
     results.push(stored);
     // A later repeat of this cmid in the batch answers this message.
     if (key !== undefined) earlier.set(key, stored);
-    rows.push([conv, seq, senderId, message.cmid ?? null, mid, ts, stored.frame]);
+    rows.push([conv, seq, senderId, message.cmid ?? null, mid, ts, frame]);
+    frames.push(frame);
     // Seqs grow within the batch: the last one per (sender, conv) is the highest.
     reads.set(`${senderId}\n${conv}`, [senderId, conv, seq]);
   }
-  for (const chunk of chunks(rows, MAX_ROW_BATCH)) {
+  for (const chunk of messageChunks(rows, frames)) {
     await db.write(
       "INSERT INTO messages (conv, seq, sender, cmid, mid, ts, frame) VALUES " +
         chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", "),
@@ -149,6 +161,27 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
   return results;
 }
 
+/**
+ * `rows` cut for multi-row INSERTs: power-of-two counts of at most {@linkcode MAX_MESSAGE_ROWS} (so each
+ * connection prepares few distinct statements), halved while their `frames` could exceed
+ * {@linkcode MAX_INSERT_BYTES} (a single larger frame goes alone).
+ */
+function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
+  // Prefix sums of an upper bound of each frame's UTF-8 size (3 bytes per UTF-16 unit).
+  const upTo = [0];
+  for (const frame of frames) upTo.push(upTo[upTo.length - 1] + frame.length * 3);
+  const out: Param[][][] = [];
+  let start = 0;
+  while (start < rows.length) {
+    let size = MAX_MESSAGE_ROWS;
+    while (size > rows.length - start) size >>= 1;
+    while (size > 1 && upTo[start + size] - upTo[start] > MAX_INSERT_BYTES) size >>= 1;
+    out.push(rows.slice(start, start + size));
+    start += size;
+  }
+  return out;
+}
+
 /** The messages stored before under the batch's (sender, cmid) pairs, by {@linkcode cmidKey}. */
 async function storedByCmid(db: MysqlSession, batch: Pending[]): Promise<Map<string, AppendedMessage>> {
   const pairs = new Map<string, Param[]>();
@@ -156,7 +189,7 @@ async function storedByCmid(db: MysqlSession, batch: Pending[]): Promise<Map<str
     if (key !== undefined) pairs.set(key, [message.senderId, message.cmid!]);
   }
   const found = new Map<string, AppendedMessage>();
-  for (const chunk of chunks([...pairs.values()], MAX_CONV_BATCH)) {
+  for (const chunk of chunks([...pairs.values()], MAX_CMID_BATCH)) {
     const rows = await db.read(
       `SELECT ${MESSAGE_COLUMNS}, cmid FROM messages WHERE ` +
         chunk.map(() => "(sender = ? AND cmid = ?)").join(" OR "),
@@ -179,7 +212,7 @@ async function takeSeqs(
   counts: Map<string, { conv: Conversation; count: number }>,
 ): Promise<Map<string, number>> {
   const names = [...counts.keys()].sort();
-  for (const chunk of chunks(names, MAX_CONV_BATCH)) {
+  for (const chunk of chunks(names, MAX_SMALL_ROWS)) {
     await db.write(
       "INSERT INTO conversations (conv, lastseq, usera, userb, groupid) VALUES " +
         chunk.map(() => "(?, ?, ?, ?, ?)").join(", ") +
@@ -193,7 +226,7 @@ async function takeSeqs(
     );
   }
   const next = new Map<string, number>();
-  for (const chunk of chunks(names, MAX_CONV_BATCH)) {
+  for (const chunk of chunks(names, MAX_SMALL_ROWS)) {
     // A plain read: InnoDB shows a transaction its own changes, and the upsert above applied them to the newest
     // committed row, which no one else can change before this transaction ends. (FOR UPDATE would add nothing
     // but risk: on a small table the optimizer scans it whole and a locking read then locks every row.)
@@ -212,7 +245,7 @@ async function takeSeqs(
 /** Moves each (user, conv)'s read seq up to the given seq, in key order (see {@linkcode takeSeqs}). */
 async function raiseReadSeqs(db: MysqlSession, reads: Param[][]): Promise<void> {
   reads.sort((a, b) => Number(a[0]) - Number(b[0]) || (String(a[1]) < String(b[1]) ? -1 : 1));
-  for (const chunk of chunks(reads, MAX_ROW_BATCH)) {
+  for (const chunk of chunks(reads, MAX_SMALL_ROWS)) {
     await db.write(
       "INSERT INTO read_seqs (userid, conv, readseq) VALUES " + chunk.map(() => "(?, ?, ?)").join(", ") +
         " ON DUPLICATE KEY UPDATE readseq = GREATEST(readseq, VALUES(readseq))",
