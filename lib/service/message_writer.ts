@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
 import type { AppendedMessage, NewMessage, Store } from "../store/store.ts";
 
@@ -71,8 +72,10 @@ export class MessageWriter {
       this.#queue.push({ message, resolve, reject });
       if (!this.#running) {
         this.#running = true;
-        // One turn of the event loop: frames read in the same turn (other connections) join this batch.
-        setTimeout(() => this.#drain(), 0);
+        // After this turn's I/O: frames read in the same turn (other connections) join this batch.
+        // setImmediate, not setTimeout(0), which waits at least 1 ms: a chat round trip crosses two commits,
+        // and that wait halved a closed loop of 100 pairs (about 22k against 41k msg/s measured here).
+        setImmediate(() => this.#drain());
       }
     });
   }
