@@ -55,6 +55,9 @@ export function deviceCases(test: SuiteTest): void {
     assert.deepEqual(plain(await store.deviceCursors(late, "phone")), { [group]: { cursor: 3, lastSeq: 4 } });
     await store.saveCursors([{ userId: late, device: "phone", conv: group, seq: 1 }]);
     assert.deepEqual(plain(await store.deviceCursors(late, "phone")), { [group]: { cursor: 3, lastSeq: 4 } });
+    // Offline delivery starts at the join; the history before it stays readable (HISTORY).
+    assert.deepEqual(texts(await store.messagesPast(late, new Map([[group, 3]]), 10)), ["4"]);
+    assert.deepEqual(texts(await store.messagesBefore(group, 4, 10)), ["1", "2", "3"]);
   });
 
   test("deviceCursors() leaves out groups the user left", async ({ store }) => {
