@@ -1,6 +1,9 @@
 /**
  * REPL client entry: `deno task client [--host H] [--port P]` (see `--help`). Interactive on a terminal,
- * a line-by-line script runner when stdin is redirected. Needs only `--allow-net`.
+ * a line-by-line script runner when stdin is redirected. Needs `--allow-net`; to keep login tokens between
+ * runs also `--allow-env` for the variables that locate the state directory and `--allow-read` and
+ * `--allow-write` for that directory (`deno task client` grants `~/.local/state/chat-client`). Without them
+ * it runs all the same and says once that it cannot remember tokens.
  */
 import { UsageError } from "./lib/client/errors.ts";
 import { ExitCode, parseClientArgs, USAGE } from "./lib/client/options.ts";

@@ -4,123 +4,23 @@
  */
 import assert from "node:assert/strict";
 import { parseLine } from "../lib/client/commands.ts";
+import { UsageError } from "../lib/client/errors.ts";
 import { connectionSettings, parseClientArgs } from "../lib/client/options.ts";
 import { HELP_LINES } from "./client_help.ts";
 import { freePort } from "./harness/free_port.ts";
 import { ServerProcess, startTestNode } from "./harness/chat_node.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
 import { member, registerUser, uniqueName } from "./protocol_suite.ts";
+import { assertLines, ClientProcess } from "./client_process.ts";
 
-const CLIENT = new URL("../client.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 
 /** Text that npm:cliffy's tokenizer would mangle: it must reach the other side exactly. */
 const TRICKY = `你好, "bob" & 'carol' — 😀👩‍👩‍👧 @bob #tag \\back\\slash <b>100%</b>?! ¿Qué tal?  two  spaces:`;
 
-/** `client.ts` with piped stdio; stdout and stderr are collected as they arrive. */
-class ClientProcess implements AsyncDisposable {
-  stdout = "";
-  stderr = "";
-  readonly #child: Deno.ChildProcess;
-  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #drained: Promise<unknown>;
-  /** Called after every chunk of output ({@linkcode waitFor}'s checks). */
-  readonly #onOutput = new Set<() => void>();
-
-  constructor(port: number, args: string[] = []) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", CLIENT, "--host", "127.0.0.1", "--port", String(port), ...args],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    this.#stdin = this.#child.stdin.getWriter();
-    const drain = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
-      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-        add(text);
-        for (const listener of this.#onOutput) listener();
-      }
-    };
-    this.#drained = Promise.all([
-      drain(this.#child.stdout, (text) => this.stdout += text),
-      drain(this.#child.stderr, (text) => this.stderr += text),
-    ]);
-  }
-
-  /** Writes input lines. */
-  async send(...lines: string[]): Promise<void> {
-    await this.#stdin.write(encoder.encode(lines.map((line) => line + "\n").join("")));
-  }
-
-  /**
-   * Waits until stdout (or stderr) matches `pattern`; returns the match. Checked on every chunk of output,
-   * and fails at once when the client exits without printing it.
-   */
-  async waitFor(
-    pattern: RegExp,
-    stream: "stdout" | "stderr" = "stdout",
-    timeoutMs = 10_000,
-  ): Promise<RegExpMatchArray> {
-    const { promise, resolve, reject } = Promise.withResolvers<RegExpMatchArray>();
-    const fail = (why: string) =>
-      reject(
-        new Error(`no ${pattern} on ${stream}: ${why}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`),
-      );
-    const check = () => {
-      const match = this[stream].match(pattern);
-      if (match) resolve(match);
-    };
-    this.#onOutput.add(check);
-    const timer = setTimeout(() => fail(`not within ${timeoutMs} ms`), timeoutMs);
-    this.#drained.finally(() => {
-      check();
-      fail("the client's output ended");
-    }).catch(() => {});
-    check();
-    try {
-      return await promise;
-    } finally {
-      clearTimeout(timer);
-      this.#onOutput.delete(check);
-    }
-  }
-
-  /** Ends stdin and resolves the exit code once all output is read. */
-  async finish(): Promise<number> {
-    await this.#stdin.close().catch(() => {});
-    return await this.status();
-  }
-
-  /** The exit code, once the process ended by itself. */
-  async status(): Promise<number> {
-    const status = await this.#child.status;
-    await this.#drained;
-    return status.code;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await this.#stdin.close().catch(() => {});
-    await this.status();
-  }
-}
-
-/** Asserts that `lines` appear in `output` one after another, exactly. */
-function assertLines(output: string, ...lines: string[]): void {
-  const all = output.split("\n");
-  const start = all.indexOf(lines[0]);
-  assert.ok(start >= 0, `missing ${JSON.stringify(lines[0])} in\n${output}`);
-  assert.deepEqual(all.slice(start, start + lines.length), lines);
-}
-
 /** Runs a whole script and returns the exit code and output. */
 async function runScript(port: number, lines: string[], args = ["--wait", "0"]) {
-  await using client = new ClientProcess(port, args);
+  await using client = new ClientProcess(port, { args });
   await client.send(...lines);
   const code = await client.finish();
   return { code, stdout: client.stdout, stderr: client.stderr };
@@ -146,14 +46,37 @@ Deno.test("connectionSettings() passes every connection flag to the ChatClient, 
     "500",
     "--heartbeat",
     "0",
+    "--device",
+    "my laptop",
+    "--state-dir",
+    "/tmp/chat-client-settings",
   ]);
   assert.ok(options);
-  assert.deepEqual(connectionSettings(options), {
+  const { tokens, ...settings } = connectionSettings(options);
+  assert.deepEqual(settings, {
     hostname: "::1",
     port: 6001,
     requestTimeoutMs: 500,
     heartbeatMs: 0,
+    device: "my laptop",
   });
+  assert.equal(tokens?.dir, "/tmp/chat-client-settings");
+  const defaults = connectionSettings(parseClientArgs([])!);
+  assert.equal(defaults.device, undefined, 'no --device: the server\'s device "default"');
+});
+
+Deno.test("parseClientArgs() refuses a --device that is not 1-64 printable ASCII, and an empty --state-dir", () => {
+  assert.equal(parseClientArgs(["--device", "~ a-Z 0 !"])?.device, "~ a-Z 0 !");
+  assert.equal(parseClientArgs(["--device", "x".repeat(64)])?.device?.length, 64);
+  for (const bad of ["", "x".repeat(65), "téléphone", "tab\there", "😀"]) {
+    assert.throws(
+      () => parseClientArgs(["--device", bad]),
+      (error: Error) =>
+        error instanceof UsageError && /^--device must be 1 to 64 printable ASCII/.test(error.message),
+      JSON.stringify(bad),
+    );
+  }
+  assert.throws(() => parseClientArgs(["--state-dir", ""]), /--state-dir must not be empty/);
 });
 
 Deno.test("parseLine() reads space and colon syntax and keeps the message exactly", () => {
@@ -200,6 +123,49 @@ Deno.test("parseLine() reads space and colon syntax and keeps the message exactl
   assert.deepEqual(parseLine("   "), { kind: "empty" });
 });
 
+Deno.test("parseLine() reads login without a password, and the conversation commands in both syntaxes", () => {
+  const command = (line: string) => {
+    const result = parseLine(line);
+    assert.equal(result.kind, "command", `${line} → ${JSON.stringify(result)}`);
+    return (result as { command: unknown }).command;
+  };
+  assert.deepEqual(command("login 12"), { name: "login", id: 12 });
+  assert.deepEqual(command("login:12"), { name: "login", id: 12 });
+  assert.deepEqual(command("history 2"), { name: "history", target: { user: 2 } });
+  assert.deepEqual(command("history 2 50"), { name: "history", target: { user: 2 }, count: 50 });
+  assert.deepEqual(command("HISTORY g:5 1000"), { name: "history", target: { group: 5 }, count: 1000 });
+  assert.deepEqual(command("history:g:5:20"), { name: "history", target: { group: 5 }, count: 20 });
+  assert.deepEqual(command("history:G:5"), { name: "history", target: { group: 5 } });
+  assert.deepEqual(command("history:2:1"), { name: "history", target: { user: 2 }, count: 1 });
+  assert.deepEqual(command("more"), { name: "more" });
+  assert.deepEqual(command("read 3"), { name: "read", target: { user: 3 } });
+  assert.deepEqual(command("read:g:4"), { name: "read", target: { group: 4 } });
+  assert.deepEqual(command("typing g:4"), { name: "typing", target: { group: 4 } });
+});
+
+Deno.test("parseLine() rejects a bad conversation or count", () => {
+  const error = (line: string) => {
+    const result = parseLine(line);
+    assert.equal(result.kind, "error", `${line} → ${JSON.stringify(result)}`);
+    return (result as { message: string }).message;
+  };
+  assert.equal(error("history"), "missing user|g:group; usage: history <user|g:group> [n]");
+  assert.equal(
+    error("history bob"),
+    'invalid user id "bob": ids are positive whole numbers; a conversation is a user id or g:<group id>; ' +
+      "usage: history <user|g:group> [n]",
+  );
+  assert.match(error("history g:"), /invalid group id "": ids are positive whole numbers/);
+  assert.match(error("history g:0"), /invalid group id "0"/);
+  assert.match(error("read u:1:2"), /invalid user id "u:1:2"/);
+  assert.match(error("history 2 0"), /invalid count "0": a whole number from 1 to 1000; usage: history/);
+  assert.match(error("history 2 1001"), /invalid count "1001"/);
+  assert.match(error("history 2 ten"), /invalid count "ten"/);
+  assert.match(error("history 2 10 more"), /unexpected "more"/);
+  assert.match(error("more 2"), /unexpected "2"; usage: more/);
+  assert.match(error("typing"), /missing user\|g:group; usage: typing <user\|g:group>/);
+});
+
 Deno.test("parseLine() rejects unknown commands, bad ids, missing and extra arguments", () => {
   const error = (line: string) => {
     const result = parseLine(line);
@@ -218,7 +184,6 @@ Deno.test("parseLine() rejects unknown commands, bad ids, missing and extra argu
   assert.match(error("chat 2"), /missing message; usage: chat <id> <message>/);
   assert.match(error("chat 2    "), /missing message/);
   assert.match(error("chat:2:"), /missing message/);
-  assert.match(error("login 1"), /missing password/);
   assert.match(error("addfriend"), /missing id/);
   assert.match(error("addfriend 2 3"), /unexpected "3"/);
   assert.match(error("friends please"), /unexpected "please"/);
@@ -346,10 +311,15 @@ serverTest(
     const summary = stdout.split("\n");
     const expectLines = (...lines: string[]) => assertLines(stdout, ...lines);
     expectLines(`✓ logged in as ${aliceName} (${alice})`);
-    expectLines("friends (2):", `  ${bob.name} (${bob.id})  online`, `  ${carolName} (${carol})  offline`);
+    // The unread counts come from the SYNC list the client asks for after the login.
+    expectLines(
+      "friends (2):",
+      `  ${bob.name} (${bob.id})  online  1 unread`,
+      `  ${carolName} (${carol})  offline`,
+    );
     expectLines(
       "groups (1, members as of login):",
-      `  ${groupname} #${groupid} — the team 🏆`,
+      `  ${groupname} #${groupid} — the team 🏆  1 unread`,
       `    ${aliceName} (${alice})  creator  online`,
       `    ${bob.name} (${bob.id})  normal  online`,
     );
@@ -472,7 +442,7 @@ serverTest(
   async (port) => {
     const alice = await registerUser(port, uniqueName("alice"), "pw");
     const bob = await member(port);
-    await using client = new ClientProcess(port, ["--wait", "1500"]);
+    await using client = new ClientProcess(port, { args: ["--wait", "1500"] });
     await client.send(`login ${alice} pw`);
     await client.waitFor(/logged in/);
     const exited = client.finish();
@@ -514,7 +484,7 @@ Deno.test({
     assert.deepEqual(errors, [
       '✗ unknown command "frobnicate"; type help for the list',
       "✗ chat: not logged in; log in first with: login <id> <password>",
-      '✗ invalid user id "abc": ids are positive whole numbers; usage: login <id> <password>',
+      '✗ invalid user id "abc": ids are positive whole numbers; usage: login <id> [password]',
       '✗ invalid user id "abc": ids are positive whole numbers; usage: chat <id> <message>',
       '✗ invalid user id "2x": ids are positive whole numbers; usage: chat <id> <message>',
       '✗ invalid user id "-3": ids are positive whole numbers; usage: addfriend <id>',
@@ -525,7 +495,11 @@ Deno.test({
       "✗ login: already logged in as alice (1); use loginout first",
       '✗ unexpected "extra"; usage: friends',
     ]);
-    assert.deepEqual(fake.frames.map((frame) => frame.msgid), [1], "only the login reached the server");
+    assert.deepEqual(
+      fake.frames.map((frame) => frame.msgid),
+      [1, 16],
+      "only the login (and the SYNC list it asks for) reached the server",
+    );
   },
 });
 
@@ -603,8 +577,8 @@ Deno.test({
     await using node = await startTestNode({ idleTimeout: 1 });
     const alice = await registerUser(node.port, uniqueName("alice"), "pw");
     const bob = await registerUser(node.port, uniqueName("bob"), "pw");
-    await using kept = new ClientProcess(node.port, ["--heartbeat", "300"]);
-    await using dropped = new ClientProcess(node.port, ["--heartbeat", "0"]);
+    await using kept = new ClientProcess(node.port, { args: ["--heartbeat", "300"] });
+    await using dropped = new ClientProcess(node.port, { args: ["--heartbeat", "0"] });
     await kept.send(`login ${alice} pw`);
     await kept.waitFor(/logged in/);
     // Logged in, the server knows it speaks v2 (and so must PING); before its first frame it could be v1.
@@ -612,8 +586,9 @@ Deno.test({
     // The server closes a silent v2 connection without a word: the client without heartbeat sees a loss.
     assert.equal(await dropped.status(), 3);
     assert.match(dropped.stderr, /lost/);
-    await kept.send("chat " + alice + " still here");
-    await kept.waitFor(/: still here\n/);
+    // The server still takes alice's messages (v2 refuses one to herself, so it goes to bob).
+    await kept.send(`chat ${bob} still here`);
+    await kept.waitFor(new RegExp(`✓ sent to user ${bob}\n`));
     assert.equal(await kept.finish(), 0, kept.stderr);
   },
 });
@@ -623,7 +598,7 @@ Deno.test({
   fn: async () => {
     // Accepts and reads, never replies: only the heartbeat can tell.
     await using silent = new RecordingServer({ silent: true });
-    await using client = new ClientProcess(silent.port, ["--heartbeat", "100", "--timeout", "200"]);
+    await using client = new ClientProcess(silent.port, { args: ["--heartbeat", "100", "--timeout", "200"] });
     assert.equal(await client.status(), 3);
     assert.match(client.stderr, new RegExp(`connection to 127\\.0\\.0\\.1:${silent.port} lost`));
     assert.ok(silent.frames.some((frame) => frame.msgid === 13 && frame.v === 2), "it sent v2 PINGs");
@@ -641,8 +616,8 @@ Deno.test("client.ts: an unreachable server is exit 3, bad flags exit 2", async 
 });
 
 /**
- * A TCP server that records every frame and answers LOGIN with success and PING with PONG, or
- * nothing at all when `silent`.
+ * A TCP server that records every frame and answers LOGIN with success, the SYNC list with no conversations
+ * and PING with PONG, or nothing at all when `silent`.
  */
 class RecordingServer implements AsyncDisposable {
   readonly frames: Reply[] = [];
@@ -705,6 +680,10 @@ class RecordingServer implements AsyncDisposable {
               groups: [],
             };
             await conn.write(encoder.encode(JSON.stringify(ack) + "\n"));
+          }
+          if (frame.msgid === 16) {
+            const list = { msgid: 11, ref: 16, cid: frame.cid, errno: 0, convs: [] };
+            await conn.write(encoder.encode(JSON.stringify(list) + "\n"));
           }
         }
       }

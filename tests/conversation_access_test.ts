@@ -21,7 +21,7 @@ function fakeContext() {
 }
 
 function named(name: string) {
-  return { id: undefined, name, conv: parseConv(name)! };
+  return { name, conv: parseConv(name)! };
 }
 
 async function assertRefused(userId: number, conv: string, errno: number): Promise<void> {

@@ -146,8 +146,8 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
   const test = (title: string, fn: (env: ConversationEnv) => Promise<void>) =>
     Deno.test({
       name: `${name}: ${title}`,
-      sanitizeOps: false,
-      sanitizeResources: false,
+      sanitizeOps: true,
+      sanitizeResources: true,
       fn: async () => {
         await using env = await start();
         await fn(env);
@@ -471,7 +471,10 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
     await using _l = leaver.client;
     const groupid = await createGroup(owner);
     await join(leaver, groupid);
-    for (let i = 1; i <= 3; i++) await sayInGroup(owner, groupid, `before${i}`);
+    for (let i = 1; i <= 3; i++) {
+      await sayInGroup(owner, groupid, `before${i}`);
+      await chatFrame(leaver.client, `before${i}`);
+    }
     await env.removeGroupMember(groupid, leaver.account.id);
     await sayInGroup(owner, groupid, "after1");
     await sayInGroup(owner, groupid, "after2");
@@ -505,6 +508,9 @@ export function conversationSuite(name: string, start: () => Promise<Conversatio
     assert.equal(live.seq, 4);
     const listed = (await convs(late.client)).get(name)!;
     assert.deepEqual([listed.lastseq, listed.unread], [4, 1]);
+    // A member reads the whole conversation, from before they joined too (only leaving bounds reading).
+    const history = page(await late.client.request({ msgid: MsgId.HISTORY, conv: name }));
+    assert.deepEqual(history.texts, ["early1", "early2", "early3", "late1"]);
     assert.equal(ok(await late.client.request({ msgid: MsgId.READ, conv: name, seq: 4 })).readseq, 4);
     assert.equal((await convs(late.client)).get(name)!.unread, 0);
   });

@@ -8,6 +8,8 @@ import { MsgId } from "../lib/protocol/msg_id.ts";
 import { startTestNode } from "./harness/chat_node.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { type Reply } from "./harness/test_client.ts";
+import { TYPING_GROUP_LIMIT } from "../lib/service/conversation_handlers.ts";
+import { uniqueName } from "./protocol_suite.ts";
 import { account, conv, type ConversationEnv, conversationSuite, device, say } from "./conversation_suite.ts";
 
 class SqliteEnv implements ConversationEnv {
@@ -76,4 +78,32 @@ Deno.test("sqlite: a SYNC or HISTORY page stops below the outbound limit, with m
     more = reply.more as boolean;
   }
   assert.deepEqual(backwards, texts);
+});
+
+Deno.test("sqlite: TYPING is relayed in a group of 100 members, and not in one of 101", async () => {
+  await using node = await startTestNode();
+  const store = node.service.context.store;
+  const [a, b] = [await account(node.port), await account(node.port)];
+  const alice = await device(node.port, a);
+  const bob = await device(node.port, b);
+  await using _a = alice.client;
+  await using _b = bob.client;
+  const groupid = await store.createGroup(a.id, uniqueName("big"), "");
+  await store.addGroupMember(groupid, b.id);
+  // Members that never log in: only the count matters.
+  for (let i = 0; i < TYPING_GROUP_LIMIT - 2; i++) {
+    await store.addGroupMember(groupid, await store.createUser(uniqueName("m"), "not-a-hash"));
+  }
+  const typing = { msgid: MsgId.TYPING, v: 2, conv: `g:${groupid}` };
+  await alice.client.send(typing);
+  assert.deepEqual(await bob.client.nextOf(MsgId.TYPING), {
+    msgid: MsgId.TYPING,
+    conv: `g:${groupid}`,
+    id: a.id,
+  });
+  await store.addGroupMember(groupid, await store.createUser(uniqueName("m"), "not-a-hash"));
+  await alice.client.send(typing);
+  // A PING after it: once its PONG is back, the TYPING before it was handled.
+  assert.equal((await alice.client.request({ msgid: MsgId.PING })).msgid, MsgId.PONG);
+  assert.deepEqual((await bob.client.quiet(300)).filter((frame) => frame.msgid === MsgId.TYPING), []);
 });

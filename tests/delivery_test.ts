@@ -153,18 +153,54 @@ Deno.test("a session that is logging in holds live frames, then drops those its 
   // The login's hand-over read messages 1 and 2 from the store (2 also arrived live meanwhile).
   device.session.sendOffline(chat(1));
   device.session.sendOffline(chat(2));
+  device.session.cursors.start("u:1:7", 2);
   device.session.release();
   await delivery.toUser(7, chat(4));
   assert.deepEqual(device.connection.sent, [chat(1), chat(2), chat(3), chat(4)].map(line));
 });
 
-Deno.test("frames from LOGIN_ACK's offlinemsg count as handed (noteHanded) without being written again", () => {
+Deno.test("the sender's own message moves its device's cursor without being written to it", async () => {
+  const { delivery, login } = node();
+  const sender = login(1, { device: "phone" });
+  await delivery.toUser(1, chat(1));
+  await delivery.toUser(1, chat(2), sender.session);
+  await delivery.toUser(1, chat(3));
+  assert.deepEqual(sender.connection.sent, [chat(1), chat(3)].map(line));
+  assert.deepEqual(new Map(sender.session.handed()), new Map([["u:1:7", 3]]));
+});
+
+Deno.test("a frame past a hole is written, the cursor waits below the hole, and the hole is reported once", async () => {
+  const { delivery, login } = node();
+  const device = login(7);
+  const holes: string[] = [];
+  device.session.onHole = (_session, conv) => holes.push(conv);
+  for (const seq of [1, 3, 4]) await delivery.toUser(7, chat(seq));
+  assert.deepEqual(device.connection.sent, [chat(1), chat(3), chat(4)].map(line));
+  assert.deepEqual(new Map(device.session.handed()), new Map([["u:1:7", 1]]));
+  assert.deepEqual(device.session.cursors.hole("u:1:7"), { after: 1, upTo: 4 });
+  assert.deepEqual(
+    holes,
+    ["u:1:7", "u:1:7"],
+    "reported with each frame while open (the filler keeps one per hole)",
+  );
+  // The overtaken frame arrives: written, and the cursor moves over everything.
+  await delivery.toUser(7, chat(2));
+  await delivery.toUser(7, chat(3));
+  assert.deepEqual(device.connection.sent.slice(3), [line(chat(2))]);
+  assert.deepEqual(new Map(device.session.handed()), new Map([["u:1:7", 4]]));
+  assert.equal(device.session.cursors.hole("u:1:7"), undefined);
+});
+
+Deno.test("Session.fill() writes a missing message from someone else, and counts the user's own as handed", () => {
   const { login } = node();
-  const device = login(7, { holding: true });
-  device.session.noteHanded(chat(5));
-  device.session.noteHanded(PRESENCE);
-  assert.deepEqual(new Map(device.session.handed()), new Map([["u:1:7", 5]]));
-  assert.deepEqual(device.connection.sent, []);
+  const device = login(7);
+  device.session.cursors.start("u:1:7", 1);
+  device.session.deliver(chat(4));
+  device.session.fill({ conv: "u:1:7", seq: 2, senderId: 1, frame: chat(2) });
+  device.session.fill({ conv: "u:1:7", seq: 3, senderId: 7, frame: chat(3) });
+  device.session.fill({ conv: "u:1:7", seq: 4, senderId: 1, frame: chat(4) });
+  assert.deepEqual(device.connection.sent, [chat(4), chat(2)].map(line));
+  assert.deepEqual(new Map(device.session.handed()), new Map([["u:1:7", 4]]));
 });
 
 Deno.test("Session.takeHanded() reports moves once, then nothing until the next move", async () => {

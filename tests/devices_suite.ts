@@ -273,6 +273,41 @@ export function devicesSuite(name: string, start: (overrides?: Partial<Config>) 
     phone.close();
   });
 
+  test(
+    "a user keeps --max-tokens tokens, the newest: the oldest device's token stops working",
+    async (node) => {
+      const bob = await account(node.port);
+      const tokens: string[] = [];
+      for (const name of ["d1", "d2", "d3"]) {
+        const [client, login] = await device(node.port, bob, name);
+        tokens.push(login.token as string);
+        assert.equal((await client.request({ msgid: 3 })).errno, 0);
+        // LOGINOUT revoked it; a fresh password login of the device issues the one that is kept.
+        const again = await client.request({ msgid: 1, id: bob.id, password: bob.password, device: name });
+        tokens[tokens.length - 1] = again.token as string;
+        client.close();
+        await client.closed.catch(() => {});
+      }
+      await using client = await TestClient.connect(node.port);
+      const answers = [];
+      for (const [i, name] of ["d1", "d2", "d3"].entries()) {
+        // Each device's session may still be ending: errno 2 until it has.
+        for (;;) {
+          const reply = await client.request({ msgid: 1, id: bob.id, token: tokens[i], device: name });
+          if (reply.errno === 2) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            continue;
+          }
+          answers.push(reply.errno);
+          if (reply.errno === 0) assert.equal((await client.request({ msgid: 3 })).errno, 0);
+          break;
+        }
+      }
+      assert.deepEqual(answers, [1, 0, 0]);
+    },
+    { maxTokens: 2 },
+  );
+
   test("failed token logins count towards the per-connection limit (errno 10)", async (node) => {
     const bob = await account(node.port);
     await using client = await TestClient.connect(node.port);

@@ -61,13 +61,17 @@ const HASH_BUDGET = 30;
 const LOGOUT_BUDGET = 4;
 const PROBE_TIMEOUT_MS = 15_000;
 
-/** Server-to-client msgids that answer a request (chat, presence are deliveries, not answers). */
+/** Server-to-client msgids that answer a request (chat, presence, receipts, typing are deliveries). */
 const ANSWERS = new Set([2, 5, 11, 12, 14]);
 /** What a v1 connection may receive (PROTOCOL.md "Rules"). */
 const V1_MSGIDS = new Set([2, 5, 6, 10, 12]);
-const SERVER_MSGIDS = new Set([2, 5, 6, 10, 11, 12, 14, 15]);
-/** Requests the server knows; the rest of 1..15 are server-to-client ids. */
+const SERVER_MSGIDS = new Set([2, 5, 6, 10, 11, 12, 14, 15, 19, 20]);
+/** Requests the server knows at both levels; the rest of 1..15 are server-to-client ids. */
 const REQUESTS = new Set([1, 3, 4, 6, 7, 8, 9, 10, 13]);
+/** Requests of kept conversations: v2 only (a v1 connection gets errno 14 as for any unknown msgid). */
+const V2_REQUESTS = new Set([16, 17, 18, 20]);
+/** TYPING: never answered at v2. */
+const TYPING = 20;
 
 /** Fields of every msgid in PROTOCOL.md's table; every frame may also carry `v` and `cid`. */
 const FIELDS: Record<number, string[]> = {
@@ -76,16 +80,21 @@ const FIELDS: Record<number, string[]> = {
   3: ["id"],
   4: ["name", "password"],
   5: ["errno", "errmsg", "id"],
-  6: ["id", "name", "toid", "msg", "time"],
+  6: ["id", "name", "toid", "msg", "time", "cmid"],
   7: ["id", "friendid"],
   8: ["id", "groupname", "groupdesc"],
   9: ["id", "groupid"],
-  10: ["id", "name", "groupid", "msg", "time"],
+  10: ["id", "name", "groupid", "msg", "time", "cmid"],
   11: ["ref", "errno", "errmsg", "mid", "ts"],
   12: ["errno", "errmsg", "ref"],
   13: [],
   14: ["ts"],
   15: ["id", "state"],
+  16: ["id", "conv", "after", "limit"],
+  17: ["id", "conv", "before", "limit"],
+  18: ["id", "conv", "seq"],
+  19: ["conv", "id", "seq"],
+  20: ["id", "conv"],
 };
 
 const encoder = new TextEncoder();
@@ -249,6 +258,16 @@ function validValue(rng: Rng, field: string, conn: Model, world: World): unknown
       return rng.chance(0.3) ? "2026-11-22 10:00:00" : randomText(rng, 0, 64);
     case "state":
       return rng.pick(["online", "offline"]);
+    case "conv":
+      return rng.pick(convNames(conn, world));
+    case "after":
+    case "before":
+    case "seq":
+      return rng.pick([0, 1, 2, 5, 1000, 2 ** 53 - 1]);
+    case "limit":
+      return rng.pick([1, 2, 100, 1000, 1001]);
+    case "cmid":
+      return rng.chance(0.8) ? `c-${rng.int(50)}` : randomText(rng, 0, 70);
     case "errno":
     case "ref":
     case "ts":
@@ -256,6 +275,23 @@ function validValue(rng: Rng, field: string, conn: Model, world: World): unknown
     default:
       return randomText(rng, 0, 10);
   }
+}
+
+/** Conversation names a client might send: its own, other people's, groups, malformed ones. */
+function convNames(conn: Model, world: World): string[] {
+  const me = conn.user?.id ?? world.alice;
+  const direct = (a: number, b: number) => a < b ? `u:${a}:${b}` : `u:${b}:${a}`;
+  return [
+    direct(me, world.bob === me ? world.alice : world.bob),
+    direct(world.alice, world.bob),
+    direct(me, 999_999_999),
+    `g:${world.aliceGroup}`,
+    `g:${world.fuzzGroup}`,
+    "g:999999999",
+    `u:${world.bob}:${world.alice}`,
+    "u:1",
+    "",
+  ];
 }
 
 /** A frame of `msgid` whose fields are each valid, missing, null or a random JSON value. */
@@ -312,7 +348,19 @@ function validFrame(rng: Rng, msgid: number, conn: Model, world: World): Record<
     9: { msgid: 9, id: user.id, groupid: world.aliceGroup },
     10: { msgid: 10, id: user.id, name: user.name, groupid: world.fuzzGroup, msg: "hello", time: "" },
     13: { msgid: 13 },
+    16: rng.chance(0.3)
+      ? { msgid: 16 }
+      : { msgid: 16, conv: rng.pick(convNames(conn, world)), after: rng.int(5), limit: 1 + rng.int(10) },
+    17: {
+      msgid: 17,
+      conv: rng.pick(convNames(conn, world)),
+      before: 1 + rng.int(10),
+      limit: 1 + rng.int(10),
+    },
+    18: { msgid: 18, conv: rng.pick(convNames(conn, world)), seq: rng.int(3) },
+    20: { msgid: 20, conv: rng.pick(convNames(conn, world)) },
   };
+  if ((msgid === 6 || msgid === 10) && rng.chance(0.5)) frames[msgid].cmid = `c-${rng.int(50)}`;
   const frame = frames[msgid];
   if (conn.kind.v2) frame.v = 2;
   if (rng.chance(0.7)) frame.cid = rng.int(1e6);
@@ -383,14 +431,14 @@ const TERMINATORS = ["\n", "\n", "\n", "\n", "\0", "\0", "", "", "\r\n", " "].ma
 
 function randomCase(rng: Rng, conn: Model, world: World): Uint8Array {
   const r = rng.next();
-  const msgid = rng.chance(0.9) ? 1 + rng.int(15) : rng.pick([0, -1, 16, 99, 2 ** 31, 2 ** 53 - 1]);
+  const msgid = rng.chance(0.9) ? 1 + rng.int(20) : rng.pick([0, -1, 21, 99, 2 ** 31, 2 ** 53 - 1]);
   let bytes: Uint8Array;
   if (r < 0.12) return randomBytes(rng);
   if (r < 0.2) bytes = encoder.encode(JSON.stringify(randomJson(rng)) ?? "null");
   else if (r < 0.55) bytes = encoder.encode(typedFrame(rng, msgid, conn, world));
   else if (r < 0.65) bytes = encoder.encode(rawFrame(rng, msgid));
   else {
-    const request = rng.pick([...REQUESTS]);
+    const request = rng.pick([...REQUESTS, ...V2_REQUESTS]);
     bytes = encoder.encode(JSON.stringify(validFrame(rng, request, conn, world)));
     if (rng.chance(0.9)) bytes = mutate(rng, bytes);
   }
@@ -516,8 +564,10 @@ class Model {
           return false;
         }
       };
-      if (!REQUESTS.has(msgid)) {
+      if (!REQUESTS.has(msgid) && !(version === 2 && V2_REQUESTS.has(msgid))) {
         effect.sure++;
+      } else if (msgid === TYPING) {
+        // Never answered, whatever it holds.
       } else if (msgid === 13) {
         if (version === 2) effect.sure++;
       } else if (msgid === 4) {

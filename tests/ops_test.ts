@@ -248,6 +248,11 @@ Deno.test(
     assert.equal(after.get("chat_logged_in_users"), 2);
     assert.equal(after.get("chat_connections"), 2);
     assert.equal(delta("chat_delivered_live_total"), 1);
+    assert.equal(delta("chat_messages_stored_total"), 1, "the chat to a missing user is not stored");
+    assert.ok(delta("chat_message_commits_total") >= 1);
+    for (const name of ["chat_cursor_saves_total", "chat_gap_fills_total", "chat_bus_published_total"]) {
+      assert.ok(after.has(name), name);
+    }
     assert.ok(after.has("chat_event_loop_lag_seconds"));
     const health = await fetch(`http://127.0.0.1:${node.metricsPort}/healthz`);
     assert.equal(health.status, 200);

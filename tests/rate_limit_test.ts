@@ -1,7 +1,8 @@
 /**
  * The per-connection rate limit shapes: a sender faster than the limit is slowed (its frames wait for a token,
  * and TCP back-pressure slows it), and no frame is refused or dropped, on v1 or v2. Errno 10 stays for failed
- * logins (protocol_suite.ts).
+ * logins (protocol_suite.ts). Every message of a burst is stored (group commit) before it is delivered, with
+ * seqs 1..n in the order sent.
  */
 import assert from "node:assert/strict";
 import { startTestNode } from "./harness/chat_node.ts";
@@ -52,6 +53,7 @@ Deno.test("rate limit: a v1 burst of 5,000 ONE_CHAT frames is delivered whole an
     received.map((frame) => frame.msg),
     Array.from({ length: BURST_FRAMES }, (_, i) => `m${i}`),
   );
+  assert.deepEqual(received.map((frame) => frame.seq), Array.from({ length: BURST_FRAMES }, (_, i) => i + 1));
   assert.deepEqual(sender.pending.filter((frame) => frame.msgid === 12), [], "no ERROR frame");
   assert.ok(await rateLimitedCount(node.metricsPort!) > 0, "the burst was shaped, so the limit was reached");
   sender.close();
@@ -70,6 +72,8 @@ Deno.test("rate limit: a v2 burst is delivered whole and in order, every frame A
   assert.deepEqual(acks.filter((ack) => ack.errno !== 0), [], "every frame accepted");
   const received = await collect(bob.client, BURST_FRAMES, (frame) => frame.msgid === 6);
   assert.deepEqual(received.map((frame) => frame.mid), acks.map((ack) => ack.mid));
+  assert.deepEqual(acks.map((ack) => ack.seq), Array.from({ length: BURST_FRAMES }, (_, i) => i + 1));
+  assert.deepEqual(received.map((frame) => frame.seq), acks.map((ack) => ack.seq));
   assert.ok(await rateLimitedCount(node.metricsPort!) > 0, "the burst was shaped, so the limit was reached");
   alice.client.close();
   bob.client.close();

@@ -119,21 +119,35 @@ Deno.test("README.md: every flag it gives to serve, client, bench and cluster is
   }
 });
 
+/** Deno's cache directory, so that a client run with another HOME still finds its modules. */
+async function denoDir(): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdin: "null" })
+    .output();
+  return (JSON.parse(new TextDecoder().decode(output.stdout)) as { denoDir: string }).denoDir;
+}
+
 Deno.test("README.md: the client examples run as written against a fresh server, each exiting 0", async () => {
   const blocks = shBlocks(README).map(clientExamples).filter((examples) => examples.length > 0);
   assert.ok(blocks.length > 0, "the README has client examples in ```sh blocks");
+  const cache = await denoDir();
   for (const examples of blocks) {
-    // Each block is a walk-through from an empty server: ids start at 1 again.
+    // Each block is a walk-through from an empty server (ids start at 1 again) and a new user's home:
+    // the client keeps its login tokens under HOME, and never in the real one.
     await using node = await startTestNode();
-    for (const example of examples) {
-      const output = await new Deno.Command("sh", {
-        args: ["-c", localCommand(example, node.port)],
-        cwd: ROOT,
-        stdin: "null",
-        env: { NO_COLOR: "1" },
-      }).output();
-      const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 0, `${example}\nexited ${output.code}:\n${text}`);
+    const home = await Deno.makeTempDir({ prefix: "chat-readme-home-" });
+    try {
+      for (const example of examples) {
+        const output = await new Deno.Command("sh", {
+          args: ["-c", localCommand(example, node.port)],
+          cwd: ROOT,
+          stdin: "null",
+          env: { NO_COLOR: "1", HOME: home, DENO_DIR: cache, CHAT_CLIENT_STATE: "", XDG_STATE_HOME: "" },
+        }).output();
+        const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+        assert.equal(output.code, 0, `${example}\nexited ${output.code}:\n${text}`);
+      }
+    } finally {
+      await Deno.remove(home, { recursive: true });
     }
   }
 });

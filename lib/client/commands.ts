@@ -1,7 +1,8 @@
 /**
  * The client's command table and its line parser.
  *
- * A line is `command arg arg rest…` or, as in the original C++ client, `command:arg:rest…`. The last
+ * A line is `command arg arg rest…` or, as in the original C++ client, `command:arg:rest…` (a
+ * conversation `g:5` keeps its colon: `history:g:5:20`). The last
  * parameter of `chat`, `groupchat`, `creategroup`, `register` and `login` is the raw rest of the line:
  * any Unicode, punctuation, quotes, `@words` and inner spaces are kept exactly (npm:cliffy's own
  * tokenizer would drop or reinterpret them, which is why lines are parsed here).
@@ -14,13 +15,18 @@ export type ParamKind =
   | "id"
   /** One word (up to the next space, or the next `:` in colon syntax). */
   | "word"
+  /** A conversation: a user id, or `g:` and a group id. */
+  | "target"
+  /** How many messages: a whole number from 1 to {@linkcode MAX_PAGE}. */
+  | "count"
   /** The rest of the line, exactly. Only as the last parameter. */
   | "text";
 
 /** One parameter of a command. */
 export interface ParamSpec {
-  /** The name in usage lines and the key in {@linkcode Command}. */
+  /** The name in usage lines, and the key in {@linkcode Command} unless `key` names another. */
   label: string;
+  key?: string;
   kind: ParamKind;
   description: string;
   optional?: boolean;
@@ -39,10 +45,20 @@ export interface CommandSpec {
   aliases?: string[];
 }
 
+/** Whom a conversation command is about: a user (the one-to-one conversation) or a group. */
+export type Target = { user: number } | { group: number };
+
+/** The most messages one HISTORY page may ask for (the server's default page limit). */
+export const MAX_PAGE = 1000;
+
+/** Messages `history` shows when no count is given. */
+export const DEFAULT_HISTORY = 20;
+
 /** A parsed, validated command. */
 export type Command =
   | { name: "register"; username: string; password: string }
-  | { name: "login"; id: number; password: string }
+  /** Without a password: the token this client saved for the user. */
+  | { name: "login"; id: number; password?: string }
   | { name: "chat"; id: number; message: string }
   | { name: "addfriend"; id: number }
   | { name: "creategroup"; groupname: string; description: string }
@@ -50,6 +66,10 @@ export type Command =
   | { name: "groupchat"; groupid: number; message: string }
   | { name: "friends" }
   | { name: "groups" }
+  | { name: "history"; target: Target; count?: number }
+  | { name: "more" }
+  | { name: "read"; target: Target }
+  | { name: "typing"; target: Target }
   | { name: "loginout" }
   | { name: "reconnect" }
   | { name: "help"; topic?: CommandName }
@@ -60,6 +80,12 @@ export type CommandName = Command["name"];
 
 const id = (label: string, description: string): ParamSpec => ({ label, kind: "id", description });
 const rest = (label: string): ParamSpec => ({ label, kind: "text", description: "the rest of the line" });
+const target: ParamSpec = {
+  label: "user|g:group",
+  key: "target",
+  kind: "target",
+  description: "a user id (your conversation with them), or g: and a group id",
+};
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -75,7 +101,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "login",
     description: "Log in; shows friends, groups",
-    params: [id("id", "your user id"), rest("password")],
+    params: [
+      id("id", "your user id"),
+      {
+        label: "password",
+        kind: "text",
+        description: "the rest of the line; without it, the token saved at your last login",
+        optional: true,
+      },
+    ],
     scope: "loggedOut",
   },
   {
@@ -120,8 +154,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     params: [id("groupid", "the group's id"), rest("message")],
     scope: "loggedIn",
   },
-  { name: "friends", description: "List friends and who is online", params: [], scope: "loggedIn" },
-  { name: "groups", description: "List groups and their members", params: [], scope: "loggedIn" },
+  {
+    name: "friends",
+    description: "List friends, who is online, unread",
+    params: [],
+    scope: "loggedIn",
+  },
+  { name: "groups", description: "List groups, members, unread", params: [], scope: "loggedIn" },
+  {
+    name: "history",
+    description: "Show a conversation's last messages",
+    params: [target, {
+      label: "n",
+      key: "count",
+      kind: "count",
+      description: `how many, 1-${MAX_PAGE} (${DEFAULT_HISTORY})`,
+      optional: true,
+    }],
+    scope: "loggedIn",
+  },
+  { name: "more", description: "Show older messages of that history", params: [], scope: "loggedIn" },
+  { name: "read", description: "Mark a conversation read (✓✓ read)", params: [target], scope: "loggedIn" },
+  { name: "typing", description: "Tell a conversation you are typing", params: [target], scope: "loggedIn" },
   {
     name: "loginout",
     description: "Log out, stay connected",
@@ -155,6 +209,36 @@ export function usage(spec: CommandSpec): string {
   return [spec.name, ...spec.params.map((p) => p.optional ? `[${p.label}]` : `<${p.label}>`)].join(" ");
 }
 
+/** A parameter's value, or why the text is not one. */
+type Parsed = { value: string | number | Target } | { error: string };
+
+/** A user id, or `g:` and a group id. */
+function parseTarget(text: string): Parsed {
+  const group = /^g:(.*)$/i.exec(text);
+  const id = parseId(group ? group[1] : text, { label: group ? "groupid" : "id" });
+  if ("error" in id) return { error: `${id.error}; a conversation is a user id or g:<group id>` };
+  return { value: group ? { group: id.value as number } : { user: id.value as number } };
+}
+
+function parseCount(text: string): Parsed {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (Number.isSafeInteger(value) && value >= 1 && value <= MAX_PAGE) return { value };
+  return { error: `invalid count ${JSON.stringify(text)}: a whole number from 1 to ${MAX_PAGE}` };
+}
+
+function parseParam(param: ParamSpec, text: string): Parsed {
+  switch (param.kind) {
+    case "id":
+      return parseId(text, param);
+    case "target":
+      return parseTarget(text);
+    case "count":
+      return parseCount(text);
+    default:
+      return { value: text };
+  }
+}
+
 /** The outcome of {@linkcode parseLine}. */
 export type ParseResult =
   | { kind: "command"; command: Command }
@@ -162,11 +246,11 @@ export type ParseResult =
   | { kind: "error"; message: string };
 
 /** Ids are positive integers that JSON and the server represent exactly. */
-function parseId(text: string, param: ParamSpec): number | string {
+function parseId(text: string, param: Pick<ParamSpec, "label">): Parsed {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (Number.isSafeInteger(value) && value > 0) return value;
+  if (Number.isSafeInteger(value) && value > 0) return { value };
   const what = param.label === "groupid" ? "group id" : "user id";
-  return `invalid ${what} ${JSON.stringify(text)}: ids are positive whole numbers`;
+  return { error: `invalid ${what} ${JSON.stringify(text)}: ids are positive whole numbers` };
 }
 
 /**
@@ -191,7 +275,7 @@ export function parseLine(line: string): ParseResult {
   }
   const colon = head[2] === ":";
   let rest = text.slice(head[0].length);
-  const values: Record<string, string | number> = {};
+  const values: Record<string, string | number | Target> = {};
   const bad = (why: string): ParseResult => ({ kind: "error", message: `${why}; usage: ${usage(spec)}` });
 
   for (const param of spec.params) {
@@ -200,7 +284,9 @@ export function parseLine(line: string): ParseResult {
       value = rest;
       rest = "";
     } else {
-      const end = colon ? rest.indexOf(":") : rest.search(/\s/);
+      // In colon syntax a group conversation's own colon is part of the argument.
+      const skip = colon && param.kind === "target" && /^g:/i.test(rest) ? 2 : 0;
+      const end = colon ? rest.indexOf(":", skip) : rest.search(/\s/);
       value = (end < 0 ? rest : rest.slice(0, end)).trim();
       rest = end < 0 ? "" : colon ? rest.slice(end + 1) : rest.slice(end).replace(/^\s+/, "");
     }
@@ -208,13 +294,9 @@ export function parseLine(line: string): ParseResult {
       if (param.optional) continue;
       return bad(`missing ${param.label}`);
     }
-    if (param.kind === "id") {
-      const parsed = parseId(value, param);
-      if (typeof parsed === "string") return bad(parsed);
-      values[param.label] = parsed;
-    } else {
-      values[param.label] = value;
-    }
+    const parsed = parseParam(param, value);
+    if ("error" in parsed) return bad(parsed.error);
+    values[param.key ?? param.label] = parsed.value;
   }
   if (rest.trim() !== "") return bad(`unexpected ${JSON.stringify(rest.trim())}`);
 

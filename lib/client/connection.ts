@@ -124,6 +124,11 @@ export class Connection implements AsyncDisposable {
     return promise;
   }
 
+  /** Sends `frame` as v2 without waiting for anything: for TYPING, which the server never answers. */
+  notify(frame: Record<string, unknown>): void {
+    if (!this.#done) this.#write(JSON.stringify({ ...frame, v: 2 }) + "\n");
+  }
+
   /** Closes the connection (idempotent); pending requests fail and {@linkcode closed} says "not lost". */
   close(): void {
     this.#finish({ lost: false });

@@ -29,3 +29,8 @@ export class RequestTimeoutError extends Error {
 export class UsageError extends Error {
   override name = "UsageError";
 }
+
+/** The state directory cannot hold a login token (not private, not writable, disk full …). */
+export class TokenStoreError extends Error {
+  override name = "TokenStoreError";
+}

@@ -39,6 +39,9 @@ export interface ChatMessage {
   groupid?: number;
   msg: string;
   time: string;
+  /** The conversation and the message's number in it (v2 servers that keep conversations). */
+  conv?: string;
+  seq?: number;
 }
 
 /** The successful LOGIN_ACK. */
@@ -48,6 +51,31 @@ export interface LoginSummary {
   friends: Friend[];
   groups: Group[];
   offline: ChatMessage[];
+  /** The resume token of this user and device (v2 servers that issue them). */
+  token?: string;
+}
+
+/** One conversation in a SYNC list (PROTOCOL.md, msgid 16 without `conv`). */
+export interface ConvSummary {
+  conv: string;
+  lastseq: number;
+  readseq: number;
+  /** One-to-one conversations: the other side's read seq. */
+  peerread?: number;
+  unread: number;
+}
+
+/** A page of SYNC `{conv, after}` or HISTORY: chat messages in ascending `seq`, and whether more follow. */
+export interface MessagePage {
+  messages: ChatMessage[];
+  more: boolean;
+}
+
+/** A RECEIPT: user `id` has read `conv` up to `seq`. */
+export interface Receipt {
+  conv: string;
+  id: number;
+  seq: number;
 }
 
 type Fields = Record<string, unknown>;
@@ -90,7 +118,17 @@ export function readChat(frame: Fields): ChatMessage | undefined {
   };
   if (frame.msgid === MsgId.GROUP_CHAT) message.groupid = int(frame.groupid);
   else message.toid = int(frame.toid);
+  const where = readPlace(frame);
+  if (where) Object.assign(message, where);
   return message;
+}
+
+/** `conv` and `seq` when both are usable: a conversation name and a positive integer. */
+export function readPlace(frame: Fields): { conv: string; seq: number } | undefined {
+  const seq = int(frame.seq);
+  return typeof frame.conv === "string" && frame.conv !== "" && seq > 0
+    ? { conv: frame.conv, seq }
+    : undefined;
 }
 
 /** The user, friends, groups and offline messages of a successful LOGIN_ACK. */
@@ -115,7 +153,44 @@ export function readLoginAck(frame: Frame): LoginSummary {
       })),
     })),
     offline: objects(frame.offlinemsg).flatMap((m) => readChat(m) ?? []),
+    ...(typeof frame.token === "string" && frame.token !== "" ? { token: frame.token } : {}),
   };
+}
+
+/** The conversations of a SYNC list reply; entries without a usable `conv` are left out. */
+export function readConvList(frame: Frame): ConvSummary[] {
+  return objects(frame.convs).flatMap((c) => {
+    if (typeof c.conv !== "string" || c.conv === "") return [];
+    const summary: ConvSummary = {
+      conv: c.conv,
+      lastseq: int(c.lastseq),
+      readseq: int(c.readseq),
+      unread: int(c.unread),
+    };
+    if (c.peerread !== undefined) summary.peerread = int(c.peerread);
+    return [summary];
+  });
+}
+
+/** The messages of a SYNC `{conv}` or HISTORY reply. */
+export function readMessagePage(frame: Frame): MessagePage {
+  return {
+    messages: objects(frame.messages).flatMap((m) => readChat(m) ?? []),
+    more: frame.more === true,
+  };
+}
+
+/** A RECEIPT frame; `undefined` when it is not a usable one. */
+export function readReceipt(frame: Fields): Receipt | undefined {
+  const place = readPlace(frame);
+  const id = int(frame.id);
+  return place && id > 0 ? { conv: place.conv, id, seq: place.seq } : undefined;
+}
+
+/** A TYPING frame's conversation and user; `undefined` when it is not a usable one. */
+export function readTyping(frame: Fields): { conv: string; id: number } | undefined {
+  const id = int(frame.id);
+  return typeof frame.conv === "string" && frame.conv !== "" && id > 0 ? { conv: frame.conv, id } : undefined;
 }
 
 /** A PRESENCE frame's user and state; `undefined` when it is not a usable PRESENCE. */

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import type { ChatClientOptions } from "./chat_client.ts";
 import { UsageError } from "./errors.ts";
+import { TokenStore } from "./token_store.ts";
 
 /** Exit statuses of `client.ts`. */
 export const ExitCode = {
@@ -25,6 +26,10 @@ export interface ClientOptions {
   waitMs: number;
   /** PING interval; 0 disables. */
   heartbeatMs: number;
+  /** `--device`: sent with LOGIN; `undefined` is the server's device "default". */
+  device?: string;
+  /** `--state-dir`: where resume tokens are kept; `undefined` picks the default (see {@linkcode USAGE}). */
+  stateDir?: string;
 }
 
 /** `--help` text. */
@@ -40,6 +45,11 @@ Options:
   --timeout MS       how long a command waits for the server's reply (10000)
   --wait MS          script mode: after the last line, keep printing incoming messages this long (300)
   --heartbeat MS     interval between PINGs that keep the connection alive; 0 disables (30000)
+  --device NAME      this device's name, 1-64 printable ASCII characters: each device of a user has
+                     its own session, delivery and token (default: the server's device "default")
+  --state-dir DIR    where login tokens are kept, so that reconnect and login <id> need no password
+                     (default: $CHAT_CLIENT_STATE, else $XDG_STATE_HOME/chat-client, else
+                     ~/.local/state/chat-client; created private, mode 0700)
   -h, --help         show this help
 
 Exit status (script mode): 0 all commands succeeded, 1 a command failed, 2 bad flags,
@@ -75,6 +85,8 @@ export function parseClientArgs(args: string[]): ClientOptions | undefined {
         timeout: { type: "string", default: "10000" },
         wait: { type: "string", default: "300" },
         heartbeat: { type: "string", default: "30000" },
+        device: { type: "string" },
+        "state-dir": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -85,19 +97,45 @@ export function parseClientArgs(args: string[]): ClientOptions | undefined {
   }
   if (values.help) return undefined;
   if (values.host === "") throw new UsageError("--host must not be empty");
+  if (values.device !== undefined && !isDeviceName(values.device)) {
+    throw new UsageError(
+      `--device must be 1 to ${MAX_DEVICE_LENGTH} printable ASCII characters, got ${
+        JSON.stringify(values.device)
+      }`,
+    );
+  }
+  if (values["state-dir"] === "") throw new UsageError("--state-dir must not be empty");
   return {
     hostname: values.host,
     port: integer("port", values.port, 1, 65_535),
     timeoutMs: integer("timeout", values.timeout, 1, 3_600_000),
     waitMs: integer("wait", values.wait, 0, 3_600_000),
     heartbeatMs: integer("heartbeat", values.heartbeat, 0, 3_600_000),
+    device: values.device,
+    stateDir: values["state-dir"],
   };
+}
+
+/** The longest device name (PROTOCOL.md "Devices and resume tokens"). */
+export const MAX_DEVICE_LENGTH = 64;
+
+/**
+ * Whether `name` is a device name the server accepts: 1–64 printable ASCII characters (space to tilde).
+ *
+ * @example
+ * ```ts
+ * isDeviceName("laptop"); // true
+ * isDeviceName("téléphone"); // false
+ * ```
+ */
+export function isDeviceName(name: string): boolean {
+  return /^[\x20-\x7e]+$/.test(name) && name.length <= MAX_DEVICE_LENGTH;
 }
 
 /** The part of {@linkcode ChatClientOptions} that the flags set. */
 export type ConnectionSettings = Pick<
   ChatClientOptions,
-  "hostname" | "port" | "requestTimeoutMs" | "heartbeatMs"
+  "hostname" | "port" | "requestTimeoutMs" | "heartbeatMs" | "device" | "tokens"
 >;
 
 /**
@@ -115,5 +153,7 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
     port: options.port,
     requestTimeoutMs: options.timeoutMs,
     heartbeatMs: options.heartbeatMs,
+    device: options.device,
+    tokens: TokenStore.fromFlag(options.stateDir),
   };
 }

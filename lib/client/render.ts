@@ -5,7 +5,7 @@
 import { styleText } from "node:util";
 import { errnoMeaning } from "../protocol/errno.ts";
 import { type CommandSpec, usage } from "./commands.ts";
-import type { ChatMessage, Friend, Group, LoginSummary, Member, Presence } from "./model.ts";
+import type { ChatMessage, Friend, Group, LoginSummary, Member, MessagePage, Presence } from "./model.ts";
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -22,6 +22,37 @@ export function printable(text: string, indent = "    "): string {
   return text
     .replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
     .replaceAll("\n", "\n" + indent);
+}
+
+/** Unread counts from a SYNC list, as the friend and group lists show them. */
+export interface Unread {
+  /** One-to-one conversations, by the other user's id: their name (empty when unknown) and the count. */
+  users: ReadonlyMap<number, { name: string; count: number }>;
+  /** Group conversations, by group id. */
+  groups: ReadonlyMap<number, number>;
+}
+
+/** No counts: a server without SYNC, or none asked yet. */
+export const NO_UNREAD: Unread = { users: new Map(), groups: new Map() };
+
+/** Options for {@linkcode Renderer.chat}. */
+export interface ChatOptions {
+  /** Put before each continuation line of a multi-line message (default four spaces). */
+  indent?: string;
+  /** The recipient, as {@linkcode Renderer.who} names them, for the user's own one-to-one messages. */
+  recipient?: string;
+}
+
+/** Options for {@linkcode Renderer.history}. */
+export interface HistoryOptions {
+  /** The logged-in user's id: their messages get read marks. */
+  me: number;
+  /** The other side's read seq (one-to-one conversations); no marks without it. */
+  peerread?: number;
+  /** The groups, to name a group message's group. */
+  groups: Iterable<Group>;
+  /** The page is older than one shown before (`more`). */
+  older?: boolean;
 }
 
 /** Options for {@linkcode Renderer}. */
@@ -86,48 +117,68 @@ export class Renderer {
     return this.#paint("yellow", `! ${text}`);
   }
 
-  /** Everything a successful login returned. */
-  loginSummary(summary: LoginSummary): string {
+  /** Everything a successful login returned, with the unread counts of a SYNC list when there was one. */
+  loginSummary(summary: LoginSummary, unread: Unread = NO_UNREAD): string {
     const lines = [this.ok(`logged in as ${this.#paint("bold", this.who(summary.id, summary.name))}`)];
-    lines.push(this.friends(summary.friends), this.groups(summary.groups));
+    lines.push(this.friends(summary.friends, unread), this.groups(summary.groups, unread));
     if (summary.offline.length === 0) {
       lines.push("no offline messages");
     } else {
       lines.push(`offline messages (${summary.offline.length}):`);
-      for (const message of summary.offline) lines.push("  " + this.chat(message, summary.groups, "      "));
+      for (const message of summary.offline) {
+        lines.push("  " + this.chat(message, summary.groups, { indent: "      " }));
+      }
     }
     return lines.join("\n");
   }
 
-  /** The friend list with online states. */
-  friends(friends: Iterable<Friend>): string {
+  /**
+   * The friend list with online states and unread counts, then the other users whose messages are
+   * unread (chat does not need friendship).
+   */
+  friends(friends: Iterable<Friend>, unread: Unread = NO_UNREAD): string {
     const list = [...friends];
-    if (list.length === 0) return "friends: none";
-    return [
-      `friends (${list.length}):`,
-      ...list.map((f) => `  ${this.who(f.id, f.name)}  ${this.#state(f.state)}`),
-    ]
-      .join("\n");
+    const lines = list.length === 0 ? ["friends: none"] : [`friends (${list.length}):`];
+    for (const f of list) {
+      lines.push(
+        `  ${this.who(f.id, f.name)}  ${this.#state(f.state)}${this.#unread(unread.users.get(f.id)?.count)}`,
+      );
+    }
+    const friendIds = new Set(list.map((f) => f.id));
+    const others = [...unread.users].filter(([id, { count }]) => count > 0 && !friendIds.has(id));
+    if (others.length > 0) {
+      lines.push("others with unread messages:");
+      for (const [id, { name, count }] of others) lines.push(`  ${this.who(id, name)}${this.#unread(count)}`);
+    }
+    return lines.join("\n");
   }
 
   /**
-   * The groups with their members, roles and states. Members are as LOGIN_ACK listed them (plus
-   * presence changes): the server does not tell who joined since, so the header says so.
+   * The groups with their members, roles, states and unread counts. Members are as LOGIN_ACK listed them
+   * (plus presence changes): the server does not tell who joined since, so the header says so.
    */
-  groups(groups: Iterable<Group>): string {
+  groups(groups: Iterable<Group>, unread: Unread = NO_UNREAD): string {
     const list = [...groups];
     if (list.length === 0) return "groups: none";
     const lines = [`groups (${list.length}, members as of login):`];
     for (const group of list) {
+      const count = this.#unread(unread.groups.get(group.id));
       if (!group.groupname) {
-        lines.push(`  group ${group.id}  (joined now; name and members are listed after the next login)`);
+        lines.push(
+          `  group ${group.id}${count}  (joined now; name and members are listed after the next login)`,
+        );
         continue;
       }
       const desc = group.groupdesc ? ` — ${printable(group.groupdesc)}` : "";
-      lines.push(`  ${this.#paint("bold", printable(group.groupname))} #${group.id}${desc}`);
+      lines.push(`  ${this.#paint("bold", printable(group.groupname))} #${group.id}${desc}${count}`);
       for (const member of group.users) lines.push(`    ${this.#member(member)}`);
     }
     return lines.join("\n");
+  }
+
+  /** `  3 unread`, or nothing for none. */
+  #unread(count: number | undefined): string {
+    return count ? `  ${this.#paint("yellow", `${count} unread`)}` : "";
   }
 
   #member(member: Member): string {
@@ -137,17 +188,53 @@ export class Renderer {
     return `${this.who(member.id, member.name)}  ${role}  ${this.#state(member.state)}`;
   }
 
-  /** One chat message: `[time] bob (2): text` or `[time] devs #5 · bob (2): text`. */
-  chat(message: ChatMessage, groups: Iterable<Group>, indent = "    "): string {
+  /**
+   * One chat message: `[time] bob (2): text`, `[time] devs #5 · bob (2): text`, or with `recipient`
+   * (a copy of what the user sent from another device) `[time] alice (1) → bob (2): text`.
+   */
+  chat(message: ChatMessage, groups: Iterable<Group>, options: ChatOptions = {}): string {
+    const indent = options.indent ?? "    ";
     const time = this.#paint("dim", `[${printable(message.time)}]`);
     const sender = this.#paint("bold", this.who(message.id, message.name));
-    if (message.groupid === undefined) return `${time} ${sender}: ${printable(message.msg, indent)}`;
+    if (message.groupid === undefined) {
+      const to = options.recipient ? ` → ${options.recipient}` : "";
+      return `${time} ${sender}${to}: ${printable(message.msg, indent)}`;
+    }
     const group = [...groups].find((g) => g.id === message.groupid);
     const where = this.#paint(
       "cyan",
       group?.groupname ? `${printable(group.groupname)} #${group.id}` : `group #${message.groupid}`,
     );
     return `${time} ${where} · ${sender}: ${printable(message.msg, indent)}`;
+  }
+
+  /**
+   * A page of a conversation's history (`title` names it): each message with its `#seq`; the user's own
+   * messages in a one-to-one conversation marked `✓✓ read` up to the other side's read seq.
+   */
+  history(title: string, page: MessagePage, options: HistoryOptions): string {
+    if (page.messages.length === 0) return `${title}: no ${options.older ? "older " : ""}messages`;
+    const more = page.more ? "; type more for older ones" : "";
+    const lines = [`${title} (${page.messages.length}${options.older ? " older" : ""}${more}):`];
+    for (const message of page.messages) {
+      const seq = this.#paint("dim", `#${message.seq ?? "?"}`);
+      let mark = "";
+      if (options.peerread !== undefined && message.id === options.me && message.seq !== undefined) {
+        mark = message.seq <= options.peerread ? `  ${this.#paint("green", "✓✓ read")}` : "  ✓ sent";
+      }
+      lines.push(`  ${seq} ${this.chat(message, options.groups, { indent: "      " })}${mark}`);
+    }
+    return lines.join("\n");
+  }
+
+  /** The other side of a one-to-one conversation (`who`) has read the user's messages up to `seq`. */
+  receipt(who: string, seq: number): string {
+    return `${this.#paint("green", "✓✓ read")} by ${who}: your messages up to #${seq}`;
+  }
+
+  /** Someone is typing; `where` names the group, if it is one. */
+  typing(who: string, where?: string): string {
+    return this.#paint("dim", `… ${who} is typing${where ? ` in ${where}` : ""}`);
   }
 
   /** A friend came online or went offline. */

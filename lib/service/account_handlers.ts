@@ -136,6 +136,7 @@ async function completeLogin(
   const stillBound = () => session.user === user;
   await context.store.registerDevice(user.id, device);
   // Subscribed before the cursors are read: a message stored after the read is published after this.
+  session.subscribed = true;
   await context.subscriptions.acquire(user.id);
   if (!stillBound()) return undefined;
   const [friends, groups, cursors] = await Promise.all([
@@ -173,7 +174,6 @@ async function completeLogin(
     cid: envelope.cid,
     token: session.version === 2 ? session.token : undefined,
   }));
-  for (const frame of page.frames) session.noteHanded(frame);
   let handedOver = 0;
   // Rows are deleted and cursors move only once the frames reached the socket; the rest follow in pages
   // small enough for the connection's outbound limit.
@@ -188,6 +188,11 @@ async function completeLogin(
     if (!stillBound()) return undefined;
     for (const frame of page.frames) session.sendOffline(frame);
   }
+  // Everything from others up to the conversation's last seq at the read was handed now; the user's own
+  // messages are not for the device. Held live frames the hand-over sent already are dropped by release.
+  for (const [conv, { cursor, lastSeq }] of cursors) session.cursors.start(conv, lastSeq, cursor);
+  for (const [conv, seq] of handover.cursors) session.cursors.start(conv, seq);
+  session.onHole = context.gaps.report;
   session.release();
   context.cursors.watch(session);
   context.log.info("login", {

@@ -18,6 +18,7 @@ import { takeToken, TokenBucket } from "./token_bucket.ts";
 import type { ServiceContext } from "./context.ts";
 import { CursorSaver } from "./cursor_saver.ts";
 import { Delivery } from "./delivery.ts";
+import { GapFiller } from "./gap_filler.ts";
 import { endLogin } from "./lifecycle.ts";
 import { MessageWriter } from "./message_writer.ts";
 import { routeFor } from "./routes.ts";
@@ -113,6 +114,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     const sessions = new SessionRegistry<Session>({ maxPerUser: maxDevices });
     const delivery = new Delivery({ sessions, bus: options.bus });
     const cursors = new CursorSaver(options.store, options.log);
+    const gaps = new GapFiller(options.store, options.log);
     const midPrefix = `${Date.now().toString(36)}.${options.bus.nodeId}.`;
     let midCounter = 0;
     this.context = {
@@ -120,6 +122,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       bus: options.bus,
       delivery,
       cursors,
+      gaps,
       subscriptions: new UserSubscriptions(options.bus),
       sessions,
       limits: options.limits ?? DEFAULT_LIMITS,
@@ -155,6 +158,11 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     cursorCounter("chat_cursor_saves_total", "Batches of delivery cursors saved", "saves");
     cursorCounter("chat_cursors_saved_total", "Delivery cursors saved", "cursors");
     cursorCounter("chat_cursor_save_failures_total", "Batches of delivery cursors that failed", "failures");
+    const gapCounter = (name: string, help: string, key: keyof GapFiller["counters"]) =>
+      registry.gauge(name, help, () => gaps.counters[key], "counter");
+    gapCounter("chat_gap_fills_total", "Holes in live delivery read from the store", "fills");
+    gapCounter("chat_gap_filled_total", "Messages handed from the store into holes", "filled");
+    gapCounter("chat_gap_fill_failures_total", "Hole fills that failed", "failures");
     const writerCounter = (name: string, help: string, key: keyof MessageWriter["counters"]) =>
       registry.gauge(name, help, () => this.context.messages.counters[key], "counter");
     writerCounter("chat_messages_stored_total", "Chat messages stored", "stored");
@@ -219,6 +227,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     await Promise.all(this.#closing);
     await this.context.cursors.flush();
     this.context.cursors.stop();
+    this.context.gaps.stop();
   }
 
   /** The chat frames the connection never wrote stay past the device's saved cursor. */

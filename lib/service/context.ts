@@ -5,6 +5,7 @@ import type { Limits } from "../protocol/limits.ts";
 import type { Store } from "../store/store.ts";
 import type { CursorSaver } from "./cursor_saver.ts";
 import type { Delivery } from "./delivery.ts";
+import type { GapFiller } from "./gap_filler.ts";
 import type { MessageWriter } from "./message_writer.ts";
 import type { Session } from "./session.ts";
 import type { SessionRegistry } from "./session_registry.ts";
@@ -20,6 +21,8 @@ export interface ServiceContext {
   delivery: Delivery;
   /** Saves devices' delivery cursors in batches, once their frames were flushed. */
   cursors: CursorSaver;
+  /** Fills holes in what devices were handed live, from the store (`Session.onHole`). */
+  gaps: GapFiller;
   /** One bus subscription per user on this node, shared by the user's sessions here. */
   subscriptions: UserSubscriptions;
   /** The sessions of the users logged in on this node. */

@@ -39,7 +39,7 @@ export interface ReadableConversation {
 export async function readableConversation(
   context: Pick<ServiceContext, "store" | "userExists">,
   userId: number,
-  named: NamedConversation,
+  named: Pick<NamedConversation, "name" | "conv">,
 ): Promise<ReadableConversation> {
   const { name, conv } = named;
   if (conv.kind === "direct") {

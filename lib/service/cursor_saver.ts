@@ -73,15 +73,17 @@ export class CursorSaver {
   }
 
   /**
-   * Stops watching a session whose login ends, and saves its last cursors: what it handed, except what
-   * its connection gave back as never written (`unsent`; the cursor stays below the first of those).
+   * Stops watching a session whose login ends, and saves its last cursors: those that moved in the session,
+   * except past what its connection gave back as never written (`unsent`; the cursor stays below the
+   * first of those).
    * Resolves once saved (never rejects; a failure is logged).
    */
   async finish(session: Session, unsent: UndeliveredFrame[] = []): Promise<void> {
     this.#sessions.delete(session);
     const user = session.user;
     if (!user) return;
-    const handed = new Map(session.handed());
+    // Only what moved in this session: the rest is stored as it is.
+    const handed = session.cursors.changed();
     for (const { frame } of unsent) {
       const position = frameConvSeq(frame);
       if (!position) continue;

@@ -38,7 +38,7 @@ const encoder = new TextEncoder();
  * const delivery = new Delivery({
  *   sessions: new SessionRegistry<Session>(),
  *   bus: new LocalBus("n1"),
- *  * });
+ * });
  * await delivery.toUser(7, '{"msgid":15,"id":1,"state":"online"}'); // nobody holds user 7: nothing happens
  * ```
  */
@@ -54,11 +54,13 @@ export class Delivery {
 
   /**
    * Delivers one frame to every live device of one user: written to the sessions here (all but `except`,
-   * the sending session when a user's own message is copied to their other devices), and published for
-   * the other nodes. Resolves once published; never rejects.
+   * the sending session when a user's own message is copied to their other devices, whose cursor moves
+   * over it), and published for the other nodes. Resolves once published; never rejects.
    */
   toUser(userId: number, frame: string, except?: Session): Promise<void> {
     this.#deliverLocally(userId, frame, except);
+    // The sender's own message is not for its device: its cursor moves over it.
+    except?.noteOwn(frame);
     return this.#publish(userId, frame);
   }
 

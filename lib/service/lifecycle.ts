@@ -21,13 +21,20 @@ export async function endLogin(
   const user = session.user;
   if (!user) return;
   const device = session.device;
+  // A device that is still connected gets what it was missing first, so its cursor can move past it.
+  if (!session.connection.isClosed && session.cursors.holes().length > 0) await context.gaps.fillAll(session);
+  if (session.user !== user) return;
   // Saved while the session is still bound (the saver reads its user and device).
   const saved = context.cursors.finish(session, unsent);
+  context.gaps.forget(session);
   session.unbind();
   context.sessions.remove(user.id, session);
   context.log.info("logout", { user: user.id, device, conn: session.connection.id, reason });
   await saved;
-  await context.subscriptions.release(user.id);
+  if (session.subscribed) {
+    session.subscribed = false;
+    await context.subscriptions.release(user.id);
+  }
   // Never rejects: a claim the bus cannot release now expires with this node's lease.
   const { lastDevice } = await context.bus.releaseDevice(user.id, device);
   if (!lastDevice) return;

@@ -60,6 +60,11 @@ export class OfflineHandover {
     this.#chars = limits.chars;
   }
 
+  /** The device's cursors as far as the pages handed so far moved them. */
+  get cursors(): ReadonlyMap<string, number> {
+    return this.#cursors;
+  }
+
   /** The next page (empty with `more: false` at the end). */
   async next(): Promise<OfflinePage> {
     const frames: string[] = [];

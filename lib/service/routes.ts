@@ -73,6 +73,8 @@ const V2_ROUTES: ReadonlyMap<number, Route> = new Map<number, Route>([
  *
  * @example
  * ```ts
+ * import { MsgId } from "../protocol/msg_id.ts";
+ *
  * routeFor(MsgId.SYNC, 1); // undefined
  * routeFor(MsgId.SYNC, 2)?.reply; // "ack"
  * ```

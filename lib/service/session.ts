@@ -1,11 +1,12 @@
 /**
  * One client's session: its connection, protocol level and (after LOGIN) the user and device it is bound
- * to. Identity comes from here, never from a frame. The session also knows, per conversation, the highest
- * `seq` it handed to its device: that is what moves the device's delivery cursor, and what keeps a frame
- * that the login already sent from offline rows from being written twice.
+ * to. Identity comes from here, never from a frame. The session also knows, per conversation, how far its
+ * device was handed messages ({@linkcode DeviceCursors}): that is what moves the device's delivery cursor,
+ * and what keeps a frame that the login already sent from the store from being written twice.
  */
 import { frameConvSeq, frameMsgid, line, type ProtocolVersion } from "../protocol/encode.ts";
 import { MsgId } from "../protocol/msg_id.ts";
+import { DeviceCursors } from "./device_cursor.ts";
 import type { SessionConnection } from "./session_connection.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 
@@ -43,16 +44,18 @@ export class Session {
   device = DEFAULT_DEVICE;
   /** The resume token the login presented or was given (v2), revoked by LOGINOUT. */
   token: string | undefined;
+  /** Whether the login took a share of the user's bus subscription on this node (ending it gives it back). */
+  subscribed = false;
   /** Failed LOGIN attempts on this connection. */
   failedLogins = 0;
   /** Set by the service when the connection is opened (rate limit); none means unlimited. */
   bucket: TokenBucket | undefined;
   /** While the login hands over offline messages, live frames wait here so order is kept. */
   #held: string[] | null = null;
-  /** Per conversation, the highest seq written to this session's connection. */
-  readonly #handed = new Map<string, number>();
-  /** Whether {@linkcode Session.handed} moved since the cursor saver last looked. */
-  #handedMoved = false;
+  /** Per conversation, how far this device was handed messages. */
+  readonly cursors = new DeviceCursors();
+  /** Called when a conversation's cursor is stuck below a hole (set by the login: the gap filler). */
+  onHole: ((session: Session, conv: string) => void) | undefined;
 
   readonly #onSend: (frame: string) => void;
 
@@ -80,18 +83,11 @@ export class Session {
   }
 
   /**
-   * Writes an offline frame during the login's hand-over (not held, not filtered: the login chose it) and
-   * notes its seq, so the same message arriving live is dropped.
+   * Writes an offline frame during the login's hand-over (not held, not filtered: the login chose it and
+   * moves the cursors itself, with {@linkcode DeviceCursors.start}, once the hand-over is complete).
    */
   sendOffline(frame: string): void {
     this.reply(frame);
-    this.noteHanded(frame);
-  }
-
-  /** Notes an offline frame that went out inside LOGIN_ACK's `offlinemsg`. */
-  noteHanded(frame: string): void {
-    const position = frameConvSeq(frame);
-    if (position) this.#note(position.conv, position.seq);
   }
 
   /** Writes the frames held during the login (those the offline hand-over did not already send), then delivers live. */
@@ -105,15 +101,16 @@ export class Session {
   unbind(): void {
     this.user = undefined;
     this.token = undefined;
+    this.onHole = undefined;
     this.#held = null;
   }
 
   /**
-   * Delivers a live frame to this session's device. A chat frame whose seq is not past what this device
-   * was handed in its conversation is dropped (the login sent it from the store already). A v1 session
-   * gets chat frames only (msgid 6 and 10), as the original did. `encoded` is `line(frame)` as UTF-8, when
-   * the caller encoded it once for many recipients (group fan-out). `false` when nothing was written (no
-   * user, dropped, or the connection is closed).
+   * Delivers a live frame to this session's device. A chat frame that this device was already handed
+   * (the login sent it from the store, or it came twice) is dropped. A v1 session gets chat frames only
+   * (msgid 6 and 10), as the original did. `encoded` is `line(frame)` as UTF-8, when the caller encoded it
+   * once for many recipients (group fan-out). `false` when nothing was written (no user, dropped, or the
+   * connection is closed).
    */
   deliver(frame: string, encoded?: Uint8Array): boolean {
     const user = this.user;
@@ -127,25 +124,47 @@ export class Session {
       if (this.version !== 2 && !isChat(frame)) return false;
       return this.#write(frame, encoded, undefined);
     }
-    if (position.seq <= (this.#handed.get(position.conv) ?? 0)) return false;
+    if (this.cursors.has(position.conv, position.seq)) return false;
     if (!this.#write(frame, encoded, { userId: user.id, frame })) return false;
-    this.#note(position.conv, position.seq);
+    this.#take(position.conv, position.seq);
     return true;
   }
 
   /**
-   * What this session handed since the last call, per conversation (the highest seq), or `undefined`
-   * when nothing moved. The cursor saver saves it once the connection flushed it.
+   * Notes a message this device sent itself: not for it, so its seq counts as handed (the cursor moves
+   * over it). `frame` is the stored chat frame; any other frame is ignored.
    */
-  takeHanded(): Map<string, number> | undefined {
-    if (!this.#handedMoved) return undefined;
-    this.#handedMoved = false;
-    return new Map(this.#handed);
+  noteOwn(frame: string): void {
+    if (!this.user) return;
+    const position = frameConvSeq(frame);
+    if (position) this.#take(position.conv, position.seq);
   }
 
-  /** Everything handed so far, per conversation (the highest seq). */
+  /**
+   * Fills a hole with a message read from the store: written when it is from someone else and not handed
+   * yet, counted as handed either way. Not while the login still holds frames.
+   */
+  fill(message: { conv: string; seq: number; senderId: number; frame: string }): void {
+    const user = this.user;
+    if (!user || this.#held || this.cursors.has(message.conv, message.seq)) return;
+    if (message.senderId !== user.id) {
+      if (this.version !== 2 && !isChat(message.frame)) return;
+      if (!this.#write(message.frame, undefined, { userId: user.id, frame: message.frame })) return;
+    }
+    this.cursors.take(message.conv, message.seq);
+  }
+
+  /**
+   * The cursors that moved since the last call, or `undefined` when none did. The cursor saver saves them
+   * once the connection flushed what this session wrote.
+   */
+  takeHanded(): Map<string, number> | undefined {
+    return this.cursors.takeMoved();
+  }
+
+  /** The cursors, per conversation. */
   handed(): ReadonlyMap<string, number> {
-    return this.#handed;
+    return this.cursors.cursors();
   }
 
   #write(frame: string, encoded: Uint8Array | undefined, tag: UndeliveredFrame | undefined): boolean {
@@ -154,11 +173,8 @@ export class Session {
     return true;
   }
 
-  #note(conv: string, seq: number): void {
-    if (seq > (this.#handed.get(conv) ?? 0)) {
-      this.#handed.set(conv, seq);
-      this.#handedMoved = true;
-    }
+  #take(conv: string, seq: number): void {
+    if (this.cursors.take(conv, seq) && this.cursors.hole(conv)) this.onHole?.(this, conv);
   }
 }
 

@@ -28,7 +28,7 @@ import type { PoolStats } from "./store.ts";
 
 /** Largest id list bound in one statement. */
 export const MAX_ID_BATCH = 256;
-/** Largest number of offline messages inserted by one statement (64 frames of 100 KB stay under 16 MiB). */
+/** Largest number of rows inserted by one statement (64 frames of 100 KB stay under the 16 MiB packet limit). */
 export const MAX_ROW_BATCH = 64;
 
 /** What the store binds to placeholders (`null` for SQL NULL). */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { rowLimit, safeId } from "./argument_checks.ts";
+import { convName, deviceName, rowLimit, safeId, seqNumber, text } from "./argument_checks.ts";
 import {
   chunks,
   MAX_ROW_BATCH,
@@ -14,22 +14,11 @@ import {
   type Param,
   placeholders,
 } from "./mysql_connections.ts";
-import { checkedConv, checkedSeq, storedMessage } from "./mysql_messages.ts";
+import { deviceToken, storedMessage } from "./row_records.ts";
 import type { CursorUpdate, DeviceCursor, DeviceMethods, DeviceToken, StoredMessage } from "./store.ts";
 
 /** Conversations bound in one statement of {@linkcode MysqlDevices.messagesPast}. */
 const MAX_CONV_BATCH = 64;
-
-/**
- * `device` when it is 1–64 printable ASCII characters (the protocol's rule, and what the ascii columns hold);
- * otherwise a RangeError.
- */
-function checkedDevice(device: string): string {
-  if (typeof device !== "string" || !/^[\x20-\x7e]{1,64}$/.test(device)) {
-    throw new RangeError(`device must be 1-64 printable ASCII characters, got ${JSON.stringify(device)}`);
-  }
-  return device;
-}
 
 /**
  * The device tables over pooled MySQL connections.
@@ -58,7 +47,7 @@ export class MysqlDevices implements DeviceMethods {
    */
   async registerDevice(userId: number, device: string): Promise<boolean> {
     const user = safeId(userId, "user id");
-    const name = checkedDevice(device);
+    const name = deviceName(device);
     return await this.#connections.transaction(async (db) => {
       const added = await db.write(
         "INSERT IGNORE INTO devices (userid, device, created_at) VALUES (?, ?, ?)",
@@ -85,7 +74,7 @@ export class MysqlDevices implements DeviceMethods {
    */
   async deviceCursors(userId: number, device: string): Promise<Map<string, DeviceCursor>> {
     const user = safeId(userId, "user id");
-    const name = checkedDevice(device);
+    const name = deviceName(device);
     return await this.#connections.use(async (db) => {
       const rows = await db.read(
         "SELECT c.conv, c.lastseq, COALESCE(d.seq, 0) AS cursorseq FROM conversations c " +
@@ -109,25 +98,31 @@ export class MysqlDevices implements DeviceMethods {
 
   /**
    * The oldest `limit` messages past `cursors` sent by others than `userId`, in the order they were stored
-   * (the `id` column, which grows with seq inside each conversation).
+   * (the `id` column, which grows with seq inside each conversation: both are taken under the conversation's
+   * row lock).
    */
   async messagesPast(userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]> {
     const user = safeId(userId, "user id");
     const count = rowLimit(limit);
     const ranges: Param[][] = [];
     for (const [conv, cursor] of cursors) {
-      checkedConv(conv);
-      ranges.push([conv, checkedSeq(cursor, "cursor")]);
+      convName(conv);
+      ranges.push([conv, seqNumber(cursor, "cursor")]);
     }
     if (count === 0 || ranges.length === 0) return [];
+    const max = String(count); // LIMIT bound as a string: MySQL 8 rejects the DOUBLE mysql2 sends for a number
     return await this.#connections.use(async (db) => {
-      // Each chunk yields its own oldest `count`; the oldest `count` of their union are the answer.
+      // Within a conversation the stored order is the seq order, so the oldest `count` overall are among each
+      // conversation's first `count` past its cursor: every branch reads at most that many rows (a device far
+      // behind in many conversations costs its page, not its whole backlog). Each chunk of conversations yields
+      // its oldest `count`, and the oldest `count` of those are the answer.
       const found: { id: number; message: StoredMessage }[] = [];
       for (const chunk of chunks(ranges, MAX_CONV_BATCH)) {
+        const branch = "(SELECT id, conv, seq, sender, mid, ts, frame FROM messages " +
+          "WHERE conv = ? AND seq > ? AND sender <> ? ORDER BY seq LIMIT ?)";
         const rows = await db.read(
-          "SELECT id, conv, seq, sender, mid, ts, frame FROM messages WHERE sender <> ? AND (" +
-            chunk.map(() => "(conv = ? AND seq > ?)").join(" OR ") + ") ORDER BY id LIMIT ?",
-          [user, ...chunk.flat(), String(count)],
+          `${chunk.map(() => branch).join(" UNION ALL ")} ORDER BY id LIMIT ?`,
+          [...chunk.flatMap(([conv, cursor]) => [conv, cursor, user, max]), max],
         );
         for (const row of rows) found.push({ id: Number(row.id), message: storedMessage(row) });
       }
@@ -142,9 +137,9 @@ export class MysqlDevices implements DeviceMethods {
     const rows = new Map<string, Param[]>();
     for (const update of updates) {
       const user = safeId(update.userId, "user id");
-      const device = checkedDevice(update.device);
-      checkedConv(update.conv);
-      const seq = checkedSeq(update.seq, "cursor");
+      const device = deviceName(update.device);
+      convName(update.conv);
+      const seq = seqNumber(update.seq, "cursor");
       const key = `${user}\n${device}\n${update.conv}`;
       const previous = rows.get(key);
       if (!previous || Number(previous[3]) < seq) rows.set(key, [user, device, update.conv, seq]);
@@ -166,35 +161,38 @@ export class MysqlDevices implements DeviceMethods {
   /** Stores the device's token hash, replacing its previous one; keeps the user's newest `maxTokens`. */
   async setDeviceToken(userId: number, device: string, token: DeviceToken, maxTokens: number): Promise<void> {
     const user = safeId(userId, "user id");
-    const name = checkedDevice(device);
+    const name = deviceName(device);
+    const hash = text(token.tokenHash, "token hash");
     const expiresAt = safeId(token.expiresAt, "token expiry");
-    const keep = rowLimit(maxTokens);
+    if (!Number.isSafeInteger(maxTokens) || maxTokens < 1) {
+      throw new RangeError(`maxTokens must be a positive integer, got ${String(maxTokens)}`);
+    }
     await this.#connections.transaction(async (db) => {
       // Delete and insert: the new row takes a new id, which is what orders a user's tokens by issue.
       await db.write("DELETE FROM device_tokens WHERE userid = ? AND device = ?", [user, name]);
       await db.write(
         "INSERT INTO device_tokens (userid, device, tokenhash, expires_at) VALUES (?, ?, ?, ?)",
-        [user, name, token.tokenHash, expiresAt],
+        [user, name, hash, expiresAt],
       );
-      await dropOldTokens(db, user, keep);
+      await dropOldTokens(db, user, maxTokens);
     });
   }
 
   /** The device's token, or `null` when it has none. */
   async findDeviceToken(userId: number, device: string): Promise<DeviceToken | null> {
-    const params = [safeId(userId, "user id"), checkedDevice(device)];
+    const params = [safeId(userId, "user id"), deviceName(device)];
     return await this.#connections.use(async (db) => {
       const [row] = await db.read(
         "SELECT tokenhash, expires_at FROM device_tokens WHERE userid = ? AND device = ?",
         params,
       );
-      return row ? { tokenHash: String(row.tokenhash), expiresAt: Number(row.expires_at) } : null;
+      return row ? deviceToken(row) : null;
     });
   }
 
   /** Revokes the device's token; a device without one is left as it is. */
   async revokeDeviceToken(userId: number, device: string): Promise<void> {
-    const params = [safeId(userId, "user id"), checkedDevice(device)];
+    const params = [safeId(userId, "user id"), deviceName(device)];
     await this.#connections.use(async (db) => {
       await db.write("DELETE FROM device_tokens WHERE userid = ? AND device = ?", params);
     });

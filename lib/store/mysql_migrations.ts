@@ -24,10 +24,10 @@ import {
 import type { RowDataPacket } from "mysql2/promise";
 import type { MysqlConnections, MysqlSession } from "./mysql_connections.ts";
 
-/** Seconds a node waits for another node's migration to finish before giving up. */
+/** Default seconds a node waits for another node's migration to finish before giving up. */
 const LOCK_WAIT_SECONDS = 300;
-/** Milliseconds the whole run may take, the lock wait included (statements on a big table can be slow). */
-const MIGRATE_TIMEOUT = (LOCK_WAIT_SECONDS + 300) * 1_000;
+/** Milliseconds the run may take past the lock wait (statements on a big table can be slow). */
+const RUN_TIMEOUT = 300_000;
 
 /** The lock's name: one per database of the server (lock names are at most 64 characters). */
 const LOCK_NAME = "LEFT(CONCAT('chat-migrate:', DATABASE()), 64)";
@@ -45,7 +45,7 @@ const SQL = {
   record: "INSERT IGNORE INTO schema_version (version, name) VALUES (?, ?)",
 } as const;
 
-/** Another node held the migration lock longer than {@linkcode LOCK_WAIT_SECONDS}. */
+/** Another node held the migration lock longer than the lock wait. */
 export class MigrationLockError extends Error {
   constructor(seconds: number) {
     super(`another server has been migrating this database for over ${seconds} s; try again once it is done`);
@@ -67,16 +67,26 @@ export class MigrationLockError extends Error {
  * result.applied; // [2] for a database of the first release
  * ```
  */
-export async function migrateMysql(connections: MysqlConnections): Promise<MigrationResult> {
+export async function migrateMysql(
+  connections: MysqlConnections,
+  options: MigrateMysqlOptions = {},
+): Promise<MigrationResult> {
+  const { lockWaitSeconds = LOCK_WAIT_SECONDS } = options;
   const migrations = await loadMigrations("mysql");
   return await connections.use(
-    (session) => runMigrations(mysqlTarget(session), migrations),
-    { timeout: MIGRATE_TIMEOUT },
+    (session) => runMigrations(mysqlTarget(session, lockWaitSeconds), migrations),
+    { timeout: lockWaitSeconds * 1_000 + RUN_TIMEOUT },
   );
 }
 
+/** Options for {@linkcode migrateMysql}. */
+export interface MigrateMysqlOptions {
+  /** Seconds to wait for another node's migration before failing with {@linkcode MigrationLockError} (300). */
+  lockWaitSeconds?: number;
+}
+
 /** The {@linkcode MigrationTarget} over one connection, held for the whole run (the lock is the connection's). */
-function mysqlTarget(session: MysqlSession): MigrationTarget {
+function mysqlTarget(session: MysqlSession, lockWaitSeconds: number): MigrationTarget {
   // Plain query(): DDL cannot be prepared on every server version, and these texts carry no values.
   const db = session.connection;
   const tables = async () => {
@@ -89,8 +99,8 @@ function mysqlTarget(session: MysqlSession): MigrationTarget {
   };
   return {
     async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-      const [[row]] = await db.execute<RowDataPacket[]>(SQL.lock, [LOCK_WAIT_SECONDS]);
-      if (Number(row.got) !== 1) throw new MigrationLockError(LOCK_WAIT_SECONDS);
+      const [[row]] = await db.execute<RowDataPacket[]>(SQL.lock, [lockWaitSeconds]);
+      if (Number(row.got) !== 1) throw new MigrationLockError(lockWaitSeconds);
       try {
         return await fn();
       } finally {

@@ -5,8 +5,8 @@
  * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
  * the table groups. The plumbing (deadlines, transactions and their retries, what counts as unavailable,
  * batched id lists) is in `mysql_connections.ts`, the versioned migrations in `mysql_migrations.ts`, and each
- * table group's statements in `mysql_users.ts`, `mysql_friends.ts`, `mysql_groups.ts`, `mysql_messages.ts`,
- * `mysql_devices.ts` and `mysql_offline.ts`.
+ * table group's statements in `mysql_users.ts`, `mysql_friends.ts`, `mysql_groups.ts`, `mysql_append.ts`
+ * (storing messages), `mysql_messages.ts`, `mysql_devices.ts` and `mysql_offline.ts`.
  *
  * @module
  */

@@ -113,7 +113,7 @@ Options (defaults in brackets):
   --pairs N              pingpong pairs [100]
   --duration S           measured seconds per repeat [10; soak 30]
   --warmup S             unmeasured seconds first [2]
-  --repeats N            measured windows [1]
+  --repeats N            measured windows [1] (pingpong --ceiling: interleaved rounds; sync: fetches each way)
   --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
@@ -138,7 +138,8 @@ Options (defaults in brackets):
   --fault F              soak --cluster: kill (kill -9 of a node, restarted), mariadb or redis (restarted)
                          in the middle of the run
   --msg-bytes N          characters of chat text [32]
-  --hash-cost real|cheap how users seeded into the embedded store are hashed [cheap, real for login/storm]
+  --hash-cost real|cheap how users seeded into the embedded store are hashed
+                         [cheap; real for login, storm and tokens]
   --store file|memory    embedded store of the node we start: temp file (users seeded fast) or :memory:
                          (users registered over the protocol, ~55/s) [file]
   --cpu-prof DIR         run the servers we start with deno --cpu-prof, profiles into DIR

@@ -1,7 +1,8 @@
 /**
  * `login`: C workers, each looping connect → LOGIN → LOGINOUT → close over its own pre-registered user.
  * Reports logins per second and the LOGIN round trip (request sent → LOGIN_ACK read). The engine
- * ({@linkcode LoginStorm}) is shared with the `storm` scenario.
+ * ({@linkcode LoginStorm}) is shared with the `storm` scenario and, with resume tokens instead of passwords,
+ * with `tokens`.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtMs, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
 import { Histogram, type LatencySummary } from "./stats.ts";
 import { startTarget } from "./target.ts";
+import type { TokenCredential } from "./token_credentials.ts";
 import type { BenchUser } from "./users.ts";
 
 /** Counters of one window of a {@linkcode LoginStorm}. */
@@ -24,12 +26,6 @@ export interface LoginWindow {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A device's resume token (PROTOCOL.md "Devices and resume tokens"). */
-export interface TokenCredential {
-  device: string;
-  token: string;
-}
 
 /**
  * Login workers: password logins (connect, LOGIN, LOGINOUT, close) or token logins (connect, LOGIN with a

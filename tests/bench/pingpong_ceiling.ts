@@ -9,15 +9,13 @@
 
 import type { BenchOptions } from "./args.ts";
 import { startCeilingRelay } from "./ceiling_process.ts";
+import { CEILING_TARGET, ceilingRatio, roundOrder, roundRatios } from "./issue_targets.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor, WINDOW_HEADERS, windowRow } from "./pingpong.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtMs, type ScenarioResult } from "./report.ts";
 import { median } from "./stats.ts";
 import { startTarget } from "./target.ts";
 import { registerUsers } from "./users.ts";
-
-/** The share of the ceiling the server must reach (issue 12, "Speed and memory"). */
-export const CEILING_TARGET = 0.6;
 
 /** One side of the comparison. */
 interface Side {
@@ -27,26 +25,6 @@ interface Side {
   windows: (PingPongWindow & { processes: ProcessUsage[] })[];
   /** Pairs whose last message of a round never arrived (lost, or stuck), summed over the rounds. */
   stalled: number;
-}
-
-/**
- * Which side runs first in round `round` (1-based): they alternate, so that a machine getting slower or
- * faster during the run favours neither.
- *
- * @example
- * ```ts
- * roundOrder(1); // ["server", "ceiling"]
- * roundOrder(2); // ["ceiling", "server"]
- * ```
- */
-export function roundOrder(round: number): ["server", "ceiling"] | ["ceiling", "server"] {
-  return round % 2 === 1 ? ["server", "ceiling"] : ["ceiling", "server"];
-}
-
-/** server / ceiling of the median rates, and whether it meets {@linkcode CEILING_TARGET}. */
-export function ceilingRatio(serverRates: number[], ceilingRates: number[]): { ratio: number; met: boolean } {
-  const ratio = median(serverRates) / median(ceilingRates);
-  return { ratio, met: ratio >= CEILING_TARGET };
 }
 
 /** Runs one measured window of `side` (warm-up first: each side was idle while the other ran). */
@@ -144,7 +122,9 @@ export async function pingpongAgainstCeiling(options: BenchOptions): Promise<Sce
       `${options.duration} s measured per side and round.`,
       `Target: server ≥ ${CEILING_TARGET}x the ceiling (median rates) → ${met ? "met" : "missed"} (${
         ratio.toFixed(2)
-      }x).`,
+      }x); by round: ${
+        roundRatios(rates(sides.server), rates(sides.ceiling)).map((r) => `${r.toFixed(2)}x`).join(", ")
+      }.`,
       ...stalled,
     ],
     data: {

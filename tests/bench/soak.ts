@@ -16,20 +16,17 @@
  */
 
 import { setTimeout as delay } from "node:timers/promises";
-import { groupConv } from "../../lib/conversation_name.ts";
-import { Errno } from "../../lib/protocol/errno.ts";
 import { MsgId } from "../../lib/protocol/msg_id.ts";
 import { eventually } from "../harness/eventually.ts";
 import type { BenchOptions, Endpoint } from "./args.ts";
 import { ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
-import { type PendingSend, type SoakAccount, SoakCounters, SoakDevice } from "./soak_device.ts";
-import { SoakLedger, type SoakTally } from "./soak_ledger.ts";
+import { ConnectionClosedError, type SoakAccount, SoakCounters, SoakDevice } from "./soak_device.ts";
+import { deviceNames, SoakLedger, verdict } from "./soak_ledger.ts";
+import { GROUP_SHARE, newSend, type SendContext, sendOne } from "./soak_send.ts";
 import { startTarget } from "./target.ts";
 import { forEachLimited } from "./users.ts";
 
-/** Share of sends that are GROUP_CHAT (each fans out to ~20 members, so deliveries are mostly group ones). */
-const GROUP_SHARE = 0.2;
 /** A device leaves after about this many seconds online on average: every device churns several times a run. */
 const MEAN_ONLINE_S = 4;
 /** Share of leaves that are a longer absence ("offline for a while"): messages pile up meanwhile. */
@@ -45,27 +42,16 @@ const FAULT_AT = 0.4;
 const GRACE_MS = 3_000;
 
 const random = (min: number, max: number) => min + Math.random() * (max - min);
-const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
 
 /** What every device loop shares. */
-interface Run {
-  accounts: SoakAccount[];
+interface Run extends SendContext {
   devices: SoakDevice[];
-  /** Group id → member ids (fixed for the run: a message's recipients are known at send time). */
-  members: Map<number, number[]>;
-  ledger: SoakLedger;
-  counters: SoakCounters;
   /** Aborted when the soak time is over: pauses end at once. */
   stop: AbortController;
   nextEndpoint: () => Endpoint;
   /** Milliseconds between two sends of one device (0: flat out). */
   interval: number;
   drops: boolean;
-}
-
-/** The LOGIN `device` of each device index: none for one device per user (the one-session rule). */
-export function deviceNames(count: number): (string | undefined)[] {
-  return count === 1 ? [undefined] : Array.from({ length: count }, (_, i) => `d${i}`);
 }
 
 /** Logs every device in, creates the groups (users in two each) and joins them. */
@@ -102,59 +88,6 @@ async function setUp(run: Run, sequential: boolean): Promise<void> {
       run.members.get(groupid)!.push(account.user.id);
     }
   }));
-}
-
-/** A new message of `device` (1:1 or to a group), pending until acknowledged. */
-function newSend(run: Run, device: SoakDevice): PendingSend {
-  const me = device.userId;
-  const { key, text } = run.ledger.newMessage(me, device.index);
-  const { groups } = device.account;
-  if (groups.length > 0 && Math.random() < GROUP_SHARE) {
-    const groupid = pick(groups);
-    return {
-      key,
-      frame: { msgid: MsgId.GROUP_CHAT, groupid, msg: text, cmid: key },
-      recipients: run.members.get(groupid)!.filter((id) => id !== me),
-    };
-  }
-  let to = pick(run.accounts).user.id;
-  while (to === me) to = pick(run.accounts).user.id;
-  return { key, frame: { msgid: MsgId.ONE_CHAT, toid: to, msg: text, cmid: key }, recipients: [to] };
-}
-
-/**
- * Sends the device's pending message, or a new one, and records the outcome: acknowledged (expected at
- * every device of its recipients), busy (stays pending), refused. A connection that ends first leaves it
- * pending (the request rejects). Resolves false when the server was busy.
- */
-async function sendOne(run: Run, device: SoakDevice): Promise<boolean> {
-  const resend = device.pendingSend !== undefined;
-  const send = device.pendingSend ??= newSend(run, device);
-  if (resend) run.counters.resends++;
-  run.ledger.unanswered(send.key);
-  const ack = await device.request(send.frame);
-  if (ack.errno === Errno.BUSY) {
-    run.counters.busy++;
-    return false;
-  }
-  device.pendingSend = undefined;
-  if (ack.errno !== Errno.OK) {
-    run.ledger.refused(send.key);
-    run.counters.error(`chat refused: ${JSON.stringify(ack)}`);
-    return true;
-  }
-  const conv = typeof ack.conv === "string"
-    ? ack.conv
-    : send.frame.msgid === MsgId.GROUP_CHAT
-    ? groupConv(send.frame.groupid as number)
-    : "?";
-  const seq = typeof ack.seq === "number" ? ack.seq : NaN;
-  const mid = String(ack.mid);
-  run.ledger.acknowledged(send.key, send.recipients, { conv, seq, mid, dup: ack.dup === true });
-  if (Number.isFinite(seq)) device.seen.add(conv, seq);
-  const node = mid.split(".").slice(1, -1).join(".") || "?";
-  run.counters.acksByNode.set(node, (run.counters.acksByNode.get(node) ?? 0) + 1);
-  return true;
 }
 
 /** Pauses `ms`, or less when the soak ends meanwhile. */
@@ -195,9 +128,12 @@ async function live(run: Run, device: SoakDevice): Promise<void> {
       const accepted = await sendOne(run, device);
       await pause(run, accepted ? run.interval * random(0.5, 1.5) : 100);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       // A connection the server ended was counted as such where it closed; anything else is an error.
-      if (message !== "connection closed") run.counters.error(`${device.userId}/${device.label}: ${message}`);
+      if (!(error instanceof ConnectionClosedError)) {
+        run.counters.error(
+          `${device.userId}/${device.label}: ${error instanceof Error ? error.message : error}`,
+        );
+      }
       device.close();
       await pause(run, 100);
     }
@@ -285,24 +221,6 @@ async function drain(run: Run, sequential: boolean): Promise<void> {
   await forEachLimited(devices.length, 16, (i) => devices[i].logout());
 }
 
-/**
- * What went wrong, or undefined. Messages that only the final SYNC brought were missed by live and
- * offline delivery: allowed after a fault (DESIGN.md: with Redis gone, devices get them at their next
- * sync), a finding otherwise.
- */
-export function verdict(tally: SoakTally, faulted: boolean): string | undefined {
-  const wrong = [
-    tally.lost && `${tally.lost} lost`,
-    tally.duplicated && `${tally.duplicated} duplicated`,
-    tally.unexpected && `${tally.unexpected} received by a device whose user was not a recipient`,
-    tally.reordered && `${tally.reordered} out of order`,
-    tally.seqConflicts && `${tally.seqConflicts} seq conflicts`,
-    !faulted && tally.deliveredByFinalSync &&
-    `${tally.deliveredByFinalSync} reached a device only through the final SYNC`,
-  ].filter(Boolean);
-  return wrong.length > 0 ? wrong.join(", ") : undefined;
-}
-
 /** The `soak` scenario. */
 export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   if (options.v1) throw new Error("soak: --v1 is not supported (the ledger needs v2 ACKs)");
@@ -354,7 +272,9 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   const notes = [
     `${target.description}; ${options.users} users × ${options.devices} device${
       options.devices > 1 ? "s" : " (no LOGIN device: the one-session rule)"
-    } in ${run.members.size} groups of ${Math.min(...groupSizes)}–${Math.max(...groupSizes)}; ${
+    } in ${run.members.size} group${run.members.size === 1 ? "" : "s"} of ${Math.min(...groupSizes)}–${
+      Math.max(...groupSizes)
+    }; ${
       seconds.toFixed(1)
     } s of traffic, then every device left, logged in once more, and walked its conversations with SYNC.`,
     `Each online device sends ${rate > 0 ? `about ${rate}` : "as many as it can"} messages/s with a cmid, ` +
@@ -374,12 +294,13 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
     `sender): ${fmtInt(tally.expected)} receipts; ${fmtInt(tally.deliveredLive)} came live, ` +
     `${fmtInt(tally.deliveredOffline)} offline, ${fmtInt(tally.deliveredBySync)} by SYNC after an unclean ` +
     `end, ${fmtInt(tally.deliveredByFinalSync)} only by the final SYNC; ${tally.redelivered} redelivered ` +
-    `with a seq the device already had (allowed).`,
+    `with a seq the device already had, ${tally.late} late (after a later message of the same sender device ` +
+    `in the conversation; the client orders by seq): allowed, reported.`,
     `Logins ${counters.logins} (${counters.tokenLogins} with a token, ${counters.passwordLogins} with the ` +
     `password, ${counters.tokenRefused} tokens refused, ${counters.loginRetries} retried), LOGINOUT ` +
     `${counters.logouts}, half-closes ${counters.disconnects}, drops ${counters.drops}, closed by the server ` +
     `${counters.serverCloses}; resends ${counters.resends} (${tally.acknowledgedAsDup} acknowledged as dup), ` +
-    `busy ${counters.busy}; refused ${tally.refused}, fate unknown ${tally.unknown}; out of order ` +
+    `busy ${counters.busy}; refused ${tally.refused}, fate unknown ${tally.unknown}; out of order by seq ` +
     `${tally.reordered}; seq conflicts ${tally.seqConflicts}; SYNC walks ${counters.syncFills}; presence ` +
     `frames ${counters.presence}; live copies to the sender's other devices ${counters.copies}.`,
     `Chat ACKs by node: ${[...counters.acksByNode].map(([node, n]) => `${node} ${n}`).join(", ")}.`,
@@ -388,6 +309,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   if (counters.lastError) notes.push(`Last error: ${counters.lastError}`);
   if (tally.lostSamples.length > 0) notes.push(`Lost (first few): ${tally.lostSamples.join("; ")}`);
   if (tally.wrongSamples.length > 0) notes.push(`Wrong (first few): ${tally.wrongSamples.join("; ")}`);
+  if (tally.lateSamples.length > 0) notes.push(`Late (first few): ${tally.lateSamples.join("; ")}`);
   return {
     title: `soak — ${options.users} users × ${options.devices} devices, ${options.duration} s${
       options.cluster ? " across 2 nodes" : ""
@@ -400,6 +322,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       "DUPLICATED",
       "OUT OF ORDER",
       "redelivered",
+      "late",
       "acked msg/s",
       "receipts/s",
       "errors",
@@ -415,6 +338,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       tally.duplicated,
       tally.reordered + tally.seqConflicts,
       tally.redelivered,
+      tally.late,
       fmtInt(tally.acknowledged / seconds),
       fmtInt(tally.delivered / seconds),
       counters.errors,

@@ -18,16 +18,26 @@ import type { Endpoint } from "./args.ts";
 import { LoadClient, type Reply } from "./load_client.ts";
 import { SeqTracker } from "./seq_tracker.ts";
 import type { ReceiptPath, SoakLedger } from "./soak_ledger.ts";
-import type { BenchUser } from "./users.ts";
 
 const decoder = new TextDecoder();
 const REQUEST_TIMEOUT_MS = 30_000;
-/** How long a login keeps retrying "already logged in" (a dead node's lease) or "busy" (a store restart). */
+/**
+ * How long a login keeps retrying "already logged in" (a dead node's lease) or "busy" (a store restart), and
+ * SYNC or LOGINOUT retry "busy".
+ */
 const LOGIN_PATIENCE_MS = 60_000;
 /** Messages per SYNC page when filling gaps (the server's default page limit). */
 const SYNC_PAGE = 1000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A request of a device whose connection ended before the reply (or that had none). */
+export class ConnectionClosedError extends Error {
+  constructor() {
+    super("connection closed");
+    this.name = "ConnectionClosedError";
+  }
+}
 
 /** Counters shared by every {@linkcode SoakDevice}. */
 export class SoakCounters {
@@ -48,7 +58,7 @@ export class SoakCounters {
   serverCloses = 0;
   /** Sends repeated with the same cmid (after a drop, a closed connection or errno 11). */
   resends = 0;
-  /** Chat ACKs with errno 11 (store unavailable): the send is repeated. */
+  /** Answers with errno 11 (store unavailable) to a chat, SYNC or LOGINOUT: the request is repeated. */
   busy = 0;
   /** SYNC walks over the device's conversations. */
   syncFills = 0;
@@ -68,7 +78,8 @@ export class SoakCounters {
 
 /** A user of the soak, shared by its devices. */
 export interface SoakAccount {
-  user: BenchUser;
+  /** Who logs in (a `users.ts` BenchUser). */
+  user: { id: number; password: string };
   /** Groups this user belongs to. */
   groups: number[];
 }
@@ -76,6 +87,8 @@ export interface SoakAccount {
 /** A chat message not yet acknowledged: sent again, with the same cmid, until it is. */
 export interface PendingSend {
   key: string;
+  /** The conversation it belongs to (what its ACK must name). */
+  conv: string;
   frame: Record<string, unknown>;
   recipients: number[];
 }
@@ -199,7 +212,7 @@ export class SoakDevice {
   /** LOGINOUT (which revokes the token), then close: every frame queued before its ACK has been read. */
   async logout(): Promise<void> {
     if (!this.#client) return;
-    const ack = await this.request({ msgid: MsgId.LOGINOUT });
+    const ack = await this.#patiently({ msgid: MsgId.LOGINOUT });
     if (ack.errno !== Errno.OK) this.#counters.error(`LOGINOUT ${this.userId}: ${JSON.stringify(ack)}`);
     this.#token = undefined;
     this.#counters.logouts++;
@@ -233,7 +246,7 @@ export class SoakDevice {
   /** Sends a request (v2, with a cid) and resolves with the reply echoing its cid. */
   request(frame: Record<string, unknown>): Promise<Reply> {
     const client = this.#client;
-    if (!client || client.isClosed) return Promise.reject(new Error("connection closed"));
+    if (!client || client.isClosed) return Promise.reject(new ConnectionClosedError());
     const cid = ++this.#cid;
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     this.#waiters.set(cid, { resolve, reject });
@@ -251,14 +264,14 @@ export class SoakDevice {
    */
   async syncFill(path: ReceiptPath): Promise<void> {
     this.#counters.syncFills++;
-    const list = await this.request({ msgid: MsgId.SYNC });
+    const list = await this.#patiently({ msgid: MsgId.SYNC });
     if (list.errno !== Errno.OK || !Array.isArray(list.convs)) {
       throw new Error(`SYNC of ${this.userId}/${this.label} failed: ${JSON.stringify(list)}`);
     }
     for (const { conv, lastseq } of list.convs as { conv: string; lastseq: number }[]) {
       let after = this.seen.low(conv);
       while (after < lastseq) {
-        const page = await this.request({ msgid: MsgId.SYNC, conv, after, limit: SYNC_PAGE });
+        const page = await this.#patiently({ msgid: MsgId.SYNC, conv, after, limit: SYNC_PAGE });
         const messages = page.messages as unknown[] | undefined;
         if (page.errno !== Errno.OK || !Array.isArray(messages)) {
           throw new Error(`SYNC ${conv} after ${after} failed: ${JSON.stringify(page).slice(0, 300)}`);
@@ -273,6 +286,20 @@ export class SoakDevice {
         }
         if (page.more !== true || messages.length === 0) break;
       }
+    }
+  }
+
+  /**
+   * A request repeated while the server answers errno 11 (its store restarting), for up to
+   * `LOGIN_PATIENCE_MS`; the last answer otherwise.
+   */
+  async #patiently(frame: Record<string, unknown>): Promise<Reply> {
+    const started = performance.now();
+    while (true) {
+      const reply = await this.request(frame);
+      if (reply.errno !== Errno.BUSY || performance.now() - started > LOGIN_PATIENCE_MS) return reply;
+      this.#counters.busy++;
+      await sleep(200);
     }
   }
 
@@ -303,7 +330,7 @@ export class SoakDevice {
           this.#counters.error(`${this.userId}/${this.label}: connection closed by the server`);
         }
       }
-      for (const waiter of this.#waiters.values()) waiter.reject(new Error("connection closed"));
+      for (const waiter of this.#waiters.values()) waiter.reject(new ConnectionClosedError());
       this.#waiters.clear();
     };
   }

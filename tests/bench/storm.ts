@@ -7,14 +7,12 @@
  */
 
 import type { BenchOptions } from "./args.ts";
+import { P99_RATIO_TARGET, p99Verdict } from "./issue_targets.ts";
 import { LoginStorm, type LoginWindow } from "./login.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor } from "./pingpong.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtMs, fmtProcesses, loadgenCpu, type ScenarioResult } from "./report.ts";
 import { startTarget, type Target } from "./target.ts";
-
-/** The most the chat p99 during a storm may be, as a multiple of the chat-only p99 (issues 6 and 12). */
-export const P99_RATIO_TARGET = 2;
 
 /** What a login storm scenario adds to the shared engine. */
 export interface LoginStormSpec {
@@ -35,19 +33,6 @@ export interface StormOutcome {
   quiet: PingPongWindow & { processes: ProcessUsage[] };
   storm: PingPongWindow & { processes: ProcessUsage[]; logins: LoginWindow };
   p99Ratio: number;
-}
-
-/**
- * The p99 ratio of the storm to the quiet window, and whether it is within {@linkcode P99_RATIO_TARGET}.
- *
- * @example
- * ```ts
- * p99Verdict(2, 3); // { ratio: 1.5, met: true }
- * ```
- */
-export function p99Verdict(quietP99: number, stormP99: number): { ratio: number; met: boolean } {
-  const ratio = stormP99 / quietP99;
-  return { ratio, met: ratio <= P99_RATIO_TARGET };
 }
 
 /** Chat pairs alone, then during the login storm that `spec` prepares. */

@@ -7,8 +7,19 @@
 
 import type { Endpoint } from "./args.ts";
 import { LoadClient, type Reply } from "./load_client.ts";
-import type { TokenCredential } from "./login.ts";
-import { type BenchUser, forEachLimited } from "./users.ts";
+import { forEachLimited } from "./for_each_limited.ts";
+
+/** A user the bench can log in as (structurally `users.ts`'s BenchUser). */
+interface Credentials {
+  id: number;
+  password: string;
+}
+
+/** A device's resume token (PROTOCOL.md "Devices and resume tokens"). */
+export interface TokenCredential {
+  device: string;
+  token: string;
+}
 
 /** 128 random bits in base64url are 22 characters: a shorter token cannot be what PROTOCOL.md promises. */
 const MIN_TOKEN_LENGTH = 22;
@@ -48,7 +59,7 @@ export interface IssueOptions {
 /** Logs every user in once with the password as `device` and keeps the token; user id → credential. */
 export async function issueTokens(
   endpoint: Endpoint,
-  users: BenchUser[],
+  users: Credentials[],
   options: IssueOptions,
 ): Promise<Map<number, TokenCredential>> {
   const credentials = new Map<number, TokenCredential>();

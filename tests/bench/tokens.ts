@@ -8,13 +8,12 @@
  */
 
 import type { BenchOptions } from "./args.ts";
+import { TOKEN_LOGINS_TARGET } from "./issue_targets.ts";
 import { LoginStorm } from "./login.ts";
 import { progress, type ScenarioResult } from "./report.ts";
 import { chatDuringLogins } from "./storm.ts";
 import { issueTokens } from "./token_credentials.ts";
 
-/** Token logins per second that one node must reach (issue 12, "Speed and memory"). */
-export const TOKEN_LOGINS_TARGET = 1000;
 /** The device the storm's tokens are bound to. */
 const DEVICE = "bench-tokens";
 

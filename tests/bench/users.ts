@@ -9,7 +9,10 @@
 import { hashPassword } from "../../lib/service/password.ts";
 import { SqliteStore } from "../../lib/store/sqlite_store.ts";
 import type { Endpoint } from "./args.ts";
+import { forEachLimited } from "./for_each_limited.ts";
 import { LoadClient } from "./load_client.ts";
+
+export { forEachLimited };
 
 /** A user the bench can log in as. */
 export interface BenchUser {
@@ -29,28 +32,6 @@ const PASSWORD = "bench-pw";
 /** A short random tag so that names never collide with an earlier run on the same server. */
 export function runTag(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 8);
-}
-
-/** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight; stops at the first failure. */
-export async function forEachLimited(
-  count: number,
-  concurrency: number,
-  task: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const lane = async () => {
-    while (next < count && failed === undefined) {
-      const index = next++;
-      try {
-        await task(index);
-      } catch (error) {
-        failed ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  if (failed !== undefined) throw failed;
 }
 
 /** Options for {@linkcode registerUsers}. */
@@ -132,6 +113,8 @@ export interface LoginOptions {
   concurrency?: number;
   /** Read buffer per connection (default 16 KiB; small for the idle scenario). */
   bufferBytes?: number;
+  /** The LOGIN `device` (v2; absent: the plain login, device "default"). */
+  device?: string;
   /** Log in strictly one after another (so that nginx's least_conn alternates between nodes). */
   sequential?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -146,7 +129,12 @@ export async function loginUser(
   const client = await LoadClient.connect(endpoint, { v1: options.v1, bufferBytes: options.bufferBytes });
   try {
     const ack = await client.request(
-      { msgid: 1, id: user.id, password: user.password },
+      {
+        msgid: 1,
+        id: user.id,
+        password: user.password,
+        ...(options.device ? { device: options.device } : {}),
+      },
       (r) => r.msgid === 2,
       120_000,
     );

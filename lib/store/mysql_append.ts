@@ -1,0 +1,255 @@
+/**
+ * Storing chat messages in MySQL: the transaction behind `Store.appendMessages` (tables of
+ * sql/mysql/002_conversations.sql).
+ *
+ * Sequence numbers are safe across nodes because they are taken inside the storing transaction: each
+ * conversation's row is raised by the batch's count (`INSERT ... ON DUPLICATE KEY UPDATE lastseq = lastseq + n`)
+ * and read back while this transaction holds its lock, so a second node appending to the same conversation waits
+ * for the commit and continues after the last seq. A rollback undoes the raise with the rows: no gap.
+ *
+ * One transaction per batch, whatever its size: one upsert and one read of the conversations' rows, multi-row
+ * INSERTs of the messages, and one upsert of the senders' read seqs (each a statement per 256 rows at most):
+ * round trips, not rows, are what a batch costs.
+ *
+ * @module
+ */
+
+import { convName, safeId, text } from "./argument_checks.ts";
+import { type Conversation, parseConv } from "../conversation_name.ts";
+import { mysqlErrno } from "../db/errors.ts";
+import {
+  chunks,
+  isLockConflict,
+  MAX_ID_BATCH,
+  type MysqlConnections,
+  type MysqlSession,
+  type Param,
+  placeholders,
+} from "./mysql_connections.ts";
+import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
+import type { AppendedMessage, NewMessage } from "./store.ts";
+
+/** cmids looked up by one statement (an OR of pairs: kept short for the range optimizer). */
+const MAX_CMID_BATCH = 64;
+/** Rows of a few small columns (conversations, read seqs) written by one statement. */
+const MAX_SMALL_ROWS = MAX_ID_BATCH;
+/** Message rows inserted by one statement at most; fewer when their frames are large (see messageChunks). */
+const MAX_MESSAGE_ROWS = 256;
+/**
+ * Frame bytes one INSERT carries at most: well under the server's packet limit (`max_allowed_packet`, 16 MiB
+ * by default on MariaDB, 64 MiB on MySQL 8), so a batch of large frames is split rather than refused.
+ */
+const MAX_INSERT_BYTES = 4 * 1024 * 1024;
+/**
+ * Further attempts of an append batch, each a new transaction after a ROLLBACK (which also undoes the raised
+ * last seqs: no gap). Two failures are worth another attempt:
+ * - a lock conflict with another node's batch ({@linkcode isLockConflict}): InnoDB gave this transaction up
+ *   to let the other finish, so running it again succeeds once that one committed;
+ * - a duplicate (sender, cmid): a client's resend, or the same message stored meanwhile through another node;
+ *   the next attempt finds the first message and answers `dup: true`.
+ * Each conflict means another transaction made progress, so a few attempts suffice.
+ */
+const APPEND_RETRIES = 5;
+const ER_DUP_ENTRY = 1062;
+
+/** A message of a batch, checked. */
+interface Pending {
+  message: NewMessage;
+  conv: Conversation;
+  /** {@linkcode cmidKey} of the message, when it has a cmid. */
+  key: string | undefined;
+}
+
+/** `message` checked before any write: a caller's bug fails the batch with RangeError or TypeError. */
+function checkMessage(message: NewMessage): Pending {
+  const conv = parseConv(convName(message.conv))!;
+  const senderId = safeId(message.senderId, "message sender id");
+  safeId(message.ts, "message ts");
+  text(message.mid, "message mid");
+  if (typeof message.frame !== "function") throw new TypeError("message frame must be a function of seq");
+  const key = message.cmid === undefined ? undefined : cmidKey(senderId, text(message.cmid, "message cmid"));
+  return { message, conv, key };
+}
+
+/** `(sender, cmid)` as one Map key. */
+function cmidKey(senderId: number, cmid: string): string {
+  return `${senderId}\n${cmid}`;
+}
+
+/**
+ * Stores the batch in one transaction with the next seqs of its conversations (all or none); a repeated
+ * (sender, cmid) answers the first message with `dup: true`. A lock conflict with another node's batch, or
+ * another node storing the same cmid meanwhile, runs the batch again (a few times).
+ *
+ * @example
+ * ```ts
+ * import type { MysqlConnections } from "./mysql_connections.ts";
+ *
+ * declare const connections: MysqlConnections;
+ * const [stored] = await appendMessages(connections, [
+ *   { conv: "u:1:2", senderId: 1, mid: "m1", ts: Date.now(), frame: (seq) => JSON.stringify({ seq }) },
+ * ]);
+ * stored.seq; // 1 in a new conversation
+ * ```
+ */
+export async function appendMessages(
+  connections: MysqlConnections,
+  messages: NewMessage[],
+): Promise<AppendedMessage[]> {
+  if (messages.length === 0) return [];
+  // Checked before the transaction: a caller's bug fails the batch before any write.
+  const pending = messages.map(checkMessage);
+  // Optimistic: a repeated cmid is rare (a client's resend), so the first attempt does not look for one; the
+  // unique key refuses a repeat, and the attempts after that look first.
+  let lookUp = false;
+  return await connections.transaction((db) => append(db, pending, lookUp), {
+    retries: APPEND_RETRIES,
+    retryable(error) {
+      if (mysqlErrno(error) !== ER_DUP_ENTRY) return isLockConflict(error);
+      lookUp = true;
+      return true;
+    },
+  });
+}
+
+/** The body of one append transaction (see {@linkcode appendMessages}). */
+async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Promise<AppendedMessage[]> {
+  const earlier = lookUp ? await storedByCmid(db, batch) : new Map<string, AppendedMessage>();
+  // How many new messages (the first of their cmid, or without one) each conversation gets.
+  const counts = new Map<string, { conv: Conversation; count: number }>();
+  const seen = new Set<string>();
+  for (const { message, conv, key } of batch) {
+    if (key !== undefined && (earlier.has(key) || seen.has(key))) continue;
+    if (key !== undefined) seen.add(key);
+    const entry = counts.get(message.conv);
+    if (entry) entry.count++;
+    else counts.set(message.conv, { conv, count: 1 });
+  }
+  const nextSeq = await takeSeqs(db, counts);
+
+  const results: AppendedMessage[] = [];
+  const rows: Param[][] = [];
+  const frames: string[] = [];
+  const reads = new Map<string, Param[]>();
+  for (const { message, key } of batch) {
+    const first = key === undefined ? undefined : earlier.get(key);
+    if (first) {
+      results.push({ ...first, dup: true });
+      continue;
+    }
+    const seq = nextSeq.get(message.conv)!;
+    nextSeq.set(message.conv, seq + 1);
+    const { conv, senderId, mid, ts } = message;
+    const frame = text(message.frame(seq), "message frame");
+    const stored: AppendedMessage = { conv, seq, senderId, mid, ts, frame, dup: false };
+    results.push(stored);
+    // A later repeat of this cmid in the batch answers this message.
+    if (key !== undefined) earlier.set(key, stored);
+    rows.push([conv, seq, senderId, message.cmid ?? null, mid, ts, frame]);
+    frames.push(frame);
+    // Seqs grow within the batch: the last one per (sender, conv) is the highest.
+    reads.set(`${senderId}\n${conv}`, [senderId, conv, seq]);
+  }
+  for (const chunk of messageChunks(rows, frames)) {
+    await db.write(
+      "INSERT INTO messages (conv, seq, sender, cmid, mid, ts, frame) VALUES " +
+        chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", "),
+      chunk.flat(),
+    );
+  }
+  await raiseReadSeqs(db, [...reads.values()]);
+  return results;
+}
+
+/**
+ * `rows` cut for multi-row INSERTs: power-of-two counts of at most {@linkcode MAX_MESSAGE_ROWS} (so each
+ * connection prepares few distinct statements), halved while their `frames` could exceed
+ * {@linkcode MAX_INSERT_BYTES} (a single larger frame goes alone).
+ */
+function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
+  // Prefix sums of an upper bound of each frame's UTF-8 size (3 bytes per UTF-16 unit).
+  const upTo = [0];
+  for (const frame of frames) upTo.push(upTo[upTo.length - 1] + frame.length * 3);
+  const out: Param[][][] = [];
+  let start = 0;
+  while (start < rows.length) {
+    let size = MAX_MESSAGE_ROWS;
+    while (size > rows.length - start) size >>= 1;
+    while (size > 1 && upTo[start + size] - upTo[start] > MAX_INSERT_BYTES) size >>= 1;
+    out.push(rows.slice(start, start + size));
+    start += size;
+  }
+  return out;
+}
+
+/** The messages stored before under the batch's (sender, cmid) pairs, by {@linkcode cmidKey}. */
+async function storedByCmid(db: MysqlSession, batch: Pending[]): Promise<Map<string, AppendedMessage>> {
+  const pairs = new Map<string, Param[]>();
+  for (const { message, key } of batch) {
+    if (key !== undefined) pairs.set(key, [message.senderId, message.cmid!]);
+  }
+  const found = new Map<string, AppendedMessage>();
+  for (const chunk of chunks([...pairs.values()], MAX_CMID_BATCH)) {
+    const rows = await db.read(
+      `SELECT ${MESSAGE_COLUMNS}, cmid FROM messages WHERE ` +
+        chunk.map(() => "(sender = ? AND cmid = ?)").join(" OR "),
+      chunk.flat(),
+    );
+    for (const row of rows) {
+      found.set(cmidKey(Number(row.sender), String(row.cmid)), { ...storedMessage(row), dup: false });
+    }
+  }
+  return found;
+}
+
+/**
+ * Raises each conversation's last seq by its count, creating the row for a new conversation, and returns the
+ * first seq each may use. The rows are touched in conv order, so two nodes' batches lock them in one order
+ * and cannot deadlock on them.
+ */
+async function takeSeqs(
+  db: MysqlSession,
+  counts: Map<string, { conv: Conversation; count: number }>,
+): Promise<Map<string, number>> {
+  const names = [...counts.keys()].sort();
+  for (const chunk of chunks(names, MAX_SMALL_ROWS)) {
+    await db.write(
+      "INSERT INTO conversations (conv, lastseq, usera, userb, groupid) VALUES " +
+        chunk.map(() => "(?, ?, ?, ?, ?)").join(", ") +
+        " ON DUPLICATE KEY UPDATE lastseq = lastseq + VALUES(lastseq)",
+      chunk.flatMap((name) => {
+        const { conv, count } = counts.get(name)!;
+        return conv.kind === "direct"
+          ? [name, count, conv.low, conv.high, null]
+          : [name, count, null, null, conv.groupId];
+      }),
+    );
+  }
+  const next = new Map<string, number>();
+  for (const chunk of chunks(names, MAX_SMALL_ROWS)) {
+    // A plain read: InnoDB shows a transaction its own changes, and the upsert above applied them to the newest
+    // committed row, which no one else can change before this transaction ends. (FOR UPDATE would add nothing
+    // but risk: on a small table the optimizer scans it whole and a locking read then locks every row.)
+    const rows = await db.read(
+      `SELECT conv, lastseq FROM conversations WHERE conv IN ${placeholders(chunk.length)}`,
+      chunk,
+    );
+    for (const row of rows) {
+      const conv = String(row.conv);
+      next.set(conv, Number(row.lastseq) - counts.get(conv)!.count + 1);
+    }
+  }
+  return next;
+}
+
+/** Moves each (user, conv)'s read seq up to the given seq, in key order (see {@linkcode takeSeqs}). */
+async function raiseReadSeqs(db: MysqlSession, reads: Param[][]): Promise<void> {
+  reads.sort((a, b) => Number(a[0]) - Number(b[0]) || (String(a[1]) < String(b[1]) ? -1 : 1));
+  for (const chunk of chunks(reads, MAX_SMALL_ROWS)) {
+    await db.write(
+      "INSERT INTO read_seqs (userid, conv, readseq) VALUES " + chunk.map(() => "(?, ?, ?)").join(", ") +
+        " ON DUPLICATE KEY UPDATE readseq = GREATEST(readseq, VALUES(readseq))",
+      chunk.flat(),
+    );
+  }
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { parseBenchArgs, UsageError } from "./bench/args.ts";
+
+Deno.test("parseBenchArgs() reads the issue 12 scenarios with their defaults", () => {
+  const sync = parseBenchArgs(["sync"])!;
+  assert.equal(sync.scenario, "sync");
+  assert.equal(sync.messages, 10_000);
+  assert.equal(sync.page, 1000);
+  const tokens = parseBenchArgs(["tokens", "--workers", "50"])!;
+  assert.equal(tokens.scenario, "tokens");
+  assert.equal(tokens.workers, 50);
+  const soak = parseBenchArgs(["soak"])!;
+  assert.deepEqual([soak.devices, soak.drops, soak.fault, soak.duration], [1, false, undefined, 30]);
+  assert.equal(parseBenchArgs(["pingpong"])!.ceiling, false);
+});
+
+Deno.test("parseBenchArgs() reads --ceiling, --page, --devices, --drops and --fault", () => {
+  assert.equal(parseBenchArgs(["pingpong", "--ceiling", "--repeats", "3"])!.ceiling, true);
+  assert.equal(parseBenchArgs(["sync", "--page", "250"])!.page, 250);
+  const soak = parseBenchArgs(["soak", "--cluster", "--devices", "3", "--drops", "--fault", "redis"])!;
+  assert.deepEqual([soak.devices, soak.drops, soak.fault, soak.cluster], [3, true, "redis", true]);
+  for (const fault of ["kill", "mariadb", "redis"]) {
+    assert.equal(parseBenchArgs(["soak", "--cluster", "--fault", fault])!.fault, fault);
+  }
+});
+
+Deno.test("parseBenchArgs() refuses the new flags out of range or on the wrong scenario, naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["sync", "--page", "0"], /--page must be an integer from 1 to 1000, got "0"/],
+    [["sync", "--page", "1001"], /--page must be an integer from 1 to 1000/],
+    [["sync", "--page", "x"], /--page must be an integer/],
+    [["soak", "--devices", "0"], /--devices must be an integer from 1 to 20, got "0"/],
+    [["soak", "--devices", "21"], /--devices must be an integer from 1 to 20/],
+    [["pingpong", "--devices", "2"], /--devices is for the soak scenario/],
+    [["sync", "--drops"], /--drops is for the soak scenario/],
+    [["soak", "--cluster", "--fault", "disk"], /--fault must be one of kill, mariadb, redis, got "disk"/],
+    [["soak", "--fault", "kill"], /--fault is for soak --cluster/],
+    [["pingpong", "--cluster", "--fault", "kill"], /--fault is for soak --cluster/],
+    [["sync", "--ceiling"], /--ceiling is for the pingpong scenario/],
+    [["pingpong", "--ceiling", "--cluster"], /--ceiling compares one node/],
+    [["pingpong", "--ceiling", "--v1"], /--ceiling compares one node/],
+    [["pingpong", "--ceiling", "--endpoints", "127.0.0.1:1"], /--ceiling compares one node/],
+    [["tokens", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
+    [["nosuch"], /unknown scenario "nosuch"; one of .*tokens, sync/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseBenchArgs(args), (error: unknown) => {
+      assert.ok(error instanceof UsageError, `${args.join(" ")}: ${error}`);
+      assert.match(error.message, message, args.join(" "));
+      return true;
+    });
+  }
+});

@@ -1,0 +1,111 @@
+/**
+ * Upgrading in place (DESIGN.md "Delivery without loss", step 6): a database that the released server
+ * created and filled (tests/harness/released_server.ts), with offline messages waiting, is migrated by the
+ * new server at start; each user's next login gets those messages exactly once, and then never again, on no
+ * device. New messages are kept in their conversations next to the old data.
+ */
+import assert from "node:assert/strict";
+import type { ChatNode } from "../lib/server.ts";
+import { startTestNode } from "./harness/chat_node.ts";
+import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
+import {
+  fillReleased,
+  type ReleasedData,
+  ReleasedServer,
+  type ReleasedUser,
+} from "./harness/released_server.ts";
+import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
+import { type Reply, TestClient } from "./harness/test_client.ts";
+
+async function login(port: number, who: ReleasedUser, device?: string): Promise<[TestClient, Reply]> {
+  const client = await TestClient.connect(port);
+  const reply = await client.request({ msgid: 1, id: who.id, password: who.password, device });
+  assert.equal(reply.errno, 0, JSON.stringify(reply));
+  return [client, reply];
+}
+
+const texts = (reply: Reply) => (reply.offlinemsg as Reply[]).map((frame) => frame.msg);
+
+/** The new server on the upgraded database: each waiting message once, then never again. */
+async function checkUpgraded(node: ChatNode, data: ReleasedData): Promise<void> {
+  const { alice, carol, dave } = data;
+  const [phone, first] = await login(node.port, carol, "phone");
+  assert.deepEqual(texts(first), data.offline.get(carol.id));
+  assert.equal((await phone.request({ msgid: 3 })).errno, 0);
+  const again = await phone.request({ msgid: 1, id: carol.id, password: carol.password, device: "phone" });
+  assert.deepEqual(texts(again), [], "handed once");
+  const [laptop, second] = await login(node.port, carol, "laptop");
+  assert.deepEqual(texts(second), [], "not again on a second device");
+
+  // A v1 client (the C++ one) gets its waiting messages the same way, as JSON strings.
+  const v1Login = async () => {
+    const client = await TestClient.connect(node.port);
+    await client.send(JSON.stringify({ msgid: 1, id: dave.id, password: dave.password }) + "\0");
+    const ack = await client.nextOf(2);
+    client.close();
+    assert.equal(ack.errno, 0, JSON.stringify(ack));
+    return ((ack.offlinemsg ?? []) as string[]).map((text) => JSON.parse(text).msg);
+  };
+  assert.deepEqual(await v1Login(), data.offline.get(dave.id));
+  assert.deepEqual(await eventuallyLoggedOut(v1Login), [], "handed once to v1 too");
+
+  const [a] = await login(node.port, alice);
+  const ack = await a.request({ msgid: 6, toid: carol.id, msg: "after the upgrade" });
+  assert.equal(ack.errno, 0, JSON.stringify(ack));
+  for (const client of [phone, laptop]) {
+    const frame = await client.nextOf(6);
+    assert.deepEqual([frame.msg, frame.conv, frame.seq], ["after the upgrade", ack.conv, ack.seq]);
+  }
+  const groupid = data.groups[0].id;
+  const group = await a.request({ msgid: 10, groupid, msg: "group after" });
+  assert.equal(group.errno, 0, JSON.stringify(group));
+  for (const client of [phone, laptop]) assert.equal((await client.nextOf(10)).msg, "group after");
+  for (const client of [a, phone, laptop]) client.close();
+}
+
+/** Retries a v1 login refused with errno 2 while the previous connection's login is still ending. */
+async function eventuallyLoggedOut(attempt: () => Promise<string[]>): Promise<string[]> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!String(error).includes('"errno":2')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/** Fills a database with the released server, stops it, and hands the new server the same database. */
+async function upgrade(args: string[], dir: string, start: () => Promise<ChatNode>): Promise<void> {
+  const released = await ReleasedServer.start(args, `${dir}/released.log`);
+  let data: ReleasedData;
+  try {
+    data = await fillReleased(released.port);
+  } finally {
+    await released.stop();
+  }
+  await using node = await start();
+  await checkUpgraded(node, data);
+}
+
+Deno.test("a SQLite database of the released server is upgraded; its offline messages arrive once", async () => {
+  const dir = await makeTempDir("chat-upgrade-");
+  try {
+    const db = `${dir}/chat.db`;
+    await upgrade(["--db", db], dir, () => startTestNode({ db }));
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+const mariadb = mariaDbPerFile();
+
+Deno.test("a MySQL database of the released server is upgraded; its offline messages arrive once", async () => {
+  const dir = await makeTempDir("chat-upgrade-");
+  try {
+    const mysql = await mariadb().createDatabase("upgrade");
+    await upgrade(["--mysql", mysql], dir, () => startTestNode({ mysql }));
+  } finally {
+    await removeTempDir(dir);
+  }
+});
