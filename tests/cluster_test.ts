@@ -514,6 +514,53 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "with Redis down, chat is still stored; the recipient on the other node gets it at its next login",
+        async () => {
+          const [n1, n2] = cluster.nodes;
+          const alice = await newUser(n1.port);
+          const bob = await newUser(n1.port);
+          const [a] = await loginAt(n1.port, alice);
+          const [b] = await loginAt(n2.port, bob);
+          await cluster.redis.stop();
+          let ack: Reply;
+          try {
+            // Stored and acknowledged: the bus is best effort, the database is the truth.
+            ack = await a.request({ msgid: 6, toid: bob.id, msg: "while Redis is down" }, 10_000);
+            assert.equal(ack.errno, 0, JSON.stringify(ack));
+            assert.deepEqual(
+              (await b.quiet(300)).filter((frame) => frame.msgid === 6),
+              [],
+              "no bus: not live",
+            );
+            assert.equal((await b.request({ msgid: 3 })).errno, 0, "LOGINOUT works without Redis");
+            b.close();
+          } finally {
+            await cluster.redis.restart();
+          }
+          // Logins need the bus (device claims): errno 11 until the node is connected to Redis again.
+          const [again, login] = await eventually(async () => {
+            const client = await TestClient.connect(n2.port);
+            const reply = await client.request({ msgid: 1, id: bob.id, password: bob.password });
+            if (reply.errno === 0) return [client, reply] as const;
+            client.close();
+            throw new Error(`not yet: ${JSON.stringify(reply)}`);
+          }, { what: "Bob's login once Redis is back", timeoutMs: 15_000, intervalMs: 200 });
+          assert.deepEqual(
+            (login.offlinemsg as Reply[]).map((frame) => [frame.msg, frame.seq]),
+            [["while Redis is down", ack.seq]],
+          );
+          // Live delivery across nodes is back too (and node1 is connected again for the next steps).
+          await eventually(async () => {
+            const sent = await a.request({ msgid: 6, toid: bob.id, msg: "Redis is back" });
+            assert.equal(sent.errno, 0, JSON.stringify(sent));
+            assert.equal((await again.nextOf(6, 1_000)).msg, "Redis is back");
+          }, { what: "live delivery after Redis came back", timeoutMs: 15_000, intervalMs: 200 });
+          again.close();
+          a.close();
+        },
+      );
+
       await t.step("a Redis restart during traffic loses no acknowledged message", async () => {
         const [n1, n2] = cluster.nodes;
         const alice = await newUser(n1.port);

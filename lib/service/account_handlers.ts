@@ -77,7 +77,7 @@ export async function login(
   }
   if (session.connection.isClosed) return undefined;
   const user = { id: record.id, name: record.name };
-  const claim = await context.bus.claimDevice(user.id, device, context.maxDevices);
+  const claim = await viaBus(context, () => context.bus.claimDevice(user.id, device, context.maxDevices));
   if (!claim.claimed) throw new RequestError(Errno.ALREADY_LOGGED_IN, refusal(claim.reason, device, context));
   if (session.connection.isClosed || !context.sessions.hasRoom(user.id)) {
     await context.bus.releaseDevice(user.id, device);
@@ -93,6 +93,19 @@ export async function login(
   } catch (error) {
     await endLogin(context, session, "login failed");
     throw error;
+  }
+}
+
+/**
+ * A login step that needs the bus (device claims, the user's subscription, presence): while the bus is
+ * unreachable (Redis down) the login is errno 11, logged as a warning, not as a failed request.
+ */
+async function viaBus<T>(context: ServiceContext, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    context.log.warn("login refused: the bus is unreachable", { error });
+    throw new RequestError(Errno.BUSY, "server busy: the message bus is unavailable; try again");
   }
 }
 
@@ -137,17 +150,18 @@ async function completeLogin(
   await context.store.registerDevice(user.id, device);
   // Subscribed before the cursors are read: a message stored after the read is published after this.
   session.subscribed = true;
-  await context.subscriptions.acquire(user.id);
+  await viaBus(context, () => context.subscriptions.acquire(user.id));
   if (!stillBound()) return undefined;
   const [friends, groups, cursors] = await Promise.all([
     context.store.listFriends(user.id),
     context.store.listUserGroups(user.id),
     context.store.deviceCursors(user.id, device),
   ]);
-  const online = await context.bus.onlineUsers([
-    ...friends.map((friend) => friend.id),
-    ...groups.flatMap((group) => group.members.map((member) => member.id)),
-  ]);
+  const online = await viaBus(context, () =>
+    context.bus.onlineUsers([
+      ...friends.map((friend) => friend.id),
+      ...groups.flatMap((group) => group.members.map((member) => member.id)),
+    ]));
   const handover = new OfflineHandover(
     context.store,
     user.id,
