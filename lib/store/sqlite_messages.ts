@@ -3,9 +3,12 @@
  * `Store` (sql/sqlite/002_conversations.sql).
  *
  * Storing is the server's hot path (every chat message, DESIGN.md "Delivery without loss"), so a batch costs
- * one BEGIN IMMEDIATE/COMMIT, one INSERT per message, and per batch one read and one write of each
- * conversation's last seq and one read-seq upsert per (sender, conversation); the last seqs are kept in
- * memory while the batch runs. Every statement is prepared once and cached by the connection.
+ * one BEGIN IMMEDIATE/COMMIT, one INSERT per message, one UPDATE of each conversation's last seq and one of
+ * each (sender, conversation)'s read seq. Last seqs are remembered between batches, so they are read from the
+ * database only after another process wrote to it. Every statement is prepared once and cached by the
+ * connection. What remains is mostly SQLite's own: the COMMIT writes one index page per conversation of the
+ * batch to the WAL (the (conv, seq) index keeps each conversation together), and every thousandth page or so
+ * it checkpoints.
  *
  * @module
  */
@@ -128,9 +131,9 @@ export class SqliteMessages implements MessageMethods {
   readonly #db: SqliteConnection;
   /**
    * conv → last seq, as this connection last committed or read it: saves a read per conversation per batch.
-   * Valid while no other connection commits (`PRAGMA data_version` unchanged); see {@linkcode #append}.
+   * Valid while no other connection commits (`PRAGMA data_version` unchanged), which each batch checks.
    */
-  #lastSeqs = new Map<string, number>();
+  readonly #lastSeqs = new Map<string, number>();
   #dataVersion = -1;
 
   /** Statements run on `connection`, which stays the caller's to close. */
