@@ -3,12 +3,12 @@
  * stays open is filled from the store (a frame the best-effort bus lost reaches the device late, not never).
  */
 import assert from "node:assert/strict";
-import { oneChatFrame } from "../lib/protocol/encode.ts";
+import { groupChatFrame, oneChatFrame } from "../lib/protocol/encode.ts";
 import { DeviceCursors, MAX_ABOVE } from "../lib/service/device_cursor.ts";
 import { GapFiller } from "../lib/service/gap_filler.ts";
 import { Session } from "../lib/service/session.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
-import type { StoredMessage } from "../lib/store/store.ts";
+import type { DeviceCursor, StoredMessage } from "../lib/store/store.ts";
 import { RecordingConnection, RecordingLogger } from "./harness/service_fakes.ts";
 
 const sanitized = { sanitizeOps: true, sanitizeResources: true };
@@ -84,11 +84,22 @@ function device(gaps: GapFiller) {
   return { session, connection };
 }
 
-/** `messagesAfter` over a list, recording its calls; can fail like an unreachable database. */
+/**
+ * `messagesAfter` over a list, recording its calls; can fail like an unreachable database. `deviceCursors`
+ * answers the stored cursors given as `floors` (for a group, never below the seq the user joined at).
+ */
 class MessagesStore {
   readonly calls: string[] = [];
   fails = false;
+  floors = new Map<string, number>();
   constructor(readonly messages: StoredMessage[]) {}
+
+  deviceCursors(_userId: number, _device: string): Promise<Map<string, DeviceCursor>> {
+    return Promise.resolve(
+      new Map([...this.floors].map(([conv, cursor]) => [conv, { cursor, lastSeq: cursor }])),
+    );
+  }
+
   messagesAfter(conv: string, after: number, limit: number, upTo = Infinity): Promise<StoredMessage[]> {
     this.calls.push(`${conv} ${after} ${limit} ${upTo}`);
     if (this.fails) return Promise.reject(new StoreUnavailableError("down"));
@@ -211,4 +222,37 @@ Deno.test("DeviceCursors.changed() names what moved in the session; a start at t
     new Map([["g:2", 9], ["u:1:7", 6]]),
     "taking moved ones does not forget them",
   );
+});
+
+Deno.test("GapFiller: a group hole never reaches back before the user (re)joined", sanitized, async () => {
+  const group = (seq: number): StoredMessage => ({
+    conv: "g:3",
+    seq,
+    senderId: 1,
+    mid: "m",
+    ts: 1,
+    frame: groupChatFrame({
+      conv: "g:3",
+      seq,
+      id: 1,
+      name: "x",
+      groupid: 3,
+      msg: `g${seq}`,
+      time: "t",
+      mid: "m",
+      ts: 1,
+    }),
+  });
+  // Bob was handed up to 2, left, and joined again at 5: 3 and 4 were said while he was away.
+  const store = new MessagesStore([2, 3, 4, 5, 6, 7].map(group));
+  store.floors.set("g:3", 5);
+  const gaps = new GapFiller(store, new RecordingLogger());
+  const { session, connection } = device(gaps);
+  session.cursors.start("g:3", 2);
+  session.deliver(group(7).frame);
+  await gaps.fill(session, "g:3");
+  gaps.stop();
+  assert.deepEqual(connection.frames().map((frame) => frame.seq), [7, 6]);
+  assert.deepEqual(store.calls, ["g:3 5 500 7"]);
+  assert.deepEqual(session.cursors.holes(), []);
 });

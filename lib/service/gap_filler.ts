@@ -38,14 +38,14 @@ export interface GapFillerCounters {
  * ```
  */
 export class GapFiller {
-  readonly #store: Pick<Store, "messagesAfter">;
+  readonly #store: Pick<Store, "messagesAfter" | "deviceCursors">;
   readonly #log: Logger;
   readonly #waitMs: number;
   /** Holes waiting for their timer: per session, per conversation. */
   readonly #waiting = new Map<Session, Map<string, ReturnType<typeof setTimeout>>>();
   readonly counters: GapFillerCounters = { fills: 0, filled: 0, failures: 0 };
 
-  constructor(store: Pick<Store, "messagesAfter">, log: Logger, waitMs = DEFAULT_WAIT_MS) {
+  constructor(store: Pick<Store, "messagesAfter" | "deviceCursors">, log: Logger, waitMs = DEFAULT_WAIT_MS) {
     this.#store = store;
     this.#log = log;
     this.#waitMs = waitMs;
@@ -92,7 +92,8 @@ export class GapFiller {
     if (!user || !hole) return;
     this.counters.fills++;
     try {
-      const messages = await this.#store.messagesAfter(conv, hole.after, FILL_LIMIT, hole.upTo);
+      const after = Math.max(hole.after, await this.#groupFloor(user.id, session.device, conv));
+      const messages = await this.#store.messagesAfter(conv, after, FILL_LIMIT, hole.upTo);
       if (session.user !== user) return;
       for (const message of messages) session.fill(message);
       this.counters.filled += messages.length;
@@ -110,5 +111,14 @@ export class GapFiller {
     const timers = this.#waiting.get(session);
     timers?.delete(conv);
     if (timers?.size === 0) this.#waiting.delete(session);
+  }
+
+  /**
+   * Where a group's hole may start for this device: never before the user (re)joined, so that a member who
+   * left and came back is not handed what was said while they were away. 0 for a one-to-one conversation.
+   */
+  async #groupFloor(userId: number, device: string, conv: string): Promise<number> {
+    if (!conv.startsWith("g:")) return 0;
+    return (await this.#store.deviceCursors(userId, device)).get(conv)?.cursor ?? 0;
   }
 }
