@@ -4,12 +4,38 @@ import { isFatalMysqlError } from "../lib/db/errors.ts";
 import type { MysqlFactory } from "../lib/db/mysql_factory.ts";
 import { Pool } from "../lib/db/pool.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
-import { chunks, isLockConflict, MysqlConnections, placeholders } from "../lib/store/mysql_connections.ts";
+import {
+  chunks,
+  isLockConflict,
+  MysqlConnections,
+  paddedChunks,
+  placeholders,
+} from "../lib/store/mysql_connections.ts";
 
 Deno.test("chunks() cuts a list into power-of-two sized pieces of at most max, in order", () => {
   assert.deepEqual(chunks([1, 2, 3, 4, 5, 6, 7], 4), [[1, 2, 3, 4], [5, 6], [7]]);
   assert.deepEqual(chunks([1, 2, 3, 4, 5, 6, 7, 8, 9], 4), [[1, 2, 3, 4], [5, 6, 7, 8], [9]]);
   assert.deepEqual(chunks([], 4), []);
+});
+
+Deno.test("paddedChunks() makes one statement of up to max items, filled up to a power of two with the last item", () => {
+  assert.deepEqual(paddedChunks([1, 2, 3], 4), [[1, 2, 3, 3]]);
+  assert.deepEqual(paddedChunks([1, 2, 3, 4, 5], 4), [[1, 2, 3, 4], [5]]);
+  assert.deepEqual(paddedChunks([1, 2, 3, 4, 5, 6], 4), [[1, 2, 3, 4], [5, 6]]);
+  assert.deepEqual(paddedChunks([1, 2, 3, 4, 5, 6, 7], 8), [[1, 2, 3, 4, 5, 6, 7, 7]]);
+  assert.deepEqual(paddedChunks([], 4), []);
+});
+
+Deno.test("paddedChunks() keeps every item, in order, in few distinct sizes", () => {
+  const sizes = new Set<number>();
+  for (let n = 1; n <= 600; n++) {
+    const items = Array.from({ length: n }, (_, i) => i);
+    const pieces = paddedChunks(items, 256);
+    assert.deepEqual([...new Set(pieces.flat())], items);
+    assert.equal(pieces.length, Math.ceil(n / 256));
+    for (const piece of pieces) sizes.add(piece.length);
+  }
+  assert.deepEqual([...sizes].sort((a, b) => a - b), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
 });
 
 Deno.test("chunks() uses only a few distinct sizes however long the list", () => {

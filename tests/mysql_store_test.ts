@@ -186,6 +186,36 @@ test("MysqlStore.appendMessages() splits a batch of large frames under the serve
   assert.ok(read.every((m) => m.frame === `${m.seq} ${m.seq - 1} ${big}`));
 });
 
+test("MysqlStore.appendMessages() of 75 messages in 7 conversations (padded statements) numbers each 1..n", async () => {
+  await using store = await open();
+  const a = await store.createUser("a", "h");
+  const peers: number[] = [];
+  for (let i = 0; i < 7; i++) peers.push(await store.createUser(`p${i}`, "h"));
+  // Past one INSERT of messages (64), and 7 conversations and 14 read seqs: statements padded with repeats.
+  const batch = Array.from({ length: 75 }, (_, i) => {
+    const peer = peers[i % 7];
+    return message(directConv(a, peer), i % 3 === 0 ? peer : a);
+  });
+  const stored = await store.appendMessages(batch);
+  const expected = new Map<string, number>();
+  for (const [i, m] of stored.entries()) {
+    assert.equal(m.conv, batch[i].conv);
+    const seq = (expected.get(m.conv) ?? 0) + 1;
+    expected.set(m.conv, seq);
+    assert.equal(m.seq, seq, `${m.conv}: message ${i}`);
+  }
+  for (const peer of peers) {
+    const conv = directConv(a, peer);
+    assert.equal(await store.lastSeq(conv), expected.get(conv));
+    const read = await store.messagesAfter(conv, 0, 100);
+    assert.deepEqual(read.map((m) => m.seq), Array.from({ length: expected.get(conv)! }, (_, i) => i + 1));
+    const lastOf = (sender: number) =>
+      Math.max(...stored.filter((m) => m.conv === conv && m.senderId === sender).map((m) => m.seq));
+    const [ofPeer] = await store.listConversations(peer);
+    assert.deepEqual([ofPeer.conv, ofPeer.readseq, ofPeer.peerread], [conv, lastOf(peer), lastOf(a)]);
+  }
+});
+
 test("MysqlStore: two nodes appending to one conversation at once get seqs 1..n, each once", async () => {
   const { store: first, url } = await openAt({ pool: { max: 4 } });
   await using _first = first;

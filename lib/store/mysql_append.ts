@@ -8,8 +8,11 @@
  * for the commit and continues after the last seq. A rollback undoes the raise with the rows: no gap.
  *
  * One transaction per batch, whatever its size: one upsert and one read of the conversations' rows, multi-row
- * INSERTs of the messages, and one upsert of the senders' read seqs (each a statement per 256 rows at most):
- * round trips, not rows, are what a batch costs.
+ * INSERTs of the messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows (64
+ * messages): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
+ * each round trip saved is throughput). The idempotent statements are filled up to a power of two with
+ * repeated rows ({@linkcode paddedChunks}), the message INSERT takes its exact row count: either way a
+ * connection prepares a bounded number of distinct statements.
  *
  * @module
  */
@@ -23,6 +26,7 @@ import {
   MAX_ID_BATCH,
   type MysqlConnections,
   type MysqlSession,
+  paddedChunks,
   type Param,
   placeholders,
 } from "./mysql_connections.ts";
@@ -33,8 +37,11 @@ import type { AppendedMessage, NewMessage } from "./store.ts";
 const MAX_CMID_BATCH = 64;
 /** Rows of a few small columns (conversations, read seqs) written by one statement. */
 const MAX_SMALL_ROWS = MAX_ID_BATCH;
-/** Message rows inserted by one statement at most; fewer when their frames are large (see messageChunks). */
-const MAX_MESSAGE_ROWS = 256;
+/**
+ * Message rows inserted by one statement at most; fewer when their frames are large (see messageChunks).
+ * Every count up to it is a statement of its own, prepared once per connection.
+ */
+const MAX_MESSAGE_ROWS = 64;
 /**
  * Frame bytes one INSERT carries at most: well under the server's packet limit (`max_allowed_packet`, 16 MiB
  * by default on MariaDB, 64 MiB on MySQL 8), so a batch of large frames is split rather than refused.
@@ -162,9 +169,9 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
 }
 
 /**
- * `rows` cut for multi-row INSERTs: power-of-two counts of at most {@linkcode MAX_MESSAGE_ROWS} (so each
- * connection prepares few distinct statements), halved while their `frames` could exceed
- * {@linkcode MAX_INSERT_BYTES} (a single larger frame goes alone).
+ * `rows` cut for multi-row INSERTs: {@linkcode MAX_MESSAGE_ROWS} at a time and the rest in one (so a batch
+ * of up to that many is a single statement, and a connection prepares at most that many distinct ones),
+ * halved while their `frames` could exceed {@linkcode MAX_INSERT_BYTES} (a single larger frame goes alone).
  */
 function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
   // Prefix sums of an upper bound of each frame's UTF-8 size (3 bytes per UTF-16 unit).
@@ -173,8 +180,7 @@ function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
   const out: Param[][][] = [];
   let start = 0;
   while (start < rows.length) {
-    let size = MAX_MESSAGE_ROWS;
-    while (size > rows.length - start) size >>= 1;
+    let size = Math.min(MAX_MESSAGE_ROWS, rows.length - start);
     while (size > 1 && upTo[start + size] - upTo[start] > MAX_INSERT_BYTES) size >>= 1;
     out.push(rows.slice(start, start + size));
     start += size;
@@ -212,21 +218,23 @@ async function takeSeqs(
   counts: Map<string, { conv: Conversation; count: number }>,
 ): Promise<Map<string, number>> {
   const names = [...counts.keys()].sort();
-  for (const chunk of chunks(names, MAX_SMALL_ROWS)) {
+  for (const chunk of paddedChunks(names, MAX_SMALL_ROWS)) {
     await db.write(
       "INSERT INTO conversations (conv, lastseq, usera, userb, groupid) VALUES " +
         chunk.map(() => "(?, ?, ?, ?, ?)").join(", ") +
         " ON DUPLICATE KEY UPDATE lastseq = lastseq + VALUES(lastseq)",
-      chunk.flatMap((name) => {
+      chunk.flatMap((name, i) => {
         const { conv, count } = counts.get(name)!;
+        // A padding row repeats the one before it and raises nothing.
+        const raise = i > 0 && chunk[i - 1] === name ? 0 : count;
         return conv.kind === "direct"
-          ? [name, count, conv.low, conv.high, null]
-          : [name, count, null, null, conv.groupId];
+          ? [name, raise, conv.low, conv.high, null]
+          : [name, raise, null, null, conv.groupId];
       }),
     );
   }
   const next = new Map<string, number>();
-  for (const chunk of chunks(names, MAX_SMALL_ROWS)) {
+  for (const chunk of paddedChunks(names, MAX_SMALL_ROWS)) {
     // A plain read: InnoDB shows a transaction its own changes, and the upsert above applied them to the newest
     // committed row, which no one else can change before this transaction ends. (FOR UPDATE would add nothing
     // but risk: on a small table the optimizer scans it whole and a locking read then locks every row.)
@@ -245,7 +253,8 @@ async function takeSeqs(
 /** Moves each (user, conv)'s read seq up to the given seq, in key order (see {@linkcode takeSeqs}). */
 async function raiseReadSeqs(db: MysqlSession, reads: Param[][]): Promise<void> {
   reads.sort((a, b) => Number(a[0]) - Number(b[0]) || (String(a[1]) < String(b[1]) ? -1 : 1));
-  for (const chunk of chunks(reads, MAX_SMALL_ROWS)) {
+  // A padding row repeats the one before it: GREATEST makes it change nothing.
+  for (const chunk of paddedChunks(reads, MAX_SMALL_ROWS)) {
     await db.write(
       "INSERT INTO read_seqs (userid, conv, readseq) VALUES " + chunk.map(() => "(?, ?, ?)").join(", ") +
         " ON DUPLICATE KEY UPDATE readseq = GREATEST(readseq, VALUES(readseq))",

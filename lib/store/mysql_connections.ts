@@ -78,6 +78,29 @@ export function chunks<T>(items: readonly T[], max: number): T[][] {
 }
 
 /**
+ * `items` cut into chunks of `max` (a power of two), the last one filled up to a power of two with copies of
+ * its last item: one statement for a list of up to `max` items, and still few distinct prepared statements.
+ * Only for statements that a repeated item does not change (an `IN` list, an idempotent upsert).
+ *
+ * @example
+ * ```ts
+ * const batches = paddedChunks([1, 2, 3, 4, 5], 4); // [[1, 2, 3, 4], [5]]
+ * const one = paddedChunks([1, 2, 3], 4); // [[1, 2, 3, 3]]
+ * ```
+ */
+export function paddedChunks<T>(items: readonly T[], max: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += max) {
+    const chunk = items.slice(start, start + max);
+    let size = 1;
+    while (size < chunk.length) size <<= 1;
+    while (chunk.length < size) chunk.push(chunk[chunk.length - 1]);
+    out.push(chunk);
+  }
+  return out;
+}
+
+/**
  * `(?, ?, ?)` for `n` values.
  *
  * @example
