@@ -149,6 +149,43 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "SoakDevice reports LOGIN_ACK's offlinemsg before the live frames read with it in one chunk (none late)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const { ledger, device } = setUp("phone");
+    const offline = ledger.newMessage(2, 0);
+    const live = ledger.newMessage(2, 0);
+    ledger.acknowledged(offline.key, [1], { conv: "u:1:2", seq: 1, mid: "m1", dup: false });
+    ledger.acknowledged(live.key, [1], { conv: "u:1:2", seq: 2, mid: "m2", dup: false });
+    const answers = contractAnswers([]);
+    await using server = new FakeChatServer((frame, connection) => {
+      if (frame.msgid !== 1) return answers(frame, connection);
+      // What the server writes: LOGIN_ACK with what the device missed, then at once a live frame. Both go
+      // out in one write, so the client reads them in one chunk.
+      const ack = {
+        ...answers(frame, connection)[0],
+        offlinemsg: [chat(2, 1, offline.text)],
+        cid: frame.cid,
+      };
+      void connection.write(ack, chat(2, 2, live.text));
+      return [];
+    });
+    await device.login(server.endpoint);
+    await eventually(() => ledger.outstanding() === 0, { what: "both frames", timeoutMs: 5000 });
+    await device.logout();
+    const tally = ledger.tally();
+    assert.deepEqual([tally.deliveredOffline, tally.deliveredLive, tally.late, tally.lateSamples], [
+      1,
+      1,
+      0,
+      [],
+    ]);
+  },
+});
+
+Deno.test({
   name: "SoakDevice asks SYNC after a dropped connection and reports only the seqs it had not seen",
   sanitizeOps: true,
   sanitizeResources: true,

@@ -16,7 +16,8 @@ export type Answer = (frame: Frame, connection: FakeConnection) => Frame[];
 
 /** One client connection as the fake server sees it. */
 export interface FakeConnection {
-  write(frame: Frame): Promise<void>;
+  /** Writes the frames in one socket write (so the client reads them in one chunk). */
+  write(...frames: Frame[]): Promise<void>;
   close(): void;
 }
 
@@ -62,8 +63,9 @@ export class FakeChatServer implements AsyncDisposable {
   async #serve(conn: Deno.TcpConn): Promise<void> {
     let closed = false;
     const connection: FakeConnection = {
-      write: async (frame) => {
-        if (!closed) await conn.write(encoder.encode(JSON.stringify(frame) + "\n")).catch(() => {});
+      write: async (...frames) => {
+        const text = frames.map((frame) => JSON.stringify(frame) + "\n").join("");
+        if (!closed) await conn.write(encoder.encode(text)).catch(() => {});
       },
       close: () => {
         if (closed) return;

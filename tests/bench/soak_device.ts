@@ -188,7 +188,7 @@ export class SoakDevice {
         if (token === undefined) this.#counters.passwordLogins++;
         else this.#counters.tokenLogins++;
         this.#token = typeof ack.token === "string" ? ack.token : undefined;
-        for (const frame of (ack.offlinemsg ?? []) as Record<string, unknown>[]) this.#chat(frame, "offline");
+        // Its offlinemsg was reported as it was read (#onFrame).
         break;
       }
       await this.#end((client) => client.close());
@@ -371,6 +371,14 @@ export class SoakDevice {
     }
     const waiter = typeof frame.cid === "number" ? this.#waiters.get(frame.cid) : undefined;
     if (waiter) {
+      // LOGIN_ACK's offlinemsg is reported now, not when login() resumes: the frames read after it in the same
+      // chunk (later offline pages, live frames) are reported before that, and would look as if they came
+      // first (the "late" messages a soak reported before this).
+      if (frame.msgid === MsgId.LOGIN_ACK && frame.errno === Errno.OK) {
+        for (const message of (frame.offlinemsg ?? []) as Record<string, unknown>[]) {
+          this.#chat(message, "offline");
+        }
+      }
       this.#waiters.delete(frame.cid as number);
       waiter.resolve(frame);
     } else if (frame.msgid === MsgId.ACK || frame.msgid === MsgId.ERROR || frame.msgid === MsgId.LOGIN_ACK) {
