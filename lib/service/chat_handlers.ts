@@ -69,10 +69,10 @@ export async function oneChat(
       }),
   });
   if (!stored.dup) {
-    await Promise.all([
-      context.delivery.toUser(request.toid, stored.frame),
-      context.delivery.toUser(user.id, stored.frame, session),
-    ]);
+    // Not awaited: the message is stored, so the ACK need not wait for Redis to take the publishes (best
+    // effort, never rejecting); the local sessions got the frame already, and the bus keeps the order.
+    void context.delivery.toUser(request.toid, stored.frame);
+    void context.delivery.toUser(user.id, stored.frame, session);
   }
   return receiptOf(stored);
 }
@@ -116,10 +116,9 @@ export async function groupChat(
       }),
   });
   if (!stored.dup) {
-    await Promise.all([
-      context.delivery.toUsers(members.filter((id) => id !== user.id), stored.frame),
-      context.delivery.toUser(user.id, stored.frame, session),
-    ]);
+    // Not awaited, as in oneChat: stored already, and live delivery is best effort.
+    void context.delivery.toUsers(members.filter((id) => id !== user.id), stored.frame);
+    void context.delivery.toUser(user.id, stored.frame, session);
   }
   return receiptOf(stored);
 }
