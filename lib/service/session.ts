@@ -52,17 +52,25 @@ export class Session {
   bucket: TokenBucket | undefined;
   /** While the login hands over offline messages, live frames wait here so order is kept. */
   #held: string[] | null = null;
-  /** Per conversation, how far this device was handed messages. */
-  readonly cursors = new DeviceCursors();
+  /** Made on first use: an idle session that was never handed a chat frame costs none (memory per connection). */
+  #cursors: DeviceCursors | undefined;
   /** Called when a conversation's cursor is stuck below a hole (set by the login: the gap filler). */
   onHole: ((session: Session, conv: string) => void) | undefined;
 
   readonly #onSend: (frame: string) => void;
 
-  /** `onSend` sees every frame written to this session (metrics). */
-  constructor(connection: SessionConnection, onSend: (frame: string) => void = () => {}) {
+  /**
+   * `onSend` sees every frame written to this session (metrics). Pass one function for all sessions, not a
+   * closure per session: each would stay with its connection for as long as it is open.
+   */
+  constructor(connection: SessionConnection, onSend: (frame: string) => void = ignoreFrame) {
     this.connection = connection;
     this.#onSend = onSend;
+  }
+
+  /** Per conversation, how far this device was handed messages. */
+  get cursors(): DeviceCursors {
+    return this.#cursors ??= new DeviceCursors();
   }
 
   /** Sends a reply frame (not a delivery: nothing to track if it cannot be written). */
@@ -159,7 +167,7 @@ export class Session {
    * once the connection flushed what this session wrote.
    */
   takeHanded(): Map<string, number> | undefined {
-    return this.cursors.takeMoved();
+    return this.#cursors?.takeMoved();
   }
 
   /** The cursors, per conversation. */
@@ -177,6 +185,8 @@ export class Session {
     if (this.cursors.take(conv, seq) && this.cursors.hole(conv)) this.onHole?.(this, conv);
   }
 }
+
+function ignoreFrame(_frame: string): void {}
 
 function isChat(frame: string): boolean {
   const msgid = frameMsgid(frame);
