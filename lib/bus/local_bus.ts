@@ -175,9 +175,12 @@ export class LocalBus implements Bus {
 
   /** Sets a user's holders (none: forgets the user), sharing the array when one device is left. */
   #setHolders(userId: number, holders: readonly DeviceHolder[]): void {
-    if (holders.length === 0) this.#hub.devices.delete(userId);
-    else if (holders.length === 1) this.#hub.devices.set(userId, holders[0].node.#holdingAlone(holders[0].device));
-    else this.#hub.devices.set(userId, holders);
+    if (holders.length === 0) {
+      this.#hub.devices.delete(userId);
+      return;
+    }
+    const [first] = holders;
+    this.#hub.devices.set(userId, holders.length === 1 ? first.node.#holdingAlone(first.device) : holders);
   }
 
   /** `[{ device, node: this }]`, shared between users while few device names are seen. */

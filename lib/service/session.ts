@@ -56,6 +56,11 @@ export class Session {
   #cursors: DeviceCursors | undefined;
   /** Called when a conversation's cursor is stuck below a hole (set by the login: the gap filler). */
   onHole: ((session: Session, conv: string) => void) | undefined;
+  /**
+   * Called when this device was handed a message, so a cursor may have moved (set by the login: the cursor
+   * saver, which then looks at this session until it has nothing more to save; an idle session is not visited).
+   */
+  onMoved: ((session: Session) => void) | undefined;
 
   readonly #onSend: (frame: string) => void;
 
@@ -110,6 +115,7 @@ export class Session {
     this.user = undefined;
     this.token = undefined;
     this.onHole = undefined;
+    this.onMoved = undefined;
     this.#held = null;
   }
 
@@ -159,7 +165,13 @@ export class Session {
       if (this.version !== 2 && !isChat(message.frame)) return;
       if (!this.#write(message.frame, undefined, { userId: user.id, frame: message.frame })) return;
     }
-    this.cursors.take(message.conv, message.seq);
+    if (this.cursors.take(message.conv, message.seq)) this.onMoved?.(this);
+  }
+
+  /** Moves the cursor of `conv` to `seq` over a hole the store has nothing for ({@linkcode DeviceCursors.skipTo}). */
+  skipTo(conv: string, seq: number): void {
+    this.cursors.skipTo(conv, seq);
+    this.onMoved?.(this);
   }
 
   /**
@@ -182,7 +194,9 @@ export class Session {
   }
 
   #take(conv: string, seq: number): void {
-    if (this.cursors.take(conv, seq) && this.cursors.hole(conv)) this.onHole?.(this, conv);
+    if (!this.cursors.take(conv, seq)) return;
+    this.onMoved?.(this);
+    if (this.cursors.hole(conv)) this.onHole?.(this, conv);
   }
 }
 
