@@ -113,3 +113,44 @@ Deno.test(
     assert.equal(connection.send(shared, "d"), false, "nothing is accepted after onClose");
   },
 );
+
+Deno.test(
+  "Connection.closed resolves after onClose whether it was asked for before or after the close",
+  sanitized,
+  async () => {
+    const before = open();
+    const waiting = before.connection.closed;
+    let settled = false;
+    waiting.then(() => settled = true);
+    await tick();
+    assert.equal(settled, false, "still open");
+    before.connection.close();
+    await waiting;
+    assert.deepEqual(before.unsent, [[]], "onClose ran first");
+    const after = open();
+    after.connection.close();
+    await after.connection.closed;
+    assert.deepEqual(after.unsent, [[]]);
+  },
+);
+
+Deno.test(
+  "Connection queues again after its queue was written, and reports the peer as host:port",
+  sanitized,
+  async () => {
+    const { fake, connection, unsent } = open();
+    assert.equal(connection.remote, "127.0.0.1:1");
+    connection.send("a\n", "a");
+    fake.writes[0].done.resolve(fake.writes[0].bytes.length);
+    assert.equal(await connection.flushed(), true);
+    connection.send("b\n", "b");
+    connection.send("c\n", "c");
+    const flushed = connection.flushed();
+    assert.equal(decoder.decode(fake.writes[1].bytes), "b\n");
+    connection.close();
+    fake.writes[1].done.reject(new Deno.errors.BadResource("closed"));
+    assert.equal(await flushed, false);
+    await connection.closed;
+    assert.deepEqual(unsent, [["b", "c"]]);
+  },
+);

@@ -187,3 +187,58 @@ Deno.test("the cursors a login starts a session at are saved with the next batch
   saver.stop();
   assert.deepEqual(store.saves, [[{ userId: 7, device: "phone", conv: "u:1:7", seq: 6 }]]);
 });
+
+Deno.test(
+  "CursorSaver lets go of a session with nothing to save, and watches it again once it is handed a message",
+  sanitized,
+  async () => {
+    const store = new RecordingCursorStore();
+    const saver = new CursorSaver(store, new RecordingLogger());
+    const session = loggedIn();
+    session.onMoved = saver.watch;
+    let looks = 0;
+    const takeHanded = session.takeHanded.bind(session);
+    session.takeHanded = () => {
+      looks++;
+      return takeHanded();
+    };
+    saver.watch(session);
+    session.deliver(chat(1));
+    await saver.flush();
+    assert.equal(looks, 1);
+    await saver.flush();
+    assert.equal(looks, 2, "looked at once more: nothing moved, so it is let go");
+    await saver.flush();
+    assert.equal(looks, 2, "an idle session is not visited");
+    session.deliver(chat(2));
+    await saver.flush();
+    assert.equal(looks, 3);
+    assert.deepEqual(store.saves, [
+      [{ userId: 7, device: "phone", conv: "u:1:7", seq: 1 }],
+      [{ userId: 7, device: "phone", conv: "u:1:7", seq: 2 }],
+    ]);
+    saver.stop();
+  },
+);
+
+Deno.test(
+  "a hole skipped over (Session.skipTo) makes the saver watch the session again",
+  sanitized,
+  async () => {
+    const store = new RecordingCursorStore();
+    const saver = new CursorSaver(store, new RecordingLogger());
+    const session = loggedIn();
+    session.onMoved = saver.watch;
+    session.deliver(chat(1));
+    session.deliver(chat(3));
+    await saver.flush();
+    await saver.flush();
+    session.skipTo("u:1:7", 3);
+    await saver.flush();
+    saver.stop();
+    assert.deepEqual(store.saves, [
+      [{ userId: 7, device: "phone", conv: "u:1:7", seq: 1 }],
+      [{ userId: 7, device: "phone", conv: "u:1:7", seq: 3 }],
+    ]);
+  },
+);

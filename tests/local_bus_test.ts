@@ -74,3 +74,42 @@ Deno.test("LocalBus logs a handler that throws, and the publisher's call resolve
   await a.publish({ userId: 1, frame: "{}" });
   assert.deepEqual(errors, ["bus handler failed"]);
 });
+
+Deno.test("LocalHub: users with one device on the same node share one array; more devices get their own", async () => {
+  const hub = new LocalHub();
+  await using a = new LocalBus("a", { hub });
+  await using b = new LocalBus("b", { hub });
+  await a.claimDevice(1, "default", 5);
+  await a.claimDevice(2, "default", 5);
+  await a.subscribe(1);
+  await a.subscribe(2);
+  assert.equal(hub.devices.get(1), hub.devices.get(2), "holders shared");
+  assert.equal(hub.subscribers.get(1), hub.subscribers.get(2), "subscribers shared");
+  await b.claimDevice(1, "phone", 5);
+  await b.subscribe(1);
+  assert.deepEqual(hub.devices.get(1)?.map((holder) => holder.device), ["default", "phone"]);
+  assert.deepEqual(
+    hub.devices.get(2)?.map((holder) => holder.device),
+    ["default"],
+    "the shared array is unchanged",
+  );
+  assert.deepEqual(await a.releaseDevice(1, "default"), { lastDevice: false });
+  await a.unsubscribe(1);
+  assert.deepEqual(await b.claimDevice(3, "phone", 5), { claimed: true, firstDevice: true });
+  assert.equal(hub.devices.get(1), hub.devices.get(3), "one device left: shared again");
+  assert.deepEqual(hub.subscribers.get(1), [b]);
+  assert.deepEqual(await a.claimDevice(1, "phone", 5), { claimed: false, reason: "taken" });
+});
+
+Deno.test("LocalHub: past the shared device names, a device still claims and releases", async () => {
+  await using bus = new LocalBus("n1");
+  for (let i = 0; i < 40; i++) {
+    assert.deepEqual(await bus.claimDevice(i, `device-${i}`, 1), { claimed: true, firstDevice: true });
+  }
+  assert.deepEqual(await bus.claimDevice(39, "other", 1), { claimed: false, reason: "full" });
+  assert.deepEqual(await bus.onlineUsers([0, 39, 40]), new Set([0, 39]));
+  for (let i = 0; i < 40; i++) {
+    assert.deepEqual(await bus.releaseDevice(i, `device-${i}`), { lastDevice: true });
+  }
+  assert.deepEqual(await bus.onlineUsers([0, 39]), new Set());
+});

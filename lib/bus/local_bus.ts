@@ -26,11 +26,25 @@ import { BusClosedError } from "./errors.ts";
  * ```
  */
 export class LocalHub {
-  /** Per user: device → the node holding it. */
-  readonly devices = new Map<number, Map<string, LocalBus>>();
+  /** Per user: the user's devices, each with the node holding it. */
+  readonly devices = new Map<number, readonly DeviceHolder[]>();
   /** Per user: the nodes subscribed to the user's frames. */
-  readonly subscribers = new Map<number, Set<LocalBus>>();
+  readonly subscribers = new Map<number, readonly LocalBus[]>();
 }
+
+/**
+ * One live device and the node holding it. A user's holders (as the nodes subscribed to a user) are kept as
+ * an array that is replaced, never changed in place, so that the array of a user with one device, the usual
+ * case, can be shared with every other such user (see `LocalBus.#alone`): an idle user then costs the hub
+ * its map entries only, no Map or Set of its own (memory per connection).
+ */
+export interface DeviceHolder {
+  readonly device: string;
+  readonly node: LocalBus;
+}
+
+/** Device names whose one-holder array a node shares (names are the clients' choice: the cache is bounded). */
+const SHARED_DEVICE_NAMES = 16;
 
 /** Options for {@linkcode LocalBus}. */
 export interface LocalBusOptions {
@@ -61,6 +75,10 @@ export class LocalBus implements Bus {
   readonly #log: Logger;
   #handler: BusHandler | undefined;
   #closed = false;
+  /** `[this]`: the subscribers of every user that only this node subscribed to. */
+  readonly #subscribedAlone: readonly LocalBus[] = [this];
+  /** Per device name, `[{ device, node: this }]`: the holders of every user whose only device is that one here. */
+  readonly #heldAlone = new Map<string, readonly DeviceHolder[]>();
 
   /** `nodeId` shows in logs. */
   constructor(nodeId: string, options: LocalBusOptions = {}) {
@@ -79,21 +97,23 @@ export class LocalBus implements Bus {
 
   claimDevice(userId: number, device: string, maxDevices: number): Promise<DeviceClaim> {
     return this.#whenOpen("claimDevice", (): DeviceClaim => {
-      const devices = this.#hub.devices.get(userId) ?? new Map<string, LocalBus>();
-      if (devices.has(device)) return { claimed: false, reason: "taken" };
-      if (devices.size >= maxDevices) return { claimed: false, reason: "full" };
-      devices.set(device, this);
-      this.#hub.devices.set(userId, devices);
-      return { claimed: true, firstDevice: devices.size === 1 };
+      const holders = this.#hub.devices.get(userId) ?? [];
+      if (holders.some((holder) => holder.device === device)) return { claimed: false, reason: "taken" };
+      if (holders.length >= maxDevices) return { claimed: false, reason: "full" };
+      this.#hub.devices.set(
+        userId,
+        holders.length === 0 ? this.#holdingAlone(device) : holders.concat({ device, node: this }),
+      );
+      return { claimed: true, firstDevice: holders.length === 0 };
     });
   }
 
   releaseDevice(userId: number, device: string): Promise<{ lastDevice: boolean }> {
-    const devices = this.#hub.devices.get(userId);
-    if (this.#closed || devices?.get(device) !== this) return Promise.resolve({ lastDevice: false });
-    devices.delete(device);
-    if (devices.size === 0) this.#hub.devices.delete(userId);
-    return Promise.resolve({ lastDevice: devices.size === 0 });
+    const holders = this.#hub.devices.get(userId) ?? [];
+    const held = holders.some((holder) => holder.device === device && holder.node === this);
+    if (this.#closed || !held) return Promise.resolve({ lastDevice: false });
+    this.#setHolders(userId, holders.filter((holder) => holder.device !== device));
+    return Promise.resolve({ lastDevice: holders.length === 1 });
   }
 
   onlineUsers(ids: number[]): Promise<Set<number>> {
@@ -102,9 +122,9 @@ export class LocalBus implements Bus {
 
   subscribe(userId: number): Promise<void> {
     return this.#whenOpen("subscribe", () => {
-      const nodes = this.#hub.subscribers.get(userId) ?? new Set<LocalBus>();
-      nodes.add(this);
-      this.#hub.subscribers.set(userId, nodes);
+      const nodes = this.#hub.subscribers.get(userId) ?? [];
+      if (nodes.includes(this)) return;
+      this.#hub.subscribers.set(userId, nodes.length === 0 ? this.#subscribedAlone : nodes.concat(this));
     });
   }
 
@@ -131,9 +151,10 @@ export class LocalBus implements Bus {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    for (const [userId, devices] of this.#hub.devices) {
-      for (const [device, node] of devices) if (node === this) devices.delete(device);
-      if (devices.size === 0) this.#hub.devices.delete(userId);
+    for (const [userId, holders] of [...this.#hub.devices]) {
+      if (holders.some((holder) => holder.node === this)) {
+        this.#setHolders(userId, holders.filter((holder) => holder.node !== this));
+      }
     }
     for (const userId of [...this.#hub.subscribers.keys()]) this.#unsubscribe(userId);
     return Promise.resolve();
@@ -145,9 +166,30 @@ export class LocalBus implements Bus {
   }
 
   #unsubscribe(userId: number): void {
-    const nodes = this.#hub.subscribers.get(userId);
-    if (!nodes?.delete(this)) return;
-    if (nodes.size === 0) this.#hub.subscribers.delete(userId);
+    const nodes = this.#hub.subscribers.get(userId) ?? [];
+    if (!nodes.includes(this)) return;
+    const rest = nodes.filter((node) => node !== this);
+    if (rest.length === 0) this.#hub.subscribers.delete(userId);
+    else this.#hub.subscribers.set(userId, rest.length === 1 ? rest[0].#subscribedAlone : rest);
+  }
+
+  /** Sets a user's holders (none: forgets the user), sharing the array when one device is left. */
+  #setHolders(userId: number, holders: readonly DeviceHolder[]): void {
+    if (holders.length === 0) {
+      this.#hub.devices.delete(userId);
+      return;
+    }
+    const [first] = holders;
+    this.#hub.devices.set(userId, holders.length === 1 ? first.node.#holdingAlone(first.device) : holders);
+  }
+
+  /** `[{ device, node: this }]`, shared between users while few device names are seen. */
+  #holdingAlone(device: string): readonly DeviceHolder[] {
+    const shared = this.#heldAlone.get(device);
+    if (shared) return shared;
+    const holders = [{ device, node: this }];
+    if (this.#heldAlone.size < SHARED_DEVICE_NAMES) this.#heldAlone.set(device, holders);
+    return holders;
   }
 
   #receive(message: BusMessage): void {

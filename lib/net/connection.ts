@@ -47,6 +47,15 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 let nextConnectionId = 1;
 
+/** One {@linkcode Connection.flushed} call waiting for the writes to reach `target` items. */
+interface FlushWaiter {
+  target: number;
+  resolve: (flushed: boolean) => void;
+}
+
+/** The empty queue every idle connection shares; never pushed to (see {@linkcode Connection.send}). */
+const NOTHING_QUEUED: never[] = [];
+
 /** The buffer for the next read: larger after a read that filled `buffer`, minimal after a small one. */
 function nextReadBuffer(buffer: Uint8Array<ArrayBuffer>, bytesRead: number): Uint8Array<ArrayBuffer> {
   if (bytesRead === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
@@ -78,7 +87,6 @@ function queuedSize(item: Outbound): number {
 export class Connection<T = unknown> {
   /** Process-unique id, for logs. */
   readonly id = nextConnectionId++;
-  readonly remote: string;
   /** Whatever the layer above wants to keep with this connection. */
   context: unknown = undefined;
   /** When bytes last arrived (performance.now()), for idle timeouts. */
@@ -88,31 +96,42 @@ export class Connection<T = unknown> {
   readonly #handler: ConnectionHandler<T>;
   readonly #decoder: FrameDecoder;
   readonly #maxOutboundBytes: number;
-  #queue: Outbound[] = [];
-  #queueTags: (T | undefined)[] = [];
+  // The queue, its tags and the flush waiters start as shared empty arrays, replaced by arrays of their own
+  // when something is queued: most connections sit idle, and three empty arrays each cost ~100 B.
+  #queue: Outbound[] = NOTHING_QUEUED;
+  #queueTags: (T | undefined)[] = NOTHING_QUEUED;
   #queuedBytes = 0;
   #writing = false;
   #closed = false;
   /** Set once onClose ran: nothing is accepted any more. */
   #finished = false;
+  /** Set once onClose has returned: {@linkcode Connection.closed} is resolved from then on. */
+  #closeReported = false;
   #closeWhenDrained = false;
   /** Items accepted by send() and items written, for flushed(). */
   #sent = 0;
   #written = 0;
-  #flushWaiters: { target: number; resolve: (flushed: boolean) => void }[] = [];
-  readonly #done = Promise.withResolvers<void>();
+  #flushWaiters: FlushWaiter[] = NOTHING_QUEUED;
+  /** Made when {@linkcode Connection.closed} is first asked for (rarely before shutdown). */
+  #done: PromiseWithResolvers<void> | undefined;
 
   constructor(conn: ConnectionSocket, handler: ConnectionHandler<T>, options: ConnectionOptions = {}) {
     this.#conn = conn;
     this.#handler = handler;
     this.#decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.#maxOutboundBytes = options.maxOutboundBytes ?? 4 * 1024 * 1024;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.remote = `${addr.hostname}:${addr.port}`;
+  }
+
+  /** `host:port` of the peer, for logs (made when asked: the socket keeps the address anyway). */
+  get remote(): string {
+    const addr = this.#conn.remoteAddr as Deno.NetAddr;
+    return `${addr.hostname}:${addr.port}`;
   }
 
   /** Resolves once the connection is closed and `onClose` has run. */
   get closed(): Promise<void> {
+    this.#done ??= Promise.withResolvers<void>();
+    if (this.#closeReported) this.#done.resolve();
     return this.#done.promise;
   }
 
@@ -138,8 +157,13 @@ export class Connection<T = unknown> {
    */
   send(data: Outbound, tag?: T): boolean {
     if (this.#finished) return false;
-    this.#queue.push(data);
-    this.#queueTags.push(tag);
+    if (this.#queue === NOTHING_QUEUED) {
+      this.#queue = [data];
+      this.#queueTags = [tag];
+    } else {
+      this.#queue.push(data);
+      this.#queueTags.push(tag);
+    }
     this.#queuedBytes += queuedSize(data);
     this.#sent++;
     if (this.#closed) {
@@ -158,7 +182,9 @@ export class Connection<T = unknown> {
     if (this.#written >= this.#sent) return Promise.resolve(true);
     if (this.#closed) return Promise.resolve(false);
     const { promise, resolve } = Promise.withResolvers<boolean>();
-    this.#flushWaiters.push({ target: this.#sent, resolve });
+    const waiter = { target: this.#sent, resolve };
+    if (this.#flushWaiters === NOTHING_QUEUED) this.#flushWaiters = [waiter];
+    else this.#flushWaiters.push(waiter);
     return promise;
   }
 
@@ -178,14 +204,17 @@ export class Connection<T = unknown> {
   #finish(): void {
     this.#finished = true;
     const unsent = this.#queueTags.filter((tag): tag is T => tag !== undefined);
-    this.#queue = [];
-    this.#queueTags = [];
+    this.#queue = NOTHING_QUEUED;
+    this.#queueTags = NOTHING_QUEUED;
     this.#queuedBytes = 0;
-    for (const waiter of this.#flushWaiters.splice(0)) waiter.resolve(false);
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = NOTHING_QUEUED;
+    for (const waiter of waiters) waiter.resolve(false);
     try {
       this.#handler.onClose(this, unsent);
     } finally {
-      this.#done.resolve();
+      this.#closeReported = true;
+      this.#done?.resolve();
     }
   }
 
@@ -194,8 +223,8 @@ export class Connection<T = unknown> {
     while (this.#queue.length > 0 && !this.#closed) {
       const items = this.#queue;
       const tags = this.#queueTags;
-      this.#queue = [];
-      this.#queueTags = [];
+      this.#queue = NOTHING_QUEUED;
+      this.#queueTags = NOTHING_QUEUED;
       const scratch = borrowScratch();
       const bytes = encodeForWrite(items, scratch);
       let written = 0;
@@ -263,11 +292,12 @@ export class Connection<T = unknown> {
 
   #notifyFlushed(): void {
     if (this.#flushWaiters.length === 0) return;
-    this.#flushWaiters = this.#flushWaiters.filter((waiter) => {
+    const waiting = this.#flushWaiters.filter((waiter) => {
       if (waiter.target > this.#written) return true;
       waiter.resolve(true);
       return false;
     });
+    this.#flushWaiters = waiting.length === 0 ? NOTHING_QUEUED : waiting;
   }
 
   /** Stops reading and closes once what is queued has been written (used after a final error frame). */

@@ -207,6 +207,7 @@ async function completeLogin(
   for (const [conv, { cursor, lastSeq }] of cursors) session.cursors.start(conv, lastSeq, cursor);
   for (const [conv, seq] of handover.cursors) session.cursors.start(conv, seq);
   session.onHole = context.gaps.report;
+  session.onMoved = context.cursors.watch;
   session.release();
   context.cursors.watch(session);
   context.log.info("login", {

@@ -94,6 +94,8 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   readonly #rateLimit: number;
   readonly #maxConnections: number;
   readonly #idleTimeoutMs: number;
+  /** Every session's `onSend`: one function for all (a closure per session would stay with each connection). */
+  readonly #countFrameOut = (frame: string): void => this.#counters.framesOut.inc(msgName(frameMsgid(frame)));
 
   constructor(options: ChatServiceOptions) {
     this.#rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
@@ -170,10 +172,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   }
 
   onOpen(connection: SessionConnection): void {
-    const session = sessionOf(
-      connection,
-      (frame) => this.#counters.framesOut.inc(msgName(frameMsgid(frame))),
-    );
+    const session = sessionOf(connection, this.#countFrameOut);
     session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
     this.#open.add(session);
     this.context.log.debug("connect", { conn: connection.id, remote: connection.remote });

@@ -42,7 +42,7 @@ export class CursorSaver {
   readonly #store: Pick<Store, "saveCursors">;
   readonly #log: Logger;
   readonly #intervalMs: number;
-  /** Sessions that delivered live frames and may have cursors to save. */
+  /** Sessions that were handed frames since they were last looked at: they may have cursors to save. */
   readonly #sessions = new Set<Session>();
   /** Cursors waiting for the next save, one per (user, device, conv): the highest seq. */
   #pending = new Map<string, CursorUpdate>();
@@ -56,11 +56,15 @@ export class CursorSaver {
     this.#intervalMs = intervalMs;
   }
 
-  /** Watches a logged-in session: what it hands out live is saved with the next batch. */
-  watch(session: Session): void {
+  /**
+   * Watches a logged-in session (at login, and again whenever it was handed a message: `Session.onMoved`):
+   * what it hands out live is saved with the next batch. A session with nothing moved is let go until it
+   * moves again, so idle sessions cost the saver nothing.
+   */
+  readonly watch = (session: Session): void => {
     this.#sessions.add(session);
     this.#schedule();
-  }
+  };
 
   /** Queues cursors that were already flushed to their device (the login's offline hand-over). */
   add(updates: Iterable<CursorUpdate>): void {
@@ -128,7 +132,10 @@ export class CursorSaver {
     for (const session of this.#sessions) {
       const user = session.user;
       const handed = session.takeHanded();
-      if (!user || !handed) continue;
+      if (!user || !handed) {
+        this.#sessions.delete(session);
+        continue;
+      }
       const device = session.device;
       waits.push(
         session.connection.flushed().then((flushed) => {

@@ -98,7 +98,7 @@ export class GapFiller {
       for (const message of messages) session.fill(message);
       this.counters.filled += messages.length;
       // Read to the end: whatever is still missing up to `upTo` is gone (retention) or was never stored.
-      if (messages.length < FILL_LIMIT) session.cursors.skipTo(conv, hole.upTo);
+      if (messages.length < FILL_LIMIT) session.skipTo(conv, hole.upTo);
       if (session.cursors.hole(conv)) this.report(session, conv);
     } catch (error) {
       this.counters.failures++;

@@ -52,17 +52,30 @@ export class Session {
   bucket: TokenBucket | undefined;
   /** While the login hands over offline messages, live frames wait here so order is kept. */
   #held: string[] | null = null;
-  /** Per conversation, how far this device was handed messages. */
-  readonly cursors = new DeviceCursors();
+  /** Made on first use: an idle session that was never handed a chat frame costs none (memory per connection). */
+  #cursors: DeviceCursors | undefined;
   /** Called when a conversation's cursor is stuck below a hole (set by the login: the gap filler). */
   onHole: ((session: Session, conv: string) => void) | undefined;
+  /**
+   * Called when this device was handed a message, so a cursor may have moved (set by the login: the cursor
+   * saver, which then looks at this session until it has nothing more to save; an idle session is not visited).
+   */
+  onMoved: ((session: Session) => void) | undefined;
 
   readonly #onSend: (frame: string) => void;
 
-  /** `onSend` sees every frame written to this session (metrics). */
-  constructor(connection: SessionConnection, onSend: (frame: string) => void = () => {}) {
+  /**
+   * `onSend` sees every frame written to this session (metrics). Pass one function for all sessions, not a
+   * closure per session: each would stay with its connection for as long as it is open.
+   */
+  constructor(connection: SessionConnection, onSend: (frame: string) => void = ignoreFrame) {
     this.connection = connection;
     this.#onSend = onSend;
+  }
+
+  /** Per conversation, how far this device was handed messages. */
+  get cursors(): DeviceCursors {
+    return this.#cursors ??= new DeviceCursors();
   }
 
   /** Sends a reply frame (not a delivery: nothing to track if it cannot be written). */
@@ -102,6 +115,7 @@ export class Session {
     this.user = undefined;
     this.token = undefined;
     this.onHole = undefined;
+    this.onMoved = undefined;
     this.#held = null;
   }
 
@@ -151,7 +165,13 @@ export class Session {
       if (this.version !== 2 && !isChat(message.frame)) return;
       if (!this.#write(message.frame, undefined, { userId: user.id, frame: message.frame })) return;
     }
-    this.cursors.take(message.conv, message.seq);
+    if (this.cursors.take(message.conv, message.seq)) this.onMoved?.(this);
+  }
+
+  /** Moves the cursor of `conv` to `seq` over a hole the store has nothing for ({@linkcode DeviceCursors.skipTo}). */
+  skipTo(conv: string, seq: number): void {
+    this.cursors.skipTo(conv, seq);
+    this.onMoved?.(this);
   }
 
   /**
@@ -159,7 +179,7 @@ export class Session {
    * once the connection flushed what this session wrote.
    */
   takeHanded(): Map<string, number> | undefined {
-    return this.cursors.takeMoved();
+    return this.#cursors?.takeMoved();
   }
 
   /** The cursors, per conversation. */
@@ -174,9 +194,13 @@ export class Session {
   }
 
   #take(conv: string, seq: number): void {
-    if (this.cursors.take(conv, seq) && this.cursors.hole(conv)) this.onHole?.(this, conv);
+    if (!this.cursors.take(conv, seq)) return;
+    this.onMoved?.(this);
+    if (this.cursors.hole(conv)) this.onHole?.(this, conv);
   }
 }
+
+function ignoreFrame(_frame: string): void {}
 
 function isChat(frame: string): boolean {
   const msgid = frameMsgid(frame);
