@@ -7,4 +7,4 @@
  * console.log(`chat server ${VERSION}`);
  * ```
  */
-export const VERSION = "2.1.0";
+export const VERSION = "3.0.0";
