@@ -47,34 +47,21 @@ export async function oneChat(
     throw new RequestError(Errno.NO_SUCH_USER, `no such user: ${request.toid}`);
   }
   const conv = directConv(user.id, request.toid);
-  const mid = context.nextMessageId();
-  const ts = Date.now();
-  const stored = await context.messages.append({
+  return await storeAndDeliver(context, session, {
     conv,
     senderId: user.id,
     cmid,
-    mid,
-    ts,
-    frame: (seq) =>
-      oneChatFrame({
-        conv,
-        seq,
-        id: user.id,
-        name: user.name,
-        toid: request.toid,
-        msg: request.msg,
-        time,
-        mid,
-        ts,
-      }),
-  });
-  if (!stored.dup) {
-    // Not awaited: the message is stored, so the ACK need not wait for Redis to take the publishes (best
-    // effort, never rejecting); the local sessions got the frame already, and the bus keeps the order.
-    void context.delivery.toUser(request.toid, stored.frame);
-    void context.delivery.toUser(user.id, stored.frame, session);
-  }
-  return receiptOf(stored);
+    recipients: [request.toid],
+  }, (stamp) =>
+    oneChatFrame({
+      conv,
+      ...stamp,
+      id: user.id,
+      name: user.name,
+      toid: request.toid,
+      msg: request.msg,
+      time,
+    }));
 }
 
 export async function groupChat(
@@ -93,32 +80,58 @@ export async function groupChat(
     throw new RequestError(Errno.NOT_A_MEMBER, `not a member of group ${request.groupid}`);
   }
   const conv = groupConv(request.groupid);
-  const mid = context.nextMessageId();
-  const ts = Date.now();
   const time = request.time ?? localTime();
-  const stored = await context.messages.append({
-    conv,
-    senderId: user.id,
-    cmid,
-    mid,
-    ts,
-    frame: (seq) =>
+  const recipients = members.filter((id) => id !== user.id);
+  return await storeAndDeliver(
+    context,
+    session,
+    { conv, senderId: user.id, cmid, recipients },
+    (stamp) =>
       groupChatFrame({
         conv,
-        seq,
+        ...stamp,
         id: user.id,
         name: user.name,
         groupid: request.groupid,
         msg: request.msg,
         time,
-        mid,
-        ts,
       }),
+  );
+}
+
+/** What the server stamps on a stored chat message: its seq, message id and receive time. */
+interface Stamp {
+  seq: number;
+  mid: string;
+  ts: number;
+}
+
+/**
+ * Stores a chat message of the session's user in `conv` (its ACK waits for the commit), then, unless it
+ * repeats a `cmid`, hands it to every device of `recipients` and to the sender's other devices.
+ */
+async function storeAndDeliver(
+  context: ServiceContext,
+  session: Session,
+  message: { conv: string; senderId: number; cmid: string | undefined; recipients: number[] },
+  frame: (stamp: Stamp) => string,
+): Promise<ChatReceipt> {
+  const { senderId } = message;
+  const mid = context.nextMessageId();
+  const ts = Date.now();
+  const stored = await context.messages.append({
+    conv: message.conv,
+    senderId,
+    cmid: message.cmid,
+    mid,
+    ts,
+    frame: (seq) => frame({ seq, mid, ts }),
   });
   if (!stored.dup) {
-    // Not awaited, as in oneChat: stored already, and live delivery is best effort.
-    void context.delivery.toUsers(members.filter((id) => id !== user.id), stored.frame);
-    void context.delivery.toUser(user.id, stored.frame, session);
+    // Not awaited: the message is stored, so the ACK need not wait for Redis to take the publishes (best
+    // effort, never rejecting); the local sessions got the frame already, and the bus keeps the order.
+    void context.delivery.toUsers(message.recipients, stored.frame);
+    void context.delivery.toUser(senderId, stored.frame, session);
   }
   return receiptOf(stored);
 }

@@ -69,7 +69,8 @@ export class Delivery {
    * once published; never rejects.
    */
   async toUsers(userIds: readonly number[], frame: string): Promise<void> {
-    const encoded = encoder.encode(line(frame));
+    // One user (a one-to-one chat): a session encodes the frame itself only if the user has one here.
+    const encoded = userIds.length > 1 ? encoder.encode(line(frame)) : undefined;
     for (let i = 0; i < userIds.length; i++) this.#deliverLocally(userIds[i], frame, undefined, encoded);
     await Promise.all(userIds.map((userId) => this.#publish(userId, frame)));
   }
