@@ -150,6 +150,21 @@ test("MysqlStore.migrate() creates every table in utf8mb4 InnoDB once, names com
   });
 });
 
+test("MysqlStore: 50 new users log in at once: each device and token is stored, none lost to a deadlock", async () => {
+  await using store = await open({ pool: { max: 16 } });
+  const users = await Promise.all(Array.from({ length: 50 }, (_, i) => store.createUser(`u${i}`, "h")));
+  const expiresAt = Date.now() + 60_000;
+  // What a login writes: the device, then its token (a DELETE and an INSERT on rows that do not exist yet,
+  // whose gap locks make neighbouring new users' transactions deadlock under REPEATABLE READ).
+  await Promise.all(users.map(async (id) => {
+    assert.equal(await store.registerDevice(id, "default"), true);
+    await store.setDeviceToken(id, "default", { tokenHash: `hash${id}`, expiresAt }, 20);
+  }));
+  for (const id of users) {
+    assert.deepEqual(await store.findDeviceToken(id, "default"), { tokenHash: `hash${id}`, expiresAt });
+  }
+});
+
 test("MysqlStore.appendMessages() round-trips a 100 KB frame of emoji", async () => {
   await using store = await open();
   const a = await store.createUser("a", "h");

@@ -33,6 +33,12 @@ const MAX_CONV_BATCH = 64;
  * const cursors = await devices.deviceCursors(1, "phone");
  * ```
  */
+/**
+ * Attempts after a deadlock or lock-wait timeout, in which InnoDB rolls a transaction back; each transaction
+ * here can simply run again.
+ */
+const LOCK_RETRIES = 3;
+
 export class MysqlDevices implements DeviceMethods {
   readonly #connections: MysqlConnections;
 
@@ -65,7 +71,7 @@ export class MysqlDevices implements DeviceMethods {
         [name, user, name, user, name],
       );
       return true;
-    });
+    }, { retries: LOCK_RETRIES });
   }
 
   /**
@@ -155,7 +161,7 @@ export class MysqlDevices implements DeviceMethods {
           chunk.flat(),
         );
       }
-    }, { retries: 3 });
+    }, { retries: LOCK_RETRIES });
   }
 
   /** Stores the device's token hash, replacing its previous one; keeps the user's newest `maxTokens`. */
@@ -168,14 +174,21 @@ export class MysqlDevices implements DeviceMethods {
       throw new RangeError(`maxTokens must be a positive integer, got ${String(maxTokens)}`);
     }
     await this.#connections.transaction(async (db) => {
-      // Delete and insert: the new row takes a new id, which is what orders a user's tokens by issue.
-      await db.write("DELETE FROM device_tokens WHERE userid = ? AND device = ?", [user, name]);
+      // Delete and insert: the new row takes a new id, which is what orders a user's tokens by issue. The old
+      // row is found by a plain read and deleted by its id: a DELETE by (userid, device) of a row that does
+      // not exist yet (a first login) would gap-lock the index, and logins of neighbouring new users would
+      // deadlock on their INSERTs.
+      const [previous] = await db.read("SELECT id FROM device_tokens WHERE userid = ? AND device = ?", [
+        user,
+        name,
+      ]);
+      if (previous) await db.write("DELETE FROM device_tokens WHERE id = ?", [Number(previous.id)]);
       await db.write(
         "INSERT INTO device_tokens (userid, device, tokenhash, expires_at) VALUES (?, ?, ?, ?)",
         [user, name, hash, expiresAt],
       );
       await dropOldTokens(db, user, maxTokens);
-    });
+    }, { retries: LOCK_RETRIES });
   }
 
   /** The device's token, or `null` when it has none. */
