@@ -21,9 +21,12 @@ export interface UserSummary {
   name: string;
 }
 
+/** A member's role in a group (PROTOCOL.md "Groups"). */
+export type GroupRole = "creator" | "admin" | "normal";
+
 /** A group member with their role. */
 export interface GroupMember extends UserSummary {
-  role: "creator" | "normal";
+  role: GroupRole;
 }
 
 /** A group with its members, as LOGIN_ACK lists it. */
@@ -73,6 +76,54 @@ export interface AppendedMessage extends StoredMessage {
   /** True when (senderId, cmid) was stored before: this is the first message, nothing new was stored. */
   dup: boolean;
 }
+
+/**
+ * A message that was not stored because the other user of its one-to-one conversation blocks the sender
+ * (PROTOCOL.md msgid 24): errno 16.
+ */
+export interface BlockedMessage {
+  blocked: true;
+  conv: string;
+}
+
+/** What {@linkcode Store.appendMessages} did with one message. */
+export type AppendResult = AppendedMessage | BlockedMessage;
+
+/** A pending friend request, as the target's v2 LOGIN_ACK lists it (`requests`). */
+export interface FriendRequestRecord {
+  /** The requester. */
+  id: number;
+  name: string;
+  note: string;
+}
+
+/**
+ * What {@linkcode Store.requestFriend} did, decided in one transaction:
+ * - `sent`: a new pending request was stored (push FRIEND_REQUEST to the target);
+ * - `pending`: the user's request to the target was already pending: nothing changed;
+ * - `friends`: the two are already friends both ways: nothing changed;
+ * - `accepted`: the target had asked the user: the two are now friends both ways and that request is gone;
+ * - `blocked`: the target blocks the user (errno 16): nothing changed;
+ * - `blocking`: the user blocks the target (errno 4, unblock first): nothing changed.
+ */
+export type FriendRequestOutcome = "sent" | "pending" | "friends" | "accepted" | "blocked" | "blocking";
+
+/**
+ * Why a group change was refused (PROTOCOL.md "Groups"):
+ * - `no_group`: the group does not exist (errno 7);
+ * - `not_member`: the acting user is not a member (errno 8);
+ * - `no_target`: the user acted on is not a member (errno 8);
+ * - `not_permitted`: the acting user's role does not allow it (errno 15).
+ */
+export type GroupRefusal = "no_group" | "not_member" | "no_target" | "not_permitted";
+
+/** The outcome of a group change: made (`changed` false when it was a no-op), or refused. */
+export type GroupChange = { ok: true; changed: boolean } | { ok: false; reason: GroupRefusal };
+
+/** The outcome of {@linkcode Store.leaveGroup}: `heir` is the new creator when the creator left others behind. */
+export type GroupLeave =
+  | { ok: true; heir?: number }
+  | { ok: false; reason: "no_group" | "not_member" };
 
 /** One conversation as SYNC lists it (PROTOCOL.md msgid 16). */
 export interface ConversationSummary {
@@ -144,6 +195,31 @@ export interface Store extends AsyncDisposable {
 
   /** Adds `friendId` to `userId`'s list (one direction). Adding twice is a no-op. */
   addFriend(userId: number, friendId: number): Promise<void>;
+  /**
+   * FRIEND_REQUEST from `fromId` to `toId` with `note` (0–200 characters), in one transaction; see
+   * {@linkcode FriendRequestOutcome}. "Friends" means both directions; a one-way row (v1 ADD_FRIEND) does
+   * not stop a request, and accepting one adds whichever direction is missing.
+   */
+  requestFriend(fromId: number, toId: number, note: string): Promise<FriendRequestOutcome>;
+  /**
+   * Answers the pending request from `requesterId` to `userId`: removes it and, on `accept`, makes the two
+   * friends both ways. `false` when there is no such request (errno 17): of two answers at once, on any
+   * nodes, exactly one finds it.
+   */
+  answerFriendRequest(userId: number, requesterId: number, accept: boolean): Promise<boolean>;
+  /** The requests waiting for `userId`'s answer, oldest first. */
+  listFriendRequests(userId: number): Promise<FriendRequestRecord[]>;
+  /** Removes the friendship in both directions (a no-op when there is none). */
+  removeFriend(userId: number, friendId: number): Promise<void>;
+  /**
+   * `on`: `blockerId` blocks `blockedId` (one way), which also ends any friendship and any pending request
+   * between the two, in either direction. `!on`: lifts it. Both are idempotent.
+   */
+  setBlock(blockerId: number, blockedId: number, on: boolean): Promise<void>;
+  /** Whether `blockerId` blocks `blockedId`. */
+  isBlocked(blockerId: number, blockedId: number): Promise<boolean>;
+  /** The users `userId` blocks (`blocking`) and those who block `userId` (`blockedBy`), each ordered by id. */
+  listBlocks(userId: number): Promise<{ blocking: number[]; blockedBy: number[] }>;
   /** The user's friends, ordered by id. */
   listFriends(userId: number): Promise<UserSummary[]>;
   /** Ids of the users who have `userId` in their friend list. */
@@ -152,11 +228,14 @@ export interface Store extends AsyncDisposable {
   /** Creates a group with `creatorId` as its creator; returns the group id. Throws NameTakenError. */
   createGroup(creatorId: number, name: string, desc: string): Promise<number>;
   groupExists(groupId: number): Promise<boolean>;
+  /** The group with all its members ordered by id, or `null` when it does not exist. */
+  findGroup(groupId: number): Promise<GroupRecord | null>;
   /**
-   * Adds a normal member, who joins at the conversation's current last seq (offline delivery and unread
-   * counts start there). Joining twice is a no-op.
+   * Adds a member, who joins at the conversation's current last seq (offline delivery and unread counts
+   * start there), as `normal`, or as `creator` when the group has no members left. Resolves the role
+   * joined with, or `null` when the user already was a member (a no-op). The group must exist.
    */
-  addGroupMember(groupId: number, userId: number): Promise<void>;
+  addGroupMember(groupId: number, userId: number): Promise<GroupRole | null>;
   /** Ids of the group's members, ordered by id (empty when the group does not exist). */
   listGroupMemberIds(groupId: number): Promise<number[]>;
   /** Every group `userId` belongs to, with all members, ordered by group id then member id. */
@@ -170,15 +249,45 @@ export interface Store extends AsyncDisposable {
   removeGroupMember(groupId: number, userId: number): Promise<void>;
   /** Whether `userId` is, was, or never was (`null`) a member of the group. */
   groupAccess(groupId: number, userId: number): Promise<GroupAccess>;
+  /**
+   * LEAVE_GROUP: removes the member as {@linkcode Store.removeGroupMember} does; a leaving creator hands
+   * the role to the longest-standing admin, else the longest-standing member (`heir`). One transaction.
+   */
+  leaveGroup(groupId: number, userId: number): Promise<GroupLeave>;
+  /**
+   * KICK: the creator or an admin removes `targetId` (as {@linkcode Store.removeGroupMember}); an admin may
+   * not kick an admin, and nobody the creator (`not_permitted`). The roles are read and the member removed
+   * in one transaction, so of two kicks at once, on any nodes, each sees the other's outcome or none.
+   * Kicking oneself is the caller's to refuse (errno 4).
+   */
+  kickMember(groupId: number, actorId: number, targetId: number): Promise<GroupChange>;
+  /** SET_ROLE: the creator makes a member `admin` or `normal` (one transaction, as kickMember). */
+  setMemberRole(
+    groupId: number,
+    actorId: number,
+    targetId: number,
+    role: "admin" | "normal",
+  ): Promise<GroupChange>;
+  /**
+   * UPDATE_GROUP: the creator or an admin changes the name and/or the description (at least one given).
+   * Throws NameTakenError when the name belongs to another group.
+   */
+  updateGroup(
+    groupId: number,
+    actorId: number,
+    fields: { name?: string; desc?: string },
+  ): Promise<GroupChange>;
 
   /**
    * Stores chat messages in one transaction (group commit), in the given order: all or none. Each gets the
    * next seq of its conversation, gapless and unique across every node sharing the database. A message
    * whose (senderId, cmid) was stored before, or earlier in this batch, is not stored again: its result is
-   * the first one with `dup: true`. Storing moves the sender's read seq to the new seq. Rejects with
-   * StoreUnavailableError when the database is unreachable (nothing stored).
+   * the first one with `dup: true`. A new message of a one-to-one conversation whose other user blocks the
+   * sender is not stored: its result is a {@linkcode BlockedMessage} (read in the same transaction, so a
+   * block committed before it is never missed). Storing moves the sender's read seq to the new seq.
+   * Rejects with StoreUnavailableError when the database is unreachable (nothing stored).
    */
-  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]>;
+  appendMessages(messages: NewMessage[]): Promise<AppendResult[]>;
   /** The conversation's last seq (0 when it has no messages). */
   lastSeq(conv: string): Promise<number>;
   /** Up to `limit` messages with `after` < seq ≤ `upTo` (default: no bound), ascending. */
@@ -251,18 +360,35 @@ export type UserMethods = Pick<
 >;
 
 /** The part of {@linkcode Store} about friend lists. */
-export type FriendMethods = Pick<Store, "addFriend" | "listFriends" | "listFollowers">;
+export type FriendMethods = Pick<
+  Store,
+  | "addFriend"
+  | "listFriends"
+  | "listFollowers"
+  | "requestFriend"
+  | "answerFriendRequest"
+  | "listFriendRequests"
+  | "removeFriend"
+  | "setBlock"
+  | "isBlocked"
+  | "listBlocks"
+>;
 
 /** The part of {@linkcode Store} about groups and their members. */
 export type GroupMethods = Pick<
   Store,
   | "createGroup"
   | "groupExists"
+  | "findGroup"
   | "addGroupMember"
   | "listGroupMemberIds"
   | "listUserGroups"
   | "removeGroupMember"
   | "groupAccess"
+  | "leaveGroup"
+  | "kickMember"
+  | "setMemberRole"
+  | "updateGroup"
 >;
 
 /** The part of {@linkcode Store} about the first release's offline messages (drained at login). */
