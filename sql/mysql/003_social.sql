@@ -14,7 +14,11 @@
 SET @social_groupuser = IF(
   (SELECT COUNT(*) FROM information_schema.columns
     WHERE table_schema = DATABASE() AND table_name = 'groupuser' AND column_name = 'joinorder') = 0,
-  'ALTER TABLE groupuser MODIFY grouprole ENUM(''creator'', ''admin'', ''normal'') NOT NULL DEFAULT ''normal'', ADD COLUMN joinorder BIGINT NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY groupuser_joinorder (joinorder)',
+  -- Adjacent string literals are one string.
+  'ALTER TABLE groupuser '
+    'MODIFY grouprole ENUM(''creator'', ''admin'', ''normal'') NOT NULL DEFAULT ''normal'', '
+    'ADD COLUMN joinorder BIGINT NOT NULL AUTO_INCREMENT, '
+    'ADD UNIQUE KEY groupuser_joinorder (joinorder)',
   'DO 0'
 );
 PREPARE social_groupuser FROM @social_groupuser;
