@@ -11,8 +11,13 @@ import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { verifyPassword } from "../lib/service/password.ts";
 import { SchemaVersionError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
-import { fillRelease3, type Release3Data, RELEASE_3 } from "./harness/fill_release_3.ts";
-import { fillReleased, type ReleasedData, ReleasedServer } from "./harness/released_server.ts";
+import { fillRelease3, type Release3Data } from "./harness/fill_release_3.ts";
+import {
+  fillReleased,
+  RELEASE_3_COMMIT,
+  type ReleasedData,
+  ReleasedServer,
+} from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { append, chat } from "./store_suite_fixture.ts";
 
@@ -84,7 +89,7 @@ function copyOfReleased(name: string): Promise<{ path: string; data: ReleasedDat
 
 /** A copy of release 3.0.0's database (schema version 2). */
 function copyOfRelease3(name: string): Promise<{ path: string; data: Release3Data }> {
-  release3 ??= fillDatabase(RELEASE_3, fillRelease3);
+  release3 ??= fillDatabase(RELEASE_3_COMMIT, fillRelease3);
   return copyOf(release3, name);
 }
 

@@ -1,5 +1,5 @@
 /**
- * Fills a database with release 3.0.0's server ({@linkcode RELEASES}`.v3_0_0`, schema version 2) as its users
+ * Fills a database with release 3.0.0's server ({@linkcode RELEASE_3_COMMIT}, schema version 2) as its users
  * would have: one-way and two-way friends, groups whose creators are not the lowest ids and whose members
  * joined in an order other than their ids, a member who joined after the group's first message, and kept
  * messages. The migration to schema version 3 (friend requests, blocks, group roles) must keep all of it.
@@ -11,10 +11,10 @@ import {
   loginReleased,
   ok,
   registerReleased,
+  RELEASE_3_COMMIT,
   type ReleasedGroup,
   type ReleasedServer,
   type ReleasedUser,
-  RELEASES,
 } from "./released_server.ts";
 
 /** What {@linkcode fillRelease3} put in the database. */
@@ -36,15 +36,12 @@ export interface Release3Data {
   annToBen: string[];
 }
 
-/** The release {@linkcode fillRelease3} expects its server to run. */
-export const RELEASE_3 = RELEASES.v3_0_0;
-
 /**
- * Fills the database of `server` (release 3.0.0, started with `{ commit: RELEASE_3 }`) over TCP.
+ * Fills the database of `server` (release 3.0.0, started with `{ commit: RELEASE_3_COMMIT }`) over TCP.
  *
  * @example
  * ```ts ignore
- * await using server = await ReleasedServer.start(["--db", path], log, { commit: RELEASE_3 });
+ * await using server = await ReleasedServer.start(["--db", path], log, { commit: RELEASE_3_COMMIT });
  * const data = await fillRelease3(server);
  * await server.stop();
  * ```

@@ -1,6 +1,7 @@
 /**
- * Released servers (commits {@linkcode RELEASES}) as real server processes, to create and fill databases the
- * way users' databases were created and filled, so that the upgrade tests migrate the real thing rather than a
+ * A released server (the first release, commit {@linkcode RELEASED_COMMIT}, or another release such as
+ * {@linkcode RELEASE_3_COMMIT}) as a real server process, to create and fill a database the way users'
+ * databases were created and filled, so that the upgrade tests migrate the real thing rather than a
  * hand-written imitation.
  *
  * A release's tree comes from `git archive` of this repository (a clone that lacks the commit, such as a
@@ -15,26 +16,20 @@ import { ServiceProcess } from "./service_process.ts";
 import { makeTempDir } from "./temp_dir.ts";
 import { type Reply, TestClient } from "./test_client.ts";
 
-/** The releases whose databases the upgrade tests migrate, by the schema version their databases have. */
-export const RELEASES = {
-  /** The first release: its databases have no `schema_version` (version 1). */
-  first: "124d736",
-  /** Release 3.0.0: kept conversations, devices and resume tokens (schema version 2). */
-  v3_0_0: "d0d2d5b",
-} as const;
-
 /** The commit of the first release: its databases have no `schema_version`. */
-export const RELEASED_COMMIT = RELEASES.first;
+export const RELEASED_COMMIT = "124d736";
+/** The commit of release 3.0.0: its databases are at schema version 2 (kept conversations, devices). */
+export const RELEASE_3_COMMIT = "d0d2d5b";
 
 const trees = new Map<string, Promise<string>>();
 
-/** A release's source tree (the first release's by default), extracted on first use (removed when the test process ends). */
+/**
+ * A release's source tree (the first release's by default), extracted on first use (removed when the test
+ * process ends).
+ */
 export function releasedTree(commit: string = RELEASED_COMMIT): Promise<string> {
   let tree = trees.get(commit);
-  if (tree === undefined) {
-    tree = extractRelease(commit);
-    trees.set(commit, tree);
-  }
+  if (!tree) trees.set(commit, tree = extractRelease(commit));
   return tree;
 }
 
@@ -58,7 +53,7 @@ async function run(command: string, args: string[]): Promise<void> {
 
 /** Options for {@linkcode ReleasedServer.start}. */
 export interface ReleasedServerOptions {
-  /** The release to run (one of {@linkcode RELEASES}); the first release by default. */
+  /** The release to run ({@linkcode RELEASED_COMMIT}, the default, or {@linkcode RELEASE_3_COMMIT}). */
   commit?: string;
 }
 
@@ -74,7 +69,8 @@ export class ReleasedServer implements AsyncDisposable {
 
   /**
    * Starts the release's `main.ts` on a free port with `args` (e.g. `["--db", path]` or `["--mysql", url]`)
-   * and resolves once it listens. Its output goes to `logFile`.
+   * and resolves once it listens. Its output goes to `logFile`. `options.commit` is the release (default: the
+   * first).
    *
    * @example
    * ```ts ignore
