@@ -1,6 +1,6 @@
 /**
- * Fills a database with release 3.0.0's server ({@linkcode RELEASE_3_COMMIT}, schema version 2) as its users
- * would have: one-way and two-way friends, groups whose creators are not the lowest ids and whose members
+ * Fills a database with release 3.0.0's server (`RELEASE_3_COMMIT` of `released_server.ts`, schema version
+ * 2) as its users would have: one-way and two-way friends, groups whose creators are not the lowest ids and whose members
  * joined in an order other than their ids, a member who joined after the group's first message, and kept
  * messages. The migration to schema version 3 (friend requests, blocks, group roles) must keep all of it.
  *
@@ -11,7 +11,6 @@ import {
   loginReleased,
   ok,
   registerReleased,
-  RELEASE_3_COMMIT,
   type ReleasedGroup,
   type ReleasedServer,
   type ReleasedUser,
