@@ -157,6 +157,17 @@ export class SqliteConnection {
     return new SqliteConnection(db, path, options.synchronous);
   }
 
+  /**
+   * Sets how many WAL pages a commit may leave before it runs a checkpoint itself (SQLite's
+   * `wal_autocheckpoint`; see `sqlite_checkpointer.ts`). Does nothing once closed.
+   */
+  setAutoCheckpoint(pages: number): void {
+    if (!Number.isSafeInteger(pages) || pages < 0) {
+      throw new RangeError(`pages must be a non-negative integer, got ${String(pages)}`);
+    }
+    this.#db?.exec(`PRAGMA wal_autocheckpoint = ${pages}`);
+  }
+
   /** The open database, for what the statement cache does not serve (DDL); throws once closed. */
   database(): DatabaseSync {
     return this.#open();

@@ -12,6 +12,7 @@
  */
 
 import { ComposedStore } from "./composed_store.ts";
+import { CHECKPOINT_PAGES, SqliteCheckpointer } from "./sqlite_checkpointer.ts";
 import { SqliteConnection, type SqliteSync } from "./sqlite_connection.ts";
 import { SqliteDevices } from "./sqlite_devices.ts";
 import { SqliteFriends } from "./sqlite_friends.ts";
@@ -34,15 +35,29 @@ export interface SqliteStoreOptions {
    * too, at the price of an fsync per commit that stalls the event loop (see `sqlite_connection.ts`).
    */
   synchronous?: SqliteSync;
+  /**
+   * Whether a worker thread checkpoints the WAL (`sqlite_checkpointer.ts`), so that commits on the event loop
+   * rarely do. Defaults to true; ignored for `":memory:"`.
+   */
+  backgroundCheckpoints?: boolean;
+  /**
+   * Called when the background checkpoints stop because of `error`; the store goes on, its own commits
+   * checkpointing every 1000 pages (SQLite's default) as without them.
+   */
+  onCheckpointFailure?(error: Error): void;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** SQLite's own `wal_autocheckpoint`, for a store whose commits checkpoint alone. */
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
 /** SQLite's embedded implementation of {@linkcode Store}. */
 export class SqliteStore extends ComposedStore implements Store {
   readonly #db: SqliteConnection;
+  readonly #checkpointer: SqliteCheckpointer | null;
+  #closed: Promise<void> | undefined;
 
-  private constructor(connection: SqliteConnection) {
+  private constructor(connection: SqliteConnection, checkpointer: SqliteCheckpointer | null) {
     super({
       users: new SqliteUsers(connection),
       friends: new SqliteFriends(connection),
@@ -52,6 +67,7 @@ export class SqliteStore extends ComposedStore implements Store {
       offline: new SqliteOffline(connection),
     });
     this.#db = connection;
+    this.#checkpointer = checkpointer;
   }
 
   /**
@@ -77,7 +93,27 @@ export class SqliteStore extends ComposedStore implements Store {
     if (synchronous !== "normal" && synchronous !== "full") {
       throw new RangeError(`synchronous must be "normal" or "full", got ${JSON.stringify(synchronous)}`);
     }
-    return new SqliteStore(SqliteConnection.open(path, { busyTimeoutMs, synchronous }));
+    const connection = SqliteConnection.open(path, { busyTimeoutMs, synchronous });
+    if (path === ":memory:" || options.backgroundCheckpoints === false) return new SqliteStore(connection, null);
+    let checkpointer: SqliteCheckpointer;
+    try {
+      checkpointer = SqliteCheckpointer.start(path, {
+        onFailure: (error) => {
+          connection.setAutoCheckpoint(SQLITE_AUTOCHECKPOINT_PAGES);
+          options.onCheckpointFailure?.(error);
+        },
+      });
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    connection.setAutoCheckpoint(CHECKPOINT_PAGES);
+    return new SqliteStore(connection, checkpointer);
+  }
+
+  /** Whether a worker thread checkpoints the WAL (false for `":memory:"`, once it failed, or once closed). */
+  get backgroundCheckpoints(): boolean {
+    return this.#checkpointer?.running ?? false;
   }
 
   /**
@@ -98,7 +134,14 @@ export class SqliteStore extends ComposedStore implements Store {
 
   /** Closes the database; idempotent. Later calls reject with {@linkcode StoreUnavailableError}. */
   close(): Promise<void> {
-    this.#db.close();
-    return Promise.resolve();
+    // The checkpointer's connection first: the main connection, closing last, checkpoints and removes the WAL.
+    this.#closed ??= (async () => {
+      try {
+        await this.#checkpointer?.close();
+      } finally {
+        this.#db.close();
+      }
+    })();
+    return this.#closed;
   }
 }

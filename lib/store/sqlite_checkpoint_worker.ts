@@ -1,0 +1,125 @@
+/**
+ * What runs inside the checkpoint worker (`sqlite_checkpointer.ts` starts it): a second connection to the
+ * database that copies the WAL's pages into the database file (PASSIVE checkpoints) on its own thread, so
+ * that the copies and their two fsyncs no longer stall the event loop at a commit.
+ *
+ * {@linkcode checkpointWorker} is the worker's whole program. It refers to nothing outside its parameters, so
+ * that its source text can run as a worker of its own (`sqlite_checkpointer.ts` builds it from
+ * `checkpointWorker.toString()`: a worker from a module file would need read permission for the server's
+ * code, which the server is not given).
+ *
+ * @module
+ */
+
+/** What the worker needs of `node:sqlite`'s `DatabaseSync` (a parameter, so tests can hand it a fake). */
+export interface CheckpointDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): { get(): unknown };
+  close(): void;
+}
+
+/** Commands from the main thread. */
+export type CheckpointCommand =
+  | {
+    type: "start";
+    path: string;
+    /** Wait between checkpoints while the WAL grows, in ms. */
+    minDelayMs: number;
+    /** Wait between checkpoints at most, in ms: an idle database costs one cheap check per this. */
+    maxDelayMs: number;
+  }
+  | { type: "stop" };
+
+/** Reports to the main thread. */
+export type CheckpointReport =
+  /** The connection is closed; the worker does nothing more. */
+  | { type: "stopped" }
+  /** Opening or checkpointing failed; the connection is closed and the worker does nothing more. */
+  | { type: "failed"; message: string };
+
+/** The part of a worker's global scope that {@linkcode checkpointWorker} uses. */
+export interface CheckpointWorkerScope {
+  onmessage: ((event: MessageEvent<CheckpointCommand>) => void) | null;
+  postMessage(report: CheckpointReport): void;
+}
+
+/**
+ * The worker's program: on "start", opens `path` with `open` and runs a PASSIVE checkpoint every `minDelayMs`
+ * while the WAL grows, backing off to `maxDelayMs` (doubling) while it does not; on "stop", closes the
+ * connection and reports "stopped". A failure reports "failed" and ends the checkpoints: the main connection's
+ * own automatic checkpoints go on without it.
+ *
+ * PASSIVE never waits for a lock and never blocks the writer: it copies what the WAL holds when it starts.
+ * Like any checkpoint with synchronous NORMAL or FULL it fsyncs the WAL before copying and the database
+ * after, and SQLite restarts the WAL only once all of it is in the database file: a power cut leaves the
+ * database consistent, as before.
+ *
+ * @example
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * import type { CheckpointWorkerScope } from "./sqlite_checkpoint_worker.ts";
+ *
+ * declare const scope: CheckpointWorkerScope; // the worker's `self`
+ * checkpointWorker(scope, (path) => new DatabaseSync(path));
+ * ```
+ */
+export function checkpointWorker(scope: CheckpointWorkerScope, open: (path: string) => CheckpointDatabase): void {
+  let db: CheckpointDatabase | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const close = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const open = db;
+    db = undefined;
+    try {
+      open?.close();
+    } catch {
+      // Closing after a failure: the failure is what gets reported.
+    }
+  };
+  const fail = (error: unknown) => {
+    close();
+    scope.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+  };
+
+  const start = (command: Extract<CheckpointCommand, { type: "start" }>) => {
+    let checkpoint: { get(): unknown };
+    try {
+      db = open(command.path);
+      // Never OFF: a checkpoint must fsync the WAL before it copies and the database before the WAL restarts.
+      db.exec("PRAGMA synchronous = NORMAL");
+      checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    let lastLog = -1;
+    let delay = command.minDelayMs;
+    const tick = () => {
+      timer = undefined;
+      let log: number;
+      try {
+        log = Number((checkpoint.get() as { log: number }).log);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      // `log` is the WAL's length in frames: it changes when a commit wrote (or the WAL restarted).
+      delay = log !== lastLog ? command.minDelayMs : Math.min(delay * 2, command.maxDelayMs);
+      lastLog = log;
+      timer = setTimeout(tick, delay);
+    };
+    tick();
+  };
+
+  scope.onmessage = (event) => {
+    const command = event.data;
+    if (command.type === "start" && db === undefined) {
+      start(command);
+    } else if (command.type === "stop") {
+      close();
+      scope.postMessage({ type: "stopped" });
+    }
+  };
+}
