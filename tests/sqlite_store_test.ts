@@ -356,3 +356,50 @@ Deno.test("SqliteStore: schema version 3 keeps roles to creator, admin and norma
     });
   });
 });
+
+Deno.test(
+  "SqliteStore.open() checkpoints a file database in the background, unless told not to; never :memory:",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      await using file = SqliteStore.open(`${dir}/a.db`);
+      assert.equal(file.backgroundCheckpoints, true);
+      await using alone = SqliteStore.open(`${dir}/b.db`, { backgroundCheckpoints: false });
+      assert.equal(alone.backgroundCheckpoints, false);
+      await using memory = SqliteStore.open(":memory:");
+      assert.equal(memory.backgroundCheckpoints, false);
+      await file.close();
+      assert.equal(file.backgroundCheckpoints, false, "closing stops the worker");
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore: the WAL stays bounded while batches are appended without pause, and the rows survive reopening",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      const store = await openFile(path);
+      const pairs = 100;
+      const batches = 400;
+      let walMax = 0;
+      for (let b = 0; b < batches; b++) {
+        // 50 messages in 50 conversations: about 66 WAL pages per commit, 26,000 in all (100 MB unrestarted).
+        await store.appendMessages(
+          Array.from({ length: 50 }, (_, i) => {
+            const low = 2 * ((b * 50 + i) % pairs) + 1;
+            return chat(directConv(low, low + 1), low, `m${b}.${i}`);
+          }),
+        );
+        walMax = Math.max(walMax, (await Deno.stat(`${path}-wal`)).size);
+      }
+      // The WAL restarts about every CHECKPOINT_PAGES (4000) pages of 4 KiB: 16 MB, with slack for the commits
+      // made while the worker held the checkpoint lock.
+      assert.ok(walMax < 40_000_000, `the WAL grew to ${walMax} bytes`);
+      await store.close();
+      await using reopened = await openFile(path);
+      assert.equal(await reopened.lastSeq(directConv(1, 2)), batches * 50 / pairs);
+    });
+  },
+);

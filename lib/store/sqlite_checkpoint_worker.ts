@@ -27,6 +27,8 @@ export type CheckpointCommand =
     minDelayMs: number;
     /** Wait between checkpoints at most, in ms: an idle database costs one cheap check per this. */
     maxDelayMs: number;
+    /** Whether to report each checkpoint that found new frames ("checkpointed"). */
+    report: boolean;
   }
   | { type: "stop" };
 
@@ -34,6 +36,8 @@ export type CheckpointCommand =
 export type CheckpointReport =
   /** The connection is closed; the worker does nothing more. */
   | { type: "stopped" }
+  /** A checkpoint found new frames: the WAL holds `log` frames, `checkpointed` of them in the database. */
+  | { type: "checkpointed"; log: number; checkpointed: number }
   /** Opening or checkpointing failed; the connection is closed and the worker does nothing more. */
   | { type: "failed"; message: string };
 
@@ -45,7 +49,8 @@ export interface CheckpointWorkerScope {
 
 /**
  * The worker's program: on "start", opens `path` with `open` and runs a PASSIVE checkpoint every `minDelayMs`
- * while the WAL grows, backing off to `maxDelayMs` (doubling) while it does not; on "stop", closes the
+ * while the WAL grows, backing off to `maxDelayMs` (doubling) while it does not (with `report`, each
+ * checkpoint after the WAL changed reports "checkpointed"); on "stop", closes the
  * connection and reports "stopped". A failure reports "failed" and ends the checkpoints: the main connection's
  * own automatic checkpoints go on without it.
  *
@@ -63,7 +68,10 @@ export interface CheckpointWorkerScope {
  * checkpointWorker(scope, (path) => new DatabaseSync(path));
  * ```
  */
-export function checkpointWorker(scope: CheckpointWorkerScope, open: (path: string) => CheckpointDatabase): void {
+export function checkpointWorker(
+  scope: CheckpointWorkerScope,
+  open: (path: string) => CheckpointDatabase,
+): void {
   let db: CheckpointDatabase | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -99,12 +107,16 @@ export function checkpointWorker(scope: CheckpointWorkerScope, open: (path: stri
     const tick = () => {
       timer = undefined;
       let log: number;
+      let checkpointed: number;
       try {
-        log = Number((checkpoint.get() as { log: number }).log);
+        const row = checkpoint.get() as { log: number; checkpointed: number };
+        log = Number(row.log);
+        checkpointed = Number(row.checkpointed);
       } catch (error) {
         fail(error);
         return;
       }
+      if (command.report && log !== lastLog) scope.postMessage({ type: "checkpointed", log, checkpointed });
       // `log` is the WAL's length in frames: it changes when a commit wrote (or the WAL restarted).
       delay = log !== lastLog ? command.minDelayMs : Math.min(delay * 2, command.maxDelayMs);
       lastLog = log;

@@ -18,7 +18,12 @@
  * @module
  */
 
-import { checkpointWorker, type CheckpointCommand, type CheckpointReport } from "./sqlite_checkpoint_worker.ts";
+import {
+  type CheckpointCommand,
+  type CheckpointReport,
+  checkpointWorker,
+} from "./sqlite_checkpoint_worker.ts";
+import type { SqliteConnection } from "./sqlite_connection.ts";
 
 /**
  * The main connection's `wal_autocheckpoint` while the worker runs: the WAL restarts about every this many
@@ -26,6 +31,9 @@ import { checkpointWorker, type CheckpointCommand, type CheckpointReport } from 
  * without the worker; 10,000 measured no better than 4000 and keeps a WAL of 40 MB.
  */
 export const CHECKPOINT_PAGES = 4000;
+
+/** SQLite's own `wal_autocheckpoint`: what the main connection goes back to when the worker fails. */
+export const SQLITE_CHECKPOINT_PAGES = 1000;
 
 /** Options for {@linkcode SqliteCheckpointer.start}. */
 export interface SqliteCheckpointerOptions {
@@ -38,6 +46,12 @@ export interface SqliteCheckpointerOptions {
    * failed). The main connection should then go back to checkpointing alone.
    */
   onFailure?(error: Error): void;
+  /**
+   * Called after each of the worker's checkpoints that found the WAL changed: it holds `log` frames, of which
+   * `checkpointed` are in the database file. Costs a message between threads per checkpoint, so only when
+   * given.
+   */
+  onCheckpoint?(log: number, checkpointed: number): void;
 }
 
 /** The worker's source: its program ({@linkcode checkpointWorker}) run on `node:sqlite`. */
@@ -60,14 +74,16 @@ const WORKER_SOURCE = `import { DatabaseSync } from "node:sqlite";
 export class SqliteCheckpointer {
   readonly #worker: Worker;
   readonly #onFailure: (error: Error) => void;
+  readonly #onCheckpoint: ((log: number, checkpointed: number) => void) | undefined;
   /** Set once the worker has ended (stopped or failed): close() then has nothing to wait for. */
   #ended = false;
   #closed: Promise<void> | undefined;
   #stopped = Promise.withResolvers<void>();
 
-  private constructor(worker: Worker, onFailure: (error: Error) => void) {
+  private constructor(worker: Worker, options: SqliteCheckpointerOptions) {
     this.#worker = worker;
-    this.#onFailure = onFailure;
+    this.#onFailure = options.onFailure ?? (() => {});
+    this.#onCheckpoint = options.onCheckpoint;
   }
 
   /** Starts checkpointing the database at `path` (a file in WAL mode) in a new worker thread. */
@@ -89,14 +105,20 @@ export class SqliteCheckpointer {
     } finally {
       URL.revokeObjectURL(url);
     }
-    const checkpointer = new SqliteCheckpointer(worker, options.onFailure ?? (() => {}));
+    const checkpointer = new SqliteCheckpointer(worker, options);
     worker.onmessage = (event: MessageEvent<CheckpointReport>) => checkpointer.#report(event.data);
     worker.onerror = (event) => {
       // An error the worker's program did not catch (it catches the database's): the same as a failure.
       event.preventDefault();
       checkpointer.#report({ type: "failed", message: event.message });
     };
-    checkpointer.#send({ type: "start", path, minDelayMs, maxDelayMs });
+    checkpointer.#send({
+      type: "start",
+      path,
+      minDelayMs,
+      maxDelayMs,
+      report: options.onCheckpoint !== undefined,
+    });
     return checkpointer;
   }
 
@@ -111,6 +133,10 @@ export class SqliteCheckpointer {
 
   #report(report: CheckpointReport): void {
     if (this.#ended) return;
+    if (report.type === "checkpointed") {
+      this.#onCheckpoint?.(report.log, report.checkpointed);
+      return;
+    }
     this.#ended = true;
     this.#worker.terminate();
     this.#stopped.resolve();
@@ -128,4 +154,36 @@ export class SqliteCheckpointer {
     this.#closed ??= this.#ended ? Promise.resolve() : (this.#send({ type: "stop" }), this.#stopped.promise);
     return this.#closed;
   }
+}
+
+/**
+ * Starts a {@linkcode SqliteCheckpointer} for the file `path` that `connection` has open, and sets the
+ * connection's automatic checkpoints to {@linkcode CHECKPOINT_PAGES}; should the worker fail, back to
+ * {@linkcode SQLITE_CHECKPOINT_PAGES} (then `options.onFailure` is called).
+ *
+ * @example
+ * ```ts
+ * import { SqliteConnection } from "./sqlite_connection.ts";
+ *
+ * const path = `${await Deno.makeTempDir()}/chat.db`;
+ * const connection = SqliteConnection.open(path, { busyTimeoutMs: 5000, synchronous: "normal" });
+ * const checkpointer = checkpointInBackground(connection, path);
+ * await checkpointer.close();
+ * connection.close();
+ * ```
+ */
+export function checkpointInBackground(
+  connection: SqliteConnection,
+  path: string,
+  options: SqliteCheckpointerOptions = {},
+): SqliteCheckpointer {
+  const checkpointer = SqliteCheckpointer.start(path, {
+    ...options,
+    onFailure: (error) => {
+      connection.setAutoCheckpoint(SQLITE_CHECKPOINT_PAGES);
+      options.onFailure?.(error);
+    },
+  });
+  connection.setAutoCheckpoint(CHECKPOINT_PAGES);
+  return checkpointer;
 }

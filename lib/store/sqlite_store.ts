@@ -12,7 +12,7 @@
  */
 
 import { ComposedStore } from "./composed_store.ts";
-import { CHECKPOINT_PAGES, SqliteCheckpointer } from "./sqlite_checkpointer.ts";
+import { checkpointInBackground, type SqliteCheckpointer } from "./sqlite_checkpointer.ts";
 import { SqliteConnection, type SqliteSync } from "./sqlite_connection.ts";
 import { SqliteDevices } from "./sqlite_devices.ts";
 import { SqliteFriends } from "./sqlite_friends.ts";
@@ -48,8 +48,6 @@ export interface SqliteStoreOptions {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
-/** SQLite's own `wal_autocheckpoint`, for a store whose commits checkpoint alone. */
-const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
 /** SQLite's embedded implementation of {@linkcode Store}. */
 export class SqliteStore extends ComposedStore implements Store {
@@ -94,21 +92,18 @@ export class SqliteStore extends ComposedStore implements Store {
       throw new RangeError(`synchronous must be "normal" or "full", got ${JSON.stringify(synchronous)}`);
     }
     const connection = SqliteConnection.open(path, { busyTimeoutMs, synchronous });
-    if (path === ":memory:" || options.backgroundCheckpoints === false) return new SqliteStore(connection, null);
-    let checkpointer: SqliteCheckpointer;
+    if (path === ":memory:" || options.backgroundCheckpoints === false) {
+      return new SqliteStore(connection, null);
+    }
     try {
-      checkpointer = SqliteCheckpointer.start(path, {
-        onFailure: (error) => {
-          connection.setAutoCheckpoint(SQLITE_AUTOCHECKPOINT_PAGES);
-          options.onCheckpointFailure?.(error);
-        },
-      });
+      return new SqliteStore(
+        connection,
+        checkpointInBackground(connection, path, { onFailure: options.onCheckpointFailure }),
+      );
     } catch (error) {
       connection.close();
       throw error;
     }
-    connection.setAutoCheckpoint(CHECKPOINT_PAGES);
-    return new SqliteStore(connection, checkpointer);
   }
 
   /** Whether a worker thread checkpoints the WAL (false for `":memory:"`, once it failed, or once closed). */
