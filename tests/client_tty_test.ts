@@ -50,7 +50,7 @@ class Tmux implements AsyncDisposable {
       "-x",
       String(WIDTH),
       "-y",
-      "30",
+      "45",
       `${shell}; echo "[exit $?]"; sleep 60`,
     );
     return tmux;

@@ -14,6 +14,12 @@ export const Errno = {
   FRAME_TOO_LARGE: 12,
   MALFORMED_JSON: 13,
   UNKNOWN_MSGID: 14,
+  /** KICK, SET_ROLE, UPDATE_GROUP: the actor's role does not allow it. */
+  NOT_PERMITTED: 15,
+  /** FRIEND_REQUEST, ADD_FRIEND, ONE_CHAT: the other user blocks the sender. */
+  BLOCKED: 16,
+  /** FRIEND_REPLY: no pending friend request from that user. */
+  NO_REQUEST: 17,
 } as const;
 
 /** One of the values of {@linkcode Errno}. */
@@ -34,6 +40,9 @@ export const ERRNO_MEANINGS: Readonly<Record<ErrnoValue, string>> = {
   12: "frame too large",
   13: "malformed JSON",
   14: "unknown msgid",
+  15: "not permitted",
+  16: "blocked",
+  17: "no pending request",
 };
 
 /**
