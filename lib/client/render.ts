@@ -132,7 +132,7 @@ export class Renderer {
    */
   loginSummary(summary: LoginSummary, unread: Unread = NO_UNREAD, nameOf = (_id: number) => ""): string {
     const lines = [this.ok(`logged in as ${this.#paint("bold", this.who(summary.id, summary.name))}`)];
-    const blocked = summary.blocked.map((id) => ({ id, name: nameOf(id) }));
+    const blocked = [...summary.blocked].sort((a, b) => a - b).map((id) => ({ id, name: nameOf(id) }));
     lines.push(this.friends(summary.friends, unread, blocked));
     if (summary.requests.length > 0) lines.push(this.friendRequests(summary.requests));
     lines.push(this.groups(summary.groups, unread));

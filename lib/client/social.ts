@@ -352,7 +352,7 @@ export class Social {
       group.groupname = typeof reply.groupname === "string" ? reply.groupname : groupname;
       if (typeof reply.groupdesc === "string") group.groupdesc = reply.groupdesc;
     }
-    return this.#ok(`renamed ${before} to ${this.#render.groupRef(groupid, groupname)}`);
+    return this.#ok(`renamed ${before} to ${printable(groupname)}`);
   }
 
   /**
@@ -406,7 +406,7 @@ export class Social {
         const group = this.#cx.groups().get(event.groupid);
         const renamed = event.groupname !== undefined && event.groupname !== group?.groupname;
         const described = event.groupdesc !== undefined && event.groupdesc !== group?.groupdesc;
-        const name = this.#render.groupRef(event.groupid, event.groupname ?? "");
+        const name = printable(event.groupname ?? "");
         const desc = printable(event.groupdesc ?? "");
         if (renamed && described) {
           return `${by} renamed ${ref} to ${name} and changed its description to: ${desc}`;
