@@ -104,7 +104,11 @@ function socialAck(frame: Reply): Reply | undefined {
     case 27:
       return ack(frame, { groupid: frame.groupid, userid: frame.userid, role: frame.role });
     case 28:
-      return ack(frame, { groupid: frame.groupid, groupname: frame.groupname, groupdesc: frame.groupdesc ?? "" });
+      return ack(frame, {
+        groupid: frame.groupid,
+        groupname: frame.groupname,
+        groupdesc: frame.groupdesc ?? "",
+      });
   }
   return undefined;
 }

@@ -171,7 +171,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "block",
-    description: "Block a user: no messages, requests, presence",
+    description: "Block a user: no messages, no requests",
     params: [id("id", "the user's id")],
     scope: "loggedIn",
   },
@@ -231,7 +231,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "unadmin",
-    description: "Make an admin a normal member (creator only)",
+    description: "Make an admin a normal member again",
     params: [id("groupid", "the group's id"), id("id", "the member's id")],
     scope: "loggedIn",
   },
