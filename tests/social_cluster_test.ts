@@ -131,7 +131,6 @@ Deno.test("cluster: two admins kicking each other at once are both refused with 
 Deno.test("cluster: the creator kicking admin A while A kicks member C, at once: the end state is one of a serial order", async () => {
   await using env = await ClusterEnv.start();
   const [p1, p2] = env.ports;
-  const outcomes = new Set<string>();
   for (let round = 0; round < 4; round++) {
     const [o, a, c] = [await account(p1), await account(p2), await account(p1)];
     const owner = await device(p1, o);
@@ -152,13 +151,10 @@ Deno.test("cluster: the creator kicking admin A while A kicks member C, at once:
     if (byAdmin.errno === 0) {
       // A kicked C first, then the creator kicked A.
       assert.deepEqual(roles, { [o.id]: "creator" }, "A's kick came first");
-      outcomes.add("admin first");
     } else {
       // The creator kicked A first: A was no member any more.
       assert.equal(byAdmin.errno, 8, JSON.stringify(byAdmin));
       assert.deepEqual(roles, { [o.id]: "creator", [c.id]: "normal" }, "the creator's kick came first");
-      outcomes.add("creator first");
     }
   }
-  assert.ok(outcomes.size >= 1);
 });
