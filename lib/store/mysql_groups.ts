@@ -7,7 +7,7 @@
 import { safeId } from "./argument_checks.ts";
 import { type MysqlConnections, uniqueName } from "./mysql_connections.ts";
 import { groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
-import type { GroupAccess, GroupMethods, GroupRecord } from "./store.ts";
+import type { GroupAccess, GroupChange, GroupLeave, GroupMethods, GroupRecord, GroupRole } from "./store.ts";
 
 /** The group conversation's last seq (0 before its first message), for the group id bound at its `?`. */
 const GROUP_LAST_SEQ = "COALESCE((SELECT lastseq FROM conversations WHERE groupid = ?), 0)";
@@ -61,20 +61,22 @@ export class MysqlGroups implements GroupMethods {
    * Adds a normal member, who joins at the group conversation's current last seq; joining twice (or the
    * creator joining) is a no-op. A former member joins again at the current last seq.
    */
-  async addGroupMember(groupId: number, userId: number): Promise<void> {
+  async addGroupMember(groupId: number, userId: number): Promise<GroupRole | null> {
     const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
     return await this.#connections.transaction(async (db) => {
       const added = await db.write(
         "INSERT IGNORE INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'normal')",
         params,
       );
-      if (added.affectedRows === 0) return;
+      if (added.affectedRows === 0) return null;
       await db.write(
         `INSERT INTO groupjoin (groupid, userid, joinseq) VALUES (?, ?, ${GROUP_LAST_SEQ}) ` +
           "ON DUPLICATE KEY UPDATE joinseq = VALUES(joinseq)",
         [...params, params[0]],
       );
       await db.write("DELETE FROM groupleft WHERE groupid = ? AND userid = ?", params);
+      // Temporary: the MySQL side of issue 13 makes the first member of an empty group its creator.
+      return "normal";
     });
   }
 
@@ -122,5 +124,35 @@ export class MysqlGroups implements GroupMethods {
   async listUserGroups(userId: number): Promise<GroupRecord[]> {
     const user = safeId(userId, "user id");
     return await this.#connections.use(async (db) => groupRecords(await db.read(USER_GROUPS_SQL, [user])));
+  }
+
+  // Temporary stubs so that the tree type-checks; the MySQL side of issue 13 replaces them.
+  findGroup(_groupId: number): Promise<GroupRecord | null> {
+    return Promise.reject(new Error("not implemented"));
+  }
+
+  leaveGroup(_groupId: number, _userId: number): Promise<GroupLeave> {
+    return Promise.reject(new Error("not implemented"));
+  }
+
+  kickMember(_groupId: number, _actorId: number, _targetId: number): Promise<GroupChange> {
+    return Promise.reject(new Error("not implemented"));
+  }
+
+  setMemberRole(
+    _groupId: number,
+    _actorId: number,
+    _targetId: number,
+    _role: "admin" | "normal",
+  ): Promise<GroupChange> {
+    return Promise.reject(new Error("not implemented"));
+  }
+
+  updateGroup(
+    _groupId: number,
+    _actorId: number,
+    _fields: { name?: string; desc?: string },
+  ): Promise<GroupChange> {
+    return Promise.reject(new Error("not implemented"));
   }
 }
