@@ -1,16 +1,24 @@
 /**
- * Groups and their members in MySQL: the `allgroup` and `groupuser` tables' part of `Store`.
+ * Groups and their members in MySQL: the `allgroup` and `groupuser` tables' part of `Store`, with what members
+ * do to a group (leave, kick, roles, rename) in `mysql_group_changes.ts`.
  *
  * @module
  */
 
 import { safeId } from "./argument_checks.ts";
-import { type MysqlConnections, uniqueName } from "./mysql_connections.ts";
+import { LOCK_RETRIES, type MysqlConnections, uniqueName } from "./mysql_connections.ts";
+import { MysqlGroupChanges } from "./mysql_group_changes.ts";
+import { GROUP_LAST_SEQ, lockGroup, removeMember } from "./mysql_group_rows.ts";
 import { groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
-import type { GroupAccess, GroupChange, GroupLeave, GroupMethods, GroupRecord, GroupRole } from "./store.ts";
-
-/** The group conversation's last seq (0 before its first message), for the group id bound at its `?`. */
-const GROUP_LAST_SEQ = "COALESCE((SELECT lastseq FROM conversations WHERE groupid = ?), 0)";
+import type {
+  GroupAccess,
+  GroupChange,
+  GroupLeave,
+  GroupMember,
+  GroupMethods,
+  GroupRecord,
+  GroupRole,
+} from "./store.ts";
 
 /**
  * The group tables over pooled MySQL connections.
@@ -26,10 +34,12 @@ const GROUP_LAST_SEQ = "COALESCE((SELECT lastseq FROM conversations WHERE groupi
  */
 export class MysqlGroups implements GroupMethods {
   readonly #connections: MysqlConnections;
+  readonly #changes: MysqlGroupChanges;
 
   /** Statements run on `connections`, which stay the caller's to close. */
   constructor(connections: MysqlConnections) {
     this.#connections = connections;
+    this.#changes = new MysqlGroupChanges(connections);
   }
 
   /** Creates a group and its creator membership in one transaction; rejects with {@linkcode NameTakenError}. */
@@ -57,16 +67,42 @@ export class MysqlGroups implements GroupMethods {
     );
   }
 
+  /** The group with its members ordered by id, or `null` when it does not exist. */
+  async findGroup(groupId: number): Promise<GroupRecord | null> {
+    const group = safeId(groupId, "group id");
+    return await this.#connections.use(async (db) => {
+      const rows = await db.read(
+        "SELECT g.groupname, g.groupdesc, u.id AS userid, u.name, m.grouprole FROM allgroup g " +
+          "LEFT JOIN (groupuser m JOIN user u ON u.id = m.userid) ON m.groupid = g.id " +
+          "WHERE g.id = ? ORDER BY u.id",
+        [group],
+      );
+      if (rows.length === 0) return null;
+      const members: GroupMember[] = rows.filter((row) => row.userid !== null).map((row) => ({
+        id: Number(row.userid),
+        name: String(row.name),
+        role: String(row.grouprole) as GroupRole,
+      }));
+      return { id: group, name: String(rows[0].groupname), desc: String(rows[0].groupdesc), members };
+    });
+  }
+
   /**
-   * Adds a normal member, who joins at the group conversation's current last seq; joining twice (or the
-   * creator joining) is a no-op. A former member joins again at the current last seq.
+   * Adds a member, who joins at the group conversation's current last seq: as `creator` when the group has no
+   * members, else as `normal`. Resolves the role, or `null` when the user already was a member. A former member
+   * joins again at the current last seq, and as the latest join.
    */
   async addGroupMember(groupId: number, userId: number): Promise<GroupRole | null> {
     const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
-    return await this.#connections.transaction(async (db) => {
+    return await this.#connections.transaction(async (db): Promise<GroupRole | null> => {
+      // The group's row is locked before the members are counted: of two users joining an empty group at
+      // once, the second counts the first (mysql_group_rows.ts).
+      await lockGroup(db, params[0]);
+      const [count] = await db.read("SELECT COUNT(*) AS n FROM groupuser WHERE groupid = ?", [params[0]]);
+      const role: GroupRole = Number(count.n) === 0 ? "creator" : "normal";
       const added = await db.write(
-        "INSERT IGNORE INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'normal')",
-        params,
+        "INSERT IGNORE INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, ?)",
+        [...params, role],
       );
       if (added.affectedRows === 0) return null;
       await db.write(
@@ -75,26 +111,21 @@ export class MysqlGroups implements GroupMethods {
         [...params, params[0]],
       );
       await db.write("DELETE FROM groupleft WHERE groupid = ? AND userid = ?", params);
-      // Temporary: the MySQL side of issue 13 makes the first member of an empty group its creator.
-      return "normal";
-    });
+      return role;
+    }, { retries: LOCK_RETRIES });
   }
 
   /**
    * Removes a member (the creator too), recording the conversation's last seq as where their view ends. A
-   * non-member is a no-op.
+   * non-member is a no-op. Locks the group's row first, as joining and leaving do.
    */
   async removeGroupMember(groupId: number, userId: number): Promise<void> {
-    const params = [safeId(groupId, "group id"), safeId(userId, "user id")];
-    return await this.#connections.transaction(async (db) => {
-      const removed = await db.write("DELETE FROM groupuser WHERE groupid = ? AND userid = ?", params);
-      if (removed.affectedRows === 0) return;
-      await db.write(
-        `INSERT INTO groupleft (groupid, userid, leftseq) VALUES (?, ?, ${GROUP_LAST_SEQ}) ` +
-          "ON DUPLICATE KEY UPDATE leftseq = VALUES(leftseq)",
-        [...params, params[0]],
-      );
-    });
+    const group = safeId(groupId, "group id");
+    const user = safeId(userId, "user id");
+    await this.#connections.transaction(async (db) => {
+      await lockGroup(db, group);
+      await removeMember(db, group, user);
+    }, { retries: LOCK_RETRIES });
   }
 
   /** Whether the user is a member, was one (and up to which seq they may read), or never was (`null`). */
@@ -126,33 +157,32 @@ export class MysqlGroups implements GroupMethods {
     return await this.#connections.use(async (db) => groupRecords(await db.read(USER_GROUPS_SQL, [user])));
   }
 
-  // Temporary stubs so that the tree type-checks; the MySQL side of issue 13 replaces them.
-  findGroup(_groupId: number): Promise<GroupRecord | null> {
-    return Promise.reject(new Error("not implemented"));
+  /** LEAVE_GROUP, handing the creator role on (see `mysql_group_changes.ts`). */
+  leaveGroup(groupId: number, userId: number): Promise<GroupLeave> {
+    return this.#changes.leaveGroup(groupId, userId);
   }
 
-  leaveGroup(_groupId: number, _userId: number): Promise<GroupLeave> {
-    return Promise.reject(new Error("not implemented"));
+  /** KICK (see `mysql_group_changes.ts`). */
+  kickMember(groupId: number, actorId: number, targetId: number): Promise<GroupChange> {
+    return this.#changes.kickMember(groupId, actorId, targetId);
   }
 
-  kickMember(_groupId: number, _actorId: number, _targetId: number): Promise<GroupChange> {
-    return Promise.reject(new Error("not implemented"));
-  }
-
+  /** SET_ROLE (see `mysql_group_changes.ts`). */
   setMemberRole(
-    _groupId: number,
-    _actorId: number,
-    _targetId: number,
-    _role: "admin" | "normal",
+    groupId: number,
+    actorId: number,
+    targetId: number,
+    role: "admin" | "normal",
   ): Promise<GroupChange> {
-    return Promise.reject(new Error("not implemented"));
+    return this.#changes.setMemberRole(groupId, actorId, targetId, role);
   }
 
+  /** UPDATE_GROUP; rejects with NameTakenError for another group's name (see `mysql_group_changes.ts`). */
   updateGroup(
-    _groupId: number,
-    _actorId: number,
-    _fields: { name?: string; desc?: string },
+    groupId: number,
+    actorId: number,
+    fields: { name?: string; desc?: string },
   ): Promise<GroupChange> {
-    return Promise.reject(new Error("not implemented"));
+    return this.#changes.updateGroup(groupId, actorId, fields);
   }
 }
