@@ -8,6 +8,7 @@
 import { safeId, text } from "./argument_checks.ts";
 import { LOCK_RETRIES, type MysqlConnections } from "./mysql_connections.ts";
 import { addFriendRows, lockUserPair } from "./mysql_user_pair.ts";
+import { friendRequestRecord } from "./row_records.ts";
 import type { FriendRequestOutcome, FriendRequestRecord } from "./store.ts";
 
 /**
@@ -103,15 +104,11 @@ export class MysqlFriendRequests {
     const user = safeId(userId, "user id");
     return await this.#connections.use(async (db) => {
       const rows = await db.read(
-        "SELECT r.requester, u.name, r.note FROM friend_requests r JOIN user u ON u.id = r.requester " +
+        "SELECT u.id, u.name, r.note FROM friend_requests r JOIN user u ON u.id = r.requester " +
           "WHERE r.target = ? ORDER BY r.id",
         [user],
       );
-      return rows.map((row) => ({
-        id: Number(row.requester),
-        name: String(row.name),
-        note: String(row.note),
-      }));
+      return rows.map(friendRequestRecord);
     });
   }
 }

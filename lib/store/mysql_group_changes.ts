@@ -7,15 +7,22 @@
  * @module
  */
 
-import { safeId, text } from "./argument_checks.ts";
+import { safeId } from "./argument_checks.ts";
+import {
+  assignableRole,
+  groupFields,
+  kickRefusal,
+  setRoleRefusal,
+  updateRefusal,
+} from "./group_permissions.ts";
 import { LOCK_RETRIES, type MysqlConnections, uniqueName } from "./mysql_connections.ts";
 import { groupRowExists, lockGroup, lockMembers, removeMember } from "./mysql_group_rows.ts";
-import type { GroupChange, GroupLeave, GroupRole } from "./store.ts";
+import type { GroupChange, GroupLeave, GroupRefusal } from "./store.ts";
 
-/** A refused change (see `GroupRefusal` in store.ts). */
-type Refused = Extract<GroupChange, { ok: false }>;
-
-const refused = (reason: Refused["reason"]): Refused => ({ ok: false, reason });
+/** A change refused for `reason` (decided by `group_permissions.ts`, as in every store). */
+function refused(reason: GroupRefusal): GroupChange {
+  return { ok: false, reason };
+}
 
 /**
  * The group changes over pooled MySQL connections.
@@ -79,11 +86,8 @@ export class MysqlGroupChanges {
     return await this.#connections.transaction(async (db): Promise<GroupChange> => {
       if (!(await groupRowExists(db, group))) return refused("no_group");
       const roles = await lockMembers(db, group, [actor, target]);
-      const actorRole = roles.get(actor);
-      const targetRole = roles.get(target);
-      if (actorRole === undefined) return refused("not_member");
-      if (targetRole === undefined) return refused("no_target");
-      if (!mayKick(actorRole, targetRole)) return refused("not_permitted");
+      const refusal = kickRefusal(roles.get(actor) ?? null, roles.get(target) ?? null);
+      if (refusal !== null) return refused(refusal);
       await removeMember(db, group, target);
       return { ok: true, changed: true };
     }, { retries: LOCK_RETRIES });
@@ -99,20 +103,13 @@ export class MysqlGroupChanges {
     const group = safeId(groupId, "group id");
     const actor = safeId(actorId, "actor id");
     const target = safeId(targetId, "target id");
-    if (role !== "admin" && role !== "normal") {
-      throw new RangeError(`role must be "admin" or "normal", got ${JSON.stringify(role)}`);
-    }
+    assignableRole(role);
     return await this.#connections.transaction(async (db): Promise<GroupChange> => {
       if (!(await groupRowExists(db, group))) return refused("no_group");
       const roles = await lockMembers(db, group, [actor, target]);
-      const actorRole = roles.get(actor);
-      const targetRole = roles.get(target);
-      if (actorRole === undefined) return refused("not_member");
-      if (actorRole !== "creator") return refused("not_permitted");
-      if (targetRole === undefined) return refused("no_target");
-      // Only the creator is a creator: the role is handed on by leaving, not set.
-      if (targetRole === "creator") return refused("not_permitted");
-      if (targetRole === role) return { ok: true, changed: false };
+      const refusal = setRoleRefusal(roles.get(actor) ?? null, roles.get(target) ?? null);
+      if (refusal !== null) return refused(refusal);
+      if (roles.get(target) === role) return { ok: true, changed: false };
       await db.write("UPDATE groupuser SET grouprole = ? WHERE groupid = ? AND userid = ?", [
         role,
         group,
@@ -133,18 +130,13 @@ export class MysqlGroupChanges {
   ): Promise<GroupChange> {
     const group = safeId(groupId, "group id");
     const actor = safeId(actorId, "actor id");
-    if (fields.name === undefined && fields.desc === undefined) {
-      throw new RangeError("updateGroup needs a name or a description");
-    }
-    if (fields.name !== undefined) text(fields.name, "group name");
-    if (fields.desc !== undefined) text(fields.desc, "group description");
+    groupFields(fields);
     return await this.#connections.transaction(async (db): Promise<GroupChange> => {
       // The group's row first (its values are compared, then written), then the actor's membership.
       const current = await lockGroup(db, group);
       if (current === null) return refused("no_group");
-      const actorRole = (await lockMembers(db, group, [actor])).get(actor);
-      if (actorRole === undefined) return refused("not_member");
-      if (actorRole === "normal") return refused("not_permitted");
+      const refusal = updateRefusal((await lockMembers(db, group, [actor])).get(actor) ?? null);
+      if (refusal !== null) return refused(refusal);
       const name = fields.name ?? current.name;
       const desc = fields.desc ?? current.desc;
       if (name === current.name && desc === current.desc) return { ok: true, changed: false };
@@ -155,10 +147,4 @@ export class MysqlGroupChanges {
       return { ok: true, changed: true };
     }, { retries: LOCK_RETRIES });
   }
-}
-
-/** Whether a member with `actor`'s role may kick one with `target`'s: admins kick normal members only. */
-function mayKick(actor: GroupRole, target: GroupRole): boolean {
-  if (target === "creator" || actor === "normal") return false;
-  return actor === "creator" || target === "normal";
 }

@@ -9,16 +9,8 @@ import { safeId } from "./argument_checks.ts";
 import { LOCK_RETRIES, type MysqlConnections, uniqueName } from "./mysql_connections.ts";
 import { MysqlGroupChanges } from "./mysql_group_changes.ts";
 import { GROUP_LAST_SEQ, lockGroup, removeMember } from "./mysql_group_rows.ts";
-import { groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
-import type {
-  GroupAccess,
-  GroupChange,
-  GroupLeave,
-  GroupMember,
-  GroupMethods,
-  GroupRecord,
-  GroupRole,
-} from "./store.ts";
+import { GROUP_SQL, groupRecord, groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
+import type { GroupAccess, GroupChange, GroupLeave, GroupMethods, GroupRecord, GroupRole } from "./store.ts";
 
 /**
  * The group tables over pooled MySQL connections.
@@ -70,21 +62,7 @@ export class MysqlGroups implements GroupMethods {
   /** The group with its members ordered by id, or `null` when it does not exist. */
   async findGroup(groupId: number): Promise<GroupRecord | null> {
     const group = safeId(groupId, "group id");
-    return await this.#connections.use(async (db) => {
-      const rows = await db.read(
-        "SELECT g.groupname, g.groupdesc, u.id AS userid, u.name, m.grouprole FROM allgroup g " +
-          "LEFT JOIN (groupuser m JOIN user u ON u.id = m.userid) ON m.groupid = g.id " +
-          "WHERE g.id = ? ORDER BY u.id",
-        [group],
-      );
-      if (rows.length === 0) return null;
-      const members: GroupMember[] = rows.filter((row) => row.userid !== null).map((row) => ({
-        id: Number(row.userid),
-        name: String(row.name),
-        role: String(row.grouprole) as GroupRole,
-      }));
-      return { id: group, name: String(rows[0].groupname), desc: String(rows[0].groupdesc), members };
-    });
+    return await this.#connections.use(async (db) => groupRecord(await db.read(GROUP_SQL, [group])));
   }
 
   /**
