@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { MsgId } from "../lib/protocol/msg_id.ts";
+import { eventually } from "./harness/eventually.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
 import { type Account, account, conv, type Device, device } from "./conversation_suite.ts";
 import { uniqueName, v1Login, wentOffline } from "./protocol_suite.ts";
@@ -438,13 +439,26 @@ export function socialSuite(name: string, start: () => Promise<SocialEnv>): void
 
   test("v1: ONE_CHAT and ADD_FRIEND across a block are ERROR frames with errno 16; msgids 21-29 are unknown; no request, reply or group event reaches a v1 connection", async (env) => {
     const [p1, p2] = env.ports;
-    const [a, b, c] = [await account(p1), await account(p2), await account(p2)];
+    const [a, b, c, d] = [await account(p1), await account(p2), await account(p2), await account(p2)];
     const bob = await device(p2, b);
     const carol = await device(p2, c);
+    const dave = await device(p2, d);
     await using _b = bob.client;
     await using _c = carol.client;
+    await using _d = dave.client;
     ok(await bob.client.request({ msgid: MsgId.BLOCK, userid: a.id, on: true }));
-    const [v1, login] = await v1Login(p1, a.id, a.password);
+    // A request made from a v2 device, answered while the user is on v1 only.
+    const earlier = await device(p1, a, "v2");
+    ok(await earlier.client.request({ msgid: MsgId.FRIEND_REQUEST, friendid: d.id }));
+    earlier.client.close();
+    await earlier.client.closed;
+    const [v1, login] = await eventually(async () => {
+      const [client, reply] = await v1Login(p1, a.id, a.password);
+      if (reply.errno === 0) return [client, reply] as const;
+      client.close();
+      await client.closed;
+      throw new Error(JSON.stringify(reply));
+    }, { what: "v1 login once the v2 device is gone" });
     await using _v1 = v1;
     assert.equal(login.errno, 0);
     const send = (frame: Record<string, unknown>) => v1.send(JSON.stringify(frame) + "\0");
@@ -472,14 +486,26 @@ export function socialSuite(name: string, start: () => Promise<SocialEnv>): void
     await groupEvent(carol.client, groupid, "joined", a.id);
     ok(await carol.client.request({ msgid: MsgId.FRIEND_REQUEST, friendid: a.id }));
     ok(await carol.client.request({ msgid: MsgId.UPDATE_GROUP, groupid, groupdesc: "changed" }));
-    ok(await carol.client.request({ msgid: MsgId.ONE_CHAT, toid: a.id, msg: "barrier" }));
+    ok(await dave.client.request({ msgid: MsgId.FRIEND_REPLY, id: a.id, accept: true }));
+    // A barrier from each sender: what either sent before it arrived by then.
     const received: Reply[] = [];
-    while (true) {
-      const frame = await v1.next();
-      if (frame.msgid === MsgId.ONE_CHAT && frame.msg === "barrier") break;
-      received.push(frame);
+    for (const sender of [carol, dave]) {
+      ok(
+        await sender.client.request({
+          msgid: MsgId.ONE_CHAT,
+          toid: a.id,
+          msg: `barrier ${sender.account.id}`,
+        }),
+      );
     }
-    assert.deepEqual(received, [], "nothing but chat for v1");
+    for (const sender of [carol, dave]) {
+      while (true) {
+        const frame = await v1.next();
+        if (frame.msgid === MsgId.ONE_CHAT && frame.msg === `barrier ${sender.account.id}`) break;
+        if (frame.msgid !== MsgId.ONE_CHAT) received.push(frame);
+      }
+    }
+    assert.deepEqual(received, [], "no FRIEND_REQUEST, FRIEND_REPLY, PRESENCE or GROUP_EVENT for v1");
     const fresh = await device(p1, a, "v2");
     await using _f = fresh.client;
     assert.deepEqual(fresh.login.requests, [{ id: c.id, name: c.name, note: "" }]);
