@@ -4,6 +4,7 @@
  */
 import { Errno, type ErrnoValue } from "./errno.ts";
 import { MsgId } from "./msg_id.ts";
+import type { MemberRole } from "./social_frames.ts";
 
 /** Protocol level of a connection. */
 export type ProtocolVersion = 1 | 2;
@@ -294,7 +295,7 @@ export interface LoginGroup {
   id: number;
   groupname: string;
   groupdesc: string;
-  users: (PresenceEntry & { role: "creator" | "admin" | "normal" })[];
+  users: (PresenceEntry & { role: MemberRole })[];
 }
 
 /** A pending friend request in a v2 LOGIN_ACK (`requests`). */

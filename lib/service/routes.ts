@@ -6,13 +6,13 @@ import { pongFrame, type ProtocolVersion } from "../protocol/encode.ts";
 import { MsgId } from "../protocol/msg_id.ts";
 import type { Envelope } from "../protocol/requests.ts";
 import { login, logout, register } from "./account_handlers.ts";
+import { block } from "./block_handlers.ts";
 import { groupChat, oneChat } from "./chat_handlers.ts";
 import type { ServiceContext } from "./context.ts";
 import { history, read, sync, typing } from "./conversation_handlers.ts";
-import type { Session } from "./session.ts";
-import { block } from "./block_handlers.ts";
 import { friendReply, friendRequest, removeFriend } from "./friend_handlers.ts";
 import { kick, leaveGroup, setRole, updateGroup } from "./group_handlers.ts";
+import type { Session } from "./session.ts";
 import { addFriend, addGroup, createGroup } from "./social_handlers.ts";
 
 /**
