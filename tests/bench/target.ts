@@ -46,6 +46,11 @@ export interface TargetNeeds {
   metrics?: boolean;
   /** Live devices per user the nodes must allow (raises --max-devices when above its default). */
   maxDevices?: number;
+  /**
+   * Run the server of this source tree (`--baseline`: its `main.ts` with its own `deno.json`, the same
+   * permissions) instead of this checkout's; its own store seeds the users. One node only.
+   */
+  tree?: { dir: string; label: string };
 }
 
 /** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
@@ -77,25 +82,31 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
  * `main.ts` with extra runtime flags such as `--cpu-prof` or `--inspect` (the harness's ServerProcess has no
- * way to add them), with the serve task's permissions. A CPU profile is written when the node exits after
- * SIGTERM.
+ * way to add them), with the permissions the harness gives the server. A CPU profile is written when the node
+ * exits after SIGTERM. With `tree`, that tree's `main.ts` runs with its own `deno.json` (`--baseline`).
  *
  * @example
  * ```ts ignore
  * const node = await startNodeWith(["--inspect=127.0.0.1:9229"], ["--port", "0", "--db", ":memory:"], "node.log");
  * ```
  */
-export async function startNodeWith(runtimeFlags: string[], args: string[], logFile: string): Promise<Node> {
+export async function startNodeWith(
+  runtimeFlags: string[],
+  args: string[],
+  logFile: string,
+  tree?: string,
+): Promise<Node> {
   const log = await Deno.open(logFile, { create: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(tree ? ["--config", `${tree}/deno.json`] : []),
       ...runtimeFlags,
       "--allow-net",
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      MAIN,
+      tree ? `${tree}/main.ts` : MAIN,
       ...args,
     ],
     stdout: "piped",
@@ -136,11 +147,17 @@ export async function startNodeWith(runtimeFlags: string[], args: string[], logF
   }
 }
 
-async function startNode(args: string[], logFile: string, options: BenchOptions): Promise<Node> {
+async function startNode(
+  args: string[],
+  logFile: string,
+  options: BenchOptions,
+  tree?: string,
+): Promise<Node> {
   if (options.cpuProf) {
     await Deno.mkdir(options.cpuProf, { recursive: true });
-    return await startNodeWith(["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`], args, logFile);
+    return await startNodeWith(["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`], args, logFile, tree);
   }
+  if (tree) return await startNodeWith([], args, logFile, tree);
   return await ServerProcess.start(args, logFile);
 }
 
@@ -177,23 +194,28 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
   ];
   let node: Node;
   try {
-    node = await startNode(["--port", "0", ...serverArgs], logFile, options);
+    node = await startNode(["--port", "0", ...serverArgs], logFile, options, needs.tree?.dir);
   } catch (error) {
     note(await Deno.readTextFile(logFile).catch(() => ""));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
   const endpoint = { hostname: "127.0.0.1", port: node.port };
+  const who = needs.tree ? `${needs.tree.label}'s` : "the";
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
       await node.stop("SIGTERM");
       const log = (await Deno.readTextFile(logFile).catch(() => "")).trim();
-      if (log) note(`server log (warnings and errors):\n${log.split("\n").slice(-20).join("\n")}`);
+      if (log) {
+        note(`${who} server log (warnings and errors):\n${log.split("\n").slice(-20).join("\n")}`);
+      }
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
   return {
-    description: `1 node (main.ts, embedded SQLite ${memory ? "in :memory:" : "in a temp file"})`,
+    description: `1 node (${needs.tree ? `${needs.tree.label}'s ` : ""}main.ts, embedded SQLite ${
+      memory ? "in :memory:" : "in a temp file"
+    })`,
     endpoints: [endpoint, endpoint],
     watch: [{ name: "node", pid: node.pid }],
     serverArgs,
@@ -204,6 +226,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
         ? registerUsers(endpoint, count, { onProgress: registrationProgress })
         : seedUsers(dbPath, count, {
           cost,
+          tree: needs.tree?.dir,
           onProgress: (done, total) =>
             progress(`seeding ${total} users into the node's store (scrypt ${cost} cost): ${done}/${total}`),
         }),
@@ -314,6 +337,9 @@ const open = new Set<Target>();
 
 /** Starts (or adopts) what the scenario runs against. */
 export async function startTarget(options: BenchOptions, needs: TargetNeeds = {}): Promise<Target> {
+  if (needs.tree && (options.endpoints || options.cluster)) {
+    throw new Error("a baseline tree runs as one node the bench starts (no --endpoints, no --cluster)");
+  }
   const target = options.endpoints
     ? external(options)
     : options.cluster
