@@ -67,6 +67,8 @@ Deno.test("parseBenchArgs() reads --baseline for pingpong and group, and the kic
   assert.deepEqual([pingpong.baseline, pingpong.duration, pingpong.repeats], ["d0d2d5b", 3, 5]);
   assert.equal(parseBenchArgs(["group", "--baseline", "v3.0.0"])!.baseline, "v3.0.0");
   assert.equal(parseBenchArgs(["pingpong", "--baseline", "main~2", "--v1"])!.baseline, "main~2");
+  const cluster = parseBenchArgs(["pingpong", "--baseline", "d0d2d5b", "--cluster"])!;
+  assert.deepEqual([cluster.baseline, cluster.cluster], ["d0d2d5b", true]);
   const kick = parseBenchArgs(["kick"])!;
   assert.deepEqual([kick.scenario, kick.members, kick.messages], ["kick", 999, 200]);
   const group = parseBenchArgs(["group"])!;
@@ -87,7 +89,7 @@ Deno.test("parseBenchArgs() refuses --baseline where it cannot run and a bad kic
     [["kick", "--baseline", "d0d2d5b"], /--baseline is for the pingpong and group scenarios/],
     [["pingpong", "--baseline", "d0d2d5b", "--ceiling"], /--baseline starts both servers itself/],
     [["group", "--baseline", "d0d2d5b", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
-    [["pingpong", "--baseline", "d0d2d5b", "--cluster"], /--baseline runs one node of each.*no --cluster/],
+    [["group", "--baseline", "d0d2d5b", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
     [["kick", "--members", "2"], /--members must be an integer from 3 to 100000, got "2"/],
     [["kick", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
   ];

@@ -125,6 +125,7 @@ Options (defaults in brackets):
                          fetches each way)
   --baseline COMMIT      pingpong, group: also run the server of COMMIT (its tree from git archive, its own
                          deno.json), interleaved round by round with this one; reports current / baseline
+                         (pingpong --cluster: a whole cluster of each, its own MariaDB, Redis and nginx)
   --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
@@ -197,7 +198,7 @@ const COMMIT = /^[A-Za-z0-9][A-Za-z0-9._\/^~-]*$/;
 function checkBaseline(
   baseline: string,
   scenario: Scenario,
-  values: { endpoints?: string; ceiling?: boolean; cluster?: boolean; v1?: boolean },
+  values: { endpoints?: string; ceiling?: boolean },
 ): void {
   if (!COMMIT.test(baseline) || baseline.includes("..")) {
     throw new UsageError(`--baseline wants a commit (hash or ref), got ${JSON.stringify(baseline)}`);
@@ -207,11 +208,6 @@ function checkBaseline(
   }
   if (values.endpoints !== undefined || values.ceiling) {
     throw new UsageError("--baseline starts both servers itself: no --endpoints or --ceiling");
-  }
-  if (values.cluster) {
-    throw new UsageError(
-      "--baseline runs one node of each (embedded store): no --cluster (two clusters do not fit on this machine)",
-    );
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * `pingpong --baseline COMMIT`: the current server and the server of COMMIT (its tree from `git archive`,
- * run with its own `deno.json`), one node each with an embedded store, measured in the same run in
- * interleaved rounds (as `--ceiling` interleaves the relay), so that both see the same machine. The figure is
+ * run with its own `deno.json`), one node each with an embedded store (or, with `--cluster`, a whole cluster
+ * each: MariaDB, Redis, two nodes and nginx), measured in the same run in interleaved rounds (as `--ceiling`
+ * interleaves the relay), so that both see the same machine; the side not measured sits idle. The figure is
  * current / baseline of the median rates (issue 13: within 10%).
  *
  * @module
@@ -24,7 +25,8 @@ async function sideOf(
   options: BenchOptions,
 ): Promise<Side<SideName>> {
   const users = await target.prepareUsers(options.pairs * 2, options.hashCost ?? "cheap");
-  const clients = await loginPairs(users, target.endpoints, { v1: options.v1, sequential: false });
+  // Through nginx, logging in one at a time makes least_conn alternate nodes, so each pair spans both.
+  const clients = await loginPairs(users, target.endpoints, { v1: options.v1, sequential: options.cluster });
   return {
     name,
     engine: new PingPong(clients, users, { v1: options.v1, msgBytes: options.msgBytes, rate: options.rate }),
@@ -32,6 +34,15 @@ async function sideOf(
     windows: [],
     stalled: 0,
   };
+}
+
+/** How many pairs span both nodes on each side, as their first ACKs' mids tell (cluster runs). */
+function acrossNodes(sides: Record<SideName, Side<SideName>>): string {
+  return "Pairs across nodes (from the node id in each side's first ACK mid): " +
+    (["current", "baseline"] as const).map((name) => {
+      const { across, known } = sides[name].engine.acrossNodes();
+      return `${name} ${known > 0 ? `${across}/${known}` : "unknown"}`;
+    }).join(", ") + ".";
 }
 
 /** The `pingpong --baseline` scenario. */
@@ -79,7 +90,9 @@ export async function pingpongAgainstBaseline(options: BenchOptions): Promise<Sc
     `${side.name}: ${side.stalled} pairs did not receive their last message within 5 s of a round's end`
   );
   return {
-    title: `pingpong — ${options.pairs} pairs, the current server against ${tree.commit}`,
+    title: `pingpong — ${options.pairs} pairs${
+      options.cluster ? " across 2 nodes" : ""
+    }, the current server against ${tree.commit}`,
     headers: WINDOW_HEADERS,
     rows,
     notes: [
@@ -92,6 +105,7 @@ export async function pingpongAgainstBaseline(options: BenchOptions): Promise<Sc
       `${options.repeats} interleaved rounds (the first side alternates), ${options.warmup} s warm-up and ` +
       `${options.duration} s measured per side and round.`,
       describeVerdict(tree.commit, verdict) + ".",
+      ...(options.cluster ? [acrossNodes(sides)] : []),
       ...stalled,
     ],
     data: {

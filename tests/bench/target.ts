@@ -48,7 +48,8 @@ export interface TargetNeeds {
   maxDevices?: number;
   /**
    * Run the server of this source tree (`--baseline`: its `main.ts` with its own `deno.json`, the same
-   * permissions) instead of this checkout's; its own store seeds the users. One node only.
+   * permissions and flags) instead of this checkout's, one node or a cluster of its own; its own store seeds
+   * the users of one node.
    */
   tree?: { dir: string; label: string };
 }
@@ -259,7 +260,7 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
     const nodes: Node[] = [];
     const nodeArgs = (id: string, port: number) => ["--port", String(port), "--node-id", id, ...serverArgs];
     for (const id of ["n1", "n2"]) {
-      const node = await startNode(nodeArgs(id, 0), `${dir}/${id}.log`, options);
+      const node = await startNode(nodeArgs(id, 0), `${dir}/${id}.log`, options, needs.tree?.dir);
       const index = nodes.push(node) - 1;
       // By index: a node restarted by a fault is the one to stop.
       cleanup.push(() => nodes[index].stop("SIGTERM"));
@@ -290,12 +291,14 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
       const victim = nodes[0];
       await victim.stop("SIGKILL");
       // The same id and port: nginx sends to it again, and it takes its id back once the old lease expired.
-      nodes[0] = await startNode(nodeArgs("n1", victim.port), `${dir}/n1.log`, options);
+      nodes[0] = await startNode(nodeArgs("n1", victim.port), `${dir}/n1.log`, options, needs.tree?.dir);
       watch[0] = { name: "n1", pid: nodes[0].pid };
       return `node n1 killed (SIGKILL) and started again on its port: back after ${took()}`;
     };
     return {
-      description: "2 nodes (MariaDB + Redis bus) behind nginx (stream, least_conn)",
+      description: `2 nodes${
+        needs.tree ? ` of ${needs.tree.label}` : ""
+      } (MariaDB + Redis bus) behind nginx (stream, least_conn)`,
       injectFault,
       endpoints: [endpoint, endpoint],
       watch,
@@ -337,8 +340,8 @@ const open = new Set<Target>();
 
 /** Starts (or adopts) what the scenario runs against. */
 export async function startTarget(options: BenchOptions, needs: TargetNeeds = {}): Promise<Target> {
-  if (needs.tree && (options.endpoints || options.cluster)) {
-    throw new Error("a baseline tree runs as one node the bench starts (no --endpoints, no --cluster)");
+  if (needs.tree && options.endpoints) {
+    throw new Error("a baseline tree runs on servers the bench starts (no --endpoints)");
   }
   const target = options.endpoints
     ? external(options)
