@@ -135,7 +135,7 @@ export function kickRefusal(reply: Record<string, unknown>): string | undefined 
 }
 
 /** The creator makes the group, everyone else joins; returns the group id. */
-async function setUpGroup(clients: LoadClient[], cast: KickCast): Promise<number> {
+async function setUpKickGroup(clients: LoadClient[], cast: KickCast): Promise<number> {
   const creator = clients[cast.creator];
   const created = await creator.request({
     msgid: MsgId.CREATE_GROUP,
@@ -180,7 +180,7 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
   const runs: { label: string; run: GroupRun; processes: ProcessUsage[] }[] = [];
   let watchKicked: KickedWatch | undefined;
   try {
-    const groupid = await setUpGroup(clients, cast);
+    const groupid = await setUpKickGroup(clients, cast);
     const sender = clients[cast.sender];
     const kicked = users[cast.kicked];
     const everyoneElse = clients.filter((_, i) => i !== cast.sender);
