@@ -4,7 +4,7 @@ import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
 import { directConv } from "../lib/conversation_name.ts";
 import { storeSuite } from "./store_suite.ts";
-import { chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
+import { append, chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
 
 /** Deno 2.9 leaves the sanitizers off by default; these unit tests own every file handle and timer they use. */
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
@@ -214,7 +214,7 @@ Deno.test(
     await store.appendMessages([chat(conv, 1, "one")]);
     const failing = { ...chat(conv, 2, "x"), frame: () => null as unknown as string };
     await assert.rejects(store.appendMessages([chat(conv, 1, "two"), failing]), TypeError);
-    const [next] = await store.appendMessages([chat(conv, 1, "two")]);
+    const [next] = await append(store, [chat(conv, 1, "two")]);
     assert.equal(next.seq, 2, "the rolled-back batch's seq is handed out again, not skipped");
   },
 );
@@ -233,7 +233,7 @@ Deno.test('SqliteStore with synchronous "full" stores and reads like the default
       await store.migrate();
       const a = await store.createUser("a", "h");
       await store.setUserState(a, true);
-      const [stored] = await store.appendMessages([chat(directConv(a, a + 1), a, "durable")]);
+      const [stored] = await append(store, [chat(directConv(a, a + 1), a, "durable")]);
       assert.equal(stored.seq, 1);
     } finally {
       await store.close();

@@ -1,7 +1,8 @@
 /**
- * The first release (commit {@linkcode RELEASED_COMMIT}) as a real server process, to create and fill a
- * database the way users' databases were created and filled, so that the upgrade tests migrate the real thing
- * rather than a hand-written imitation.
+ * A released server (the first release, commit {@linkcode RELEASED_COMMIT}, or another release such as
+ * {@linkcode RELEASE_3_COMMIT}) as a real server process, to create and fill a database the way users'
+ * databases were created and filled, so that the upgrade tests migrate the real thing rather than a
+ * hand-written imitation.
  *
  * The release's tree comes from `git archive` of this repository (a clone that lacks the commit, such as a
  * shallow one, cannot run these tests), extracted once per test process into a temp folder. The server runs
@@ -17,19 +18,25 @@ import { type Reply, TestClient } from "./test_client.ts";
 
 /** The commit of the first release: its databases have no `schema_version`. */
 export const RELEASED_COMMIT = "124d736";
+/** The commit of release 3.0.0: its databases are at schema version 2 (kept conversations, devices). */
+export const RELEASE_3_COMMIT = "d0d2d5b";
 
-let tree: Promise<string> | undefined;
+const trees = new Map<string, Promise<string>>();
 
-/** The first release's source tree, extracted on first use (removed when the test process ends). */
-export function releasedTree(): Promise<string> {
-  tree ??= extractRelease();
+/**
+ * A release's source tree (the first release's by default), extracted on first use (removed when the test
+ * process ends).
+ */
+export function releasedTree(commit: string = RELEASED_COMMIT): Promise<string> {
+  let tree = trees.get(commit);
+  if (!tree) trees.set(commit, tree = extractRelease(commit));
   return tree;
 }
 
-async function extractRelease(): Promise<string> {
+async function extractRelease(commit: string): Promise<string> {
   const dir = await makeTempDir("chat-release-");
   const archive = `${dir}/release.tar`;
-  await run("git", ["archive", "--format=tar", "-o", archive, RELEASED_COMMIT]);
+  await run("git", ["archive", "--format=tar", "-o", archive, commit]);
   await Deno.mkdir(`${dir}/tree`);
   await run("tar", ["-xf", archive, "-C", `${dir}/tree`]);
   return `${dir}/tree`;
@@ -56,7 +63,8 @@ export class ReleasedServer implements AsyncDisposable {
 
   /**
    * Starts the release's `main.ts` on a free port with `args` (e.g. `["--db", path]` or `["--mysql", url]`)
-   * and resolves once it listens. Its output goes to `logFile`.
+   * and resolves once it listens. Its output goes to `logFile`. `options.commit` is the release (default: the
+   * first).
    *
    * @example
    * ```ts ignore
@@ -65,8 +73,12 @@ export class ReleasedServer implements AsyncDisposable {
    * await server.stop();
    * ```
    */
-  static async start(args: string[], logFile: string): Promise<ReleasedServer> {
-    const dir = await releasedTree();
+  static async start(
+    args: string[],
+    logFile: string,
+    options: { commit?: string } = {},
+  ): Promise<ReleasedServer> {
+    const dir = await releasedTree(options.commit);
     const port = freePort();
     const process = await ServiceProcess.spawn(Deno.execPath(), [
       "run",
