@@ -39,8 +39,18 @@ const REPLY_TIMEOUT_MS = 30_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** What the kicked member's connection saw after the KICK was sent. */
-class KickedWatch {
+/**
+ * What the kicked member's connection sees once the KICK is sent: it takes the connection's raw frames.
+ *
+ * @example
+ * ```ts ignore
+ * const watch = new KickedWatch(kickedClient, groupid, kickedUserId);
+ * // … KICK acknowledged, group messages sent …
+ * await watch.fence(sender, "fence 1");
+ * if (watch.groupMessages > 0) throw new Error("a group message reached the kicked member");
+ * ```
+ */
+export class KickedWatch {
   /** GROUP_CHAT frames of the group (none may come once the KICK is acknowledged). */
   groupMessages = 0;
   /** Whether GROUP_EVENT `kicked` for this member arrived. */
@@ -54,11 +64,14 @@ class KickedWatch {
   #onFrame(bytes: Uint8Array, start: number, end: number): void {
     const msgid = msgidAt(bytes, start, end);
     if (msgid === MsgId.GROUP_CHAT) {
+      // Any group's: the kicked member is in no other group of the run.
       this.groupMessages++;
     } else if (msgid === GROUP_EVENT || msgid === MsgId.ONE_CHAT) {
       const frame = JSON.parse(decoder.decode(bytes.subarray(start, end)));
       if (msgid === GROUP_EVENT) {
-        if (frame.event === "kicked" && frame.userid === this.userid) this.sawKickedEvent = true;
+        if (frame.event === "kicked" && frame.userid === this.userid && frame.groupid === this.groupid) {
+          this.sawKickedEvent = true;
+        }
       } else {
         this.#fences.get(frame.msg)?.();
       }
@@ -69,12 +82,12 @@ class KickedWatch {
    * Sends a ONE_CHAT from `sender` to the kicked member and resolves once it arrived: whatever the sender sent
    * before has been delivered by then.
    */
-  async fence(sender: LoadClient, name: string): Promise<void> {
+  async fence(sender: LoadClient, name: string, timeoutMs = REPLY_TIMEOUT_MS): Promise<void> {
     const arrived = Promise.withResolvers<void>();
     this.#fences.set(name, arrived.resolve);
     const timer = setTimeout(
       () => arrived.reject(new Error(`kick: the fence ONE_CHAT "${name}" did not reach the kicked member`)),
-      REPLY_TIMEOUT_MS,
+      timeoutMs,
     );
     sender.send(encoder.encode(
       JSON.stringify({
