@@ -4,7 +4,7 @@
  * databases were created and filled, so that the upgrade tests migrate the real thing rather than a
  * hand-written imitation.
  *
- * The release's tree comes from `git archive` of this repository (a clone that lacks the commit, such as a
+ * A release's tree comes from `git archive` of this repository (a clone that lacks the commit, such as a
  * shallow one, cannot run these tests), extracted once per test process into a temp folder. The server runs
  * with the release's own `deno.json` and lock file; its npm packages are the ones this project already has.
  *
@@ -51,7 +51,13 @@ async function run(command: string, args: string[]): Promise<void> {
   }
 }
 
-/** A server of the first release, running as its own process. */
+/** Options for {@linkcode ReleasedServer.start}. */
+export interface ReleasedServerOptions {
+  /** The release to run ({@linkcode RELEASED_COMMIT}, the default, or {@linkcode RELEASE_3_COMMIT}). */
+  commit?: string;
+}
+
+/** A server of a past release, running as its own process. */
 export class ReleasedServer implements AsyncDisposable {
   readonly port: number;
   readonly #process: ServiceProcess;
@@ -76,7 +82,7 @@ export class ReleasedServer implements AsyncDisposable {
   static async start(
     args: string[],
     logFile: string,
-    options: { commit?: string } = {},
+    options: ReleasedServerOptions = {},
   ): Promise<ReleasedServer> {
     const dir = await releasedTree(options.commit);
     const port = freePort();
@@ -165,19 +171,14 @@ export interface ReleasedData {
  * messages (one-to-one and group) for users who are logged out (carol) or never logged in (dave).
  */
 export async function fillReleased(port: number): Promise<ReleasedData> {
-  const register = async (name: string, password: string): Promise<ReleasedUser> => {
-    await using client = await TestClient.connect(port);
-    const ack = await client.request({ msgid: 4, name, password });
-    if (ack.errno !== 0) throw new Error(`REG ${name}: ${JSON.stringify(ack)}`);
-    return { id: Number(ack.id), name, password };
-  };
+  const register = (name: string, password: string) => registerReleased(port, name, password);
   const alice = await register("alice", "alice-pw");
   const bob = await register('Zoë 😀 "bob"', "bob's pw");
   const carol = await register("carol", "carol-pw");
   const dave = await register("dave", "dave-pw");
 
-  await using a = await login(port, alice);
-  await using b = await login(port, bob);
+  await using a = await loginReleased(port, alice);
+  await using b = await loginReleased(port, bob);
   await ok(a, { msgid: 7, id: alice.id, friendid: bob.id });
   await ok(a, { msgid: 7, id: alice.id, friendid: carol.id });
   await ok(b, { msgid: 7, id: bob.id, friendid: alice.id });
@@ -185,7 +186,7 @@ export async function fillReleased(port: number): Promise<ReleasedData> {
   const groupId = Number(group.groupid);
   await ok(b, { msgid: 9, id: bob.id, groupid: groupId });
   {
-    await using c = await login(port, carol);
+    await using c = await loginReleased(port, carol);
     await ok(c, { msgid: 9, id: carol.id, groupid: groupId });
     await ok(c, { msgid: 3, id: carol.id });
   }
@@ -221,14 +222,23 @@ export async function fillReleased(port: number): Promise<ReleasedData> {
   };
 }
 
-async function login(port: number, user: ReleasedUser): Promise<TestClient> {
+/** Registers a user on a released server (REG, msgid 4). */
+export async function registerReleased(port: number, name: string, password: string): Promise<ReleasedUser> {
+  await using client = await TestClient.connect(port);
+  const ack = await client.request({ msgid: 4, name, password });
+  if (ack.errno !== 0) throw new Error(`REG ${name}: ${JSON.stringify(ack)}`);
+  return { id: Number(ack.id), name, password };
+}
+
+/** A connection logged in as `user` on a released server (LOGIN, msgid 1). */
+export async function loginReleased(port: number, user: ReleasedUser): Promise<TestClient> {
   const client = await TestClient.connect(port);
   await ok(client, { msgid: 1, id: user.id, password: user.password });
   return client;
 }
 
 /** Sends a v2 request and returns its answer; throws unless errno is 0. */
-async function ok(client: TestClient, frame: Record<string, unknown>): Promise<Reply> {
+export async function ok(client: TestClient, frame: Record<string, unknown>): Promise<Reply> {
   const reply = await client.request(frame);
   if (reply.errno !== 0) throw new Error(`${JSON.stringify(frame)} → ${JSON.stringify(reply)}`);
   return reply;
