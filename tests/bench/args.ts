@@ -122,7 +122,7 @@ Options (defaults in brackets):
   --duration S           measured seconds per repeat [10; soak 30]
   --warmup S             unmeasured seconds first [2]
   --repeats N            measured windows [1] (pingpong --ceiling, --baseline: interleaved rounds; sync:
-                         fetches each way)
+                         fetches each way; kick: runs before and after the kick each)
   --baseline COMMIT      pingpong, group: also run the server of COMMIT (its tree from git archive, its own
                          deno.json), interleaved round by round with this one; reports current / baseline
                          (pingpong --cluster: a whole cluster of each, its own MariaDB, Redis and nginx)

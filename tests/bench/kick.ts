@@ -26,6 +26,7 @@ import {
   progress,
   type ScenarioResult,
 } from "./report.ts";
+import { median } from "./stats.ts";
 import { startTarget } from "./target.ts";
 import { type BenchUser, loginUsers } from "./users.ts";
 
@@ -178,6 +179,32 @@ async function setUpKickGroup(clients: LoadClient[], cast: KickCast): Promise<nu
   return groupid;
 }
 
+/** One measured run of the kick scenario. */
+interface KickRun {
+  phase: "before" | "after";
+  label: string;
+  run: GroupRun;
+  processes: ProcessUsage[];
+}
+
+/** The medians of a phase's runs as a table row. */
+function medianRow(phase: KickRun["phase"], runs: KickRun[], messages: number): (string | number)[] {
+  const of = (pick: (run: GroupRun) => number) => median(runs.map(({ run }) => pick(run)));
+  return [
+    `median ${phase}`,
+    `${runs[0].run.receivers} × ${messages}`,
+    fmtInt(of((run) => run.deliveriesPerSecond)),
+    fmtInt(of((run) => run.messagesPerSecond)),
+    fmtMs(of((run) => run.latency.p50)),
+    fmtMs(of((run) => run.latency.p99)),
+    fmtMs(of((run) => run.fanoutLatency.p99)),
+    runs.reduce((sum, { run }) => sum + run.errors, 0),
+    "",
+    "",
+    "",
+  ];
+}
+
 /** The `kick` scenario. */
 export async function kick(options: BenchOptions): Promise<ScenarioResult> {
   if (options.v1) throw new Error("kick: --v1 is not supported (KICK is a v2 request)");
@@ -190,7 +217,7 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
     onProgress: (done, total) => progress(`kick: logging in ${done}/${total}`),
   });
   const watch = new ProcessWatch(target.watch);
-  const runs: { label: string; run: GroupRun; processes: ProcessUsage[] }[] = [];
+  const runs: KickRun[] = [];
   let watchKicked: KickedWatch | undefined;
   try {
     const groupid = await setUpKickGroup(clients, cast);
@@ -198,13 +225,18 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
     const kicked = users[cast.kicked];
     const everyoneElse = clients.filter((_, i) => i !== cast.sender);
     const remaining = clients.filter((_, i) => i !== cast.sender && i !== cast.kicked);
-    const measure = async (label: string, receivers: LoadClient[], runOptions = options) => {
-      await watch.start();
-      const run = await runGroupMessages(sender, receivers, groupid, runOptions, `kick: ${label}`);
-      runs.push({ label, run, processes: await watch.stop() });
+    const measure = async (phase: KickRun["phase"], receivers: LoadClient[]) => {
+      for (let r = 1; r <= options.repeats; r++) {
+        const label = options.repeats > 1
+          ? `${phase} the kick, ${r}/${options.repeats}`
+          : `${phase} the kick`;
+        await watch.start();
+        const run = await runGroupMessages(sender, receivers, groupid, options, `kick: ${label}`);
+        runs.push({ phase, label, run, processes: await watch.stop() });
+      }
     };
 
-    await measure("before the kick", everyoneElse);
+    await measure("before", everyoneElse);
 
     progress(`kick: the creator kicks user ${kicked.id}`);
     watchKicked = new KickedWatch(clients[cast.kicked], groupid, kicked.id);
@@ -236,7 +268,7 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
     await watchKicked.fence(sender, "fence after the next message");
     const leakedNext = watchKicked.groupMessages;
 
-    await measure("after the kick", remaining);
+    await measure("after", remaining);
     await watchKicked.fence(sender, "fence after the measured messages");
     const leakedTotal = watchKicked.groupMessages;
     endProgress();
@@ -250,7 +282,9 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
           })`,
       );
     }
-    const [before, after] = runs;
+    const before = runs.filter((run) => run.phase === "before");
+    const after = runs.filter((run) => run.phase === "after");
+    const rate = (phase: KickRun[]) => median(phase.map(({ run }) => run.deliveriesPerSecond));
     return {
       title: `kick — a group of ${size}, one member kicked`,
       headers: [
@@ -266,22 +300,27 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
         "server RSS",
         "loadgen / other CPU",
       ],
-      rows: runs.map(({ label, run, processes }) => {
-        const { cpu, rss } = fmtProcesses(processes);
-        return [
-          label,
-          `${run.receivers} × ${options.messages}`,
-          fmtInt(run.deliveriesPerSecond),
-          fmtInt(run.messagesPerSecond),
-          fmtMs(run.latency.p50),
-          fmtMs(run.latency.p99),
-          fmtMs(run.fanoutLatency.p99),
-          run.errors,
-          cpu,
-          rss,
-          loadgenCpu(processes),
-        ];
-      }),
+      rows: [
+        ...runs.map(({ label, run, processes }) => {
+          const { cpu, rss } = fmtProcesses(processes);
+          return [
+            label,
+            `${run.receivers} × ${options.messages}`,
+            fmtInt(run.deliveriesPerSecond),
+            fmtInt(run.messagesPerSecond),
+            fmtMs(run.latency.p50),
+            fmtMs(run.latency.p99),
+            fmtMs(run.fanoutLatency.p99),
+            run.errors,
+            cpu,
+            rss,
+            loadgenCpu(processes),
+          ];
+        }),
+        ...(options.repeats > 1
+          ? [medianRow("before", before, options.messages), medianRow("after", after, options.messages)]
+          : []),
+      ],
       notes: [
         `${target.description}; users ${
           target.describeUsers(options.hashCost ?? "cheap")
@@ -296,10 +335,8 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
         `remaining members; the kicked member received ${leakedTotal} group messages after the ACK (checked ` +
         `with a ONE_CHAT fence after the next message and after the measured run); GROUP_EVENT "kicked" ` +
         `${watchKicked.sawKickedEvent ? "received" : "NOT received"} by the kicked member.`,
-        `Fan-out after / before the kick: ${
-          (after.run.deliveriesPerSecond / before.run.deliveriesPerSecond).toFixed(2)
-        }x ` +
-        `deliveries/s.`,
+        `Fan-out after / before the kick: ${(rate(after) / rate(before)).toFixed(2)}x deliveries/s` +
+        `${options.repeats > 1 ? ` (medians of ${options.repeats} runs each)` : ""}.`,
       ],
       data: {
         target: target.description,
@@ -309,8 +346,10 @@ export async function kick(options: BenchOptions): Promise<ScenarioResult> {
         kickMs,
         leakedAfterKick: leakedTotal,
         kickedEventReceived: watchKicked.sawKickedEvent,
-        before: { ...before.run, processes: before.processes },
-        after: { ...after.run, processes: after.processes },
+        before: before.map(({ run, processes }) => ({ ...run, processes })),
+        after: after.map(({ run, processes }) => ({ ...run, processes })),
+        deliveriesPerSecondBefore: rate(before),
+        deliveriesPerSecondAfter: rate(after),
       },
       failed: failures.length > 0 ? failures.join("; ") : undefined,
     };
