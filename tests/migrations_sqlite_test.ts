@@ -1,18 +1,25 @@
 /**
  * Upgrading SQLite databases in place: a database that the first release's server created and filled
- * (tests/harness/released_server.ts) is migrated by today's SqliteStore and keeps everything; versions are
+ * (tests/harness/released_server.ts), and one of release 3.0.0 (schema version 2,
+ * tests/harness/fill_release_3.ts), are migrated by today's SqliteStore and keep everything; versions are
  * recorded once; a database from a newer release is refused; a failed migration changes nothing.
  */
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { groupConv } from "../lib/conversation_name.ts";
+import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { verifyPassword } from "../lib/service/password.ts";
 import { SchemaVersionError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
-import { fillReleased, type ReleasedData, ReleasedServer } from "./harness/released_server.ts";
+import { fillRelease3, type Release3Data } from "./harness/fill_release_3.ts";
+import {
+  fillReleased,
+  RELEASE_3_COMMIT,
+  type ReleasedData,
+  ReleasedServer,
+} from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
-import { chat } from "./store_suite_fixture.ts";
+import { append, chat } from "./store_suite_fixture.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
@@ -42,29 +49,48 @@ async function migrated(path: string): Promise<SqliteStore> {
   return store;
 }
 
-/** One database filled by the released server, shared by the cases below; each case works on a copy. */
-let released: Promise<{ dir: string; path: string; data: ReleasedData }> | undefined;
-
-function releasedDatabase(): Promise<{ dir: string; path: string; data: ReleasedData }> {
-  released ??= (async () => {
-    const dir = await makeTempDir("chat-migrate-");
-    const path = `${dir}/released.db`;
-    await using server = await ReleasedServer.start(["--db", path], `${dir}/released.log`);
-    const data = await fillReleased(server.port);
-    await server.stop();
-    return { dir, path, data };
-  })();
-  return released;
+/** A database filled by a released server once per test process, shared by the cases; each works on a copy. */
+interface Filled<T> {
+  dir: string;
+  path: string;
+  data: T;
 }
 
-/** A copy of the released database (checkpointed into one file) for one case. */
-async function copyOfReleased(name: string): Promise<{ path: string; data: ReleasedData }> {
-  const { dir, path, data } = await releasedDatabase();
+let released: Promise<Filled<ReleasedData>> | undefined;
+let release3: Promise<Filled<Release3Data>> | undefined;
+
+async function fillDatabase<T>(
+  commit: string | undefined,
+  fill: (server: ReleasedServer) => Promise<T>,
+): Promise<Filled<T>> {
+  const dir = await makeTempDir("chat-migrate-");
+  const path = `${dir}/released.db`;
+  await using server = await ReleasedServer.start(["--db", path], `${dir}/released.log`, { commit });
+  const data = await fill(server);
+  await server.stop();
+  return { dir, path, data };
+}
+
+/** A copy (checkpointed into one file) of a filled database for one case. */
+async function copyOf<T>(filled: Promise<Filled<T>>, name: string): Promise<{ path: string; data: T }> {
+  const { dir, path, data } = await filled;
   const copy = `${dir}/${name}.db`;
   // Everything into the main file first, so that copying that one file copies the database.
   inspect(path, (db) => db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   await Deno.copyFile(path, copy);
   return { path: copy, data };
+}
+
+/** A copy of the first release's database. */
+function copyOfReleased(name: string): Promise<{ path: string; data: ReleasedData }> {
+  released ??= fillDatabase(undefined, (server) => fillReleased(server.port));
+  return copyOf(released, name);
+}
+
+/** A copy of release 3.0.0's database (schema version 2). */
+function copyOfRelease3(name: string): Promise<{ path: string; data: Release3Data }> {
+  release3 ??= fillDatabase(RELEASE_3_COMMIT, fillRelease3);
+  return copyOf(release3, name);
 }
 
 Deno.test({
@@ -115,17 +141,17 @@ Deno.test({
 });
 
 Deno.test({
-  name: "SqliteStore.migrate() records the released database as version 1 and applies version 2 once",
+  name: "SqliteStore.migrate() records the released database as version 1 and applies versions 2 and 3 once",
   ...SANITIZED,
   async fn() {
     const { path, data } = await copyOfReleased("versions");
     const store = await migrated(path);
     await store.migrate();
     await store.close();
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"]]);
+    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
     // A restart finds the current version and changes nothing.
     await using again = await migrated(path);
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"]]);
+    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
     assert.equal(
       (await again.readOffline(data.carol.id, 100)).length,
       data.offline.get(data.carol.id)!.length,
@@ -153,7 +179,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "SqliteStore.migrate() of an empty file records versions 1 and 2",
+  name: "SqliteStore.migrate() of an empty file records versions 1, 2 and 3",
   ...SANITIZED,
   async fn() {
     const dir = await makeTempDir("chat-migrate-empty-");
@@ -161,7 +187,7 @@ Deno.test({
       const path = `${dir}/new.db`;
       const store = await migrated(path);
       await store.close();
-      assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"]]);
+      assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
     } finally {
       await removeTempDir(dir);
     }
@@ -178,16 +204,16 @@ Deno.test({
     await store.close();
     inspect(
       path,
-      (db) => db.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (3, 'future', 0)"),
+      (db) => db.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (4, 'future', 0)"),
     );
     await using newer = SqliteStore.open(path);
     await assert.rejects(newer.migrate(), (error: unknown) => {
       assert.ok(error instanceof SchemaVersionError);
-      assert.deepEqual([error.databaseVersion, error.codeVersion], [3, 2]);
-      assert.match(error.message, /version 3.*version 2/);
+      assert.deepEqual([error.databaseVersion, error.codeVersion], [4, 3]);
+      assert.match(error.message, /version 4.*version 3/);
       return true;
     });
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "future"]]);
+    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"], [4, "future"]]);
     assert.equal((await newer.findUser(data.alice.id))?.name, data.alice.name, "the data is untouched");
   },
 });
@@ -221,5 +247,150 @@ Deno.test({
       .map((row) => row.name);
     assert.ok(!columns.includes("joinseq"), "the ALTER TABLE was rolled back");
     assert.equal((await store.readOffline(data.dave.id, 10)).length, 1);
+  },
+});
+
+Deno.test({
+  name: "SqliteStore on a migrated released database: the creator stays, the others joined in id order",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfReleased("join-order");
+    await using store = await migrated(path);
+    const [group] = data.groups;
+    const others = group.members.filter((id) => id !== group.creator);
+    const newcomer = data.dave.id;
+    assert.equal(await store.addGroupMember(group.id, newcomer), "normal");
+    for (const heir of [...others, newcomer]) {
+      const leaver = (await store.findGroup(group.id))!.members.find((m) => m.role === "creator")!.id;
+      assert.deepEqual(await store.leaveGroup(group.id, leaver), { ok: true, heir });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "SqliteStore.migrate() of a 3.0.0 database applies version 3 once and keeps users, friends and groups",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfRelease3("keeps");
+    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"]], "3.0.0 recorded version 2");
+    const store = await migrated(path);
+    await store.migrate();
+    await store.close();
+    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
+    await using again = await migrated(path);
+    const users = [data.ann, data.ben, data.cat, data.dan, data.eve];
+    for (const user of users) {
+      const found = await again.findUser(user.id);
+      assert.equal(found?.name, user.name);
+      assert.ok(await verifyPassword(user.password, found!.passwordHash), `${user.name}'s password works`);
+      const expected = data.friends.filter(([owner]) => owner === user.id).map(([, friend]) => friend);
+      assert.deepEqual(
+        (await again.listFriends(user.id)).map((f) => f.id),
+        expected.toSorted((x, y) => x - y),
+        `${user.name}'s friends, one-way rows included`,
+      );
+      assert.deepEqual(await again.listFriendRequests(user.id), []);
+      assert.deepEqual(await again.listBlocks(user.id), { blocking: [], blockedBy: [] });
+    }
+    for (const group of [data.alpha, data.beta]) {
+      const found = await again.findGroup(group.id);
+      assert.deepEqual([found?.name, found?.desc], [group.name, group.desc]);
+      assert.deepEqual(
+        found?.members.map((m) => [m.id, m.role]),
+        group.members.map((id) => [id, id === group.creator ? "creator" : "normal"]),
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "SqliteStore on a migrated 3.0.0 database keeps messages, join seqs and read state",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfRelease3("messages");
+    await using store = await migrated(path);
+    const { alpha, ann, ben } = data;
+    const conv = groupConv(alpha.id);
+    assert.deepEqual(
+      (await store.messagesAfter(directConv(ann.id, ben.id), 0, 10)).map((m) => JSON.parse(m.frame).msg),
+      data.annToBen,
+    );
+    const ofGroup = async (user: number) =>
+      (await store.listConversations(user)).find((summary) => summary.conv === conv);
+    assert.deepEqual(await ofGroup(ann.id), { conv, lastseq: 1, readseq: 0, unread: 1 });
+    assert.deepEqual(
+      await ofGroup(data.lateJoiner),
+      { conv, lastseq: 1, readseq: 1, unread: 0 },
+      "joined after the first message: its join seq is kept",
+    );
+    const [next] = await append(store, [chat(conv, ann.id, "after the upgrade")]);
+    assert.equal(next.seq, 2, "the group's seqs go on");
+  },
+});
+
+Deno.test({
+  name: "SqliteStore on a migrated 3.0.0 database: old members joined in id order, before any newcomer",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfRelease3("join-order");
+    await using store = await migrated(path);
+    const { alpha } = data;
+    const others = alpha.members.filter((id) => id !== alpha.creator);
+    // A newcomer (dan) and an admin among the old members (the highest id): the admin inherits first.
+    const admin = others.at(-1)!;
+    assert.equal(await store.addGroupMember(alpha.id, data.dan.id), "normal");
+    assert.deepEqual(await store.setMemberRole(alpha.id, alpha.creator, admin, "admin"), {
+      ok: true,
+      changed: true,
+    });
+    const heirs = [admin, ...others.filter((id) => id !== admin), data.dan.id];
+    let creator = alpha.creator;
+    for (const heir of heirs) {
+      assert.deepEqual(await store.leaveGroup(alpha.id, creator), { ok: true, heir });
+      creator = heir;
+    }
+    assert.deepEqual(await store.leaveGroup(alpha.id, creator), { ok: true });
+  },
+});
+
+Deno.test({
+  name: "SqliteStore on a migrated 3.0.0 database: a one-way friend completes the friendship by request",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfRelease3("requests");
+    await using store = await migrated(path);
+    const { ann, cat } = data; // ann has cat; cat does not have ann
+    assert.equal(await store.requestFriend(cat.id, ann.id, "back at you"), "sent");
+    assert.deepEqual(await store.listFriendRequests(ann.id), [{
+      id: cat.id,
+      name: "cat",
+      note: "back at you",
+    }]);
+    assert.equal(await store.answerFriendRequest(ann.id, cat.id, true), true);
+    assert.ok((await store.listFriends(cat.id)).some((f) => f.id === ann.id));
+    await store.setBlock(cat.id, ann.id, true);
+    assert.ok(!(await store.listFriends(ann.id)).some((f) => f.id === cat.id), "a block ends it both ways");
+  },
+});
+
+Deno.test({
+  name: "SqliteStore.migrate() of a 3.0.0 database that fails at version 3 leaves version 2 as it was",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfRelease3("fails");
+    // A table in the way of version 3: its CREATE TABLE fails after groupuser was rebuilt.
+    inspect(path, (db) => db.exec("CREATE TABLE blocks (x INTEGER)"));
+    await using store = SqliteStore.open(path);
+    await assert.rejects(store.migrate(), /blocks already exists/);
+    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"]]);
+    const columns = inspect(path, (db) => db.prepare("SELECT name FROM pragma_table_info('groupuser')").all())
+      .map((row) => row.name);
+    assert.deepEqual(columns, ["groupid", "userid", "grouprole", "joinseq"], "the rebuild was rolled back");
+    const members = inspect(
+      path,
+      (db) => db.prepare("SELECT userid FROM groupuser WHERE groupid = ? ORDER BY userid").all(data.alpha.id),
+    ).map((row) => Number(row.userid));
+    assert.deepEqual(members, data.alpha.members);
   },
 });

@@ -203,7 +203,11 @@ Deno.test("loadMigrations() rejects a misnamed file, a gap and a repeated number
 
 Deno.test("loadMigrations() finds the shipped SQLite migrations", SANITIZED, async () => {
   const shipped = await loadMigrations("sqlite");
-  assert.deepEqual(shipped.map((m) => [m.version, m.name]), [[1, "initial"], [2, "conversations"]]);
+  assert.deepEqual(shipped.map((m) => [m.version, m.name]), [
+    [1, "initial"],
+    [2, "conversations"],
+    [3, "social"],
+  ]);
 });
 
 Deno.test("splitStatements() splits at semicolons outside quotes and comments", SANITIZED, () => {

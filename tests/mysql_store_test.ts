@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { isFatalMysqlError, mysqlFactory, redactUrl } from "../lib/db/mysql_factory.ts";
-import { directConv } from "../lib/conversation_name.ts";
+import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlStore, type MysqlStoreOptions } from "../lib/store/mysql_store.ts";
 import type { NewMessage } from "../lib/store/store.ts";
@@ -18,6 +18,7 @@ import { eventually } from "./harness/eventually.ts";
 import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { type StoreFixture, storeSuite } from "./store_suite.ts";
+import { append, users } from "./store_suite_fixture.ts";
 
 const mariadb = mariaDbPerFile();
 let databases = 0;
@@ -118,11 +119,13 @@ test("MysqlStore.migrate() creates every table in utf8mb4 InnoDB once, names com
       tables.map((t) => [t.name, t.engine, t.collation]).sort(),
       [
         "allgroup",
+        "blocks",
         "conversations",
         "device_cursors",
         "device_tokens",
         "devices",
         "friend",
+        "friend_requests",
         "groupjoin",
         "groupleft",
         "groupuser",
@@ -146,7 +149,16 @@ test("MysqlStore.migrate() creates every table in utf8mb4 InnoDB once, names com
     const [versions] = await db.execute<mysql.RowDataPacket[]>(
       "SELECT version, name FROM schema_version ORDER BY version",
     );
-    assert.deepEqual(versions.map((row) => [row.version, row.name]), [[1, "initial"], [2, "conversations"]]);
+    assert.deepEqual(versions.map((row) => [row.version, row.name]), [
+      [1, "initial"],
+      [2, "conversations"],
+      [3, "social"],
+    ]);
+    const [[role]] = await db.execute<mysql.RowDataPacket[]>(
+      "SELECT column_type AS type FROM information_schema.columns " +
+        "WHERE table_schema = DATABASE() AND table_name = 'groupuser' AND column_name = 'grouprole'",
+    );
+    assert.equal(role.type, "enum('creator','admin','normal')");
   });
 });
 
@@ -172,7 +184,7 @@ test("MysqlStore.appendMessages() round-trips a 100 KB frame of emoji", async ()
   const conv = directConv(a, b);
   const text = JSON.stringify({ msgid: 6, id: a, msg: "😀👩‍👩‍👧🚀".repeat(4_000) + "end" });
   assert.ok(new TextEncoder().encode(text).length > 100_000);
-  await store.appendMessages([
+  await append(store, [
     message(conv, a, { frame: () => text }),
     message(conv, a, { frame: () => "after" }),
   ]);
@@ -189,7 +201,8 @@ test("MysqlStore.appendMessages() splits a batch of large frames under the serve
   const conv = directConv(a, b);
   // 70 frames of 300 KB: 21 MB in all, past MariaDB's 16 MiB max_allowed_packet for one statement.
   const big = "x".repeat(300_000);
-  const stored = await store.appendMessages(
+  const stored = await append(
+    store,
     Array.from({ length: 70 }, (_, i) => message(conv, a, { frame: (seq) => `${seq} ${i} ${big}` })),
   );
   assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 70 }, (_, i) => i + 1));
@@ -211,7 +224,7 @@ test("MysqlStore.appendMessages() of 75 messages in 7 conversations (padded stat
     const peer = peers[i % 7];
     return message(directConv(a, peer), i % 3 === 0 ? peer : a);
   });
-  const stored = await store.appendMessages(batch);
+  const stored = await append(store, batch);
   const expected = new Map<string, number>();
   for (const [i, m] of stored.entries()) {
     assert.equal(m.conv, batch[i].conv);
@@ -243,7 +256,7 @@ test("MysqlStore: two nodes appending to one conversation at once get seqs 1..n,
     node: i % 2 === 0 ? first : second,
     messages: Array.from({ length: 5 }, (_, j) => message(conv, j % 2 === 0 ? a : b)),
   }));
-  const results = await Promise.all(batches.map(({ node, messages }) => node.appendMessages(messages)));
+  const results = await Promise.all(batches.map(({ node, messages }) => append(node, messages)));
   for (const result of results) {
     // A batch's messages are consecutive: one transaction took them together.
     assert.deepEqual(result.map((m) => m.seq), result.map((_, j) => result[0].seq + j));
@@ -267,8 +280,8 @@ test("MysqlStore: the same cmid sent through two nodes at once is stored once, t
   for (let i = 0; i < 30; i++) {
     const cmid = `retry-${i}`;
     const [[one], [other]] = await Promise.all([
-      first.appendMessages([message(conv, a, { cmid })]),
-      second.appendMessages([message(conv, a, { cmid })]),
+      append(first, [message(conv, a, { cmid })]),
+      append(second, [message(conv, a, { cmid })]),
     ]);
     assert.deepEqual([one.dup, other.dup].sort(), [false, true], cmid);
     assert.deepEqual(
@@ -287,14 +300,14 @@ test("MysqlStore.appendMessages() that the database refuses stores nothing and l
   const a = await store.createUser("a", "h");
   const b = await store.createUser("b", "h");
   const conv = directConv(a, b);
-  await store.appendMessages([message(conv, a)]);
+  await append(store, [message(conv, a)]);
   // The conversation's row is raised before the messages are inserted; the refused INSERT rolls it back.
   await assert.rejects(
-    store.appendMessages([message(conv, a), message(conv, b, { mid: "x".repeat(300) })]),
+    append(store, [message(conv, a), message(conv, b, { mid: "x".repeat(300) })]),
     /too long/i,
   );
   assert.equal(await store.lastSeq(conv), 1);
-  const [next] = await store.appendMessages([message(conv, b)]);
+  const [next] = await append(store, [message(conv, b)]);
   assert.equal(next.seq, 2);
   await inspect(url, async (db) => {
     const [rows] = await db.execute<mysql.RowDataPacket[]>("SELECT seq FROM messages ORDER BY seq");
@@ -311,7 +324,7 @@ test("MysqlStore.appendMessages() chosen as a deadlock victim runs again and sto
   const c = await store.createUser("c", "h");
   const first = directConv(a, b);
   const second = directConv(a, c);
-  await store.appendMessages([message(first, a), message(second, a)]);
+  await append(store, [message(first, a), message(second, a)]);
 
   const other = await mysql.createConnection(url);
   try {
@@ -323,7 +336,7 @@ test("MysqlStore.appendMessages() chosen as a deadlock victim runs again and sto
     ]);
     await other.execute("SELECT lastseq FROM conversations WHERE conv = ? FOR UPDATE", [second]);
     // The batch locks the first conversation's row, then waits for the second's.
-    const appending = store.appendMessages([message(first, b), message(second, c)]);
+    const appending = append(store, [message(first, b), message(second, c)]);
     await eventually(async () => {
       // (information_schema.innodb_trx lists no waiting transaction on MariaDB 10.11; the processlist does.)
       const [rows] = await other.query<mysql.RowDataPacket[]>(
@@ -343,11 +356,233 @@ test("MysqlStore.appendMessages() chosen as a deadlock victim runs again and sto
   assert.deepEqual((await store.messagesAfter(second, 0, 10)).map((m) => m.seq), [1, 2]);
 });
 
+/** Two stores (two nodes' pools) over one new, migrated database, closed when disposed. */
+async function twoNodes(): Promise<{ first: MysqlStore; second: MysqlStore; url: string } & AsyncDisposable> {
+  const { store: first, url } = await openAt();
+  const second = MysqlStore.open(url);
+  return {
+    first,
+    second,
+    url,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([first.close(), second.close()]);
+    },
+  };
+}
+
+/** Rounds of each race below: enough for both interleavings to come up, without a timed assertion. */
+const ROUNDS = 20;
+
+/** The members of a group as `[id, role]` pairs, ordered by id. */
+async function roles(store: MysqlStore, groupId: number): Promise<[number, string][]> {
+  return (await store.findGroup(groupId))!.members.map((member) => [member.id, member.role]);
+}
+
+test("MysqlStore.answerFriendRequest() accepting and declining on two nodes at once: exactly one answers", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  for (let round = 0; round < ROUNDS; round++) {
+    const [a, b] = await users(first, `a${round}`, `b${round}`);
+    assert.equal(await first.requestFriend(a, b, "hi"), "sent");
+    // Alternate which node accepts, so neither is always the first to ask.
+    const [acceptor, decliner] = round % 2 === 0 ? [first, second] : [second, first];
+    const [accepted, declined] = await Promise.all([
+      acceptor.answerFriendRequest(b, a, true),
+      decliner.answerFriendRequest(b, a, false),
+    ]);
+    assert.equal(Number(accepted) + Number(declined), 1, `round ${round}: ${accepted}, ${declined}`);
+    assert.deepEqual((await second.listFriends(a)).map((f) => f.id), accepted ? [b] : [], `round ${round}`);
+    assert.deepEqual((await first.listFriends(b)).map((f) => f.id), accepted ? [a] : [], `round ${round}`);
+    assert.deepEqual(await first.listFriendRequests(b), []);
+    assert.equal(await second.answerFriendRequest(b, a, true), false, "answered once");
+  }
+});
+
+test("MysqlStore.requestFriend() both ways on two nodes at once: one is sent, the other accepts it", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  for (let round = 0; round < ROUNDS; round++) {
+    const [a, b] = await users(first, `a${round}`, `b${round}`);
+    const outcomes = await Promise.all([
+      first.requestFriend(a, b, "from a"),
+      second.requestFriend(b, a, "from b"),
+    ]);
+    assert.deepEqual(outcomes.toSorted(), ["accepted", "sent"], `round ${round}`);
+    assert.deepEqual((await first.listFriends(a)).map((f) => f.id), [b]);
+    assert.deepEqual((await second.listFriends(b)).map((f) => f.id), [a]);
+    assert.deepEqual([await first.listFriendRequests(a), await first.listFriendRequests(b)], [[], []]);
+  }
+});
+
+test("MysqlStore.setBlock() while the blocked user asks on another node: no request or friendship outlives the block", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  for (let round = 0; round < ROUNDS; round++) {
+    const [a, b] = await users(first, `a${round}`, `b${round}`);
+    await first.addFriend(a, b); // a's one-way friend (v1 ADD_FRIEND), which the block ends too
+    const [, outcome] = await Promise.all([first.setBlock(b, a, true), second.requestFriend(a, b, "please")]);
+    // Either the request came first (sent, then removed by the block) or the block did (refused).
+    assert.ok(outcome === "sent" || outcome === "blocked", `round ${round}: ${outcome}`);
+    assert.deepEqual(await second.listFriendRequests(b), []);
+    assert.deepEqual(await second.listFriends(a), []);
+    assert.equal(await second.isBlocked(b, a), true);
+    assert.equal(await first.requestFriend(a, b, "again"), "blocked");
+  }
+});
+
+test("MysqlStore.kickMember() by two admins kicking each other on two nodes at once: both not permitted", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  const [creator, x, y] = await users(first, "creator", "x", "y");
+  for (let round = 0; round < ROUNDS; round++) {
+    const group = await first.createGroup(creator, `g${round}`, "");
+    for (const admin of [x, y]) {
+      await first.addGroupMember(group, admin);
+      assert.deepEqual(await first.setMemberRole(group, creator, admin, "admin"), {
+        ok: true,
+        changed: true,
+      });
+    }
+    const before = await roles(first, group);
+    const kicks = await Promise.all([first.kickMember(group, x, y), second.kickMember(group, y, x)]);
+    const refused = { ok: false, reason: "not_permitted" };
+    assert.deepEqual(kicks, [refused, refused], `round ${round}`);
+    assert.deepEqual(await roles(second, group), before);
+  }
+});
+
+test("MysqlStore.kickMember() of an admin by the creator while that admin kicks a member: one of the two serial orders", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  const [creator, admin, member] = await users(first, "creator", "admin", "member");
+  const seen = new Set<string>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const group = await first.createGroup(creator, `g${round}`, "");
+    await first.addGroupMember(group, admin);
+    await first.addGroupMember(group, member);
+    await first.setMemberRole(group, creator, admin, "admin");
+    const [byCreator, byAdmin] = await Promise.all([
+      first.kickMember(group, creator, admin),
+      second.kickMember(group, admin, member),
+    ]);
+    assert.deepEqual(byCreator, { ok: true, changed: true }, `round ${round}`);
+    const ids = (await first.listGroupMemberIds(group)).toSorted((p, q) => p - q);
+    if (byAdmin.ok) {
+      // The admin's kick first, then the creator's: both are gone.
+      assert.deepEqual(byAdmin, { ok: true, changed: true });
+      assert.deepEqual(ids, [creator], `round ${round}`);
+      assert.deepEqual(await first.groupAccess(group, member), { member: false, lastSeq: 0 });
+      seen.add("admin first");
+    } else {
+      // The creator's kick first: the admin is no longer a member, the member stays.
+      assert.deepEqual(byAdmin, { ok: false, reason: "not_member" }, `round ${round}`);
+      assert.deepEqual(ids, [creator, member].toSorted((p, q) => p - q), `round ${round}`);
+      seen.add("creator first");
+    }
+    assert.deepEqual(await second.groupAccess(group, admin), { member: false, lastSeq: 0 });
+  }
+  assert.ok(seen.size > 0);
+});
+
+test("MysqlStore.addGroupMember() of two users joining an emptied group on two nodes at once: one creator", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  const [founder, p, q] = await users(first, "founder", "p", "q");
+  for (let round = 0; round < ROUNDS; round++) {
+    const group = await first.createGroup(founder, `g${round}`, "");
+    assert.deepEqual(await first.leaveGroup(group, founder), { ok: true });
+    const joined = await Promise.all([first.addGroupMember(group, p), second.addGroupMember(group, q)]);
+    assert.deepEqual(joined.toSorted(), ["creator", "normal"], `round ${round}`);
+    const creators = (await roles(second, group)).filter(([, role]) => role === "creator");
+    assert.deepEqual(creators, [[joined[0] === "creator" ? p : q, "creator"]]);
+  }
+});
+
+test("MysqlStore.leaveGroup() of the creator while an admin is demoted on another node: one creator, never two", async () => {
+  await using nodes = await twoNodes();
+  const { first, second } = nodes;
+  const [creator, admin, member] = await users(first, "creator", "admin", "member");
+  for (let round = 0; round < ROUNDS; round++) {
+    const group = await first.createGroup(creator, `g${round}`, "");
+    await first.addGroupMember(group, member);
+    await first.addGroupMember(group, admin);
+    await first.setMemberRole(group, creator, admin, "admin");
+    // The creator demotes the admin on one device and leaves on another: the heir is the admin if the
+    // leave came first (the admin then being the creator, the demotion is refused), else the member (who
+    // joined earlier than the now normal admin).
+    const [demoted, left] = await Promise.all([
+      first.setMemberRole(group, creator, admin, "normal"),
+      second.leaveGroup(group, creator),
+    ]);
+    const after = new Map(await roles(first, group));
+    if (demoted.ok) {
+      assert.deepEqual(
+        [demoted, left],
+        [{ ok: true, changed: true }, { ok: true, heir: member }],
+        `round ${round}`,
+      );
+      assert.deepEqual([after.get(member), after.get(admin)], ["creator", "normal"]);
+    } else {
+      assert.deepEqual([demoted, left], [{ ok: false, reason: "not_member" }, { ok: true, heir: admin }]);
+      assert.deepEqual([after.get(member), after.get(admin)], ["normal", "creator"]);
+    }
+    assert.equal(after.has(creator), false);
+  }
+});
+
+test("MysqlStore.appendMessages() reads the blocks once per batch, and only for one-to-one messages", async () => {
+  const { store, url } = await openAt();
+  await using _store = store;
+  const [a, ...peers] = await users(store, "a", ...Array.from({ length: 10 }, (_, i) => `p${i}`));
+  const group = groupConv(await store.createGroup(a, "g", ""));
+  await store.setBlock(peers[3], a, true);
+  // Warm the connection (its first call prepares statements), then count what each batch executes.
+  await store.appendMessages([message(group, a)]);
+  const executed = async (batch: NewMessage[]) => {
+    const count = () =>
+      inspect(url, async (db) => {
+        const [[row]] = await db.query<mysql.RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'");
+        return Number(row.Value);
+      });
+    const before = await count();
+    const results = await store.appendMessages(batch);
+    return { statements: (await count()) - before, results };
+  };
+  // Conversations upsert and read, messages insert, read seqs upsert.
+  assert.equal((await executed([message(group, a), message(group, a)])).statements, 4);
+  // The same and one read of the blocks for ten one-to-one conversations, one of them blocked.
+  const { statements, results } = await executed(peers.map((peer) => message(directConv(a, peer), a)));
+  assert.equal(statements, 5);
+  assert.deepEqual(
+    results.map((result) => "blocked" in result),
+    peers.map((peer) => peer === peers[3]),
+  );
+});
+
+test("MysqlStore.appendMessages() of a resend after a block answers the message stored before it", async () => {
+  await using store = await open();
+  const [a, b] = await users(store, "a", "b");
+  const conv = directConv(a, b);
+  const [first] = await append(store, [message(conv, a, { cmid: "before" })]);
+  await store.setBlock(b, a, true);
+  // The first attempt inserts nothing, so no duplicate key tells it: the refused message's cmid is looked up.
+  const [repeat, blocked] = await store.appendMessages([
+    message(conv, a, { cmid: "before" }),
+    message(conv, a, { cmid: "after" }),
+  ]);
+  assert.deepEqual(repeat, { ...first, dup: true });
+  assert.deepEqual(blocked, { blocked: true, conv });
+  assert.equal(await store.lastSeq(conv), 1);
+  await store.setBlock(b, a, false);
+  const [later] = await append(store, [message(conv, a, { cmid: "after" })]);
+  assert.deepEqual([later.seq, later.dup], [2, false], "a refused message claimed no cmid");
+});
+
 test("MysqlStore.appendMessages() on an unreachable database rejects with StoreUnavailableError", async () => {
   await using store = MysqlStore.open(`mysql://chat@127.0.0.1:${freePort()}/chat`, {
     pool: { acquireTimeout: 300 },
   });
-  await assert.rejects(store.appendMessages([message("u:1:2", 1)]), StoreUnavailableError);
+  await assert.rejects(append(store, [message("u:1:2", 1)]), StoreUnavailableError);
 });
 
 test("MysqlStore serves many concurrent calls through a small pool", async () => {
@@ -368,7 +603,8 @@ test("MysqlStore handles lists longer than one statement's batch", async () => {
   const others = await Promise.all(Array.from({ length: 130 }, (_, i) => store.createUser(`u${i}`, "h")));
   // 700 messages in one batch: many multi-row INSERTs in one transaction, in order.
   const conv = directConv(a, others[0]);
-  const stored = await store.appendMessages(
+  const stored = await append(
+    store,
     Array.from({ length: 700 }, (_, i) => message(conv, others[0], { frame: (seq) => `m${i} s${seq}` })),
   );
   assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 700 }, (_, i) => i + 1));
@@ -378,7 +614,7 @@ test("MysqlStore handles lists longer than one statement's batch", async () => {
   );
   // One message in each of 130 conversations: messagesPast and saveCursors span several statements.
   const convs = others.map((other) => directConv(a, other));
-  await store.appendMessages(others.map((other, i) => message(convs[i], other)));
+  await append(store, others.map((other, i) => message(convs[i], other)));
   const cursors = new Map(convs.map((c) => [c, 0]));
   cursors.set(conv, 700);
   const past = await store.messagesPast(a, cursors, 1_000);
@@ -410,8 +646,8 @@ test("MysqlStore rejects bad ids, names and limits with RangeError before touchi
   await using store = await open();
   await assert.rejects(store.findUser(1.5), RangeError);
   await assert.rejects(store.readOffline(1, -1), RangeError);
-  await assert.rejects(store.appendMessages([message("u:2:1", 1)]), RangeError);
-  await assert.rejects(store.appendMessages([message("u:1:2", Number.NaN)]), RangeError);
+  await assert.rejects(append(store, [message("u:2:1", 1)]), RangeError);
+  await assert.rejects(append(store, [message("u:1:2", Number.NaN)]), RangeError);
   await assert.rejects(store.messagesAfter("g:1", -1, 10), RangeError);
   await assert.rejects(store.saveCursors([{ userId: 1, device: "", conv: "g:1", seq: 1 }]), RangeError);
   await assert.rejects(store.messagesPast(1, new Map([["nope", 0]]), 10), RangeError);
@@ -499,14 +735,14 @@ Deno.test({
     await using store = await open({ pool: { acquireTimeout, max: 4 } });
     const alice = await store.createUser("alice", "h");
     const conv = directConv(alice, alice + 1);
-    await store.appendMessages([message(conv, alice)]);
+    await append(store, [message(conv, alice)]);
     await Promise.all([store.ping(), store.ping(), store.ping()]); // several idle connections
     try {
       await db.stop();
       const calls = [
         () => store.findUser(alice),
         () => store.createUser("bob", "h"),
-        () => store.appendMessages([message(conv, alice)]),
+        () => append(store, [message(conv, alice)]),
       ];
       for (const call of calls) {
         const started = performance.now();
@@ -522,7 +758,7 @@ Deno.test({
     assert.deepEqual(await store.existingUsers([alice, bob]), new Set([alice, bob]));
     // Nothing of the refused batch was stored: the next message continues at seq 2.
     assert.equal(await store.lastSeq(conv), 1);
-    assert.equal((await store.appendMessages([message(conv, alice)]))[0].seq, 2);
+    assert.equal((await append(store, [message(conv, alice)]))[0].seq, 2);
     assert.equal(store.poolStats().inUse, 0);
   },
 });

@@ -4,7 +4,7 @@ import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
 import { directConv } from "../lib/conversation_name.ts";
 import { storeSuite } from "./store_suite.ts";
-import { chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
+import { append, chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
 
 /** Deno 2.9 leaves the sanitizers off by default; these unit tests own every file handle and timer they use. */
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
@@ -214,7 +214,7 @@ Deno.test(
     await store.appendMessages([chat(conv, 1, "one")]);
     const failing = { ...chat(conv, 2, "x"), frame: () => null as unknown as string };
     await assert.rejects(store.appendMessages([chat(conv, 1, "two"), failing]), TypeError);
-    const [next] = await store.appendMessages([chat(conv, 1, "two")]);
+    const [next] = await append(store, [chat(conv, 1, "two")]);
     assert.equal(next.seq, 2, "the rolled-back batch's seq is handed out again, not skipped");
   },
 );
@@ -233,7 +233,7 @@ Deno.test('SqliteStore with synchronous "full" stores and reads like the default
       await store.migrate();
       const a = await store.createUser("a", "h");
       await store.setUserState(a, true);
-      const [stored] = await store.appendMessages([chat(directConv(a, a + 1), a, "durable")]);
+      const [stored] = await append(store, [chat(directConv(a, a + 1), a, "durable")]);
       assert.equal(stored.seq, 1);
     } finally {
       await store.close();
@@ -276,3 +276,83 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "SqliteStore: friend and group arguments of the wrong type reject with TypeError and change nothing",
+  SANITIZED,
+  async () => {
+    await using store = SqliteStore.open(":memory:");
+    await store.migrate();
+    const [a, b] = [await store.createUser("a", "h"), await store.createUser("b", "h")];
+    const groupId = await store.createGroup(a, "g", "d");
+    await assert.rejects(store.requestFriend(a, b, 7 as unknown as string), TypeError);
+    assert.deepEqual(await store.listFriendRequests(b), []);
+    await store.requestFriend(a, b, "");
+    await assert.rejects(store.answerFriendRequest(b, a, "yes" as unknown as boolean), TypeError);
+    await assert.rejects(store.setBlock(a, b, 1 as unknown as boolean), TypeError);
+    assert.deepEqual(await store.listFriendRequests(b), [{ id: a, name: "a", note: "" }]);
+    assert.equal(await store.isBlocked(a, b), false);
+    await assert.rejects(store.updateGroup(groupId, a, { name: null as unknown as string }), TypeError);
+    assert.equal((await store.findGroup(groupId))?.name, "g");
+  },
+);
+
+Deno.test(
+  "SqliteStore.appendMessages() sees a block that another store on the same file committed",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using first = await openFile(path);
+      await using second = await openFile(path);
+      const [a, b] = [await first.createUser("a", "h"), await first.createUser("b", "h")];
+      const conv = directConv(a, b);
+      await append(first, [chat(conv, a, "before")]);
+      await second.setBlock(b, a, true);
+      assert.deepEqual(await first.appendMessages([chat(conv, a, "after")]), [{ blocked: true, conv }]);
+      await second.setBlock(b, a, false);
+      const [next] = await append(first, [chat(conv, a, "unblocked")]);
+      assert.equal(next.seq, 2);
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore: two stores on one file answering one friend request: exactly one finds it",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using first = await openFile(path);
+      await using second = await openFile(path);
+      const [a, b] = [await first.createUser("a", "h"), await first.createUser("b", "h")];
+      await first.requestFriend(a, b, "");
+      const answers = await Promise.all([
+        first.answerFriendRequest(b, a, true),
+        second.answerFriendRequest(b, a, false),
+      ]);
+      assert.deepEqual(answers, [true, false]);
+      assert.deepEqual((await second.listFriends(a)).map((f) => f.id), [b]);
+    });
+  },
+);
+
+Deno.test("SqliteStore: schema version 3 keeps roles to creator, admin and normal", SANITIZED, async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/chat.db`;
+    const store = await openFile(path);
+    const a = await store.createUser("a", "h");
+    const groupId = await store.createGroup(a, "g", "");
+    await store.close();
+    inspect(path, (db) => {
+      db.prepare("UPDATE groupuser SET grouprole = 'admin' WHERE groupid = ?").run(groupId);
+      assert.throws(
+        () => db.prepare("UPDATE groupuser SET grouprole = 'owner' WHERE groupid = ?").run(groupId),
+        /CHECK constraint failed/,
+      );
+      const indexes = db.prepare("SELECT name FROM pragma_index_list('groupuser') ORDER BY name").all()
+        .map((row) => row.name);
+      assert.deepEqual(indexes, ["groupuser_joinorder", "groupuser_userid", "sqlite_autoindex_groupuser_1"]);
+    });
+  });
+});

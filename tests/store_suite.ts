@@ -14,8 +14,10 @@ import { conversationCases } from "./store_suite_conversations.ts";
 import { deviceCases } from "./store_suite_devices.ts";
 import type { StoreFixture } from "./store_suite_fixture.ts";
 import { groupAccessCases } from "./store_suite_group_access.ts";
+import { groupRoleCases } from "./store_suite_group_roles.ts";
 import { messageCases } from "./store_suite_messages.ts";
 import { offlineCases } from "./store_suite_offline.ts";
+import { socialCases } from "./store_suite_social.ts";
 import { tokenCases } from "./store_suite_tokens.ts";
 
 export type { StoreFixture } from "./store_suite_fixture.ts";
@@ -44,6 +46,8 @@ export function storeSuite(name: string, open: () => Promise<StoreFixture>): voi
   };
   accountCases(test);
   groupAccessCases(test);
+  groupRoleCases(test);
+  socialCases(test);
   messageCases(test);
   conversationCases(test);
   deviceCases(test);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { NewMessage, Store } from "../lib/store/store.ts";
+import type { AppendedMessage, NewMessage, Store } from "../lib/store/store.ts";
 
 /** One case's store, plus what the contract cannot do through {@linkcode Store} itself. */
 export interface StoreFixture extends AsyncDisposable {
@@ -80,4 +80,15 @@ export async function users(store: Store, ...names: string[]): Promise<number[]>
   const ids = [];
   for (const name of names) ids.push(await store.createUser(name, `${name}-hash`));
   return ids;
+}
+
+/**
+ * `store.appendMessages(messages)` for cases that expect every message stored (no block in the way): the
+ * results as {@linkcode AppendedMessage}s, or an assertion error naming the blocked one.
+ */
+export async function append(store: Store, messages: NewMessage[]): Promise<AppendedMessage[]> {
+  return (await store.appendMessages(messages)).map((result, i) => {
+    if ("blocked" in result) throw new Error(`message ${i} to ${result.conv} was reported blocked`);
+    return result;
+  });
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import type { NewMessage } from "../lib/store/store.ts";
-import { AWKWARD_NAMES, chat, reopen, type SuiteTest, texts, users } from "./store_suite_fixture.ts";
+import { append, AWKWARD_NAMES, chat, reopen, type SuiteTest, texts, users } from "./store_suite_fixture.ts";
 
 function throwingFrame(): string {
   throw new Error("frame failed");
@@ -22,8 +22,8 @@ export function messageCases(test: SuiteTest): void {
     const ab = directConv(a, b);
     const ac = directConv(a, c);
     const group = groupConv(await store.createGroup(a, "g", ""));
-    const first = await store.appendMessages([chat(ab, a, "ab1"), chat(ac, a, "ac1"), chat(ab, b, "ab2")]);
-    const second = await store.appendMessages([chat(group, a, "g1"), chat(ab, a, "ab3"), chat(ac, c, "ac2")]);
+    const first = await append(store, [chat(ab, a, "ab1"), chat(ac, a, "ac1"), chat(ab, b, "ab2")]);
+    const second = await append(store, [chat(group, a, "g1"), chat(ab, a, "ab3"), chat(ac, c, "ac2")]);
     assert.deepEqual(
       [...first, ...second].map((m) => [m.conv, m.seq]),
       [[ab, 1], [ac, 1], [ab, 2], [group, 1], [ab, 3], [ac, 2]],
@@ -57,7 +57,7 @@ export function messageCases(test: SuiteTest): void {
       ts: 1_795_000_123_456,
       frame: (seq) => `{"msgid":6,"seq":${seq},"msg":"hi"}`,
     };
-    const [stored] = await store.appendMessages([message]);
+    const [stored] = await append(store, [message]);
     const expected = {
       conv,
       seq: 1,
@@ -98,7 +98,7 @@ export function messageCases(test: SuiteTest): void {
       assert.equal(await store.lastSeq(conv), 1);
       assert.deepEqual(texts(await store.messagesAfter(conv, 0, 10)), ["before"]);
       // Nothing of the failed batch remains: its cmid is free, and the next seq is 2.
-      const [again] = await store.appendMessages([chat(conv, a, "retry", { cmid: "c1" })]);
+      const [again] = await append(store, [chat(conv, a, "retry", { cmid: "c1" })]);
       assert.deepEqual([again.seq, again.dup], [2, false]);
     });
   }
@@ -107,9 +107,9 @@ export function messageCases(test: SuiteTest): void {
     const { store } = fixture;
     const [a, b] = await users(store, "a", "b");
     const conv = directConv(a, b);
-    const [first] = await store.appendMessages([chat(conv, a, "first", { cmid: "c-1" })]);
+    const [first] = await append(store, [chat(conv, a, "first", { cmid: "c-1" })]);
     await store.appendMessages([chat(conv, b, "reply")]);
-    const [repeat, next] = await store.appendMessages([
+    const [repeat, next] = await append(store, [
       chat(conv, a, "first again", { cmid: "c-1" }),
       chat(conv, a, "next"),
     ]);
@@ -121,7 +121,7 @@ export function messageCases(test: SuiteTest): void {
   test("appendMessages() of a cmid repeated inside one batch stores it once", async ({ store }) => {
     const [a, b] = await users(store, "a", "b");
     const conv = directConv(a, b);
-    const results = await store.appendMessages([
+    const results = await append(store, [
       chat(conv, a, "one", { cmid: "same" }),
       chat(conv, a, "two", { cmid: "other" }),
       chat(conv, a, "one again", { cmid: "same" }),
@@ -134,7 +134,7 @@ export function messageCases(test: SuiteTest): void {
   test("appendMessages() keeps cmids apart per sender", async ({ store }) => {
     const [a, b] = await users(store, "a", "b");
     const conv = directConv(a, b);
-    const results = await store.appendMessages([
+    const results = await append(store, [
       chat(conv, a, "a's", { cmid: "x" }),
       chat(conv, b, "b's", { cmid: "x" }),
     ]);
@@ -146,9 +146,9 @@ export function messageCases(test: SuiteTest): void {
     const conv = directConv(a, b);
     const [first] = await fixture.store.appendMessages([chat(conv, a, "first", { cmid: "restart" })]);
     const store = await reopen(fixture);
-    const [repeat] = await store.appendMessages([chat(conv, a, "first", { cmid: "restart" })]);
+    const [repeat] = await append(store, [chat(conv, a, "first", { cmid: "restart" })]);
     assert.deepEqual(repeat, { ...first, dup: true });
-    const [next] = await store.appendMessages([chat(conv, b, "next")]);
+    const [next] = await append(store, [chat(conv, b, "next")]);
     assert.equal(next.seq, 2, "seq goes on after a restart");
   });
 
@@ -240,7 +240,7 @@ export function messageCases(test: SuiteTest): void {
     assert.deepEqual(texts(await store.messagesAfter(group, 0, 10)), ["new2"]);
     assert.equal(await store.deleteMessagesBefore(10_000), 2);
     assert.equal(await store.lastSeq(conv), 2, "the conversation keeps its last seq");
-    const [next] = await store.appendMessages([chat(conv, a, "after")]);
+    const [next] = await append(store, [chat(conv, a, "after")]);
     assert.equal(next.seq, 3);
   });
 

@@ -2,14 +2,18 @@
  * Upgrading in place (DESIGN.md "Delivery without loss", step 6): a database that the released server
  * created and filled (tests/harness/released_server.ts), with offline messages waiting, is migrated by the
  * new server at start; each user's next login gets those messages exactly once, and then never again, on no
- * device. New messages are kept in their conversations next to the old data.
+ * device. New messages are kept in their conversations next to the old data. A database of release 3.0.0
+ * (tests/harness/fill_release_3.ts) keeps its friends, groups, roles and conversations.
  */
 import assert from "node:assert/strict";
+import { directConv } from "../lib/conversation_name.ts";
 import type { ChatNode } from "../lib/server.ts";
 import { startTestNode } from "./harness/chat_node.ts";
+import { fillRelease3, type Release3Data } from "./harness/fill_release_3.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import {
   fillReleased,
+  RELEASE_3_COMMIT,
   type ReleasedData,
   ReleasedServer,
   type ReleasedUser,
@@ -93,6 +97,54 @@ Deno.test("a SQLite database of the released server is upgraded; its offline mes
   try {
     const db = `${dir}/chat.db`;
     await upgrade(["--db", db], dir, () => startTestNode({ db }));
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+/** The new server on a database of release 3.0.0: friends, groups with their roles, conversations go on. */
+async function checkUpgradedRelease3(node: ChatNode, data: Release3Data): Promise<void> {
+  const { ann, ben, alpha, beta } = data;
+  const [client, ack] = await login(node.port, ann);
+  const ids = (list: unknown) => (list as Reply[]).map((entry) => entry.id);
+  assert.deepEqual(ids(ack.friends), [ben.id, data.cat.id].toSorted((x, y) => x - y), "ann's one-way list");
+  const groups = ack.groups as Reply[];
+  assert.deepEqual(groups.map((group) => group.id), [alpha.id, beta.id].toSorted((x, y) => x - y));
+  for (const group of [alpha, beta]) {
+    const listed = groups.find((entry) => entry.id === group.id)!;
+    assert.equal(listed.groupname, group.name);
+    assert.deepEqual(
+      (listed.users as Reply[]).map((user) => [user.id, user.role]),
+      group.members.map((id) => [id, id === group.creator ? "creator" : "normal"]),
+    );
+  }
+  const sent = await client.request({ msgid: 6, toid: ben.id, msg: "after the upgrade" });
+  assert.deepEqual(
+    [sent.errno, sent.conv, sent.seq],
+    [0, directConv(ann.id, ben.id), data.annToBen.length + 1],
+    "the conversation's seqs go on",
+  );
+  client.close();
+}
+
+/** Fills a database with release 3.0.0's server, stops it, and hands the new server the same database. */
+async function upgradeRelease3(args: string[], dir: string, start: () => Promise<ChatNode>): Promise<void> {
+  const released = await ReleasedServer.start(args, `${dir}/release3.log`, { commit: RELEASE_3_COMMIT });
+  let data: Release3Data;
+  try {
+    data = await fillRelease3(released);
+  } finally {
+    await released.stop();
+  }
+  await using node = await start();
+  await checkUpgradedRelease3(node, data);
+}
+
+Deno.test("a SQLite database of release 3.0.0 is upgraded; friends, groups, roles and conversations go on", async () => {
+  const dir = await makeTempDir("chat-upgrade-");
+  try {
+    const db = `${dir}/chat.db`;
+    await upgradeRelease3(["--db", db], dir, () => startTestNode({ db }));
   } finally {
     await removeTempDir(dir);
   }

@@ -14,11 +14,11 @@ export const Errno = {
   FRAME_TOO_LARGE: 12,
   MALFORMED_JSON: 13,
   UNKNOWN_MSGID: 14,
-  /** KICK, SET_ROLE, UPDATE_GROUP: the actor's role does not allow it. */
+  /** Friends and groups (PROTOCOL.md "New errno values"): the user's role in the group does not allow it. */
   NOT_PERMITTED: 15,
-  /** FRIEND_REQUEST, ADD_FRIEND, ONE_CHAT: the other user blocks the sender. */
+  /** The other user blocks this one. */
   BLOCKED: 16,
-  /** FRIEND_REPLY: no pending friend request from that user. */
+  /** FRIEND_REPLY without a pending request from that user. */
   NO_REQUEST: 17,
 } as const;
 

@@ -21,7 +21,7 @@ export const MsgId = {
   READ: 18,
   RECEIPT: 19,
   TYPING: 20,
-  // v2 extensions: friends by request, blocking, group roles (PROTOCOL.md "Friends", "Groups").
+  // v2 extensions: friends by request, blocking and group roles (PROTOCOL.md "Friends and blocking", "Groups").
   FRIEND_REQUEST: 21,
   FRIEND_REPLY: 22,
   REMOVE_FRIEND: 23,

@@ -7,16 +7,21 @@
  */
 
 import type {
-  AppendedMessage,
+  AppendResult,
   ConversationSummary,
   CursorUpdate,
   DeviceCursor,
   DeviceMethods,
   DeviceToken,
   FriendMethods,
+  FriendRequestOutcome,
+  FriendRequestRecord,
   GroupAccess,
+  GroupChange,
+  GroupLeave,
   GroupMethods,
   GroupRecord,
+  GroupRole,
   MessageMethods,
   NewMessage,
   OfflineMessage,
@@ -122,6 +127,41 @@ export abstract class ComposedStore implements Store {
     return this.#tables.friends.listFollowers(userId);
   }
 
+  /** FRIEND_REQUEST from `fromId` to `toId`, decided in one transaction. */
+  requestFriend(fromId: number, toId: number, note: string): Promise<FriendRequestOutcome> {
+    return this.#tables.friends.requestFriend(fromId, toId, note);
+  }
+
+  /** Answers the pending request from `requesterId`; `false` when there is none. */
+  answerFriendRequest(userId: number, requesterId: number, accept: boolean): Promise<boolean> {
+    return this.#tables.friends.answerFriendRequest(userId, requesterId, accept);
+  }
+
+  /** The requests waiting for `userId`'s answer, oldest first. */
+  listFriendRequests(userId: number): Promise<FriendRequestRecord[]> {
+    return this.#tables.friends.listFriendRequests(userId);
+  }
+
+  /** Removes the friendship in both directions (a no-op when there is none). */
+  removeFriend(userId: number, friendId: number): Promise<void> {
+    return this.#tables.friends.removeFriend(userId, friendId);
+  }
+
+  /** Turns `blockerId`'s block of `blockedId` on (ending friendship and requests) or off; idempotent. */
+  setBlock(blockerId: number, blockedId: number, on: boolean): Promise<void> {
+    return this.#tables.friends.setBlock(blockerId, blockedId, on);
+  }
+
+  /** Whether `blockerId` blocks `blockedId`. */
+  isBlocked(blockerId: number, blockedId: number): Promise<boolean> {
+    return this.#tables.friends.isBlocked(blockerId, blockedId);
+  }
+
+  /** The users `userId` blocks and those who block `userId`, each ordered by id. */
+  listBlocks(userId: number): Promise<{ blocking: number[]; blockedBy: number[] }> {
+    return this.#tables.friends.listBlocks(userId);
+  }
+
   /** Creates a group and its creator membership atomically; rejects with {@linkcode NameTakenError}. */
   createGroup(creatorId: number, name: string, desc: string): Promise<number> {
     return this.#tables.groups.createGroup(creatorId, name, desc);
@@ -132,8 +172,13 @@ export abstract class ComposedStore implements Store {
     return this.#tables.groups.groupExists(groupId);
   }
 
-  /** Adds a normal member; joining twice (or the creator joining) is a no-op. */
-  addGroupMember(groupId: number, userId: number): Promise<void> {
+  /** The group with all its members ordered by id, or `null`. */
+  findGroup(groupId: number): Promise<GroupRecord | null> {
+    return this.#tables.groups.findGroup(groupId);
+  }
+
+  /** Adds a member (`normal`, or `creator` of a group without members); `null` when already a member. */
+  addGroupMember(groupId: number, userId: number): Promise<GroupRole | null> {
     return this.#tables.groups.addGroupMember(groupId, userId);
   }
 
@@ -157,8 +202,40 @@ export abstract class ComposedStore implements Store {
     return this.#tables.groups.groupAccess(groupId, userId);
   }
 
-  /** Stores chat messages in one transaction, each with the next seq of its conversation; all or none. */
-  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]> {
+  /** LEAVE_GROUP: removes the member; a leaving creator hands the role on (`heir`). */
+  leaveGroup(groupId: number, userId: number): Promise<GroupLeave> {
+    return this.#tables.groups.leaveGroup(groupId, userId);
+  }
+
+  /** KICK: the creator or an admin removes a member, as the roles allow. */
+  kickMember(groupId: number, actorId: number, targetId: number): Promise<GroupChange> {
+    return this.#tables.groups.kickMember(groupId, actorId, targetId);
+  }
+
+  /** SET_ROLE: the creator makes a member `admin` or `normal`. */
+  setMemberRole(
+    groupId: number,
+    actorId: number,
+    targetId: number,
+    role: "admin" | "normal",
+  ): Promise<GroupChange> {
+    return this.#tables.groups.setMemberRole(groupId, actorId, targetId, role);
+  }
+
+  /** UPDATE_GROUP: the creator or an admin changes the name and/or description; NameTakenError when taken. */
+  updateGroup(
+    groupId: number,
+    actorId: number,
+    fields: { name?: string; desc?: string },
+  ): Promise<GroupChange> {
+    return this.#tables.groups.updateGroup(groupId, actorId, fields);
+  }
+
+  /**
+   * Stores chat messages in one transaction, each with the next seq of its conversation; all or none. A
+   * message to a user who blocks the sender is reported blocked, not stored.
+   */
+  appendMessages(messages: NewMessage[]): Promise<AppendResult[]> {
     return this.#tables.messages.appendMessages(messages);
   }
 

@@ -7,9 +7,10 @@
  * and read back while this transaction holds its lock, so a second node appending to the same conversation waits
  * for the commit and continues after the last seq. A rollback undoes the raise with the rows: no gap.
  *
- * One transaction per batch, whatever its size: one upsert and one read of the conversations' rows, multi-row
- * INSERTs of the messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows (64
- * messages): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
+ * One transaction per batch, whatever its size: one read of the blocks between the one-to-one messages' users
+ * (when the batch has any), one upsert and one read of the conversations' rows, multi-row INSERTs of the
+ * messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows (64 messages; 64 user
+ * pairs for the blocks): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
  * each round trip saved is throughput). The idempotent statements are filled up to a power of two with
  * repeated rows ({@linkcode paddedChunks}), the message INSERT takes its exact row count: either way a
  * connection prepares a bounded number of distinct statements.
@@ -18,7 +19,7 @@
  */
 
 import { convName, safeId, text } from "./argument_checks.ts";
-import { type Conversation, parseConv } from "../conversation_name.ts";
+import { type Conversation, parseConv, peerOf } from "../conversation_name.ts";
 import { mysqlErrno } from "../db/errors.ts";
 import {
   chunks,
@@ -30,8 +31,9 @@ import {
   type Param,
   placeholders,
 } from "./mysql_connections.ts";
+import { blockedPairs, pairKey } from "./mysql_blocks.ts";
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
-import type { AppendedMessage, NewMessage } from "./store.ts";
+import type { AppendedMessage, AppendResult, NewMessage } from "./store.ts";
 
 /** cmids looked up by one statement (an OR of pairs: kept short for the range optimizer). */
 const MAX_CMID_BATCH = 64;
@@ -65,6 +67,8 @@ interface Pending {
   conv: Conversation;
   /** {@linkcode cmidKey} of the message, when it has a cmid. */
   key: string | undefined;
+  /** A one-to-one message: the other user, whose block of the sender refuses it. */
+  peer: number | undefined;
 }
 
 /** `message` checked before any write: a caller's bug fails the batch with RangeError or TypeError. */
@@ -75,7 +79,7 @@ function checkMessage(message: NewMessage): Pending {
   text(message.mid, "message mid");
   if (typeof message.frame !== "function") throw new TypeError("message frame must be a function of seq");
   const key = message.cmid === undefined ? undefined : cmidKey(senderId, text(message.cmid, "message cmid"));
-  return { message, conv, key };
+  return { message, conv, key, peer: peerOf(conv, senderId) ?? undefined };
 }
 
 /** `(sender, cmid)` as one Map key. */
@@ -85,7 +89,8 @@ function cmidKey(senderId: number, cmid: string): string {
 
 /**
  * Stores the batch in one transaction with the next seqs of its conversations (all or none); a repeated
- * (sender, cmid) answers the first message with `dup: true`. A lock conflict with another node's batch, or
+ * (sender, cmid) answers the first message with `dup: true`, and a new one-to-one message whose other user
+ * blocks the sender is not stored (`{blocked: true, conv}`). A lock conflict with another node's batch, or
  * another node storing the same cmid meanwhile, runs the batch again (a few times).
  *
  * @example
@@ -93,16 +98,16 @@ function cmidKey(senderId: number, cmid: string): string {
  * import type { MysqlConnections } from "./mysql_connections.ts";
  *
  * declare const connections: MysqlConnections;
- * const [stored] = await appendMessages(connections, [
+ * const [result] = await appendMessages(connections, [
  *   { conv: "u:1:2", senderId: 1, mid: "m1", ts: Date.now(), frame: (seq) => JSON.stringify({ seq }) },
  * ]);
- * stored.seq; // 1 in a new conversation
+ * if (!("blocked" in result)) console.log(result.seq); // 1 in a new conversation
  * ```
  */
 export async function appendMessages(
   connections: MysqlConnections,
   messages: NewMessage[],
-): Promise<AppendedMessage[]> {
+): Promise<AppendResult[]> {
   if (messages.length === 0) return [];
   // Checked before the transaction: a caller's bug fails the batch before any write.
   const pending = messages.map(checkMessage);
@@ -120,13 +125,23 @@ export async function appendMessages(
 }
 
 /** The body of one append transaction (see {@linkcode appendMessages}). */
-async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Promise<AppendedMessage[]> {
+async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Promise<AppendResult[]> {
   const earlier = lookUp ? await storedByCmid(db, batch) : new Map<string, AppendedMessage>();
-  // How many new messages (the first of their cmid, or without one) each conversation gets.
+  const blocked = await blockedMessages(db, batch);
+  if (!lookUp && blocked.size > 0) {
+    // A resend of a message stored before the block is still its dup, which the optimistic first attempt would
+    // not notice (nothing is inserted): only then are the refused messages' cmids looked up.
+    const refused = batch.filter((pending) => blocked.has(pending) && pending.key !== undefined);
+    for (const [key, first] of await storedByCmid(db, refused)) earlier.set(key, first);
+  }
+  // How many new messages (the first of their cmid, or without one, and not blocked) each conversation gets.
+  // A blocked message claims no cmid: a later message of the batch with the same one is stored.
   const counts = new Map<string, { conv: Conversation; count: number }>();
   const seen = new Set<string>();
-  for (const { message, conv, key } of batch) {
+  for (const pending of batch) {
+    const { message, conv, key } = pending;
     if (key !== undefined && (earlier.has(key) || seen.has(key))) continue;
+    if (blocked.has(pending)) continue;
     if (key !== undefined) seen.add(key);
     const entry = counts.get(message.conv);
     if (entry) entry.count++;
@@ -134,14 +149,19 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
   }
   const nextSeq = await takeSeqs(db, counts);
 
-  const results: AppendedMessage[] = [];
+  const results: AppendResult[] = [];
   const rows: Param[][] = [];
   const frames: string[] = [];
   const reads = new Map<string, Param[]>();
-  for (const { message, key } of batch) {
+  for (const pending of batch) {
+    const { message, key } = pending;
     const first = key === undefined ? undefined : earlier.get(key);
     if (first) {
       results.push({ ...first, dup: true });
+      continue;
+    }
+    if (blocked.has(pending)) {
+      results.push({ blocked: true, conv: message.conv });
       continue;
     }
     const seq = nextSeq.get(message.conv)!;
@@ -169,6 +189,19 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
 }
 
 /**
+ * The one-to-one messages of the batch whose other user blocks the sender: one statement for the batch's
+ * (peer, sender) pairs (none without one-to-one messages). Read before the batch writes anything, in its
+ * transaction: it sees every block committed before the attempt began.
+ */
+async function blockedMessages(db: MysqlSession, batch: Pending[]): Promise<Set<Pending>> {
+  const direct = batch.filter((pending) => pending.peer !== undefined);
+  if (direct.length === 0) return new Set();
+  const found = await blockedPairs(db, direct.map(({ peer, message }) => [peer!, message.senderId]));
+  if (found.size === 0) return new Set();
+  return new Set(direct.filter(({ peer, message }) => found.has(pairKey(peer!, message.senderId))));
+}
+
+/**
  * `rows` cut for multi-row INSERTs: {@linkcode MAX_MESSAGE_ROWS} at a time and the rest in one (so a batch
  * of up to that many is a single statement, and a connection prepares at most that many distinct ones),
  * halved while their `frames` could exceed {@linkcode MAX_INSERT_BYTES} (a single larger frame goes alone).
@@ -189,7 +222,10 @@ function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
 }
 
 /** The messages stored before under the batch's (sender, cmid) pairs, by {@linkcode cmidKey}. */
-async function storedByCmid(db: MysqlSession, batch: Pending[]): Promise<Map<string, AppendedMessage>> {
+async function storedByCmid(
+  db: MysqlSession,
+  batch: readonly Pending[],
+): Promise<Map<string, AppendedMessage>> {
   const pairs = new Map<string, Param[]>();
   for (const { message, key } of batch) {
     if (key !== undefined) pairs.set(key, [message.senderId, message.cmid!]);

@@ -180,6 +180,20 @@ export function isLockConflict(error: unknown): boolean {
 const ER_LOCK_WAIT_TIMEOUT = 1205;
 const ER_LOCK_DEADLOCK = 1213;
 
+/**
+ * Attempts after a deadlock or lock-wait timeout ({@linkcode isLockConflict}), in which InnoDB rolls a
+ * transaction back; a transaction that reads what it decides on can simply run again.
+ *
+ * @example
+ * ```ts
+ * declare const connections: MysqlConnections;
+ * await connections.transaction(async (db) => {
+ *   await db.write("UPDATE user SET state = 'offline' WHERE id = ?", [1]);
+ * }, { retries: LOCK_RETRIES });
+ * ```
+ */
+export const LOCK_RETRIES = 3;
+
 /** Options for {@linkcode MysqlConnections}. */
 export interface MysqlConnectionsOptions {
   /** Milliseconds one call may wait for the server's answers once it has a connection. */

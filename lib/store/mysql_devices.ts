@@ -8,6 +8,7 @@
 import { convName, deviceName, rowLimit, safeId, seqNumber, text } from "./argument_checks.ts";
 import {
   chunks,
+  LOCK_RETRIES,
   MAX_ROW_BATCH,
   type MysqlConnections,
   type MysqlSession,
@@ -33,12 +34,6 @@ const MAX_CONV_BATCH = 64;
  * const cursors = await devices.deviceCursors(1, "phone");
  * ```
  */
-/**
- * Attempts after a deadlock or lock-wait timeout, in which InnoDB rolls a transaction back; each transaction
- * here can simply run again.
- */
-const LOCK_RETRIES = 3;
-
 export class MysqlDevices implements DeviceMethods {
   readonly #connections: MysqlConnections;
 

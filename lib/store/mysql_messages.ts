@@ -13,7 +13,7 @@ import { appendMessages as appendBatch } from "./mysql_append.ts";
 import { chunks, type MysqlConnections, type MysqlSession } from "./mysql_connections.ts";
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
 import type {
-  AppendedMessage,
+  AppendResult,
   ConversationSummary,
   MessageMethods,
   NewMessage,
@@ -47,10 +47,10 @@ export class MysqlMessages implements MessageMethods {
   }
 
   /**
-   * Stores the batch in one transaction with the next seqs of its conversations (all or none); see
-   * `mysql_append.ts`.
+   * Stores the batch in one transaction with the next seqs of its conversations (all or none), except
+   * one-to-one messages whose other user blocks the sender; see `mysql_append.ts`.
    */
-  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]> {
+  appendMessages(messages: NewMessage[]): Promise<AppendResult[]> {
     return appendBatch(this.#connections, messages);
   }
 

@@ -7,6 +7,7 @@
 
 import type {
   DeviceToken,
+  FriendRequestRecord,
   GroupMember,
   GroupRecord,
   OfflineMessage,
@@ -55,6 +56,49 @@ export function userRecord(row: Row): UserRecord {
  */
 export function userSummary(row: Row): UserSummary {
   return { id: Number(row.id), name: String(row.name) };
+}
+
+/**
+ * A row of `SELECT u.id, u.name, r.note ...`: a pending request as its target sees it.
+ *
+ * @example
+ * ```ts
+ * const request = friendRequestRecord({ id: 2, name: "bob", note: "hi, it's Bob" });
+ * ```
+ */
+export function friendRequestRecord(row: Row): FriendRequestRecord {
+  return { id: Number(row.id), name: String(row.name), note: String(row.note) };
+}
+
+/**
+ * One group with all its members, one row per member (one row with a NULL `userid` for a group without
+ * members, none for a missing group): the query behind `Store.findGroup` in both dialects, whose rows
+ * {@linkcode groupRecord} reads. One statement, so the members are those of the group row read.
+ *
+ * @example
+ * ```ts
+ * const sql: string = GROUP_SQL;
+ * ```
+ */
+export const GROUP_SQL = "SELECT g.id, g.groupname, g.groupdesc, u.id AS userid, u.name, m.grouprole " +
+  "FROM allgroup g " +
+  "LEFT JOIN (groupuser m JOIN user u ON u.id = m.userid) ON m.groupid = g.id " +
+  "WHERE g.id = ? ORDER BY u.id";
+
+/**
+ * The rows of {@linkcode GROUP_SQL} as the group, or `null` when there are none (no such group).
+ *
+ * @example
+ * ```ts
+ * const group = groupRecord([{ id: 1, groupname: "g", groupdesc: "", userid: null, name: null, grouprole: null }]);
+ * // { id: 1, name: "g", desc: "", members: [] }
+ * ```
+ */
+export function groupRecord(rows: readonly Row[]): GroupRecord | null {
+  if (rows.length === 0) return null;
+  const [group] = groupRecords(rows.filter((row) => row.userid !== null));
+  return group ??
+    { id: Number(rows[0].id), name: String(rows[0].groupname), desc: String(rows[0].groupdesc), members: [] };
 }
 
 /**

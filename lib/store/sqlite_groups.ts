@@ -1,29 +1,35 @@
 /**
  * Groups and their members in SQLite: the `allgroup`, `groupuser` and `groupleft` tables' part of `Store`.
- * A member joins at the group conversation's last seq (`groupuser.joinseq`); a member who leaves moves to
- * `groupleft` with the last seq at that moment, up to which they may still read.
+ * A member joins at the group conversation's last seq (`groupuser.joinseq`) and in the group's join order
+ * (`groupuser.joinorder`); a member who leaves moves to `groupleft` with the last seq at that moment, up to
+ * which they may still read. The role-dependent changes (kick, set role, update) are `sqlite_group_roles.ts`.
  *
  * @module
  */
 
+import { GROUP_SQL, groupRecord, groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
 import { bindId, type SqliteConnection, uniqueName } from "./sqlite_connection.ts";
-import { groupRecords, USER_GROUPS_SQL } from "./row_records.ts";
-import type { GroupAccess, GroupMethods, GroupRecord } from "./store.ts";
+import { groupFound, memberRole, removeMember } from "./sqlite_group_members.ts";
+import { SqliteGroupRoles } from "./sqlite_group_roles.ts";
+import type { GroupAccess, GroupChange, GroupLeave, GroupMethods, GroupRecord, GroupRole } from "./store.ts";
 
 const SQL = {
   create: "INSERT INTO allgroup (groupname, groupdesc) VALUES (?, ?)",
-  addCreator: "INSERT INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'creator')",
-  exists: "SELECT 1 FROM allgroup WHERE id = ?",
-  // DO NOTHING also keeps a creator who "joins" their own group a creator, and a member's join seq.
-  addMember: "INSERT INTO groupuser (groupid, userid, grouprole, joinseq) VALUES (?1, ?2, 'normal', " +
-    "coalesce((SELECT lastseq FROM conversations WHERE conv = 'g:' || ?1), 0)) " +
-    "ON CONFLICT (groupid, userid) DO NOTHING",
+  addCreator: "INSERT INTO groupuser (groupid, userid, grouprole, joinorder) VALUES (?, ?, 'creator', 1)",
+  // The first member of a group without members becomes its creator; everyone else joins as normal, after
+  // every member there is. DO NOTHING keeps a member's role, join seq and join order (RETURNING then gives no
+  // row). `WHERE true` tells SQLite's parser that ON CONFLICT is not a join constraint.
+  addMember: "INSERT INTO groupuser (groupid, userid, grouprole, joinseq, joinorder) " +
+    "SELECT ?1, ?2, " +
+    "CASE WHEN EXISTS (SELECT 1 FROM groupuser WHERE groupid = ?1) THEN 'normal' ELSE 'creator' END, " +
+    "coalesce((SELECT lastseq FROM conversations WHERE conv = 'g:' || ?1), 0), " +
+    "coalesce((SELECT max(joinorder) FROM groupuser WHERE groupid = ?1), 0) + 1 WHERE true " +
+    "ON CONFLICT (groupid, userid) DO NOTHING RETURNING grouprole",
   forgetLeft: "DELETE FROM groupleft WHERE groupid = ? AND userid = ?",
   memberIds: "SELECT userid FROM groupuser WHERE groupid = ? ORDER BY userid",
-  removeMember: "DELETE FROM groupuser WHERE groupid = ? AND userid = ?",
-  recordLeft: "INSERT INTO groupleft (groupid, userid, leftseq) VALUES (?1, ?2, " +
-    "coalesce((SELECT lastseq FROM conversations WHERE conv = 'g:' || ?1), 0)) " +
-    "ON CONFLICT (groupid, userid) DO UPDATE SET leftseq = excluded.leftseq",
+  // The longest-standing admin, else the longest-standing member: a few rows per group, sorted.
+  heir: "SELECT userid FROM groupuser WHERE groupid = ? ORDER BY grouprole <> 'admin', joinorder LIMIT 1",
+  makeCreator: "UPDATE groupuser SET grouprole = 'creator' WHERE groupid = ? AND userid = ?",
   isMember: "SELECT 1 FROM groupuser WHERE groupid = ? AND userid = ?",
   leftSeq: "SELECT leftseq FROM groupleft WHERE groupid = ? AND userid = ?",
 } as const;
@@ -42,10 +48,12 @@ const SQL = {
  */
 export class SqliteGroups implements GroupMethods {
   readonly #db: SqliteConnection;
+  readonly #roles: SqliteGroupRoles;
 
   /** Statements run on `connection`, which stays the caller's to close. */
   constructor(connection: SqliteConnection) {
     this.#db = connection;
+    this.#roles = new SqliteGroupRoles(connection);
   }
 
   /** Creates a group and its creator membership atomically; rejects with {@linkcode NameTakenError}. */
@@ -63,21 +71,28 @@ export class SqliteGroups implements GroupMethods {
 
   /** Whether the group exists. */
   groupExists(groupId: number): Promise<boolean> {
-    return this.#db.run(() => this.#db.statement(SQL.exists).get(bindId(groupId, "group id")) !== undefined);
+    return this.#db.run(() => groupFound(this.#db, bindId(groupId, "group id")));
+  }
+
+  /** The group with all its members ordered by id, or `null` when it does not exist. */
+  findGroup(groupId: number): Promise<GroupRecord | null> {
+    return this.#db.run(() => groupRecord(this.#db.statement(GROUP_SQL).all(bindId(groupId, "group id"))));
   }
 
   /**
-   * Adds a normal member at the conversation's current last seq; joining twice (or the creator joining) is a
-   * no-op. A former member becomes a member again.
+   * Adds a member at the conversation's current last seq and last in the join order: `normal`, or `creator`
+   * when the group has no members left. `null` (a no-op) when already a member. A former member becomes a
+   * member again.
    */
-  addGroupMember(groupId: number, userId: number): Promise<void> {
+  addGroupMember(groupId: number, userId: number): Promise<GroupRole | null> {
     return this.#db.run(() => {
       const group = bindId(groupId, "group id");
       const user = bindId(userId, "user id");
-      this.#db.transaction(() => {
-        if (this.#db.statement(SQL.addMember).run(group, user).changes > 0) {
-          this.#db.statement(SQL.forgetLeft).run(group, user);
-        }
+      return this.#db.transaction(() => {
+        const added = this.#db.statement(SQL.addMember).get(group, user);
+        if (added === undefined) return null;
+        this.#db.statement(SQL.forgetLeft).run(group, user);
+        return added.grouprole as GroupRole;
       });
     });
   }
@@ -87,12 +102,55 @@ export class SqliteGroups implements GroupMethods {
     return this.#db.run(() => {
       const group = bindId(groupId, "group id");
       const user = bindId(userId, "user id");
-      this.#db.transaction(() => {
-        if (this.#db.statement(SQL.removeMember).run(group, user).changes > 0) {
-          this.#db.statement(SQL.recordLeft).run(group, user);
-        }
+      this.#db.transaction(() => removeMember(this.#db, group, user));
+    });
+  }
+
+  /**
+   * LEAVE_GROUP: removes the member as removeGroupMember does; a leaving creator hands the role to the
+   * longest-standing admin, else the longest-standing member (`heir`). The last member leaving leaves the
+   * group without members: whoever joins next becomes its creator.
+   */
+  leaveGroup(groupId: number, userId: number): Promise<GroupLeave> {
+    return this.#db.run(() => {
+      const group = bindId(groupId, "group id");
+      const user = bindId(userId, "user id");
+      return this.#db.transaction((): GroupLeave => {
+        if (!groupFound(this.#db, group)) return { ok: false, reason: "no_group" };
+        const role = memberRole(this.#db, group, user);
+        if (role === null) return { ok: false, reason: "not_member" };
+        removeMember(this.#db, group, user);
+        if (role !== "creator") return { ok: true };
+        const heir = this.#db.statement(SQL.heir).get(group);
+        if (heir === undefined) return { ok: true };
+        this.#db.statement(SQL.makeCreator).run(group, heir.userid);
+        return { ok: true, heir: Number(heir.userid) };
       });
     });
+  }
+
+  /** KICK (see `sqlite_group_roles.ts`). */
+  kickMember(groupId: number, actorId: number, targetId: number): Promise<GroupChange> {
+    return this.#roles.kickMember(groupId, actorId, targetId);
+  }
+
+  /** SET_ROLE (see `sqlite_group_roles.ts`). */
+  setMemberRole(
+    groupId: number,
+    actorId: number,
+    targetId: number,
+    role: "admin" | "normal",
+  ): Promise<GroupChange> {
+    return this.#roles.setMemberRole(groupId, actorId, targetId, role);
+  }
+
+  /** UPDATE_GROUP (see `sqlite_group_roles.ts`); rejects with {@linkcode NameTakenError}. */
+  updateGroup(
+    groupId: number,
+    actorId: number,
+    fields: { name?: string; desc?: string },
+  ): Promise<GroupChange> {
+    return this.#roles.updateGroup(groupId, actorId, fields);
   }
 
   /** Whether `userId` is, was (and up to which seq they may read), or never was (`null`) a member. */

@@ -4,7 +4,9 @@
  *
  * Storing is the server's hot path (every chat message, DESIGN.md "Delivery without loss"), so a batch costs
  * one BEGIN IMMEDIATE/COMMIT, one INSERT per message, one UPDATE of each conversation's last seq and one of
- * each (sender, conversation)'s read seq. Last seqs are remembered between batches, so they are read from the
+ * each (sender, conversation)'s read seq, plus one primary key lookup per (sender, peer) of one-to-one
+ * messages: whether the peer blocks the sender, read inside the transaction so that no committed block is
+ * missed. Last seqs are remembered between batches, so they are read from the
  * database only after another process wrote to it. Every statement is prepared once and cached by the
  * connection. What remains is mostly SQLite's own: the COMMIT writes one index page per conversation of the
  * batch to the WAL (the (conv, seq) index keeps each conversation together), and every thousandth page or so
@@ -16,9 +18,11 @@
 import { parseConv } from "../conversation_name.ts";
 import { convName, rowLimit, safeId, seqNumber, text } from "./argument_checks.ts";
 import { MESSAGE_COLUMNS, type Row, storedMessage } from "./row_records.ts";
+import { blocks } from "./sqlite_blocks.ts";
 import { bindId, type SqliteConnection } from "./sqlite_connection.ts";
 import type {
   AppendedMessage,
+  AppendResult,
   ConversationSummary,
   MessageMethods,
   NewMessage,
@@ -82,12 +86,15 @@ interface Checked {
   message: NewMessage;
   conv: string;
   sender: bigint;
+  /** One-to-one only: the other user, who may block the sender. */
+  peer: bigint | null;
   ts: bigint;
   cmid: string | null;
 }
 
 function check(message: NewMessage): Checked {
   const conv = convName(message.conv);
+  const parsed = parseConv(conv);
   safeId(message.ts, "message ts");
   text(message.mid, "message mid");
   if (message.cmid !== undefined) text(message.cmid, "message cmid");
@@ -96,6 +103,9 @@ function check(message: NewMessage): Checked {
     message,
     conv,
     sender: bindId(message.senderId, "message sender id"),
+    peer: parsed?.kind === "direct"
+      ? BigInt(parsed.low === message.senderId ? parsed.high : parsed.low)
+      : null,
     ts: BigInt(message.ts),
     cmid: message.cmid ?? null,
   };
@@ -111,6 +121,8 @@ class Batch {
   readonly readMoves = new Map<string, { sender: bigint; conv: string; seq: number }>();
   /** "sender cmid" → the first message stored with it in this batch. */
   readonly firstByCmid = new Map<string, AppendedMessage>();
+  /** "peer sender" → whether the peer blocks the sender, as read in this batch's transaction. */
+  readonly blocked = new Map<string, boolean>();
 }
 
 /**
@@ -143,9 +155,10 @@ export class SqliteMessages implements MessageMethods {
 
   /**
    * Stores the messages in one transaction, in order, each with the next seq of its conversation; a repeated
-   * (sender, cmid) is not stored again and answers the first message with `dup: true`. All or none.
+   * (sender, cmid) is not stored again and answers the first message with `dup: true`. A new one-to-one
+   * message whose other user blocks the sender is not stored and answers `{ blocked: true }`. All or none.
    */
-  appendMessages(messages: NewMessage[]): Promise<AppendedMessage[]> {
+  appendMessages(messages: NewMessage[]): Promise<AppendResult[]> {
     return this.#db.run(() => {
       // Every argument is checked before the transaction: a caller's bug fails the batch before any write.
       const checked = messages.map(check);
@@ -159,7 +172,7 @@ export class SqliteMessages implements MessageMethods {
     });
   }
 
-  #append(checked: Checked[], batch: Batch): AppendedMessage[] {
+  #append(checked: Checked[], batch: Batch): AppendResult[] {
     const db = this.#db;
     // The write lock is held from BEGIN IMMEDIATE: nobody else commits until this batch does.
     const version = Number(db.statement(SQL.dataVersion).get()?.data_version);
@@ -168,12 +181,18 @@ export class SqliteMessages implements MessageMethods {
       this.#dataVersion = version;
     }
     const insert = db.statement(SQL.insert);
-    const results: AppendedMessage[] = [];
-    for (const { message, conv, sender, ts, cmid } of checked) {
+    const results: AppendResult[] = [];
+    for (const { message, conv, sender, peer, ts, cmid } of checked) {
       const cmidKey = cmid === null ? "" : `${sender} ${cmid}`;
       const earlier = cmid === null ? undefined : batch.firstByCmid.get(cmidKey);
       if (earlier !== undefined) {
         results.push({ ...earlier, dup: true });
+        continue;
+      }
+      if (peer !== null && this.#blocks(batch, peer, sender)) {
+        // A message stored before the block is still answered as the dup it is; a new one takes no seq.
+        const first = cmid === null ? undefined : db.statement(SQL.byCmid).get(sender, cmid);
+        results.push(first === undefined ? { blocked: true, conv } : { ...storedMessage(first), dup: true });
         continue;
       }
       let last = batch.lastSeqs.get(conv);
@@ -218,6 +237,17 @@ export class SqliteMessages implements MessageMethods {
       if (raiseRead.run(sender, conv, seq).changes === 0) db.statement(SQL.addRead).run(sender, conv, seq);
     }
     return results;
+  }
+
+  /** Whether `peer` blocks `sender`: one primary key lookup per pair and batch. */
+  #blocks(batch: Batch, peer: bigint, sender: bigint): boolean {
+    const key = `${peer} ${sender}`;
+    let blocked = batch.blocked.get(key);
+    if (blocked === undefined) {
+      blocked = blocks(this.#db, peer, sender);
+      batch.blocked.set(key, blocked);
+    }
+    return blocked;
   }
 
   /** Lists a new one-to-one conversation as both users' (a group's members come from `groupuser`). */

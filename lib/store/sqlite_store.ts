@@ -4,8 +4,9 @@
  * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
  * the table groups. The plumbing (the connection, its statement cache, transactions, what counts
  * as unavailable) is in `sqlite_connection.ts`, the schema's versions in `sqlite_migrations.ts`, and each
- * table group's statements in `sqlite_users.ts`, `sqlite_friends.ts`, `sqlite_groups.ts`,
- * `sqlite_messages.ts`, `sqlite_devices.ts` and `sqlite_offline.ts`.
+ * table group's statements in `sqlite_users.ts`, `sqlite_friends.ts` (with `sqlite_blocks.ts`),
+ * `sqlite_groups.ts` (with `sqlite_group_members.ts` and `sqlite_group_roles.ts`), `sqlite_messages.ts`,
+ * `sqlite_devices.ts` and `sqlite_offline.ts`.
  *
  * @module
  */

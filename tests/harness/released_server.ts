@@ -1,9 +1,10 @@
 /**
- * The first release (commit {@linkcode RELEASED_COMMIT}) as a real server process, to create and fill a
- * database the way users' databases were created and filled, so that the upgrade tests migrate the real thing
- * rather than a hand-written imitation.
+ * A released server (the first release, commit {@linkcode RELEASED_COMMIT}, or another release such as
+ * {@linkcode RELEASE_3_COMMIT}) as a real server process, to create and fill a database the way users'
+ * databases were created and filled, so that the upgrade tests migrate the real thing rather than a
+ * hand-written imitation.
  *
- * The release's tree comes from `git archive` of this repository (a clone that lacks the commit, such as a
+ * A release's tree comes from `git archive` of this repository (a clone that lacks the commit, such as a
  * shallow one, cannot run these tests), extracted once per test process into a temp folder. The server runs
  * with the release's own `deno.json` and lock file; its npm packages are the ones this project already has.
  *
@@ -17,19 +18,25 @@ import { type Reply, TestClient } from "./test_client.ts";
 
 /** The commit of the first release: its databases have no `schema_version`. */
 export const RELEASED_COMMIT = "124d736";
+/** The commit of release 3.0.0: its databases are at schema version 2 (kept conversations, devices). */
+export const RELEASE_3_COMMIT = "d0d2d5b";
 
-let tree: Promise<string> | undefined;
+const trees = new Map<string, Promise<string>>();
 
-/** The first release's source tree, extracted on first use (removed when the test process ends). */
-export function releasedTree(): Promise<string> {
-  tree ??= extractRelease();
+/**
+ * A release's source tree (the first release's by default), extracted on first use (removed when the test
+ * process ends).
+ */
+export function releasedTree(commit: string = RELEASED_COMMIT): Promise<string> {
+  let tree = trees.get(commit);
+  if (!tree) trees.set(commit, tree = extractRelease(commit));
   return tree;
 }
 
-async function extractRelease(): Promise<string> {
+async function extractRelease(commit: string): Promise<string> {
   const dir = await makeTempDir("chat-release-");
   const archive = `${dir}/release.tar`;
-  await run("git", ["archive", "--format=tar", "-o", archive, RELEASED_COMMIT]);
+  await run("git", ["archive", "--format=tar", "-o", archive, commit]);
   await Deno.mkdir(`${dir}/tree`);
   await run("tar", ["-xf", archive, "-C", `${dir}/tree`]);
   return `${dir}/tree`;
@@ -44,7 +51,13 @@ async function run(command: string, args: string[]): Promise<void> {
   }
 }
 
-/** A server of the first release, running as its own process. */
+/** Options for {@linkcode ReleasedServer.start}. */
+export interface ReleasedServerOptions {
+  /** The release to run ({@linkcode RELEASED_COMMIT}, the default, or {@linkcode RELEASE_3_COMMIT}). */
+  commit?: string;
+}
+
+/** A server of a past release, running as its own process. */
 export class ReleasedServer implements AsyncDisposable {
   readonly port: number;
   readonly #process: ServiceProcess;
@@ -56,7 +69,8 @@ export class ReleasedServer implements AsyncDisposable {
 
   /**
    * Starts the release's `main.ts` on a free port with `args` (e.g. `["--db", path]` or `["--mysql", url]`)
-   * and resolves once it listens. Its output goes to `logFile`.
+   * and resolves once it listens. Its output goes to `logFile`. `options.commit` is the release (default: the
+   * first).
    *
    * @example
    * ```ts ignore
@@ -65,8 +79,12 @@ export class ReleasedServer implements AsyncDisposable {
    * await server.stop();
    * ```
    */
-  static async start(args: string[], logFile: string): Promise<ReleasedServer> {
-    const dir = await releasedTree();
+  static async start(
+    args: string[],
+    logFile: string,
+    options: ReleasedServerOptions = {},
+  ): Promise<ReleasedServer> {
+    const dir = await releasedTree(options.commit);
     const port = freePort();
     const process = await ServiceProcess.spawn(Deno.execPath(), [
       "run",
@@ -153,19 +171,14 @@ export interface ReleasedData {
  * messages (one-to-one and group) for users who are logged out (carol) or never logged in (dave).
  */
 export async function fillReleased(port: number): Promise<ReleasedData> {
-  const register = async (name: string, password: string): Promise<ReleasedUser> => {
-    await using client = await TestClient.connect(port);
-    const ack = await client.request({ msgid: 4, name, password });
-    if (ack.errno !== 0) throw new Error(`REG ${name}: ${JSON.stringify(ack)}`);
-    return { id: Number(ack.id), name, password };
-  };
+  const register = (name: string, password: string) => registerReleased(port, name, password);
   const alice = await register("alice", "alice-pw");
   const bob = await register('Zoë 😀 "bob"', "bob's pw");
   const carol = await register("carol", "carol-pw");
   const dave = await register("dave", "dave-pw");
 
-  await using a = await login(port, alice);
-  await using b = await login(port, bob);
+  await using a = await loginReleased(port, alice);
+  await using b = await loginReleased(port, bob);
   await ok(a, { msgid: 7, id: alice.id, friendid: bob.id });
   await ok(a, { msgid: 7, id: alice.id, friendid: carol.id });
   await ok(b, { msgid: 7, id: bob.id, friendid: alice.id });
@@ -173,7 +186,7 @@ export async function fillReleased(port: number): Promise<ReleasedData> {
   const groupId = Number(group.groupid);
   await ok(b, { msgid: 9, id: bob.id, groupid: groupId });
   {
-    await using c = await login(port, carol);
+    await using c = await loginReleased(port, carol);
     await ok(c, { msgid: 9, id: carol.id, groupid: groupId });
     await ok(c, { msgid: 3, id: carol.id });
   }
@@ -209,14 +222,23 @@ export async function fillReleased(port: number): Promise<ReleasedData> {
   };
 }
 
-async function login(port: number, user: ReleasedUser): Promise<TestClient> {
+/** Registers a user on a released server (REG, msgid 4). */
+export async function registerReleased(port: number, name: string, password: string): Promise<ReleasedUser> {
+  await using client = await TestClient.connect(port);
+  const ack = await client.request({ msgid: 4, name, password });
+  if (ack.errno !== 0) throw new Error(`REG ${name}: ${JSON.stringify(ack)}`);
+  return { id: Number(ack.id), name, password };
+}
+
+/** A connection logged in as `user` on a released server (LOGIN, msgid 1). */
+export async function loginReleased(port: number, user: ReleasedUser): Promise<TestClient> {
   const client = await TestClient.connect(port);
   await ok(client, { msgid: 1, id: user.id, password: user.password });
   return client;
 }
 
 /** Sends a v2 request and returns its answer; throws unless errno is 0. */
-async function ok(client: TestClient, frame: Record<string, unknown>): Promise<Reply> {
+export async function ok(client: TestClient, frame: Record<string, unknown>): Promise<Reply> {
   const reply = await client.request(frame);
   if (reply.errno !== 0) throw new Error(`${JSON.stringify(frame)} → ${JSON.stringify(reply)}`);
   return reply;
