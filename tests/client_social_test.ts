@@ -482,7 +482,7 @@ clientTest(
     assert.deepEqual(output.texts().slice(from), ["user 7 left g:9"]);
     assert.match(
       await listing(client, output, "groups"),
-      /^groups \(1\):\n  dev #5 — the devs\n    bob \(2\)  creator/,
+      /^groups \(1\):\n {2}dev #5 — the devs\n {4}bob \(2\) {2}creator/,
     );
     assert.equal(await listing(client, output, "friends"), "friends: none");
   },
