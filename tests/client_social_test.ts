@@ -740,3 +740,19 @@ clientTest("ChatClient: the new commands need a login", async () => {
   ]);
   assert.deepEqual(server.frames, []);
 });
+
+clientTest("ChatClient: friend and group pushes that cross a logout are dropped", async () => {
+  await using server = new FakeServer();
+  const { client, output } = await loggedIn(server, { groups: [DEV] });
+  await using _ = client;
+  assert.ok(await client.execute({ name: "loginout" }));
+  const from = output.lines.length;
+  await server.push(
+    groupEvent({ groupid: 5, event: "kicked", userid: 4, by: 2 }),
+    friendRequestPush(2, "bob"),
+    friendReplyPush(3, "carol", true),
+  );
+  // PRESENCE is shown logged in or not: once it is, the pushes before it were handled.
+  await pushAndWait(server, output, { msgid: 15, id: 2, state: "offline" }, "○ user 2 is now offline");
+  assert.deepEqual(output.texts().slice(from), ["○ user 2 is now offline"]);
+});

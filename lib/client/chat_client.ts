@@ -589,7 +589,8 @@ export class ChatClient implements AsyncDisposable {
       this.#conversations.accept(chat);
       return;
     }
-    if (this.#social.onFrame(frame)) return;
+    // Friend and group pushes are about the logged-in user; one that crosses a logout has no one to tell.
+    if (this.#user && this.#social.onFrame(frame)) return;
     switch (frame.msgid) {
       case MsgId.PRESENCE: {
         const presence = readPresence(frame);
