@@ -4,8 +4,9 @@
  * GROUP_EVENT), both kept in the client's local copy of friends and groups, so that `friends`, `groups`
  * and `requests` show what is true now, not what the login said.
  *
- * A GROUP_EVENT also reaches the device whose command caused it; that device has already printed the
- * command's result, so the event only updates its copy (see {@linkcode Social.expect}).
+ * A GROUP_EVENT also reaches the device whose command caused it; that device prints the command's result,
+ * so the event only updates its copy there (the command notes the event it expects). How the copy changes
+ * and how an event is told is `group_changes.ts`.
  */
 import { Errno } from "../protocol/errno.ts";
 import { MsgId } from "../protocol/msg_id.ts";
@@ -22,6 +23,7 @@ import {
   readGroup,
   readGroupEvent,
 } from "./model.ts";
+import { applyGroupEvent, describeGroupEvent, removeMember, setMemberRole } from "./group_changes.ts";
 import { printable, type Renderer } from "./render.ts";
 
 /** The commands {@linkcode Social.execute} runs. */
@@ -329,7 +331,7 @@ export class Social {
   async #kick(groupid: number, userid: number): Promise<boolean> {
     const key = this.#expect("kicked", groupid, userid);
     if (!await this.#ask("kick", { msgid: MsgId.KICK, groupid, userid }, key)) return false;
-    this.#removeMember(groupid, userid);
+    removeMember(this.#cx.groups(), groupid, userid);
     return this.#ok(`kicked ${this.#who(userid)} from ${this.#groupRef(groupid)}`);
   }
 
@@ -337,7 +339,7 @@ export class Social {
     const action = role === "admin" ? "admin" : "unadmin";
     const key = this.#expect("role", groupid, userid);
     if (!await this.#ask(action, { msgid: MsgId.SET_ROLE, groupid, userid, role }, key)) return false;
-    this.#setMemberRole(groupid, userid, role);
+    setMemberRole(this.#cx.groups(), groupid, userid, role);
     const now = role === "admin" ? "an admin" : "a normal member";
     return this.#ok(`${this.#who(userid)} is now ${now} of ${this.#groupRef(groupid)}`);
   }
@@ -381,94 +383,14 @@ export class Social {
     if (event.name) this.#cx.names().set(event.userid, event.name);
     // Named as it was before the change (a rename says the old name).
     const ref = this.#groupRef(event.groupid);
-    const text = this.#describe(event, ref);
-    this.#apply(event);
-    if (!this.#isEcho(event)) this.#cx.event(() => text);
-  }
-
-  /** What a GROUP_EVENT says, with `you` for this user. */
-  #describe(event: GroupEvent, ref: string): string {
-    const who = this.#whoOrYou(event.userid);
-    const by = this.#whoOrYou(event.by);
-    switch (event.event) {
-      case "joined": {
-        const as = event.role && event.role !== "normal" ? ` as ${event.role}` : "";
-        return `${who} joined ${ref}${as}`;
-      }
-      case "left":
-        return `${who} left ${ref}`;
-      case "kicked":
-        return `${by} kicked ${who} from ${ref}`;
-      case "role":
-        if (event.role === "creator") return `${who} took over ${ref} from ${by} as its creator`;
-        return `${by} made ${who} ${event.role === "admin" ? "an admin" : "a normal member"} of ${ref}`;
-      case "updated": {
-        const group = this.#cx.groups().get(event.groupid);
-        const renamed = event.groupname !== undefined && event.groupname !== group?.groupname;
-        const described = event.groupdesc !== undefined && event.groupdesc !== group?.groupdesc;
-        const name = printable(event.groupname ?? "");
-        const desc = printable(event.groupdesc ?? "");
-        if (renamed && described) {
-          return `${by} renamed ${ref} to ${name} and changed its description to: ${desc}`;
-        }
-        if (described) return `${by} changed the description of ${ref} to: ${desc}`;
-        return `${by} renamed ${ref} to ${name}`;
-      }
-    }
-  }
-
-  /** Brings the local copy of the group in line with the event. */
-  #apply(event: GroupEvent): void {
-    const me = this.#cx.me().id;
     const groups = this.#cx.groups();
-    switch (event.event) {
-      case "joined": {
-        if (!groups.has(event.groupid) && event.userid === me) {
-          // Joined on another device, or the event came before this device's ACK.
-          groups.set(event.groupid, {
-            id: event.groupid,
-            groupname: event.groupname ?? "",
-            groupdesc: event.groupdesc ?? "",
-            users: [],
-          });
-        }
-        const group = groups.get(event.groupid);
-        if (!group) return;
-        const member = group.users.find((user) => user.id === event.userid);
-        const role = event.role ?? "normal";
-        if (member) member.role = role;
-        else {
-          // The joiner acted just now, so is online, unless a block between them hides it.
-          const state = this.#blocked.has(event.userid) ? "offline" : "online";
-          group.users.push({ id: event.userid, name: this.#name(event.userid), state, role });
-        }
-        return;
-      }
-      case "left":
-      case "kicked":
-        if (event.userid === me) groups.delete(event.groupid);
-        else this.#removeMember(event.groupid, event.userid);
-        return;
-      case "role":
-        if (event.role) this.#setMemberRole(event.groupid, event.userid, event.role);
-        return;
-      case "updated": {
-        const group = groups.get(event.groupid);
-        if (!group) return;
-        if (event.groupname !== undefined) group.groupname = event.groupname;
-        if (event.groupdesc !== undefined) group.groupdesc = event.groupdesc;
-      }
-    }
-  }
-
-  #removeMember(groupid: number, userid: number): void {
-    const group = this.#cx.groups().get(groupid);
-    if (group) group.users = group.users.filter((user) => user.id !== userid);
-  }
-
-  #setMemberRole(groupid: number, userid: number, role: string): void {
-    const member = this.#cx.groups().get(groupid)?.users.find((user) => user.id === userid);
-    if (member) member.role = role;
+    const text = describeGroupEvent(event, groups, { who: (id) => this.#whoOrYou(id), ref });
+    applyGroupEvent(groups, event, {
+      me: this.#cx.me().id,
+      nameOf: (id) => this.#name(id),
+      hidden: (id) => this.#blocked.has(id),
+    });
+    if (!this.#isEcho(event)) this.#cx.event(() => text);
   }
 
   // --- helpers ---
