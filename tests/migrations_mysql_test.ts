@@ -10,18 +10,24 @@ import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { mysqlFactory } from "../lib/db/mysql_factory.ts";
 import { Pool } from "../lib/db/pool.ts";
-import { groupConv } from "../lib/conversation_name.ts";
+import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { verifyPassword } from "../lib/service/password.ts";
-import { loadMigrations, RELEASED_TABLES, splitStatements } from "../lib/store/migrations.ts";
+import { loadMigrations, splitStatements } from "../lib/store/migrations.ts";
 import { SchemaVersionError, StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlConnections } from "../lib/store/mysql_connections.ts";
 import { migrateMysql, MigrationLockError } from "../lib/store/mysql_migrations.ts";
 import { MysqlStore } from "../lib/store/mysql_store.ts";
 import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
-import { fillReleased, type ReleasedData, ReleasedServer } from "./harness/released_server.ts";
+import {
+  fillReleased,
+  RELEASE_3_COMMIT,
+  RELEASED_COMMIT,
+  type ReleasedData,
+  ReleasedServer,
+} from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
-import { chat } from "./store_suite_fixture.ts";
+import { append, chat } from "./store_suite_fixture.ts";
 
 const mariadb = mariaDbPerFile();
 let databases = 0;
@@ -76,33 +82,45 @@ function tableNames(url: string): Promise<string[]> {
 }
 
 /**
- * One database created and filled by the first release's server (tests/harness/released_server.ts) for the
- * whole file, made on first use; each case migrates a copy of it.
+ * One database created and filled by a release's server (tests/harness/released_server.ts) for the whole file,
+ * made on first use; each case migrates a copy of it. `"released"`: the first release (no schema_version,
+ * version 1); `"release3"`: release 3.0.0 (schema version 2).
  */
-let released: Promise<{ name: string; data: ReleasedData }> | undefined;
+const released = new Map<string, Promise<ReleasedData>>();
 
-function releasedDatabase(): Promise<{ name: string; data: ReleasedData }> {
-  released ??= (async () => {
-    const url = await mariadb().createDatabase("released");
-    const dir = await makeTempDir("chat-migrate-mysql-");
-    try {
-      await using server = await ReleasedServer.start(["--mysql", url], `${dir}/released.log`);
-      const data = await fillReleased(server.port);
-      await server.stop();
-      return { name: "released", data };
-    } finally {
-      await removeTempDir(dir);
-    }
-  })();
-  return released;
+function releasedDatabase(name: "released" | "release3"): Promise<ReleasedData> {
+  let filled = released.get(name);
+  if (!filled) {
+    filled = (async () => {
+      const url = await mariadb().createDatabase(name);
+      const dir = await makeTempDir("chat-migrate-mysql-");
+      try {
+        const commit = name === "release3" ? RELEASE_3_COMMIT : RELEASED_COMMIT;
+        await using server = await ReleasedServer.start(["--mysql", url], `${dir}/released.log`, { commit });
+        const data = await fillReleased(server.port);
+        await server.stop();
+        return data;
+      } finally {
+        await removeTempDir(dir);
+      }
+    })();
+    released.set(name, filled);
+  }
+  return filled;
 }
 
-/** A new database holding a copy of the released one's tables and rows, for one case. */
-async function copyOfReleased(): Promise<{ url: string; data: ReleasedData }> {
-  const { name, data } = await releasedDatabase();
+/** A new database holding a copy of every table and row of a release's database, for one case. */
+async function copyOfReleased(
+  name: "released" | "release3" = "released",
+): Promise<{ url: string; data: ReleasedData }> {
+  const data = await releasedDatabase(name);
   const url = await newDatabase();
   await inspect(url, async (db) => {
-    for (const table of RELEASED_TABLES) {
+    const [tables] = await db.query<mysql.RowDataPacket[]>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?",
+      [name],
+    );
+    for (const { name: table } of tables) {
       await db.query(`CREATE TABLE \`${table}\` LIKE \`${name}\`.\`${table}\``);
       await db.query(`INSERT INTO \`${table}\` SELECT * FROM \`${name}\`.\`${table}\``);
     }
@@ -118,7 +136,7 @@ test("MysqlStore.migrate() of a released database keeps users, passwords, friend
   );
   await using store = MysqlStore.open(url);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2]);
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
   const { alice, bob, carol, dave } = data;
   for (const user of [alice, bob, carol, dave]) {
     const found = await store.findUser(user.id);
@@ -145,7 +163,7 @@ test("MysqlStore.migrate() of a released database keeps users, passwords, friend
 
   // A second start finds the current version and changes nothing.
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2]);
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
   assert.equal((await store.readOffline(carol.id, 100)).length, data.offline.get(carol.id)!.length);
 });
 
@@ -170,18 +188,18 @@ test("MysqlStore on a migrated released database: the offline rows go once, grou
   });
 });
 
-test("migrateMysql() of a released database from two nodes at once records version 1 and applies 2 once", async () => {
+test("migrateMysql() of a released database from two nodes at once records version 1 and applies 2 and 3 once", async () => {
   const { url } = await copyOfReleased();
   await using first = connectionsTo(url);
   await using second = connectionsTo(url);
   const results = await Promise.all([migrateMysql(first), migrateMysql(second)]);
   assert.deepEqual(
     results.map((result) => result.applied).sort((a, b) => a.length - b.length),
-    [[], [2]],
+    [[], [2, 3]],
     JSON.stringify(results),
   );
   assert.ok(results.some((result) => result.from === 1), "the released database counted as version 1");
-  assert.deepEqual(await recordedVersions(url), [1, 2]);
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
 });
 
 test("MysqlStore.migrate() refuses a released database that a newer release migrated, and changes nothing", async () => {
@@ -197,6 +215,156 @@ test("MysqlStore.migrate() refuses a released database that a newer release migr
   await assert.rejects(store.migrate(), SchemaVersionError);
   assert.deepEqual(await tableNames(url), before);
   assert.equal((await store.findUser(data.alice.id))?.name, data.alice.name, "the data is untouched");
+});
+
+/** `(groupid, userid)` of every membership in join order, and in key order: equal after a migration. */
+async function joinOrder(url: string): Promise<{ joined: number[][]; keyed: number[][] }> {
+  return await inspect(url, async (db) => {
+    const read = async (order: string) => {
+      const [rows] = await db.query<mysql.RowDataPacket[]>(
+        `SELECT groupid, userid FROM groupuser ORDER BY ${order}`,
+      );
+      return rows.map((row) => [Number(row.groupid), Number(row.userid)]);
+    };
+    return { joined: await read("joinorder"), keyed: await read("groupid, userid") };
+  });
+}
+
+/** The group's members as `[id, role]` pairs, ordered by id. */
+async function memberRoles(store: MysqlStore, groupId: number): Promise<[number, string][]> {
+  return (await store.findGroup(groupId))!.members.map((member) => [member.id, member.role]);
+}
+
+test("MysqlStore.migrate() of a released database keeps creators and one-way friends, and joins in key order", async () => {
+  const { url, data } = await copyOfReleased();
+  const { alice, bob, carol, dave } = data;
+  const [group] = data.groups;
+  // A second group whose rows were stored out of key order: the join order follows (groupid, userid).
+  const second = await inspect(url, async (db) => {
+    const [created] = await db.query<mysql.ResultSetHeader>(
+      "INSERT INTO allgroup (groupname, groupdesc) VALUES ('second', '')",
+    );
+    const id = created.insertId;
+    await db.query(
+      "INSERT INTO groupuser (groupid, userid, grouprole) VALUES (?, ?, 'normal'), (?, ?, 'creator'), (?, ?, 'normal')",
+      [id, dave.id, id, carol.id, id, alice.id],
+    );
+    return id;
+  });
+  await using store = MysqlStore.open(url);
+  await store.migrate();
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  const order = await joinOrder(url);
+  assert.equal(order.joined.length, 6);
+  assert.deepEqual(order.joined, order.keyed);
+  const role = (id: number) => id === group.creator ? "creator" : "normal";
+  assert.deepEqual(await memberRoles(store, group.id), group.members.map((id) => [id, role(id)]));
+  assert.deepEqual(
+    await memberRoles(store, second),
+    [alice.id, carol.id, dave.id].toSorted((x, y) => x - y).map((
+      id,
+    ) => [id, id === carol.id ? "creator" : "normal"]),
+  );
+
+  // One-way friends stay one way: alice has carol, carol does not have alice, so carol may ask.
+  for (const user of [alice, bob, carol, dave]) {
+    const friends = data.friends.filter(([owner]) => owner === user.id).map(([, friend]) => friend);
+    assert.deepEqual((await store.listFriends(user.id)).map((f) => f.id), friends.toSorted((x, y) => x - y));
+  }
+  assert.equal(await store.requestFriend(alice.id, bob.id, ""), "friends");
+  assert.equal(await store.requestFriend(carol.id, alice.id, "back?"), "sent");
+  assert.deepEqual(await store.listFriendRequests(alice.id), [{
+    id: carol.id,
+    name: carol.name,
+    note: "back?",
+  }]);
+  assert.equal(await store.answerFriendRequest(alice.id, carol.id, true), true);
+  assert.deepEqual((await store.listFriends(carol.id)).map((f) => f.id), [alice.id]);
+
+  // The creator's heir is the earliest migrated member; someone joining now comes after every one of them.
+  const newcomer = await store.createUser("newcomer", "h");
+  assert.equal(await store.addGroupMember(group.id, newcomer), "normal");
+  const [firstHeir, secondHeir] = group.members.filter((id) => id !== group.creator);
+  assert.deepEqual(await store.leaveGroup(group.id, group.creator), { ok: true, heir: firstHeir });
+  assert.deepEqual(await store.leaveGroup(group.id, firstHeir), { ok: true, heir: secondHeir });
+  assert.deepEqual(await store.leaveGroup(group.id, secondHeir), { ok: true, heir: newcomer });
+});
+
+test("MysqlStore.migrate() of a release 3.0.0 database (version 2) keeps its conversations, adds roles and blocks", async () => {
+  const { url, data } = await copyOfReleased("release3");
+  const { alice, bob, carol } = data;
+  const [group] = data.groups;
+  assert.deepEqual(await recordedVersions(url), [1, 2]);
+  await using store = MysqlStore.open(url);
+  await store.migrate();
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  const order = await joinOrder(url);
+  assert.deepEqual(order.joined, order.keyed);
+  assert.deepEqual(
+    await memberRoles(store, group.id),
+    group.members.map((id) => [id, id === group.creator ? "creator" : "normal"]),
+  );
+  for (const user of [alice, bob, carol]) {
+    const friends = data.friends.filter(([owner]) => owner === user.id).map(([, friend]) => friend);
+    assert.deepEqual((await store.listFriends(user.id)).map((f) => f.id), friends.toSorted((x, y) => x - y));
+  }
+  // Release 3.0.0 kept every message in its conversation: still there, numbered on.
+  const direct = directConv(alice.id, carol.id);
+  const msgs = async (conv: string) =>
+    (await store.messagesAfter(conv, 0, 100)).map((m) => JSON.parse(m.frame).msg);
+  assert.deepEqual(await msgs(direct), data.offline.get(carol.id)!.slice(0, 2));
+  assert.deepEqual(await msgs(groupConv(group.id)), ["group hello"]);
+  const [next] = await append(store, [chat(direct, alice.id, "after the upgrade")]);
+  assert.equal(next.seq, 3);
+  await store.setBlock(carol.id, alice.id, true);
+  assert.deepEqual(await store.appendMessages([chat(direct, alice.id, "blocked")]), [{
+    blocked: true,
+    conv: direct,
+  }]);
+  assert.deepEqual(
+    (await store.listFriends(alice.id)).map((f) => f.id),
+    [bob.id],
+    "the block ended alice's row",
+  );
+
+  await store.migrate();
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+});
+
+test("migrateMysql() runs version 3 again after a crash before it was recorded: no member is numbered again", async () => {
+  const url = await newDatabase();
+  const [initial, conversations, social] = await loadMigrations("mysql");
+  await inspect(url, async (db) => {
+    for (const statement of [initial, conversations].flatMap((m) => splitStatements(m.sql))) {
+      await db.query(statement);
+    }
+    await db.query(
+      "CREATE TABLE schema_version (version INT NOT NULL PRIMARY KEY, name VARCHAR(100) NOT NULL, " +
+        "applied_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))",
+    );
+    await db.query("INSERT INTO schema_version (version, name) VALUES (1, 'initial'), (2, 'conversations')");
+  });
+  await using store = MysqlStore.open(url);
+  const [a, b, c] = [
+    await store.createUser("a", "h"),
+    await store.createUser("b", "h"),
+    await store.createUser("c", "h"),
+  ];
+  const group = await store.createGroup(b, "g", "");
+  // A node that died after running every statement of version 3 (its ALTER included) but before recording it,
+  // and a member who joined in between.
+  await inspect(url, async (db) => {
+    await db.query("INSERT INTO groupuser (groupid, userid) VALUES (?, ?)", [group, a]);
+    for (const statement of splitStatements(social.sql)) await db.query(statement);
+    await db.query("INSERT INTO groupuser (groupid, userid) VALUES (?, ?)", [group, c]);
+  });
+  const before = await joinOrder(url);
+  assert.deepEqual(before.joined, [[group, a], [group, b], [group, c]]);
+  await store.migrate();
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual((await joinOrder(url)).joined, before.joined, "joined in the same order");
+  assert.deepEqual(await store.leaveGroup(group, b), { ok: true, heir: a });
+  assert.equal(await store.requestFriend(a, c, "hi"), "sent");
 });
 
 test("migrateMysql() creates an empty database at the newest version, and a second run applies nothing", async () => {
@@ -252,10 +420,10 @@ test("migrateMysql() completes a migration that stopped halfway (DDL commits at 
   });
   await using store = MysqlStore.open(url);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2]);
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
   const a = await store.createUser("a", "h");
   const b = await store.createUser("b", "h");
-  const [stored] = await store.appendMessages([
+  const [stored] = await append(store, [
     { conv: `u:${a}:${b}`, senderId: a, mid: "m", ts: 1, frame: (seq) => `seq ${seq}` },
   ]);
   assert.equal(stored.seq, 1);
