@@ -7,7 +7,8 @@
  * each store method atomic with respect to the others without any locking of our own, and it is why
  * transactions here are plain synchronous functions. The price is that a call blocks the event loop while
  * SQLite works (or waits for another process's lock, up to the busy timeout); for a single-node embedded store
- * that is cheaper than a worker thread.
+ * that is cheaper than a worker thread. The exception is the checkpoints, whose fsyncs would stall the event
+ * loop: `sqlite_checkpointer.ts` runs them on a connection of their own in a worker thread.
  *
  * @module
  */
@@ -140,7 +141,8 @@ export class SqliteConnection {
     try {
       // WAL lets reads (health checks, a second process) proceed while a write commits, and costs fewer fsyncs
       // per commit than the rollback journal.
-      // synchronous = NORMAL (the default here) does not fsync at each commit, only at checkpoints. A commit
+      // synchronous = NORMAL (the default here) does not fsync at each commit, only at checkpoints (which
+      // `sqlite_checkpointer.ts` moves to a worker thread). A commit
       // still survives the process being killed (kill -9, a crash: the WAL is in the OS's page cache), and the
       // database stays consistent after a power cut, which may lose the last commits. FULL would fsync every
       // commit, and node:sqlite is synchronous: the event loop, every connection's chat included, would stand

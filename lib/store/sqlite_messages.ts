@@ -9,8 +9,8 @@
  * missed. Last seqs are remembered between batches, so they are read from the
  * database only after another process wrote to it. Every statement is prepared once and cached by the
  * connection. What remains is mostly SQLite's own: the COMMIT writes one index page per conversation of the
- * batch to the WAL (the (conv, seq) index keeps each conversation together), and every thousandth page or so
- * it checkpoints.
+ * batch to the WAL (the (conv, seq) index keeps each conversation together). Checkpoints, which fsync, run
+ * in a worker thread (`sqlite_checkpointer.ts`); a commit checkpoints only the remainder, every 4000 pages.
  *
  * @module
  */

@@ -3,7 +3,8 @@
  *
  * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
  * the table groups. The plumbing (the connection, its statement cache, transactions, what counts
- * as unavailable) is in `sqlite_connection.ts`, the schema's versions in `sqlite_migrations.ts`, and each
+ * as unavailable) is in `sqlite_connection.ts`, the worker thread that checkpoints the WAL off the event loop
+ * in `sqlite_checkpointer.ts`, the schema's versions in `sqlite_migrations.ts`, and each
  * table group's statements in `sqlite_users.ts`, `sqlite_friends.ts` (with `sqlite_blocks.ts`),
  * `sqlite_groups.ts` (with `sqlite_group_members.ts` and `sqlite_group_roles.ts`), `sqlite_messages.ts`,
  * `sqlite_devices.ts` and `sqlite_offline.ts`.
