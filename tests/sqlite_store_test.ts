@@ -382,10 +382,10 @@ Deno.test(
       const path = `${dir}/chat.db`;
       const store = await openFile(path);
       const pairs = 100;
-      const batches = 400;
+      const batches = 600;
       let walMax = 0;
       for (let b = 0; b < batches; b++) {
-        // 50 messages in 50 conversations: about 66 WAL pages per commit, 26,000 in all (100 MB unrestarted).
+        // 50 messages in 50 conversations: about 66 WAL pages per commit, 40,000 in all (160 MB unrestarted).
         await store.appendMessages(
           Array.from({ length: 50 }, (_, i) => {
             const low = 2 * ((b * 50 + i) % pairs) + 1;
@@ -394,9 +394,9 @@ Deno.test(
         );
         walMax = Math.max(walMax, (await Deno.stat(`${path}-wal`)).size);
       }
-      // The WAL restarts about every CHECKPOINT_PAGES (4000) pages of 4 KiB: 16 MB, with slack for the commits
-      // made while the worker held the checkpoint lock.
-      assert.ok(walMax < 40_000_000, `the WAL grew to ${walMax} bytes`);
+      // The WAL restarts about every CHECKPOINT_PAGES (4000) pages of 4 KiB: 16 MB, plus the commits made while
+      // the worker held the checkpoint lock (up to 40 MB measured on a loaded 2-vCPU host).
+      assert.ok(walMax < 64_000_000, `the WAL grew to ${walMax} bytes`);
       await store.close();
       await using reopened = await openFile(path);
       assert.equal(await reopened.lastSeq(directConv(1, 2)), batches * 50 / pairs);
