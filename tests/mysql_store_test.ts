@@ -530,6 +530,41 @@ test("MysqlStore.leaveGroup() of the creator while an admin is demoted on anothe
   }
 });
 
+test("MysqlStore.kickMember() chosen as a deadlock victim runs again and kicks once", async () => {
+  const { store, url } = await openAt();
+  await using _store = store;
+  const [creator, member] = await users(store, "creator", "member");
+  const group = await store.createGroup(creator, "g", "");
+  await store.addGroupMember(group, member);
+  const other = await mysql.createConnection(url);
+  try {
+    // Another transaction holds the member's row (the kick's second lock) and has written more rows than the
+    // kick will, so InnoDB picks the kick as the victim of the deadlock below.
+    await other.query("START TRANSACTION");
+    await other.query("INSERT INTO read_seqs (userid, conv, readseq) VALUES ?", [
+      Array.from({ length: 50 }, (_, i) => [member + 1_000 + i, "g:1", 0]),
+    ]);
+    const lock = "SELECT grouprole FROM groupuser WHERE groupid = ? AND userid = ? FOR UPDATE";
+    await other.execute(lock, [group, member]);
+    // The kick locks the creator's row, then waits for the member's.
+    const kicking = store.kickMember(group, creator, member);
+    await eventually(async () => {
+      const [rows] = await other.query<mysql.RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE 'SELECT grouprole FROM groupuser %'",
+      );
+      assert.equal(Number(rows[0].n), 1);
+    }, { what: "the kick waiting for the member's row" });
+    // Taking the creator's row closes the cycle; it succeeds only because the kick was rolled back.
+    await other.execute(lock, [group, creator]);
+    await other.query("ROLLBACK");
+    assert.deepEqual(await kicking, { ok: true, changed: true });
+  } finally {
+    await other.end();
+  }
+  assert.deepEqual(await store.listGroupMemberIds(group), [creator]);
+  assert.deepEqual(await store.groupAccess(group, member), { member: false, lastSeq: 0 });
+});
+
 test("MysqlStore.appendMessages() reads the blocks once per batch, and only for one-to-one messages", async () => {
   const { store, url } = await openAt();
   await using _store = store;
@@ -651,6 +686,10 @@ test("MysqlStore rejects bad ids, names and limits with RangeError before touchi
   await assert.rejects(store.messagesAfter("g:1", -1, 10), RangeError);
   await assert.rejects(store.saveCursors([{ userId: 1, device: "", conv: "g:1", seq: 1 }]), RangeError);
   await assert.rejects(store.messagesPast(1, new Map([["nope", 0]]), 10), RangeError);
+  // Values of the wrong type, which only a caller bypassing the types can pass.
+  await assert.rejects(store.requestFriend(1, 2, 5 as unknown as string), TypeError);
+  await assert.rejects(store.answerFriendRequest(1, 2, "yes" as unknown as boolean), TypeError);
+  await assert.rejects(store.setBlock(1, 2, 1 as unknown as boolean), TypeError);
   assert.deepEqual(store.poolStats().inUse, 0);
   assert.deepEqual(await store.messagesAfter("u:1:2", 0, 10), []);
 });
