@@ -568,11 +568,13 @@ test("MysqlStore.kickMember() chosen as a deadlock victim runs again and kicks o
 test("MysqlStore.appendMessages() reads the blocks once per batch, and only for one-to-one messages", async () => {
   const { store, url } = await openAt();
   await using _store = store;
-  const [a, ...peers] = await users(store, "a", ...Array.from({ length: 10 }, (_, i) => `p${i}`));
+  // 200 one-to-one messages: both ways between a and 100 peers, 200 (peer, sender) pairs to look up.
+  const [a, ...peers] = await users(store, "a", ...Array.from({ length: 100 }, (_, i) => `p${i}`));
   const group = groupConv(await store.createGroup(a, "g", ""));
   await store.setBlock(peers[3], a, true);
-  // Warm the connection (its first call prepares statements), then count what each batch executes.
-  await store.appendMessages([message(group, a)]);
+  const direct = peers.flatMap((
+    peer,
+  ) => [message(directConv(a, peer), a), message(directConv(a, peer), peer)]);
   const executed = async (batch: NewMessage[]) => {
     const count = () =>
       inspect(url, async (db) => {
@@ -583,14 +585,16 @@ test("MysqlStore.appendMessages() reads the blocks once per batch, and only for 
     const results = await store.appendMessages(batch);
     return { statements: (await count()) - before, results };
   };
-  // Conversations upsert and read, messages insert, read seqs upsert.
-  assert.equal((await executed([message(group, a), message(group, a)])).statements, 4);
-  // The same and one read of the blocks for ten one-to-one conversations, one of them blocked.
-  const { statements, results } = await executed(peers.map((peer) => message(directConv(a, peer), a)));
-  assert.equal(statements, 5);
+  // A group batch of as many messages: the conversations' upsert and read, four INSERTs of the messages (64
+  // rows each at most), the read seqs' upsert.
+  const grouped = await executed(direct.map(() => message(group, a)));
+  assert.equal(grouped.statements, 7);
+  // The one-to-one batch: one statement more, the blocks' read.
+  const { statements, results } = await executed(direct);
+  assert.equal(statements, 8);
   assert.deepEqual(
     results.map((result) => "blocked" in result),
-    peers.map((peer) => peer === peers[3]),
+    direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
   );
 });
 
