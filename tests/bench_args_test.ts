@@ -51,3 +51,53 @@ Deno.test("parseBenchArgs() refuses the new flags out of range or on the wrong s
     });
   }
 });
+
+Deno.test("parseBenchArgs() reads --baseline for pingpong and group, and the kick scenario's defaults", () => {
+  assert.equal(parseBenchArgs(["pingpong"])!.baseline, undefined);
+  assert.equal(parseBenchArgs(["group"])!.baseline, undefined);
+  const pingpong = parseBenchArgs([
+    "pingpong",
+    "--baseline",
+    "d0d2d5b",
+    "--duration",
+    "3",
+    "--repeats",
+    "5",
+  ])!;
+  assert.deepEqual([pingpong.baseline, pingpong.duration, pingpong.repeats], ["d0d2d5b", 3, 5]);
+  assert.equal(parseBenchArgs(["group", "--baseline", "v3.0.0"])!.baseline, "v3.0.0");
+  assert.equal(parseBenchArgs(["pingpong", "--baseline", "main~2", "--v1"])!.baseline, "main~2");
+  const cluster = parseBenchArgs(["pingpong", "--baseline", "d0d2d5b", "--cluster"])!;
+  assert.deepEqual([cluster.baseline, cluster.cluster], ["d0d2d5b", true]);
+  const kick = parseBenchArgs(["kick"])!;
+  assert.deepEqual([kick.scenario, kick.members, kick.messages], ["kick", 999, 200]);
+  const group = parseBenchArgs(["group"])!;
+  assert.deepEqual([group.members, group.messages], [100, 10_000]);
+  assert.deepEqual(
+    [parseBenchArgs(["kick", "--members", "3", "--messages", "10"])!.members, 3],
+    [3, 3],
+  );
+});
+
+Deno.test("parseBenchArgs() refuses --baseline where it cannot run and a bad kick group, naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["pingpong", "--baseline=-A"], /--baseline wants a commit \(hash or ref\), got "-A"/],
+    [["pingpong", "--baseline", "a..b"], /--baseline wants a commit/],
+    [["pingpong", "--baseline", "a b"], /--baseline wants a commit/],
+    [["pingpong", "--baseline", ""], /--baseline wants a commit/],
+    [["sync", "--baseline", "d0d2d5b"], /--baseline is for the pingpong and group scenarios/],
+    [["kick", "--baseline", "d0d2d5b"], /--baseline is for the pingpong and group scenarios/],
+    [["pingpong", "--baseline", "d0d2d5b", "--ceiling"], /--baseline starts both servers itself/],
+    [["group", "--baseline", "d0d2d5b", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
+    [["group", "--baseline", "d0d2d5b", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
+    [["kick", "--members", "2"], /--members must be an integer from 3 to 100000, got "2"/],
+    [["kick", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseBenchArgs(args), (error: unknown) => {
+      assert.ok(error instanceof UsageError, `${args.join(" ")}: ${error}`);
+      assert.match(error.message, message, args.join(" "));
+      return true;
+    });
+  }
+});

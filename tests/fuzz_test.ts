@@ -65,11 +65,14 @@ const PROBE_TIMEOUT_MS = 15_000;
 const ANSWERS = new Set([2, 5, 11, 12, 14]);
 /** What a v1 connection may receive (PROTOCOL.md "Rules"). */
 const V1_MSGIDS = new Set([2, 5, 6, 10, 12]);
-const SERVER_MSGIDS = new Set([2, 5, 6, 10, 11, 12, 14, 15, 19, 20]);
+const SERVER_MSGIDS = new Set([2, 5, 6, 10, 11, 12, 14, 15, 19, 20, 21, 22, 29]);
 /** Requests the server knows at both levels; the rest of 1..15 are server-to-client ids. */
 const REQUESTS = new Set([1, 3, 4, 6, 7, 8, 9, 10, 13]);
-/** Requests of kept conversations: v2 only (a v1 connection gets errno 14 as for any unknown msgid). */
-const V2_REQUESTS = new Set([16, 17, 18, 20]);
+/**
+ * Requests of kept conversations, friends and groups: v2 only (a v1 connection gets errno 14 as for any
+ * unknown msgid).
+ */
+const V2_REQUESTS = new Set([16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28]);
 /** TYPING: never answered at v2. */
 const TYPING = 20;
 
@@ -95,6 +98,15 @@ const FIELDS: Record<number, string[]> = {
   18: ["id", "conv", "seq"],
   19: ["conv", "id", "seq"],
   20: ["id", "conv"],
+  21: ["id", "friendid", "note"],
+  22: ["id", "accept"],
+  23: ["id", "friendid"],
+  24: ["id", "userid", "on"],
+  25: ["id", "groupid"],
+  26: ["id", "groupid", "userid"],
+  27: ["id", "groupid", "userid", "role"],
+  28: ["id", "groupid", "groupname", "groupdesc"],
+  29: ["groupid", "event", "userid", "by", "role", "groupname", "groupdesc", "name"],
 };
 
 const encoder = new TextEncoder();
@@ -243,7 +255,15 @@ function validValue(rng: Rng, field: string, conn: Model, world: World): unknown
       return conn.user && rng.chance(0.7) ? conn.user.id : rng.pick(ids);
     case "toid":
     case "friendid":
+    case "userid":
       return rng.pick(ids);
+    case "accept":
+    case "on":
+      return rng.chance(0.5);
+    case "role":
+      return rng.pick(["admin", "normal", "creator"]);
+    case "note":
+      return randomText(rng, 0, 200);
     case "groupid":
       return rng.pick([world.aliceGroup, world.fuzzGroup, 999_999_999]);
     case "name":
@@ -359,6 +379,14 @@ function validFrame(rng: Rng, msgid: number, conn: Model, world: World): Record<
     },
     18: { msgid: 18, conv: rng.pick(convNames(conn, world)), seq: rng.int(3) },
     20: { msgid: 20, conv: rng.pick(convNames(conn, world)) },
+    21: { msgid: 21, friendid: rng.pick([world.alice, world.bob]), note: "hi" },
+    22: { msgid: 22, id: rng.pick([world.alice, world.bob]), accept: rng.chance(0.5) },
+    23: { msgid: 23, friendid: rng.pick([world.alice, world.bob]) },
+    24: { msgid: 24, userid: rng.pick([world.alice, world.bob]), on: rng.chance(0.5) },
+    25: { msgid: 25, groupid: rng.pick([world.aliceGroup, world.fuzzGroup]) },
+    26: { msgid: 26, groupid: rng.pick([world.aliceGroup, world.fuzzGroup]), userid: world.bob },
+    27: { msgid: 27, groupid: world.fuzzGroup, userid: world.bob, role: rng.pick(["admin", "normal"]) },
+    28: { msgid: 28, groupid: world.fuzzGroup, groupdesc: "fuzzed" },
   };
   if ((msgid === 6 || msgid === 10) && rng.chance(0.5)) frames[msgid].cmid = `c-${rng.int(50)}`;
   const frame = frames[msgid];
@@ -431,7 +459,7 @@ const TERMINATORS = ["\n", "\n", "\n", "\n", "\0", "\0", "", "", "\r\n", " "].ma
 
 function randomCase(rng: Rng, conn: Model, world: World): Uint8Array {
   const r = rng.next();
-  const msgid = rng.chance(0.9) ? 1 + rng.int(20) : rng.pick([0, -1, 21, 99, 2 ** 31, 2 ** 53 - 1]);
+  const msgid = rng.chance(0.9) ? 1 + rng.int(29) : rng.pick([0, -1, 30, 99, 2 ** 31, 2 ** 53 - 1]);
   let bytes: Uint8Array;
   if (r < 0.12) return randomBytes(rng);
   if (r < 0.2) bytes = encoder.encode(JSON.stringify(randomJson(rng)) ?? "null");

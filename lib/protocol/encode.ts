@@ -4,6 +4,7 @@
  */
 import { Errno, type ErrnoValue } from "./errno.ts";
 import { MsgId } from "./msg_id.ts";
+import type { MemberRole } from "./social_frames.ts";
 
 /** Protocol level of a connection. */
 export type ProtocolVersion = 1 | 2;
@@ -294,7 +295,14 @@ export interface LoginGroup {
   id: number;
   groupname: string;
   groupdesc: string;
-  users: (PresenceEntry & { role: "creator" | "normal" })[];
+  users: (PresenceEntry & { role: MemberRole })[];
+}
+
+/** A pending friend request in a v2 LOGIN_ACK (`requests`). */
+export interface PendingRequest {
+  id: number;
+  name: string;
+  note: string;
 }
 
 /** The contents of a successful LOGIN_ACK. `offline` holds stored frame texts, oldest first. */
@@ -307,6 +315,10 @@ export interface LoginAck {
   cid?: Cid;
   /** v2: the device's resume token (PROTOCOL.md "Devices and resume tokens"); never sent to v1. */
   token?: string;
+  /** v2: friend requests waiting for this user's answer, oldest first; never sent to v1. */
+  requests?: PendingRequest[];
+  /** v2: the ids of the users this user blocks, ascending; never sent to v1. */
+  blocked?: number[];
 }
 
 /**
@@ -328,6 +340,8 @@ export function loginAckFrame(version: ProtocolVersion, ack: LoginAck): string {
     parts.push(`"friends":${JSON.stringify(ack.friends)}`);
     parts.push(`"groups":${JSON.stringify(ack.groups)}`);
     if (ack.token !== undefined) parts.push(`"token":${JSON.stringify(ack.token)}`);
+    parts.push(`"requests":${JSON.stringify(ack.requests ?? [])}`);
+    parts.push(`"blocked":${JSON.stringify(ack.blocked ?? [])}`);
   } else {
     if (ack.offline.length > 0) parts.push(`"offlinemsg":${JSON.stringify(ack.offline)}`);
     if (ack.friends.length > 0) {

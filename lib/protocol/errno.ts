@@ -14,6 +14,12 @@ export const Errno = {
   FRAME_TOO_LARGE: 12,
   MALFORMED_JSON: 13,
   UNKNOWN_MSGID: 14,
+  /** Friends and groups (PROTOCOL.md "New errno values"): the user's role in the group does not allow it. */
+  NOT_PERMITTED: 15,
+  /** The other user blocks this one. */
+  BLOCKED: 16,
+  /** FRIEND_REPLY without a pending request from that user. */
+  NO_REQUEST: 17,
 } as const;
 
 /** One of the values of {@linkcode Errno}. */
@@ -34,6 +40,9 @@ export const ERRNO_MEANINGS: Readonly<Record<ErrnoValue, string>> = {
   12: "frame too large",
   13: "malformed JSON",
   14: "unknown msgid",
+  15: "not permitted",
+  16: "blocked",
+  17: "no pending request",
 };
 
 /**

@@ -91,3 +91,11 @@ export function requireInteger(frame: Frame, field: string, min: number, max: nu
   if (value === undefined || value === null) throw invalid(field, "is missing");
   return optionalInteger(frame, field, min, max)!;
 }
+
+/** A required boolean (`true` or `false`, nothing that merely looks like one). */
+export function requireBoolean(frame: Frame, field: string): boolean {
+  const value = frame[field];
+  if (value === undefined || value === null) throw invalid(field, "is missing");
+  if (typeof value !== "boolean") throw invalid(field, "must be true or false");
+  return value;
+}

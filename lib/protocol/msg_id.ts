@@ -21,6 +21,16 @@ export const MsgId = {
   READ: 18,
   RECEIPT: 19,
   TYPING: 20,
+  // v2 extensions: friends by request, blocking and group roles (PROTOCOL.md "Friends and blocking", "Groups").
+  FRIEND_REQUEST: 21,
+  FRIEND_REPLY: 22,
+  REMOVE_FRIEND: 23,
+  BLOCK: 24,
+  LEAVE_GROUP: 25,
+  KICK: 26,
+  SET_ROLE: 27,
+  UPDATE_GROUP: 28,
+  GROUP_EVENT: 29,
 } as const;
 
 /** What {@linkcode msgName} answers for an id that is not in {@linkcode MsgId}. */

@@ -1,14 +1,15 @@
 /** REG, LOGIN and LOGINOUT. */
-import { loginAckFrame, type LoginGroup, type PresenceEntry, registeredFrame } from "../protocol/encode.ts";
+import { loginAckFrame, registeredFrame } from "../protocol/encode.ts";
 import { Errno } from "../protocol/errno.ts";
 import { RequestError } from "../protocol/errors.ts";
 import type { Envelope, LoginRequest } from "../protocol/requests.ts";
 import { loginRequest, logoutRequest, registerRequest } from "../protocol/requests.ts";
 import { NameTakenError } from "../store/errors.ts";
-import type { CursorUpdate, GroupRecord, UserRecord, UserSummary } from "../store/store.ts";
+import type { CursorUpdate, UserRecord } from "../store/store.ts";
 import type { ServiceContext } from "./context.ts";
 import { sessionUser } from "./identity.ts";
 import { announcePresence, endLogin } from "./lifecycle.ts";
+import { PresenceView } from "./presence_view.ts";
 import { hashPassword, UNKNOWN_USER_HASH, verifyPassword } from "./password.ts";
 import { OfflineHandover } from "./offline_handover.ts";
 import { issueToken, tokenValid } from "./resume_token.ts";
@@ -152,16 +153,21 @@ async function completeLogin(
   session.subscribed = true;
   await viaBus(context, () => context.subscriptions.acquire(user.id));
   if (!stillBound()) return undefined;
-  const [friends, groups, cursors] = await Promise.all([
+  const v2 = session.version === 2;
+  const [friends, groups, cursors, blocks, requests] = await Promise.all([
     context.store.listFriends(user.id),
     context.store.listUserGroups(user.id),
     context.store.deviceCursors(user.id, device),
+    context.store.listBlocks(user.id),
+    v2 ? context.store.listFriendRequests(user.id) : [],
   ]);
   const online = await viaBus(context, () =>
     context.bus.onlineUsers([
       ...friends.map((friend) => friend.id),
       ...groups.flatMap((group) => group.members.map((member) => member.id)),
     ]));
+  // Across a block, either way, neither sees the other online.
+  const view = new PresenceView(online, [...blocks.blocking, ...blocks.blockedBy]);
   const handover = new OfflineHandover(
     context.store,
     user.id,
@@ -183,10 +189,12 @@ async function completeLogin(
     id: user.id,
     name: user.name,
     offline: page.frames,
-    friends: withState(friends, online),
-    groups: loginGroups(groups, online),
+    friends: view.users(friends),
+    groups: groups.map((group) => view.group(group)),
     cid: envelope.cid,
-    token: session.version === 2 ? session.token : undefined,
+    token: v2 ? session.token : undefined,
+    requests: v2 ? requests : undefined,
+    blocked: v2 ? blocks.blocking : undefined,
   }));
   let handedOver = 0;
   // Rows are deleted and cursors move only once the frames reached the socket; the rest follow in pages
@@ -229,28 +237,6 @@ async function completeLogin(
 
 function cursorUpdates(userId: number, device: string, cursors: Map<string, number>): CursorUpdate[] {
   return [...cursors].map(([conv, seq]) => ({ userId, device, conv, seq }));
-}
-
-function withState(users: UserSummary[], online: Set<number>): PresenceEntry[] {
-  return users.map((user) => ({
-    id: user.id,
-    name: user.name,
-    state: online.has(user.id) ? "online" : "offline",
-  }));
-}
-
-function loginGroups(groups: GroupRecord[], online: Set<number>): LoginGroup[] {
-  return groups.map((group) => ({
-    id: group.id,
-    groupname: group.name,
-    groupdesc: group.desc,
-    users: group.members.map((member) => ({
-      id: member.id,
-      name: member.name,
-      state: online.has(member.id) ? "online" : "offline",
-      role: member.role,
-    })),
-  }));
 }
 
 /**

@@ -2,8 +2,9 @@
  * ONE_CHAT and GROUP_CHAT (PROTOCOL.md "Conversations and sequence numbers"): a message is stored in its
  * conversation (getting its seq) before it is acknowledged, then delivered live, best effort, to every
  * device of the recipients and to the sender's other devices. A repeated `cmid` is acknowledged again
- * with the first message's values and delivered to nobody. The store unreachable: errno 11, nothing
- * stored, nothing delivered.
+ * with the first message's values and delivered to nobody. A ONE_CHAT to a user who blocks the sender is
+ * errno 16 (the store decides, in the transaction that would store it): nothing stored, nothing delivered.
+ * The store unreachable: errno 11, nothing stored, nothing delivered.
  *
  * @module
  */
@@ -127,6 +128,10 @@ async function storeAndDeliver(
     ts,
     frame: (seq) => frame({ seq, mid, ts }),
   });
+  if ("blocked" in stored) {
+    // Only one-to-one conversations are refused: the recipient is the one who blocks.
+    throw new RequestError(Errno.BLOCKED, `blocked: user ${message.recipients[0]} has blocked you`);
+  }
   if (!stored.dup) {
     // Not awaited: the message is stored, so the ACK need not wait for Redis to take the publishes (best
     // effort, never rejecting); the local sessions got the frame already, and the bus keeps the order.

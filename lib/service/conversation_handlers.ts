@@ -93,8 +93,8 @@ export async function read(
 
 /**
  * TYPING: relayed to the peer's devices or the group's other members, never stored and never answered.
- * One the server refuses (malformed, not the user's conversation, a large group, the store down) is
- * dropped: a lost typing notice costs nothing, an error reply to one would be noise.
+ * One the server refuses (malformed, not the user's conversation, a peer who blocks the user, a large group,
+ * the store down) is dropped: a lost typing notice costs nothing, an error reply to one would be noise.
  */
 export async function typing(
   context: ServiceContext,
@@ -116,7 +116,10 @@ async function relayTyping(context: ServiceContext, session: Session, envelope: 
   const frame = typingFrame({ conv: request.name, id: user.id });
   if (request.conv.kind === "direct") {
     const peer = peerOf(request.conv, user.id);
-    if (peer !== null) await context.delivery.toUser(peer, frame);
+    // A peer who blocks the user is not told (PROTOCOL.md "Friends and blocking").
+    if (peer !== null && !await context.store.isBlocked(peer, user.id)) {
+      await context.delivery.toUser(peer, frame);
+    }
     return;
   }
   const members = await context.store.listGroupMemberIds(request.conv.groupId);

@@ -8,20 +8,20 @@
  */
 import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
-import type { AppendedMessage, NewMessage, Store } from "../store/store.ts";
+import type { AppendResult, NewMessage, Store } from "../store/store.ts";
 
 /** Messages per transaction at most: bounds a transaction's locks and the latency of its first message. */
 const DEFAULT_MAX_BATCH = 500;
 
 interface Pending {
   message: NewMessage;
-  resolve(stored: AppendedMessage): void;
+  resolve(stored: AppendResult): void;
   reject(error: unknown): void;
 }
 
 /** Counters a metrics endpoint can read. */
 export interface MessageWriterCounters {
-  /** Messages stored (duplicates by cmid not counted). */
+  /** Messages stored (duplicates by cmid, and messages refused for a block, not counted). */
   stored: number;
   /** Transactions committed. */
   commits: number;
@@ -45,7 +45,7 @@ export interface MessageWriterCounters {
  *   frame: (seq) =>
  *     oneChatFrame({ conv: "u:1:2", seq, id: 1, name: "a", toid: 2, msg: "hi", time: "t", mid: "m1", ts: 1 }),
  * });
- * stored.seq; // 1
+ * if (!("blocked" in stored)) stored.seq; // 1
  * ```
  */
 export class MessageWriter {
@@ -64,10 +64,10 @@ export class MessageWriter {
 
   /**
    * Stores one message (with the messages that arrive meanwhile) and resolves once its transaction
-   * committed. Rejects with the store's error (StoreUnavailableError: the caller answers errno 11) when
+   * committed, with what the store did with it (stored, a dup, or refused: the recipient blocks the sender). Rejects with the store's error (StoreUnavailableError: the caller answers errno 11) when
    * the transaction failed: then nothing of it was stored.
    */
-  append(message: NewMessage): Promise<AppendedMessage> {
+  append(message: NewMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ message, resolve, reject });
       if (!this.#running) {
@@ -94,8 +94,9 @@ export class MessageWriter {
         const stored = await this.#store.appendMessages(batch.map((pending) => pending.message));
         this.counters.commits++;
         for (let i = 0; i < batch.length; i++) {
-          if (!stored[i].dup) this.counters.stored++;
-          batch[i].resolve(stored[i]);
+          const result = stored[i];
+          if (!("blocked" in result) && !result.dup) this.counters.stored++;
+          batch[i].resolve(result);
         }
       } catch (error) {
         this.#log.warn("storing chat messages failed", { count: batch.length, error });

@@ -6,9 +6,12 @@ import { pongFrame, type ProtocolVersion } from "../protocol/encode.ts";
 import { MsgId } from "../protocol/msg_id.ts";
 import type { Envelope } from "../protocol/requests.ts";
 import { login, logout, register } from "./account_handlers.ts";
+import { block } from "./block_handlers.ts";
 import { groupChat, oneChat } from "./chat_handlers.ts";
 import type { ServiceContext } from "./context.ts";
 import { history, read, sync, typing } from "./conversation_handlers.ts";
+import { friendReply, friendRequest, removeFriend } from "./friend_handlers.ts";
+import { kick, leaveGroup, setRole, updateGroup } from "./group_handlers.ts";
 import type { Session } from "./session.ts";
 import { addFriend, addGroup, createGroup } from "./social_handlers.ts";
 
@@ -58,13 +61,24 @@ export const ROUTES: ReadonlyMap<number, Route> = new Map<number, Route>([
   }],
 ]);
 
-/** Kept conversations (PROTOCOL.md v2 extensions): a v1 connection never sees them. */
+/**
+ * Kept conversations, friends by request, blocking and group roles (PROTOCOL.md v2 extensions): a v1
+ * connection never sees them.
+ */
 const V2_ROUTES: ReadonlyMap<number, Route> = new Map<number, Route>([
   [MsgId.SYNC, { reply: "ack", needsLogin: true, handle: sync }],
   [MsgId.HISTORY, { reply: "ack", needsLogin: true, handle: history }],
   [MsgId.READ, { reply: "ack", needsLogin: true, handle: read }],
   // Never answered, not even "not logged in": the handler drops what it refuses and returns no frame.
   [MsgId.TYPING, { reply: "own", replyMsgid: MsgId.TYPING, needsLogin: false, handle: typing }],
+  [MsgId.FRIEND_REQUEST, { reply: "ack", needsLogin: true, handle: friendRequest }],
+  [MsgId.FRIEND_REPLY, { reply: "ack", needsLogin: true, handle: friendReply }],
+  [MsgId.REMOVE_FRIEND, { reply: "ack", needsLogin: true, handle: removeFriend }],
+  [MsgId.BLOCK, { reply: "ack", needsLogin: true, handle: block }],
+  [MsgId.LEAVE_GROUP, { reply: "ack", needsLogin: true, handle: leaveGroup }],
+  [MsgId.KICK, { reply: "ack", needsLogin: true, handle: kick }],
+  [MsgId.SET_ROLE, { reply: "ack", needsLogin: true, handle: setRole }],
+  [MsgId.UPDATE_GROUP, { reply: "ack", needsLogin: true, handle: updateGroup }],
 ]);
 
 /**

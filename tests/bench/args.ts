@@ -17,6 +17,7 @@ export const SCENARIOS = [
   "soak",
   "tokens",
   "sync",
+  "kick",
 ] as const;
 export type Scenario = typeof SCENARIOS[number];
 
@@ -46,15 +47,20 @@ export interface BenchOptions {
   pids: number[];
   /** Speak protocol v1 (NUL-terminated, no v/cid): drives the C++ original. */
   v1: boolean;
+  /**
+   * pingpong, group: also run the server of this commit (its tree from `git archive`), interleaved round by
+   * round with the current one, and report the ratio. Undefined: the current server alone.
+   */
+  baseline: string | undefined;
   /** Start MariaDB + Redis + two nodes + nginx (pingpong across nodes). */
   cluster: boolean;
   /** pingpong: also run the ceiling relay, interleaved with the server, and report the ratio. */
   ceiling: boolean;
   /** login, storm: concurrent login workers. */
   workers: number;
-  /** group: members besides the sender. */
+  /** group, kick: members besides the sender. */
   members: number;
-  /** group: measured messages; sync: messages in the conversation. */
+  /** group: measured messages (kick: before and after the kick each); sync: messages in the conversation. */
   messages: number;
   /** sync: messages per SYNC / HISTORY page. */
   page: number;
@@ -108,20 +114,27 @@ Scenarios:
              offline or by SYNC); exits 1 on a lost, duplicated or reordered one
   tokens     chat latency of a few pairs, idle and during a storm of token logins (logins/s, p99 ratio)
   sync       one conversation of M messages fetched whole with SYNC pages and with HISTORY pages
+  kick       a group of G+1 (one sender): deliveries/s before and after its creator KICKs one member; the
+             message after the kick must reach every other member and not the kicked one (exits 1 otherwise)
 
 Options (defaults in brackets):
   --pairs N              pingpong pairs [100]
   --duration S           measured seconds per repeat [10; soak 30]
   --warmup S             unmeasured seconds first [2]
-  --repeats N            measured windows [1] (pingpong --ceiling: interleaved rounds; sync: fetches each way)
+  --repeats N            measured windows [1] (pingpong --ceiling, --baseline: interleaved rounds; sync:
+                         fetches each way; kick: runs before and after the kick each)
+  --baseline COMMIT      pingpong, group: also run the server of COMMIT (its tree from git archive, its own
+                         deno.json), interleaved round by round with this one; reports current / baseline
+                         (pingpong --cluster: a whole cluster of each, its own MariaDB, Redis and nginx)
   --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
   --cluster              MariaDB + Redis + two nodes + nginx (pingpong: pairs across nodes; soak)
   --ceiling              pingpong: run the ceiling relay too, interleaved, and report server / ceiling
   --workers C            login / storm / tokens concurrent login workers [20]
-  --members G            group members besides the sender [100]
-  --messages N           group messages measured; sync messages in the conversation [10000]
+  --members G            group / kick members besides the sender [group 100, kick 999]
+  --messages N           group messages measured (kick: before and after the kick each); sync messages in
+                         the conversation [10000; kick 200]
   --page N               sync messages per SYNC / HISTORY page [1000]
   --window W             group messages in flight [1]
   --connections K        idle connections [10000]
@@ -175,6 +188,29 @@ function seconds(flag: string, text: string | undefined, fallback: number, min: 
   return value;
 }
 
+/**
+ * A commit as `--baseline` takes it: a hash or a ref name (no leading `-`, so that git never reads it as an
+ * option; no `..`, which names a range).
+ */
+const COMMIT = /^[A-Za-z0-9][A-Za-z0-9._\/^~-]*$/;
+
+/** `--baseline`: which scenarios take it, and with what. */
+function checkBaseline(
+  baseline: string,
+  scenario: Scenario,
+  values: { endpoints?: string; ceiling?: boolean },
+): void {
+  if (!COMMIT.test(baseline) || baseline.includes("..")) {
+    throw new UsageError(`--baseline wants a commit (hash or ref), got ${JSON.stringify(baseline)}`);
+  }
+  if (scenario !== "pingpong" && scenario !== "group") {
+    throw new UsageError("--baseline is for the pingpong and group scenarios");
+  }
+  if (values.endpoints !== undefined || values.ceiling) {
+    throw new UsageError("--baseline starts both servers itself: no --endpoints or --ceiling");
+  }
+}
+
 /** Parses `host:port[,host:port]`. */
 export function parseEndpoints(text: string): Endpoint[] {
   const endpoints = text.split(",").map((part) => {
@@ -204,6 +240,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         v1: { type: "boolean" },
         cluster: { type: "boolean" },
         ceiling: { type: "boolean" },
+        baseline: { type: "string" },
         drops: { type: "boolean" },
         pairs: { type: "string" },
         duration: { type: "string" },
@@ -258,6 +295,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       "--ceiling compares one node the bench starts (v2) with the relay: no --endpoints, --cluster or --v1",
     );
   }
+  const baseline = values.baseline;
+  if (baseline !== undefined) checkBaseline(baseline, scenario, values);
   for (const flag of ["devices", "drops"] as const) {
     if (values[flag] !== undefined && scenario !== "soak") {
       throw new UsageError(`--${flag} is for the soak scenario`);
@@ -295,9 +334,16 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     v1: values.v1 ?? false,
     cluster: values.cluster ?? false,
     ceiling: values.ceiling ?? false,
+    baseline,
     workers: int("workers", values.workers, 20, 1, 10_000),
-    members: int("members", values.members, 100, 1, 100_000),
-    messages: int("messages", values.messages, 10_000, 1, 10_000_000),
+    members: int(
+      "members",
+      values.members,
+      scenario === "kick" ? 999 : 100,
+      scenario === "kick" ? 3 : 1,
+      100_000,
+    ),
+    messages: int("messages", values.messages, scenario === "kick" ? 200 : 10_000, 1, 10_000_000),
     page: int("page", values.page, 1000, 1, 1000),
     window: int("window", values.window, 1, 1, 100_000),
     connections: int("connections", values.connections, 10_000, 1, 1_000_000),

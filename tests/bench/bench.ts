@@ -1,6 +1,7 @@
 /**
  * `deno task bench <scenario> [options]`: the load generator and benchmarks of issue 6 (`pool` of issue 3;
- * `tokens`, `sync`, `pingpong --ceiling` and the per-device soak of issue 12).
+ * `tokens`, `sync`, `pingpong --ceiling` and the per-device soak of issue 12; `--baseline` and `kick` of
+ * issue 13).
  * See `--help`. Prints a progress line on stderr, a Markdown table on stdout, and writes a JSON report under
  * `bench-results/`.
  *
@@ -9,9 +10,11 @@
 
 import { type BenchOptions, parseBenchArgs, type Scenario, USAGE, UsageError } from "./args.ts";
 import { group } from "./group.ts";
+import { kick } from "./kick.ts";
 import { idle } from "./idle.ts";
 import { login } from "./login.ts";
 import { pingpong } from "./pingpong.ts";
+import { pingpongAgainstBaseline } from "./pingpong_baseline.ts";
 import { pingpongAgainstCeiling } from "./pingpong_ceiling.ts";
 import { pool } from "./pool.ts";
 import { soak } from "./soak.ts";
@@ -22,7 +25,12 @@ import { tokens } from "./tokens.ts";
 import { closeAllTargets } from "./target.ts";
 
 const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResult>> = {
-  pingpong: (options) => options.ceiling ? pingpongAgainstCeiling(options) : pingpong(options),
+  pingpong: (options) =>
+    options.ceiling
+      ? pingpongAgainstCeiling(options)
+      : options.baseline
+      ? pingpongAgainstBaseline(options)
+      : pingpong(options),
   login,
   group,
   idle,
@@ -31,6 +39,7 @@ const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResul
   soak,
   tokens,
   sync,
+  kick,
 };
 
 /** Rejects after `seconds`, so that no scenario can run forever. */

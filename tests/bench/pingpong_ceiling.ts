@@ -17,9 +17,9 @@ import { median } from "./stats.ts";
 import { startTarget } from "./target.ts";
 import { registerUsers } from "./users.ts";
 
-/** One side of the comparison. */
-interface Side {
-  name: "server" | "ceiling";
+/** One side of a comparison run in interleaved rounds (also `pingpong --baseline`'s). */
+export interface Side<Name extends string = "server" | "ceiling"> {
+  name: Name;
   engine: PingPong;
   watch: ProcessWatch;
   windows: (PingPongWindow & { processes: ProcessUsage[] })[];
@@ -28,7 +28,11 @@ interface Side {
 }
 
 /** Runs one measured window of `side` (warm-up first: each side was idle while the other ran). */
-async function measure(side: Side, options: BenchOptions, label: string): Promise<PingPongWindow> {
+export async function measure<Name extends string>(
+  side: Side<Name>,
+  options: BenchOptions,
+  label: string,
+): Promise<PingPongWindow> {
   side.engine.start();
   try {
     if (options.warmup > 0) await runFor(side.engine, options.warmup, `${label} warm-up`);

@@ -46,6 +46,12 @@ export interface TargetNeeds {
   metrics?: boolean;
   /** Live devices per user the nodes must allow (raises --max-devices when above its default). */
   maxDevices?: number;
+  /**
+   * Run the server of this source tree (`--baseline`: its `main.ts` with its own `deno.json`, the same
+   * permissions and flags) instead of this checkout's, one node or a cluster of its own; its own store seeds
+   * the users of one node.
+   */
+  tree?: { dir: string; label: string };
 }
 
 /** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
@@ -77,25 +83,31 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
  * `main.ts` with extra runtime flags such as `--cpu-prof` or `--inspect` (the harness's ServerProcess has no
- * way to add them), with the serve task's permissions. A CPU profile is written when the node exits after
- * SIGTERM.
+ * way to add them), with the permissions the harness gives the server. A CPU profile is written when the node
+ * exits after SIGTERM. With `tree`, that tree's `main.ts` runs with its own `deno.json` (`--baseline`).
  *
  * @example
  * ```ts ignore
  * const node = await startNodeWith(["--inspect=127.0.0.1:9229"], ["--port", "0", "--db", ":memory:"], "node.log");
  * ```
  */
-export async function startNodeWith(runtimeFlags: string[], args: string[], logFile: string): Promise<Node> {
+export async function startNodeWith(
+  runtimeFlags: string[],
+  args: string[],
+  logFile: string,
+  tree?: string,
+): Promise<Node> {
   const log = await Deno.open(logFile, { create: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(tree ? ["--config", `${tree}/deno.json`] : []),
       ...runtimeFlags,
       "--allow-net",
       "--allow-read",
       "--allow-write",
       "--allow-env",
-      MAIN,
+      tree ? `${tree}/main.ts` : MAIN,
       ...args,
     ],
     stdout: "piped",
@@ -136,11 +148,17 @@ export async function startNodeWith(runtimeFlags: string[], args: string[], logF
   }
 }
 
-async function startNode(args: string[], logFile: string, options: BenchOptions): Promise<Node> {
+async function startNode(
+  args: string[],
+  logFile: string,
+  options: BenchOptions,
+  tree?: string,
+): Promise<Node> {
   if (options.cpuProf) {
     await Deno.mkdir(options.cpuProf, { recursive: true });
-    return await startNodeWith(["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`], args, logFile);
+    return await startNodeWith(["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`], args, logFile, tree);
   }
+  if (tree) return await startNodeWith([], args, logFile, tree);
   return await ServerProcess.start(args, logFile);
 }
 
@@ -177,23 +195,28 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
   ];
   let node: Node;
   try {
-    node = await startNode(["--port", "0", ...serverArgs], logFile, options);
+    node = await startNode(["--port", "0", ...serverArgs], logFile, options, needs.tree?.dir);
   } catch (error) {
     note(await Deno.readTextFile(logFile).catch(() => ""));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
   const endpoint = { hostname: "127.0.0.1", port: node.port };
+  const who = needs.tree ? `${needs.tree.label}'s` : "the";
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
       await node.stop("SIGTERM");
       const log = (await Deno.readTextFile(logFile).catch(() => "")).trim();
-      if (log) note(`server log (warnings and errors):\n${log.split("\n").slice(-20).join("\n")}`);
+      if (log) {
+        note(`${who} server log (warnings and errors):\n${log.split("\n").slice(-20).join("\n")}`);
+      }
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
   return {
-    description: `1 node (main.ts, embedded SQLite ${memory ? "in :memory:" : "in a temp file"})`,
+    description: `1 node (${needs.tree ? `${needs.tree.label}'s ` : ""}main.ts, embedded SQLite ${
+      memory ? "in :memory:" : "in a temp file"
+    })`,
     endpoints: [endpoint, endpoint],
     watch: [{ name: "node", pid: node.pid }],
     serverArgs,
@@ -204,6 +227,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
         ? registerUsers(endpoint, count, { onProgress: registrationProgress })
         : seedUsers(dbPath, count, {
           cost,
+          tree: needs.tree?.dir,
           onProgress: (done, total) =>
             progress(`seeding ${total} users into the node's store (scrypt ${cost} cost): ${done}/${total}`),
         }),
@@ -236,7 +260,7 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
     const nodes: Node[] = [];
     const nodeArgs = (id: string, port: number) => ["--port", String(port), "--node-id", id, ...serverArgs];
     for (const id of ["n1", "n2"]) {
-      const node = await startNode(nodeArgs(id, 0), `${dir}/${id}.log`, options);
+      const node = await startNode(nodeArgs(id, 0), `${dir}/${id}.log`, options, needs.tree?.dir);
       const index = nodes.push(node) - 1;
       // By index: a node restarted by a fault is the one to stop.
       cleanup.push(() => nodes[index].stop("SIGTERM"));
@@ -267,12 +291,14 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
       const victim = nodes[0];
       await victim.stop("SIGKILL");
       // The same id and port: nginx sends to it again, and it takes its id back once the old lease expired.
-      nodes[0] = await startNode(nodeArgs("n1", victim.port), `${dir}/n1.log`, options);
+      nodes[0] = await startNode(nodeArgs("n1", victim.port), `${dir}/n1.log`, options, needs.tree?.dir);
       watch[0] = { name: "n1", pid: nodes[0].pid };
       return `node n1 killed (SIGKILL) and started again on its port: back after ${took()}`;
     };
     return {
-      description: "2 nodes (MariaDB + Redis bus) behind nginx (stream, least_conn)",
+      description: `2 nodes${
+        needs.tree ? ` of ${needs.tree.label}` : ""
+      } (MariaDB + Redis bus) behind nginx (stream, least_conn)`,
       injectFault,
       endpoints: [endpoint, endpoint],
       watch,
@@ -314,6 +340,9 @@ const open = new Set<Target>();
 
 /** Starts (or adopts) what the scenario runs against. */
 export async function startTarget(options: BenchOptions, needs: TargetNeeds = {}): Promise<Target> {
+  if (needs.tree && options.endpoints) {
+    throw new Error("a baseline tree runs on servers the bench starts (no --endpoints)");
+  }
   const target = options.endpoints
     ? external(options)
     : options.cluster

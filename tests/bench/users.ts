@@ -78,7 +78,30 @@ export async function registerUsers(
 export interface SeedOptions {
   /** Hash cost of every seeded user (one hash is computed and shared: the verify cost is the same). */
   cost: "real" | "cheap";
+  /**
+   * A source tree (`--baseline`) whose own store and password hashing write the users, so that the rows are
+   * what its REG writes and its migrations are the ones run; absent: this checkout's.
+   */
+  tree?: string;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** What seeding needs of a store. */
+interface SeedStore {
+  migrate(): Promise<void>;
+  createUser(name: string, passwordHash: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The store and the hashing of this checkout, or of `tree` (imported from its files). */
+async function seedTools(tree: string | undefined): Promise<{
+  open: (path: string) => SeedStore;
+  hash: (password: string, cost?: typeof CHEAP_COST) => Promise<string>;
+}> {
+  if (tree === undefined) return { open: (path) => SqliteStore.open(path), hash: hashPassword };
+  const store = await import(new URL(`file://${tree}/lib/store/sqlite_store.ts`).href);
+  const password = await import(new URL(`file://${tree}/lib/service/password.ts`).href);
+  return { open: (path) => store.SqliteStore.open(path), hash: password.hashPassword };
 }
 
 /**
@@ -86,12 +109,11 @@ export interface SeedOptions {
  * them at once), through the store's own `createUser`, so the rows are exactly what REG would write.
  */
 export async function seedUsers(dbPath: string, count: number, options: SeedOptions): Promise<BenchUser[]> {
-  const hash = options.cost === "real"
-    ? await hashPassword(PASSWORD)
-    : await hashPassword(PASSWORD, CHEAP_COST);
+  const tools = await seedTools(options.tree);
+  const hash = options.cost === "real" ? await tools.hash(PASSWORD) : await tools.hash(PASSWORD, CHEAP_COST);
   const tag = runTag();
   const users: BenchUser[] = [];
-  const store = SqliteStore.open(dbPath);
+  const store = tools.open(dbPath);
   try {
     await store.migrate();
     for (let i = 0; i < count; i++) {
