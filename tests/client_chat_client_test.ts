@@ -404,7 +404,7 @@ clientTest(
       "  user 9  1 unread",
     ].join("\n");
     const expectedGroups = [
-      "groups (2, members as of login):",
+      "groups (2):",
       "  quiet #4",
       "  devs #5 — d  2 unread",
       "    alice (1)  creator  online",

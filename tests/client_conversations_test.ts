@@ -184,7 +184,7 @@ serverTest(
           `  ${who(bob)}  offline`,
           "others with unread messages:",
           `  ${who(carol)}  1 unread`,
-          "groups (1, members as of login):",
+          "groups (1):",
           `  ${groupname} #${groupid}`,
           `    ${who(alice)}  creator  online`,
           `    ${who(bob)}  normal  offline`,

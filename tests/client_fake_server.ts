@@ -1,8 +1,10 @@
 /**
  * A scripted chat server for the client's unit tests: it records every frame a client sends, answers
  * through a test's handler (with plain defaults for LOGIN, PING and the SYNC list), can push frames of its
- * own and drop every connection. The client's behaviour on the wire is tested here without a real server;
- * `client_test.ts` runs it against one.
+ * own and drop every connection. Its defaults answer the friend and group requests of issue 13 with the
+ * ACK result fields spec'd for them (PROTOCOL.md "Friends", "Groups"), and {@linkcode friendRequestPush},
+ * {@linkcode friendReplyPush} and {@linkcode groupEvent} build the frames the server pushes. The client's
+ * behaviour on the wire is tested here without a real server; `client_test.ts` runs it against one.
  */
 import { readLines, type Reply } from "./harness/test_client.ts";
 
@@ -27,11 +29,93 @@ export function loginAck(frame: Reply, extra: Record<string, unknown> = {}): Rep
     offlinemsg: [],
     friends: [],
     groups: [],
+    requests: [],
+    blocked: [],
     ...extra,
   };
 }
 
+/** A refusal of `frame` with `errno` and `errmsg`. */
+export function refuse(frame: Reply, errno: number, errmsg: string): Reply {
+  return { msgid: 11, ref: frame.msgid, cid: frame.cid, errno, errmsg };
+}
+
+/** FRIEND_REQUEST (21) as the target's devices get it. */
+export function friendRequestPush(id: number, name: string, note = ""): Reply {
+  return { msgid: 21, id, name, note };
+}
+
+/** FRIEND_REPLY (22) as the requester's devices get it: `id` answered. */
+export function friendReplyPush(id: number, name: string, accept: boolean): Reply {
+  return { msgid: 22, id, name, accept };
+}
+
+/** The fields of one GROUP_EVENT (29). */
+export interface GroupEventFields {
+  groupid: number;
+  event: "joined" | "left" | "kicked" | "role" | "updated";
+  userid: number;
+  by: number;
+  role?: string;
+  groupname?: string;
+  groupdesc?: string;
+  name?: string;
+}
+
+/** GROUP_EVENT (29). */
+export function groupEvent(fields: GroupEventFields): Reply {
+  return { msgid: 29, ...fields };
+}
+
+/**
+ * The v2 ADD_GROUP ACK: the group as LOGIN_ACK lists it, named `g<id>`, with user 9 "carol" as its
+ * creator and the joiner (as alice) a normal member.
+ */
+export function addGroupAck(frame: Reply): Reply {
+  const groupid = frame.groupid as number;
+  return ack(frame, {
+    groupid,
+    groupname: `g${groupid}`,
+    groupdesc: "",
+    users: [
+      { id: 9, name: "carol", state: "online", role: "creator" },
+      { id: frame.id, name: "alice", state: "online", role: "normal" },
+    ],
+  });
+}
+
+/** The result fields of a successful ACK of each request of issue 13, as spec.md lists them. */
+function socialAck(frame: Reply): Reply | undefined {
+  switch (frame.msgid) {
+    case 9:
+      return addGroupAck(frame);
+    case 21:
+      return ack(frame, { friendid: frame.friendid, status: "sent" });
+    case 22:
+      return ack(frame, { id: frame.id, accept: frame.accept });
+    case 23:
+      return ack(frame, { friendid: frame.friendid });
+    case 24:
+      return ack(frame, { userid: frame.userid, on: frame.on });
+    case 25:
+      return ack(frame, { groupid: frame.groupid });
+    case 26:
+      return ack(frame, { groupid: frame.groupid, userid: frame.userid });
+    case 27:
+      return ack(frame, { groupid: frame.groupid, userid: frame.userid, role: frame.role });
+    case 28:
+      return ack(frame, {
+        groupid: frame.groupid,
+        groupname: frame.groupname,
+        groupdesc: frame.groupdesc ?? "",
+      });
+  }
+  return undefined;
+}
+
 function defaults(frame: Reply): Reply[] {
+  const social = socialAck(frame);
+  if (social) return [social];
   switch (frame.msgid) {
     case 1:
       return [loginAck(frame)];

@@ -84,7 +84,7 @@ Deno.test("Renderer.friends() and groups() show unread counts, and unread users 
       { id: 8, groupname: "", groupdesc: "", users: [] },
     ], { users: new Map(), groups: new Map([[5, 2], [8, 4]]) }),
     [
-      "groups (3, members as of login):",
+      "groups (3):",
       "  devs #5  2 unread",
       "  quiet #6 — shh",
       "  group 8  4 unread  (joined now; name and members are listed after the next login)",

@@ -214,7 +214,8 @@ serverTest("client.ts script mode: every command; a second client receives the t
   const aliceName = uniqueName("alice");
   const alice = await registerUser(port, aliceName, "pw");
   const bob = await member(port);
-  const group = await bob.client.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "bob's group" });
+  const bobsGroup = uniqueName("g");
+  const group = await bob.client.request({ msgid: 8, groupname: bobsGroup, groupdesc: "bob's group" });
   const groupid = group.groupid as number;
   const mine = uniqueName("mine");
 
@@ -259,8 +260,8 @@ serverTest("client.ts script mode: every command; a second client receives the t
   assert.match(stdout, new RegExp(`added user ${bob.id} to your friends`));
   assert.match(stdout, new RegExp(`sent to user ${bob.id}`));
   assert.match(stdout, new RegExp(`created group ${mine} #\\d+`));
-  assert.match(stdout, new RegExp(`joined group #${groupid}`));
-  assert.match(stdout, new RegExp(`sent to group #${groupid}`));
+  assert.match(stdout, new RegExp(`joined group ${bobsGroup} #${groupid}`));
+  assert.match(stdout, new RegExp(`sent to group ${bobsGroup} #${groupid}`));
   assert.match(
     stdout,
     new RegExp(`friends \\(1\\):\n  user ${bob.id}  state unknown`),
@@ -270,11 +271,13 @@ serverTest("client.ts script mode: every command; a second client receives the t
     stdout,
     new RegExp(`${mine} #\\d+ — my own group ✓\n    ${aliceName} \\(${alice}\\)  creator  online`),
   );
-  assert.match(
+  assertLines(
     stdout,
-    new RegExp(`group ${groupid}  \\(joined now`),
-    "the joined group is in the local copy",
+    `  ${bobsGroup} #${groupid} — bob's group`,
+    `    ${aliceName} (${alice})  normal  online`,
+    `    ${bob.name} (${bob.id})  creator  online`,
   );
+  assert.ok(!stdout.includes("joined g:"), "this client's own join is printed once, as its result");
   assert.match(stdout, /logged out/);
   bob.client.close();
 });
@@ -318,7 +321,7 @@ serverTest(
       `  ${carolName} (${carol})  offline`,
     );
     expectLines(
-      "groups (1, members as of login):",
+      "groups (1):",
       `  ${groupname} #${groupid} — the team 🏆  1 unread`,
       `    ${aliceName} (${alice})  creator  online`,
       `    ${bob.name} (${bob.id})  normal  online`,
@@ -413,25 +416,27 @@ serverTest(
   },
 );
 
-serverTest("client.ts script mode: groups says its member lists are as of login", async (port) => {
-  const aliceName = uniqueName("alice");
-  const alice = await registerUser(port, aliceName, "pw");
-  await using client = new ClientProcess(port);
-  await client.send(`login ${alice} pw`, `creategroup ${uniqueName("g")}`);
-  const [, groupname, groupid] = await client.waitFor(/created group (\S+) #(\d+)/);
-  const carol = await member(port);
-  assert.equal((await carol.client.request({ msgid: 9, groupid: Number(groupid) })).errno, 0);
-  await client.send("groups");
-  assert.equal(await client.finish(), 0, client.stderr);
-  assertLines(
-    client.stdout,
-    "groups (1, members as of login):",
-    `  ${groupname} #${groupid}`,
-    `    ${aliceName} (${alice})  creator  online`,
-  );
-  assert.ok(!client.stdout.includes(carol.name), "a member who joined since is not listed");
-  carol.client.close();
-});
+serverTest(
+  "client.ts script mode: groups lists each group with its members and their roles",
+  async (port) => {
+    const aliceName = uniqueName("alice");
+    const alice = await registerUser(port, aliceName, "pw");
+    await using client = new ClientProcess(port);
+    await client.send(`login ${alice} pw`, `creategroup ${uniqueName("g")}`);
+    const [, groupname, groupid] = await client.waitFor(/created group (\S+) #(\d+)/);
+    const carol = await member(port);
+    assert.equal((await carol.client.request({ msgid: 9, groupid: Number(groupid) })).errno, 0);
+    await client.send("groups");
+    assert.equal(await client.finish(), 0, client.stderr);
+    assertLines(
+      client.stdout,
+      "groups (1):",
+      `  ${groupname} #${groupid}`,
+      `    ${aliceName} (${alice})  creator  online`,
+    );
+    carol.client.close();
+  },
+);
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -704,3 +709,50 @@ class RecordingServer implements AsyncDisposable {
     await this.#serving;
   }
 }
+
+serverTest(
+  "client.ts script mode: a friend request answered, a group's changes followed, against the server",
+  async (port) => {
+    const aliceName = uniqueName("alice");
+    const alice = await registerUser(port, aliceName, "pw");
+    const bob = await member(port);
+    const bobLabel = `${bob.name} (${bob.id})`;
+    await using client = new ClientProcess(port);
+    await client.send(`login ${alice} pw`, `request ${bob.id} hi bob, it's alice 👋`);
+    // The ACK does not name the user; bob's answer does.
+    await client.waitFor(new RegExp(`friend request sent to user ${bob.id}$`, "m"));
+    const asked = await bob.client.nextOf(21);
+    assert.deepEqual([asked.id, asked.name, asked.note], [alice, aliceName, "hi bob, it's alice 👋"]);
+    assert.equal((await bob.client.request({ msgid: 22, id: alice, accept: true })).errno, 0);
+    await client.waitFor(new RegExp(`${escape(bobLabel)} accepted your friend request`));
+
+    const groupname = uniqueName("g");
+    await client.send(`creategroup ${groupname}`);
+    const [, groupid] = await client.waitFor(new RegExp(`created group ${groupname} #(\\d+)`));
+    const ref = `g:${groupid} (${groupname})`;
+    assert.equal((await bob.client.request({ msgid: 9, groupid: Number(groupid) })).errno, 0);
+    await client.waitFor(new RegExp(`${escape(bobLabel)} joined ${escape(ref)}`));
+    await client.send(`admin ${groupid} ${bob.id}`);
+    await client.waitFor(new RegExp(`${escape(bobLabel)} is now an admin of ${escape(ref)}`));
+    const renamed = uniqueName("r");
+    const update = await bob.client.request({ msgid: 28, groupid: Number(groupid), groupname: renamed });
+    assert.equal(update.errno, 0);
+    await client.waitFor(new RegExp(`${escape(bobLabel)} renamed ${escape(ref)} to ${renamed}`));
+    await client.send(`kick ${groupid} ${bob.id}`, `kick ${groupid} ${bob.id}`, "groups", "friends");
+    assert.equal(await client.finish(), 1, "the second kick fails");
+    assertLines(
+      client.stdout,
+      `✓ kicked ${bobLabel} from g:${groupid} (${renamed})`,
+      "groups (1):",
+      `  ${renamed} #${groupid}`,
+      `    ${aliceName} (${alice})  creator  online`,
+      "friends (1):",
+      `  ${bobLabel}  online`,
+    );
+    assert.equal(
+      client.stderr,
+      `✗ kick failed: errno 8 (not a member): user ${bob.id} is not a member of group ${groupid}\n`,
+    );
+    bob.client.close();
+  },
+);

@@ -3,6 +3,7 @@
  * typed with `send-keys`, and the screen is read with `capture-pane`. Needs tmux (`.ci/run` installs it).
  */
 import assert from "node:assert/strict";
+import { FakeServer, friendRequestPush, groupEvent, loginAck } from "./client_fake_server.ts";
 import { HELP_LINES } from "./client_help.ts";
 import { startTestNode } from "./harness/chat_node.ts";
 import { eventually } from "./harness/eventually.ts";
@@ -50,7 +51,7 @@ class Tmux implements AsyncDisposable {
       "-x",
       String(WIDTH),
       "-y",
-      "30",
+      "45",
       `${shell}; echo "[exit $?]"; sleep 60`,
     );
     return tmux;
@@ -219,6 +220,87 @@ Deno.test({
     await tmux.key("Enter");
     await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status");
     bob.client.close();
+  },
+});
+
+Deno.test({
+  name: "client.ts REPL prints a friend request and a group event above a half-typed line and keeps it",
+  fn: async () => {
+    // A scripted server: alice (1) is in group 5 "dev" with bob (2) and dave (4).
+    await using server = new FakeServer((frame) =>
+      frame.msgid === 1
+        ? [loginAck(frame, {
+          groups: [{
+            id: 5,
+            groupname: "dev",
+            groupdesc: "",
+            users: [
+              { id: 2, name: "bob", state: "online", role: "creator" },
+              { id: 1, name: "alice", state: "online", role: "normal" },
+              { id: 4, name: "dave", state: "online", role: "normal" },
+            ],
+          }],
+        })]
+        : undefined
+    );
+    await using tmux = await Tmux.client(server.port);
+    await tmux.waitFor((lines) => lines.at(-1) === ">", "the first prompt");
+    await tmux.type("login 1 pw");
+    await tmux.key("Enter");
+    const prompt = "alice> ";
+    await tmux.waitFor((lines) => lines.at(-1) === prompt.trimEnd(), "the prompt after login");
+
+    const half = "chat 4 half typed 你好 😀 @dave";
+    await tmux.type(half);
+    await tmux.key("Left", "Left", "Left", "Left", "Left");
+    await tmux.waitFor((lines) => lines.at(-1) === prompt + half, "the half-typed line");
+    const before = await tmux.waitForCursor(columns(prompt + half) - "@dave".length);
+
+    const request = "friend request from bob (2): hi, it's bob 👋 — accept 2 / decline 2";
+    await server.push(friendRequestPush(2, "bob", "hi, it's bob 👋"));
+    let screen = await tmux.waitFor((lines) => lines.includes(request), "the friend request");
+    assert.deepEqual(screen.slice(-2), [request, prompt + half], "printed just above the redrawn line");
+    assert.deepEqual(
+      await tmux.cursor(),
+      { x: before.x, y: screen.length - 1 },
+      "the cursor is where it was",
+    );
+
+    const kicked = "bob (2) kicked dave (4) from g:5 (dev)";
+    await server.push(groupEvent({ groupid: 5, event: "kicked", userid: 4, by: 2 }));
+    screen = await tmux.waitFor((lines) => lines.includes(kicked), "the group event");
+    assert.deepEqual(screen.slice(-3), [request, kicked, prompt + half]);
+    assert.equal(screen.filter((line) => line.includes(half)).length, 1, "no stale copy of the line is left");
+    assert.deepEqual(
+      await tmux.cursor(),
+      { x: before.x, y: screen.length - 1 },
+      "the cursor is where it was",
+    );
+
+    // The line is still the input: finished and sent, it goes out exactly.
+    const sent = server.next((frame) => frame.msgid === 6);
+    await tmux.type("X");
+    await tmux.key("Enter");
+    assert.equal((await sent).msg, "half typed 你好 😀 X@dave");
+    await tmux.type("accept 2");
+    await tmux.key("Enter");
+    await tmux.waitFor((lines) => lines.includes("✓ you and bob (2) are now friends"), "the accept");
+    assert.deepEqual(server.of(22).map(({ id, accept }) => ({ id, accept })), [{ id: 2, accept: true }]);
+    await tmux.type("groups");
+    await tmux.key("Enter");
+    screen = await tmux.waitFor(
+      (lines) => lines.at(-1) === prompt.trimEnd() && lines.at(-2)?.startsWith("    alice (1)") === true,
+      "the groups",
+    );
+    assert.deepEqual(screen.slice(-5, -1), [
+      "groups (1):",
+      "  dev #5",
+      "    bob (2)  creator  online",
+      "    alice (1)  normal  online",
+    ]);
+    await tmux.type("quit");
+    await tmux.key("Enter");
+    await tmux.waitFor((lines) => lines.at(-1) === "[exit 0]", "the exit status");
   },
 });
 

@@ -1,7 +1,8 @@
 /**
  * The client's state and behaviour, shared by the REPL and the script mode: runs commands against the
- * server, keeps a local copy of the user's friends and groups (from LOGIN_ACK, then updated by
- * addfriend, creategroup, addgroup and PRESENCE) and reports incoming messages.
+ * server, keeps a local copy of the user's friends and groups (from LOGIN_ACK, then updated by the
+ * commands that change them, PRESENCE, and the friend and group pushes: `Social`) and reports incoming
+ * messages and events.
  *
  * With a server that keeps conversations (PROTOCOL.md "v2 extensions") it also shows each conversation's
  * messages in `seq` order and once, with history, unread counts and read receipts (`ConversationView`),
@@ -29,6 +30,7 @@ import {
 } from "./model.ts";
 import { Outbox } from "./outbox.ts";
 import type { Renderer } from "./render.ts";
+import { isSocialCommand, Social } from "./social.ts";
 import { TokenStore } from "./token_store.ts";
 
 /** Where the client's output goes. */
@@ -102,6 +104,7 @@ export class ChatClient implements AsyncDisposable {
   readonly #tokens: LoginTokens;
   readonly #conversations: ConversationView;
   readonly #outbox: Outbox;
+  readonly #social: Social;
   #connection: Connection | undefined;
   #user: { id: number; name: string } | undefined;
   #friends = new Map<number, Friend>();
@@ -150,6 +153,18 @@ export class ChatClient implements AsyncDisposable {
       label: (conv) => this.#convLabel(conv),
       groups: () => this.#groups.values(),
       learnName: (id, name) => this.#names.set(id, name),
+    });
+    this.#social = new Social({
+      exchange: (action, frame) => this.#exchange(action, frame),
+      result: (text) => this.#out.result(text),
+      error: (text) => this.#out.error(text),
+      event: (render) => this.#event(render),
+      render: this.#render,
+      me: () => this.#user!,
+      friends: () => this.#friends,
+      groups: () => this.#groups,
+      names: () => this.#names,
+      groupLabel: (groupid) => this.#groupLabel(groupid),
     });
   }
 
@@ -211,6 +226,7 @@ export class ChatClient implements AsyncDisposable {
     if (!this.connected) {
       return this.#fail(`${command.name}: not connected to ${this.address}; type reconnect`);
     }
+    if (isSocialCommand(command)) return await this.#social.execute(command);
     switch (command.name) {
       case "friends":
         await this.#conversations.refresh();
@@ -218,6 +234,7 @@ export class ChatClient implements AsyncDisposable {
           this.#render.friends(
             this.#friends.values(),
             this.#conversations.unread((id) => this.#names.get(id) ?? ""),
+            this.#social.blocked(),
           ),
         );
         return true;
@@ -249,10 +266,6 @@ export class ChatClient implements AsyncDisposable {
       }
       case "addfriend":
         return await this.#addFriend(command.id);
-      case "creategroup":
-        return await this.#createGroup(command.groupname, command.description);
-      case "addgroup":
-        return await this.#addGroup(command.groupid);
       case "history": {
         const conv = this.#convOf("history", command.target);
         return conv !== undefined &&
@@ -469,13 +482,12 @@ export class ChatClient implements AsyncDisposable {
     held.offline = offline;
     for (const message of summary.offline) this.#conversations.accept(message);
     held.offline = undefined;
+    this.#social.loggedIn(summary);
     if (summary.token) await this.#tokens.keep(id, summary.token);
     await this.#conversations.refresh();
+    const nameOf = (id: number) => this.#names.get(id) ?? "";
     this.#out.result(
-      this.#render.loginSummary(
-        { ...summary, offline },
-        this.#conversations.unread((id) => this.#names.get(id) ?? ""),
-      ),
+      this.#render.loginSummary({ ...summary, offline }, this.#conversations.unread(nameOf), nameOf),
     );
   }
 
@@ -489,33 +501,6 @@ export class ChatClient implements AsyncDisposable {
       this.#friends.set(id, { id, name: this.#names.get(id) ?? "", state: "unknown" });
     }
     this.#out.result(this.#render.ok(`added ${this.#who(id)} to your friends`));
-    return true;
-  }
-
-  async #createGroup(groupname: string, groupdesc: string): Promise<boolean> {
-    const user = this.#user!;
-    const reply = await this.#request("creategroup", {
-      msgid: MsgId.CREATE_GROUP,
-      id: user.id,
-      groupname,
-      groupdesc,
-    });
-    if (!reply) return false;
-    const id = Number(reply.groupid);
-    const creator = { id: user.id, name: user.name, state: "online" as const, role: "creator" };
-    this.#groups.set(id, { id, groupname, groupdesc, users: [creator] });
-    this.#out.result(this.#render.ok(`created ${this.#groupLabel(id)}`));
-    return true;
-  }
-
-  async #addGroup(groupid: number): Promise<boolean> {
-    if (!await this.#request("addgroup", { msgid: MsgId.ADD_GROUP, id: this.#user!.id, groupid })) {
-      return false;
-    }
-    if (!this.#groups.has(groupid)) {
-      this.#groups.set(groupid, { id: groupid, groupname: "", groupdesc: "", users: [] });
-    }
-    this.#out.result(this.#render.ok(`joined ${this.#groupLabel(groupid)}`));
     return true;
   }
 
@@ -573,6 +558,7 @@ export class ChatClient implements AsyncDisposable {
     this.#friends = new Map();
     this.#groups = new Map();
     this.#names = new Map();
+    this.#social.clear();
     this.#conversations.endSession();
   }
 
@@ -603,6 +589,8 @@ export class ChatClient implements AsyncDisposable {
       this.#conversations.accept(chat);
       return;
     }
+    // Friend and group pushes are about the logged-in user; one that crosses a logout has no one to tell.
+    if (this.#user && this.#social.onFrame(frame)) return;
     switch (frame.msgid) {
       case MsgId.PRESENCE: {
         const presence = readPresence(frame);

@@ -48,6 +48,9 @@ export interface CommandSpec {
 /** Whom a conversation command is about: a user (the one-to-one conversation) or a group. */
 export type Target = { user: number } | { group: number };
 
+/** The longest note a friend request may carry (PROTOCOL.md "Friends"). */
+export const FRIEND_NOTE_MAX = 200;
+
 /** The most messages one HISTORY page may ask for (the server's default page limit). */
 export const MAX_PAGE = 1000;
 
@@ -64,6 +67,18 @@ export type Command =
   | { name: "creategroup"; groupname: string; description: string }
   | { name: "addgroup"; groupid: number }
   | { name: "groupchat"; groupid: number; message: string }
+  | { name: "request"; id: number; note?: string }
+  | { name: "accept"; id: number }
+  | { name: "decline"; id: number }
+  | { name: "requests" }
+  | { name: "unfriend"; id: number }
+  | { name: "block"; id: number }
+  | { name: "unblock"; id: number }
+  | { name: "leave"; groupid: number }
+  | { name: "kick"; groupid: number; id: number }
+  | { name: "admin"; groupid: number; id: number }
+  | { name: "unadmin"; groupid: number; id: number }
+  | { name: "rename"; groupid: number; groupname: string }
   | { name: "friends" }
   | { name: "groups" }
   | { name: "history"; target: Target; count?: number }
@@ -125,6 +140,48 @@ export const COMMANDS: readonly CommandSpec[] = [
     scope: "loggedIn",
   },
   {
+    name: "request",
+    description: "Ask a user to be friends",
+    params: [id("id", "the user's id"), {
+      label: "note",
+      kind: "text",
+      description: `optional, up to ${FRIEND_NOTE_MAX} characters: the rest of the line`,
+      optional: true,
+    }],
+    scope: "loggedIn",
+  },
+  {
+    name: "accept",
+    description: "Accept a friend request",
+    params: [id("id", "who asked")],
+    scope: "loggedIn",
+  },
+  {
+    name: "decline",
+    description: "Decline a friend request",
+    params: [id("id", "who asked")],
+    scope: "loggedIn",
+  },
+  { name: "requests", description: "List friend requests to answer", params: [], scope: "loggedIn" },
+  {
+    name: "unfriend",
+    description: "Remove a friend",
+    params: [id("id", "the friend's id")],
+    scope: "loggedIn",
+  },
+  {
+    name: "block",
+    description: "Block a user: no messages, no requests",
+    params: [id("id", "the user's id")],
+    scope: "loggedIn",
+  },
+  {
+    name: "unblock",
+    description: "Unblock a user",
+    params: [id("id", "the user's id")],
+    scope: "loggedIn",
+  },
+  {
     name: "creategroup",
     description: "Create a group",
     params: [
@@ -152,6 +209,41 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "groupchat",
     description: "Send a message to a group",
     params: [id("groupid", "the group's id"), rest("message")],
+    scope: "loggedIn",
+  },
+  {
+    name: "leave",
+    description: "Leave a group",
+    params: [id("groupid", "the group's id")],
+    scope: "loggedIn",
+  },
+  {
+    name: "kick",
+    description: "Remove a member from a group",
+    params: [id("groupid", "the group's id"), id("id", "the member's id")],
+    scope: "loggedIn",
+  },
+  {
+    name: "admin",
+    description: "Make a member an admin (creator only)",
+    params: [id("groupid", "the group's id"), id("id", "the member's id")],
+    scope: "loggedIn",
+  },
+  {
+    name: "unadmin",
+    description: "Make an admin a normal member again",
+    params: [id("groupid", "the group's id"), id("id", "the member's id")],
+    scope: "loggedIn",
+  },
+  {
+    name: "rename",
+    description: "Rename a group (creator, admins)",
+    params: [id("groupid", "the group's id"), {
+      label: "name",
+      key: "groupname",
+      kind: "text",
+      description: `1-${DEFAULT_LIMITS.groupname} characters: the rest of the line`,
+    }],
     scope: "loggedIn",
   },
   {

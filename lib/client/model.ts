@@ -31,6 +31,35 @@ export interface Group {
   users: Member[];
 }
 
+/** A friend request waiting for this user's answer (LOGIN_ACK `requests`, or a FRIEND_REQUEST push). */
+export interface FriendRequest {
+  id: number;
+  name: string;
+  note: string;
+}
+
+/** A FRIEND_REPLY push: user `id` answered this user's friend request. */
+export interface FriendReply {
+  id: number;
+  name: string;
+  accept: boolean;
+}
+
+/** What a GROUP_EVENT says happened (PROTOCOL.md "Groups"). */
+export type GroupEventKind = "joined" | "left" | "kicked" | "role" | "updated";
+
+/** A GROUP_EVENT: `userid` is whom it is about, `by` who did it; the rest only where the event has it. */
+export interface GroupEvent {
+  groupid: number;
+  event: GroupEventKind;
+  userid: number;
+  by: number;
+  role?: string;
+  groupname?: string;
+  groupdesc?: string;
+  name?: string;
+}
+
 /** A chat message, one-to-one (`toid`) or to a group (`groupid`). */
 export interface ChatMessage {
   id: number;
@@ -51,6 +80,10 @@ export interface LoginSummary {
   friends: Friend[];
   groups: Group[];
   offline: ChatMessage[];
+  /** Friend requests waiting for an answer, oldest first (v2; empty from a server without them). */
+  requests: FriendRequest[];
+  /** The users this user blocks, by id (v2; empty from a server without blocking). */
+  blocked: number[];
   /** The resume token of this user and device (v2 servers that issue them). */
   token?: string;
 }
@@ -141,18 +174,10 @@ export function readLoginAck(frame: Frame): LoginSummary {
       name: str(f.name),
       state: presence(f.state),
     })),
-    groups: objects(frame.groups).map((g) => ({
-      id: int(g.id),
-      groupname: str(g.groupname),
-      groupdesc: str(g.groupdesc),
-      users: objects(g.users).map((u) => ({
-        id: int(u.id),
-        name: str(u.name),
-        state: presence(u.state),
-        role: str(u.role),
-      })),
-    })),
+    groups: objects(frame.groups).map((g) => readGroup(g, g.id)),
     offline: objects(frame.offlinemsg).flatMap((m) => readChat(m) ?? []),
+    requests: objects(frame.requests).flatMap((r) => readFriendRequest(r) ?? []),
+    blocked: Array.isArray(frame.blocked) ? frame.blocked.map(int).filter((id) => id > 0) : [],
     ...(typeof frame.token === "string" && frame.token !== "" ? { token: frame.token } : {}),
   };
 }
@@ -198,4 +223,58 @@ export function readPresence(frame: Fields): { id: number; state: Presence } | u
   const id = int(frame.id);
   const state = presence(frame.state);
   return id > 0 && state !== "unknown" ? { id, state } : undefined;
+}
+
+/**
+ * A group's `groupname`, `groupdesc` and `users` as LOGIN_ACK lists them (the id in `id`) and the v2
+ * ADD_GROUP ACK carries them (the id in `groupid`).
+ */
+export function readGroup(fields: Fields, id: unknown): Group {
+  return {
+    id: int(id),
+    groupname: str(fields.groupname),
+    groupdesc: str(fields.groupdesc),
+    users: objects(fields.users).map((u) => ({
+      id: int(u.id),
+      name: str(u.name),
+      state: presence(u.state),
+      role: str(u.role),
+    })),
+  };
+}
+
+/** A friend request (a LOGIN_ACK entry or a FRIEND_REQUEST push); `undefined` without a usable id. */
+export function readFriendRequest(fields: Fields): FriendRequest | undefined {
+  const id = int(fields.id);
+  return id > 0 ? { id, name: str(fields.name), note: str(fields.note) } : undefined;
+}
+
+/** A FRIEND_REPLY push; `undefined` when it is not a usable one. */
+export function readFriendReply(frame: Fields): FriendReply | undefined {
+  const id = int(frame.id);
+  return id > 0 && typeof frame.accept === "boolean"
+    ? { id, name: str(frame.name), accept: frame.accept }
+    : undefined;
+}
+
+const GROUP_EVENTS: ReadonlySet<string> = new Set<GroupEventKind>([
+  "joined",
+  "left",
+  "kicked",
+  "role",
+  "updated",
+]);
+
+/** A GROUP_EVENT; `undefined` for an unknown event or one without a usable group, user and actor. */
+export function readGroupEvent(frame: Fields): GroupEvent | undefined {
+  const groupid = int(frame.groupid);
+  const userid = int(frame.userid);
+  const by = int(frame.by);
+  if (groupid <= 0 || userid <= 0 || by <= 0 || typeof frame.event !== "string") return undefined;
+  if (!GROUP_EVENTS.has(frame.event)) return undefined;
+  const event: GroupEvent = { groupid, event: frame.event as GroupEventKind, userid, by };
+  for (const key of ["role", "groupname", "groupdesc", "name"] as const) {
+    if (typeof frame[key] === "string") event[key] = frame[key];
+  }
+  return event;
 }

@@ -5,7 +5,16 @@
 import { styleText } from "node:util";
 import { errnoMeaning } from "../protocol/errno.ts";
 import { type CommandSpec, usage } from "./commands.ts";
-import type { ChatMessage, Friend, Group, LoginSummary, Member, MessagePage, Presence } from "./model.ts";
+import type {
+  ChatMessage,
+  Friend,
+  FriendRequest,
+  Group,
+  LoginSummary,
+  Member,
+  MessagePage,
+  Presence,
+} from "./model.ts";
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -117,10 +126,16 @@ export class Renderer {
     return this.#paint("yellow", `! ${text}`);
   }
 
-  /** Everything a successful login returned, with the unread counts of a SYNC list when there was one. */
-  loginSummary(summary: LoginSummary, unread: Unread = NO_UNREAD): string {
+  /**
+   * Everything a successful login returned, with the unread counts of a SYNC list when there was one;
+   * `nameOf` names the blocked users where the client knows them.
+   */
+  loginSummary(summary: LoginSummary, unread: Unread = NO_UNREAD, nameOf = (_id: number) => ""): string {
     const lines = [this.ok(`logged in as ${this.#paint("bold", this.who(summary.id, summary.name))}`)];
-    lines.push(this.friends(summary.friends, unread), this.groups(summary.groups, unread));
+    const blocked = [...summary.blocked].sort((a, b) => a - b).map((id) => ({ id, name: nameOf(id) }));
+    lines.push(this.friends(summary.friends, unread, blocked));
+    if (summary.requests.length > 0) lines.push(this.friendRequests(summary.requests));
+    lines.push(this.groups(summary.groups, unread));
     if (summary.offline.length === 0) {
       lines.push("no offline messages");
     } else {
@@ -134,9 +149,13 @@ export class Renderer {
 
   /**
    * The friend list with online states and unread counts, then the other users whose messages are
-   * unread (chat does not need friendship).
+   * unread (chat does not need friendship), then the users this user blocks (when there are any).
    */
-  friends(friends: Iterable<Friend>, unread: Unread = NO_UNREAD): string {
+  friends(
+    friends: Iterable<Friend>,
+    unread: Unread = NO_UNREAD,
+    blocked: Iterable<{ id: number; name: string }> = [],
+  ): string {
     const list = [...friends];
     const lines = list.length === 0 ? ["friends: none"] : [`friends (${list.length}):`];
     for (const f of list) {
@@ -150,17 +169,41 @@ export class Renderer {
       lines.push("others with unread messages:");
       for (const [id, { name, count }] of others) lines.push(`  ${this.who(id, name)}${this.#unread(count)}`);
     }
+    const blockedList = [...blocked];
+    if (blockedList.length > 0) {
+      lines.push(`blocked: ${blockedList.map((user) => this.who(user.id, user.name)).join(", ")}`);
+    }
     return lines.join("\n");
   }
 
+  /** `g:5 (devs)`, or `g:5` when the group's name is not known: how group events name a group. */
+  groupRef(id: number, name: string): string {
+    return name ? `g:${id} (${printable(name)})` : `g:${id}`;
+  }
+
+  /** A friend request, with the commands that answer it. */
+  friendRequest(request: FriendRequest): string {
+    const note = request.note ? `: ${printable(request.note)}` : "";
+    return `friend request from ${this.who(request.id, request.name)}${note} — ${
+      this.#paint("bold", `accept ${request.id}`)
+    } / ${this.#paint("bold", `decline ${request.id}`)}`;
+  }
+
+  /** The friend requests waiting for an answer, oldest first. */
+  friendRequests(requests: Iterable<FriendRequest>): string {
+    const list = [...requests];
+    if (list.length === 0) return "friend requests: none";
+    return [`friend requests (${list.length}):`, ...list.map((r) => `  ${this.friendRequest(r)}`)].join("\n");
+  }
+
   /**
-   * The groups with their members, roles, states and unread counts. Members are as LOGIN_ACK listed them
-   * (plus presence changes): the server does not tell who joined since, so the header says so.
+   * The groups with their members, roles, states and unread counts, as LOGIN_ACK listed them and the
+   * group events since changed them.
    */
   groups(groups: Iterable<Group>, unread: Unread = NO_UNREAD): string {
     const list = [...groups];
     if (list.length === 0) return "groups: none";
-    const lines = [`groups (${list.length}, members as of login):`];
+    const lines = [`groups (${list.length}):`];
     for (const group of list) {
       const count = this.#unread(unread.groups.get(group.id));
       if (!group.groupname) {
@@ -182,8 +225,8 @@ export class Renderer {
   }
 
   #member(member: Member): string {
-    const role = member.role === "creator"
-      ? this.#paint("cyan", "creator")
+    const role = member.role === "creator" || member.role === "admin"
+      ? this.#paint("cyan", member.role)
       : printable(member.role || "member");
     return `${this.who(member.id, member.name)}  ${role}  ${this.#state(member.state)}`;
   }
