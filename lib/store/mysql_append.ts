@@ -1,17 +1,19 @@
 /**
  * Storing chat messages in MySQL: the transaction behind `Store.appendMessages` (tables of
- * sql/mysql/002_conversations.sql), which takes the seqs as `mysql_conversation_seqs.ts` describes.
+ * sql/mysql/002_conversations.sql).
  *
- * One transaction per batch, whatever its size: one upsert and one read of the conversations' rows, multi-row
- * INSERTs of the messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows (64
+ * Sequence numbers are safe across nodes because they are taken inside the storing transaction: each
+ * conversation's row is raised by the batch's count (`INSERT ... ON DUPLICATE KEY UPDATE lastseq = lastseq + n`)
+ * and read back while this transaction holds its lock, so a second node appending to the same conversation waits
+ * for the commit and continues after the last seq. A rollback undoes the raise with the rows: no gap.
+ *
+ * One transaction per batch, whatever its size: one read of the blocks between the one-to-one messages' users
+ * (when the batch has any), one upsert and one read of the conversations' rows, multi-row INSERTs of the
+ * messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows or user pairs (64
  * messages): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
  * each round trip saved is throughput). The idempotent statements are filled up to a power of two with
  * repeated rows ({@linkcode paddedChunks}), the message INSERT takes its exact row count: either way a
  * connection prepares a bounded number of distinct statements.
- *
- * Two rare cases cost statements only when they occur: a repeated cmid (the unique key refuses it, and the
- * batch runs again looking the cmids up first), and a one-to-one message whose other user blocks the sender
- * (the read of the conversations' rows reports the block; the seqs taken for refused messages are given back).
  *
  * @module
  */
@@ -19,7 +21,6 @@
 import { convName, safeId, text } from "./argument_checks.ts";
 import { type Conversation, parseConv, peerOf } from "../conversation_name.ts";
 import { mysqlErrno } from "../db/errors.ts";
-import { blockedPairs, pairKey } from "./mysql_blocks.ts";
 import {
   chunks,
   isLockConflict,
@@ -28,8 +29,9 @@ import {
   type MysqlSession,
   paddedChunks,
   type Param,
+  placeholders,
 } from "./mysql_connections.ts";
-import { dropEmpty, raiseSeqs, readSeqs, type SeqCounts } from "./mysql_conversation_seqs.ts";
+import { blockedPairs, pairKey } from "./mysql_blocks.ts";
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
 import type { AppendedMessage, AppendResult, NewMessage } from "./store.ts";
 
@@ -125,16 +127,27 @@ export async function appendMessages(
 /** The body of one append transaction (see {@linkcode appendMessages}). */
 async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Promise<AppendResult[]> {
   const earlier = lookUp ? await storedByCmid(db, batch) : new Map<string, AppendedMessage>();
-  // Optimistic too: a block is rare, so the seqs are taken as if no message were refused, and the read of the
-  // conversations' rows that follows reports the blocks between their users.
-  const counts = countNew(batch, earlier, new Set());
-  await raiseSeqs(db, counts);
-  const found = await readSeqs(db, counts);
-  const { blocks } = found;
-  let nextSeq = found.next;
-  if (batch.some((pending) => isBlocked(pending, blocks))) {
-    nextSeq = await giveBackSeqs(db, { batch, earlier, lookUp, counts, blocks });
+  const blocked = await blockedMessages(db, batch);
+  if (!lookUp && blocked.size > 0) {
+    // A resend of a message stored before the block is still its dup, which the optimistic first attempt would
+    // not notice (nothing is inserted): only then are the refused messages' cmids looked up.
+    const refused = batch.filter((pending) => blocked.has(pending) && pending.key !== undefined);
+    for (const [key, first] of await storedByCmid(db, refused)) earlier.set(key, first);
   }
+  // How many new messages (the first of their cmid, or without one, and not blocked) each conversation gets.
+  // A blocked message claims no cmid: a later message of the batch with the same one is stored.
+  const counts = new Map<string, { conv: Conversation; count: number }>();
+  const seen = new Set<string>();
+  for (const pending of batch) {
+    const { message, conv, key } = pending;
+    if (key !== undefined && (earlier.has(key) || seen.has(key))) continue;
+    if (blocked.has(pending)) continue;
+    if (key !== undefined) seen.add(key);
+    const entry = counts.get(message.conv);
+    if (entry) entry.count++;
+    else counts.set(message.conv, { conv, count: 1 });
+  }
+  const nextSeq = await takeSeqs(db, counts);
 
   const results: AppendResult[] = [];
   const rows: Param[][] = [];
@@ -147,7 +160,7 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
       results.push({ ...first, dup: true });
       continue;
     }
-    if (isBlocked(pending, blocks)) {
+    if (blocked.has(pending)) {
       results.push({ blocked: true, conv: message.conv });
       continue;
     }
@@ -176,74 +189,16 @@ async function append(db: MysqlSession, batch: Pending[], lookUp: boolean): Prom
 }
 
 /**
- * How many new messages each conversation gets: the first of their cmid (not in `earlier`, nor earlier in the
- * batch) or without one, and not refused by `blocks`. A refused message claims no cmid: a later message of the
- * batch with the same one is new.
+ * The one-to-one messages of the batch whose other user blocks the sender: one statement for the batch's
+ * (peer, sender) pairs (none without one-to-one messages). Read before the batch writes anything, in its
+ * transaction: it sees every block committed before the attempt began.
  */
-function countNew(batch: Pending[], earlier: Map<string, AppendedMessage>, blocks: Set<string>): SeqCounts {
-  const counts: SeqCounts = new Map();
-  const seen = new Set<string>();
-  for (const pending of batch) {
-    const { message, conv, key } = pending;
-    if (key !== undefined && (earlier.has(key) || seen.has(key))) continue;
-    if (isBlocked(pending, blocks)) continue;
-    if (key !== undefined) seen.add(key);
-    const entry = counts.get(message.conv);
-    if (entry) entry.count++;
-    else counts.set(message.conv, { conv, count: 1 });
-  }
-  return counts;
-}
-
-/** Whether `pending` is a one-to-one message whose other user blocks the sender, by `blocks` (pair keys). */
-function isBlocked(pending: Pending, blocks: Set<string>): boolean {
-  return pending.peer !== undefined && blocks.has(pairKey(pending.peer, pending.message.senderId));
-}
-
-/** What {@linkcode giveBackSeqs} needs of the attempt so far. */
-interface Refusals {
-  batch: Pending[];
-  /** The messages stored before, by cmid key: completed here with the refused messages' cmids. */
-  earlier: Map<string, AppendedMessage>;
-  /** Whether `earlier` holds every cmid of the batch already. */
-  lookUp: boolean;
-  /** The seqs taken, as if nothing were refused. */
-  counts: SeqCounts;
-  /** The blocks read with them: completed here with those of conversations that took no seq. */
-  blocks: Set<string>;
-}
-
-/**
- * The rare path of a batch with refused messages: gives their seqs back (a conversation this batch created
- * for refused messages only is removed again), and returns the first seq each conversation may use.
- * - A resend of a message stored before the block is still its dup, which the optimistic first attempt would
- *   not have noticed (nothing of it is inserted): the refused messages' cmids are looked up.
- * - A message that repeats the cmid of a refused one earlier in the batch is new after all: its conversation's
- *   blocks are read when its row was not (every message of it had been taken for a repeat), and it takes a
- *   seq.
- */
-async function giveBackSeqs(db: MysqlSession, attempt: Refusals): Promise<Map<string, number>> {
-  const { batch, earlier, counts, blocks } = attempt;
-  const unread = batch.filter(({ message, key, peer }) =>
-    peer !== undefined && !counts.has(message.conv) && !(key !== undefined && earlier.has(key))
-  );
-  for (const key of await blockedPairs(db, unread.map(({ peer, message }) => [peer!, message.senderId]))) {
-    blocks.add(key);
-  }
-  if (!attempt.lookUp) {
-    const refused = batch.filter((pending) => pending.key !== undefined && isBlocked(pending, blocks));
-    for (const [key, first] of await storedByCmid(db, refused)) earlier.set(key, first);
-  }
-  const final = countNew(batch, earlier, blocks);
-  const changes: SeqCounts = new Map();
-  for (const name of new Set([...counts.keys(), ...final.keys()])) {
-    const change = (final.get(name)?.count ?? 0) - (counts.get(name)?.count ?? 0);
-    const { conv } = (final.get(name) ?? counts.get(name))!;
-    if (change !== 0) changes.set(name, { conv, count: change });
-  }
-  await raiseSeqs(db, changes);
-  await dropEmpty(db, [...counts.keys()].filter((name) => !final.has(name)));
-  return (await readSeqs(db, final)).next;
+async function blockedMessages(db: MysqlSession, batch: Pending[]): Promise<Set<Pending>> {
+  const direct = batch.filter((pending) => pending.peer !== undefined);
+  if (direct.length === 0) return new Set();
+  const found = await blockedPairs(db, direct.map(({ peer, message }) => [peer!, message.senderId]));
+  if (found.size === 0) return new Set();
+  return new Set(direct.filter(({ peer, message }) => found.has(pairKey(peer!, message.senderId))));
 }
 
 /**
@@ -289,7 +244,49 @@ async function storedByCmid(
   return found;
 }
 
-/** Moves each (user, conv)'s read seq up to the given seq, in key order (as `raiseSeqs` orders its rows). */
+/**
+ * Raises each conversation's last seq by its count, creating the row for a new conversation, and returns the
+ * first seq each may use. The rows are touched in conv order, so two nodes' batches lock them in one order
+ * and cannot deadlock on them.
+ */
+async function takeSeqs(
+  db: MysqlSession,
+  counts: Map<string, { conv: Conversation; count: number }>,
+): Promise<Map<string, number>> {
+  const names = [...counts.keys()].sort();
+  for (const chunk of paddedChunks(names, MAX_SMALL_ROWS)) {
+    await db.write(
+      "INSERT INTO conversations (conv, lastseq, usera, userb, groupid) VALUES " +
+        chunk.map(() => "(?, ?, ?, ?, ?)").join(", ") +
+        " ON DUPLICATE KEY UPDATE lastseq = lastseq + VALUES(lastseq)",
+      chunk.flatMap((name, i) => {
+        const { conv, count } = counts.get(name)!;
+        // A padding row repeats the one before it and raises nothing.
+        const raise = i > 0 && chunk[i - 1] === name ? 0 : count;
+        return conv.kind === "direct"
+          ? [name, raise, conv.low, conv.high, null]
+          : [name, raise, null, null, conv.groupId];
+      }),
+    );
+  }
+  const next = new Map<string, number>();
+  for (const chunk of paddedChunks(names, MAX_SMALL_ROWS)) {
+    // A plain read: InnoDB shows a transaction its own changes, and the upsert above applied them to the newest
+    // committed row, which no one else can change before this transaction ends. (FOR UPDATE would add nothing
+    // but risk: on a small table the optimizer scans it whole and a locking read then locks every row.)
+    const rows = await db.read(
+      `SELECT conv, lastseq FROM conversations WHERE conv IN ${placeholders(chunk.length)}`,
+      chunk,
+    );
+    for (const row of rows) {
+      const conv = String(row.conv);
+      next.set(conv, Number(row.lastseq) - counts.get(conv)!.count + 1);
+    }
+  }
+  return next;
+}
+
+/** Moves each (user, conv)'s read seq up to the given seq, in key order (see {@linkcode takeSeqs}). */
 async function raiseReadSeqs(db: MysqlSession, reads: Param[][]): Promise<void> {
   reads.sort((a, b) => Number(a[0]) - Number(b[0]) || (String(a[1]) < String(b[1]) ? -1 : 1));
   // A padding row repeats the one before it: GREATEST makes it change nothing.

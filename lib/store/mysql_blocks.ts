@@ -1,7 +1,6 @@
 /**
- * Blocks in MySQL: the `blocks` table's part of `Store` (sql/mysql/003_social.sql), and a lookup of many
- * pairs at once ({@linkcode blockedPairs}). Storing a message reads its conversation's blocks with the
- * conversation's row (`mysql_conversation_seqs.ts`).
+ * Blocks in MySQL: the `blocks` table's part of `Store` (sql/mysql/003_social.sql), and the lookup that storing
+ * one-to-one messages makes ({@linkcode blockedPairs}).
  *
  * @module
  */
@@ -18,7 +17,8 @@ import { deleteFriendRows, lockUserPair } from "./mysql_user_pair.ts";
 
 /**
  * (blocker, blocked) pairs looked up by one statement: an OR of primary key lookups, which the range optimizer
- * serves as that many point ranges (as many as the rows of one of the append's statements).
+ * serves as that many point ranges. As many as the conversation rows of one append statement, so that a batch of
+ * one node's writer (a message in flight per busy pair) reads its blocks in one round trip.
  */
 const MAX_PAIR_BATCH = MAX_ID_BATCH;
 
@@ -96,9 +96,9 @@ export class MysqlBlocks {
 }
 
 /**
- * Which of the (blocker, blocked) `pairs` are blocks, as {@linkcode pairKey}s: one statement for up to
- * {@linkcode MAX_PAIR_BATCH} distinct pairs (none for no pairs), each a primary key lookup. A plain read:
- * inside a transaction it sees every block committed before the transaction's first read.
+ * Which of the (blocker, blocked) `pairs` are blocks, as `"blocker blocked"` keys: one statement for up to
+ * {@linkcode MAX_PAIR_BATCH} distinct pairs, each a primary key lookup. A plain read: inside a transaction it
+ * sees every block committed before the transaction's first read.
  *
  * @example
  * ```ts
