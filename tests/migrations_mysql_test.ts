@@ -17,6 +17,7 @@ import { SchemaVersionError, StoreUnavailableError } from "../lib/store/errors.t
 import { MysqlConnections } from "../lib/store/mysql_connections.ts";
 import { migrateMysql, MigrationLockError } from "../lib/store/mysql_migrations.ts";
 import { MysqlStore } from "../lib/store/mysql_store.ts";
+import { fillRelease3 } from "./harness/fill_release_3.ts";
 import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import {
@@ -81,51 +82,53 @@ function tableNames(url: string): Promise<string[]> {
   });
 }
 
-/**
- * One database created and filled by a release's server (tests/harness/released_server.ts) for the whole file,
- * made on first use; each case migrates a copy of it. `"released"`: the first release (no schema_version,
- * version 1); `"release3"`: release 3.0.0 (schema version 2).
- */
-const released = new Map<string, Promise<ReleasedData>>();
-
-function releasedDatabase(name: "released" | "release3"): Promise<ReleasedData> {
-  let filled = released.get(name);
-  if (!filled) {
-    filled = (async () => {
+/** Runs `fill` on a release's server over a new database `name`, once per file: each case copies the result. */
+function filledOnce<T>(
+  name: string,
+  commit: string,
+  fill: (server: ReleasedServer) => Promise<T>,
+): () => Promise<T> {
+  let filled: Promise<T> | undefined;
+  return () =>
+    filled ??= (async () => {
       const url = await mariadb().createDatabase(name);
       const dir = await makeTempDir("chat-migrate-mysql-");
       try {
-        const commit = name === "release3" ? RELEASE_3_COMMIT : RELEASED_COMMIT;
         await using server = await ReleasedServer.start(["--mysql", url], `${dir}/released.log`, { commit });
-        const data = await fillReleased(server.port);
+        const data = await fill(server);
         await server.stop();
         return data;
       } finally {
         await removeTempDir(dir);
       }
     })();
-    released.set(name, filled);
-  }
-  return filled;
 }
 
-/** A new database holding a copy of every table and row of a release's database, for one case. */
-async function copyOfReleased(
-  name: "released" | "release3" = "released",
-): Promise<{ url: string; data: ReleasedData }> {
-  const data = await releasedDatabase(name);
+/** The first release's database (no schema_version: version 1), filled as tests/harness/released_server.ts does. */
+const releasedDatabase = filledOnce("released", RELEASED_COMMIT, (server) => fillReleased(server.port));
+/** Release 3.0.0's database (schema version 2), filled as tests/harness/fill_release_3.ts does. */
+const release3Database = filledOnce("release3", RELEASE_3_COMMIT, fillRelease3);
+
+/** A new database holding a copy of every table and row of the database `source`, for one case. */
+async function copyOf(source: string): Promise<string> {
   const url = await newDatabase();
   await inspect(url, async (db) => {
     const [tables] = await db.query<mysql.RowDataPacket[]>(
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?",
-      [name],
+      [source],
     );
     for (const { name: table } of tables) {
-      await db.query(`CREATE TABLE \`${table}\` LIKE \`${name}\`.\`${table}\``);
-      await db.query(`INSERT INTO \`${table}\` SELECT * FROM \`${name}\`.\`${table}\``);
+      await db.query(`CREATE TABLE \`${table}\` LIKE \`${source}\`.\`${table}\``);
+      await db.query(`INSERT INTO \`${table}\` SELECT * FROM \`${source}\`.\`${table}\``);
     }
   });
-  return { url, data };
+  return url;
+}
+
+/** A copy of the first release's database, for one case. */
+async function copyOfReleased(): Promise<{ url: string; data: ReleasedData }> {
+  const data = await releasedDatabase();
+  return { url: await copyOf("released"), data };
 }
 
 test("MysqlStore.migrate() of a released database keeps users, passwords, friends, groups and offline rows", async () => {
@@ -290,41 +293,55 @@ test("MysqlStore.migrate() of a released database keeps creators and one-way fri
   assert.deepEqual(await store.leaveGroup(group.id, secondHeir), { ok: true, heir: newcomer });
 });
 
-test("MysqlStore.migrate() of a release 3.0.0 database (version 2) keeps its conversations, adds roles and blocks", async () => {
-  const { url, data } = await copyOfReleased("release3");
-  const { alice, bob, carol } = data;
-  const [group] = data.groups;
+test("MysqlStore.migrate() of a release 3.0.0 database (version 2) keeps conversations and creators, adds blocks", async () => {
+  const data = await release3Database();
+  const url = await copyOf("release3");
+  const { ann, ben, cat, eve, alpha, beta } = data;
   assert.deepEqual(await recordedVersions(url), [1, 2]);
   await using store = MysqlStore.open(url);
   await store.migrate();
   assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
-  const order = await joinOrder(url);
-  assert.deepEqual(order.joined, order.keyed);
-  assert.deepEqual(
-    await memberRoles(store, group.id),
-    group.members.map((id) => [id, id === group.creator ? "creator" : "normal"]),
-  );
-  for (const user of [alice, bob, carol]) {
+  for (const group of [alpha, beta]) {
+    assert.deepEqual(
+      await memberRoles(store, group.id),
+      group.members.map((id) => [id, id === group.creator ? "creator" : "normal"]),
+      group.name,
+    );
+  }
+  for (const user of [ann, ben, cat]) {
     const friends = data.friends.filter(([owner]) => owner === user.id).map(([, friend]) => friend);
     assert.deepEqual((await store.listFriends(user.id)).map((f) => f.id), friends.toSorted((x, y) => x - y));
   }
-  // Release 3.0.0 kept every message in its conversation: still there, numbered on.
-  const direct = directConv(alice.id, carol.id);
-  const msgs = async (conv: string) =>
-    (await store.messagesAfter(conv, 0, 100)).map((m) => JSON.parse(m.frame).msg);
-  assert.deepEqual(await msgs(direct), data.offline.get(carol.id)!.slice(0, 2));
-  assert.deepEqual(await msgs(groupConv(group.id)), ["group hello"]);
-  const [next] = await append(store, [chat(direct, alice.id, "after the upgrade")]);
-  assert.equal(next.seq, 3);
-  await store.setBlock(carol.id, alice.id, true);
-  assert.deepEqual(await store.appendMessages([chat(direct, alice.id, "blocked")]), [{
+  // Schema 2 kept no join order: members count as joined in (groupid, userid) order, so the creator's heir is
+  // the lowest id (ann), although eve joined before her.
+  const order = await joinOrder(url);
+  assert.deepEqual(order.joined, order.keyed);
+  assert.deepEqual(await store.leaveGroup(alpha.id, cat.id), {
+    ok: true,
+    heir: Math.min(ann.id, eve.id, ben.id),
+  });
+  // The member who joined after alpha's first message still starts there.
+  const unread = async (user: number) =>
+    (await store.listConversations(user)).find((c) => c.conv === groupConv(alpha.id))?.unread;
+  assert.deepEqual([await unread(data.lateJoiner), await unread(eve.id)], [0, 1]);
+
+  // Release 3.0.0 kept every message in its conversation: still there, numbered on, until a block.
+  const direct = directConv(ann.id, ben.id);
+  const texts = async () => (await store.messagesAfter(direct, 0, 100)).map((m) => JSON.parse(m.frame).msg);
+  assert.deepEqual(await texts(), data.annToBen);
+  const [next] = await append(store, [chat(direct, ann.id, "after the upgrade")]);
+  assert.equal(next.seq, data.annToBen.length + 1);
+  await store.setBlock(ben.id, ann.id, true);
+  assert.deepEqual(await store.appendMessages([chat(direct, ann.id, "blocked")]), [{
     blocked: true,
     conv: direct,
   }]);
   assert.deepEqual(
-    (await store.listFriends(alice.id)).map((f) => f.id),
-    [bob.id],
-    "the block ended alice's row",
+    [await store.listFriends(ann.id), await store.listFriends(ben.id)].map((l) => l.map((f) => f.id)),
+    [
+      [cat.id],
+      [],
+    ],
   );
 
   await store.migrate();

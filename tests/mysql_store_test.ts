@@ -530,14 +530,51 @@ test("MysqlStore.leaveGroup() of the creator while an admin is demoted on anothe
   }
 });
 
+test("MysqlStore.kickMember() chosen as a deadlock victim runs again and kicks once", async () => {
+  const { store, url } = await openAt();
+  await using _store = store;
+  const [creator, member] = await users(store, "creator", "member");
+  const group = await store.createGroup(creator, "g", "");
+  await store.addGroupMember(group, member);
+  const other = await mysql.createConnection(url);
+  try {
+    // Another transaction holds the member's row (the kick's second lock) and has written more rows than the
+    // kick will, so InnoDB picks the kick as the victim of the deadlock below.
+    await other.query("START TRANSACTION");
+    await other.query("INSERT INTO read_seqs (userid, conv, readseq) VALUES ?", [
+      Array.from({ length: 50 }, (_, i) => [member + 1_000 + i, "g:1", 0]),
+    ]);
+    const lock = "SELECT grouprole FROM groupuser WHERE groupid = ? AND userid = ? FOR UPDATE";
+    await other.execute(lock, [group, member]);
+    // The kick locks the creator's row, then waits for the member's.
+    const kicking = store.kickMember(group, creator, member);
+    await eventually(async () => {
+      const [rows] = await other.query<mysql.RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE 'SELECT grouprole FROM groupuser %'",
+      );
+      assert.equal(Number(rows[0].n), 1);
+    }, { what: "the kick waiting for the member's row" });
+    // Taking the creator's row closes the cycle; it succeeds only because the kick was rolled back.
+    await other.execute(lock, [group, creator]);
+    await other.query("ROLLBACK");
+    assert.deepEqual(await kicking, { ok: true, changed: true });
+  } finally {
+    await other.end();
+  }
+  assert.deepEqual(await store.listGroupMemberIds(group), [creator]);
+  assert.deepEqual(await store.groupAccess(group, member), { member: false, lastSeq: 0 });
+});
+
 test("MysqlStore.appendMessages() reads the blocks once per batch, and only for one-to-one messages", async () => {
   const { store, url } = await openAt();
   await using _store = store;
-  const [a, ...peers] = await users(store, "a", ...Array.from({ length: 10 }, (_, i) => `p${i}`));
+  // 200 one-to-one messages: both ways between a and 100 peers, 200 (peer, sender) pairs to look up.
+  const [a, ...peers] = await users(store, "a", ...Array.from({ length: 100 }, (_, i) => `p${i}`));
   const group = groupConv(await store.createGroup(a, "g", ""));
   await store.setBlock(peers[3], a, true);
-  // Warm the connection (its first call prepares statements), then count what each batch executes.
-  await store.appendMessages([message(group, a)]);
+  const direct = peers.flatMap((
+    peer,
+  ) => [message(directConv(a, peer), a), message(directConv(a, peer), peer)]);
   const executed = async (batch: NewMessage[]) => {
     const count = () =>
       inspect(url, async (db) => {
@@ -548,14 +585,16 @@ test("MysqlStore.appendMessages() reads the blocks once per batch, and only for 
     const results = await store.appendMessages(batch);
     return { statements: (await count()) - before, results };
   };
-  // Conversations upsert and read, messages insert, read seqs upsert.
-  assert.equal((await executed([message(group, a), message(group, a)])).statements, 4);
-  // The same and one read of the blocks for ten one-to-one conversations, one of them blocked.
-  const { statements, results } = await executed(peers.map((peer) => message(directConv(a, peer), a)));
-  assert.equal(statements, 5);
+  // A group batch of as many messages: the conversations' upsert and read, four INSERTs of the messages (64
+  // rows each at most), the read seqs' upsert.
+  const grouped = await executed(direct.map(() => message(group, a)));
+  assert.equal(grouped.statements, 7);
+  // The one-to-one batch: one statement more, the blocks' read.
+  const { statements, results } = await executed(direct);
+  assert.equal(statements, 8);
   assert.deepEqual(
     results.map((result) => "blocked" in result),
-    peers.map((peer) => peer === peers[3]),
+    direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
   );
 });
 
@@ -651,6 +690,10 @@ test("MysqlStore rejects bad ids, names and limits with RangeError before touchi
   await assert.rejects(store.messagesAfter("g:1", -1, 10), RangeError);
   await assert.rejects(store.saveCursors([{ userId: 1, device: "", conv: "g:1", seq: 1 }]), RangeError);
   await assert.rejects(store.messagesPast(1, new Map([["nope", 0]]), 10), RangeError);
+  // Values of the wrong type, which only a caller bypassing the types can pass.
+  await assert.rejects(store.requestFriend(1, 2, 5 as unknown as string), TypeError);
+  await assert.rejects(store.answerFriendRequest(1, 2, "yes" as unknown as boolean), TypeError);
+  await assert.rejects(store.setBlock(1, 2, 1 as unknown as boolean), TypeError);
   assert.deepEqual(store.poolStats().inUse, 0);
   assert.deepEqual(await store.messagesAfter("u:1:2", 0, 10), []);
 });

@@ -161,3 +161,13 @@ Deno.test("a MySQL database of the released server is upgraded; its offline mess
     await removeTempDir(dir);
   }
 });
+
+Deno.test("a MySQL database of release 3.0.0 is upgraded; friends, groups, roles and conversations go on", async () => {
+  const dir = await makeTempDir("chat-upgrade-");
+  try {
+    const mysql = await mariadb().createDatabase("upgrade_release3");
+    await upgradeRelease3(["--mysql", mysql], dir, () => startTestNode({ mysql }));
+  } finally {
+    await removeTempDir(dir);
+  }
+});

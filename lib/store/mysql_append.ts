@@ -9,8 +9,8 @@
  *
  * One transaction per batch, whatever its size: one read of the blocks between the one-to-one messages' users
  * (when the batch has any), one upsert and one read of the conversations' rows, multi-row INSERTs of the
- * messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows (64 messages; 64 user
- * pairs for the blocks): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
+ * messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows or user pairs (64
+ * messages): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
  * each round trip saved is throughput). The idempotent statements are filled up to a power of two with
  * repeated rows ({@linkcode paddedChunks}), the message INSERT takes its exact row count: either way a
  * connection prepares a bounded number of distinct statements.

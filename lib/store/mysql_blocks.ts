@@ -6,11 +6,21 @@
  */
 
 import { safeId } from "./argument_checks.ts";
-import { LOCK_RETRIES, type MysqlConnections, type MysqlSession, paddedChunks } from "./mysql_connections.ts";
+import {
+  LOCK_RETRIES,
+  MAX_ID_BATCH,
+  type MysqlConnections,
+  type MysqlSession,
+  paddedChunks,
+} from "./mysql_connections.ts";
 import { deleteFriendRows, lockUserPair } from "./mysql_user_pair.ts";
 
-/** (blocker, blocked) pairs looked up by one statement: an OR of pairs, kept short for the range optimizer. */
-const MAX_PAIR_BATCH = 64;
+/**
+ * (blocker, blocked) pairs looked up by one statement: an OR of primary key lookups, which the range optimizer
+ * serves as that many point ranges. As many as the conversation rows of one append statement, so that a batch of
+ * one node's writer (a message in flight per busy pair) reads its blocks in one round trip.
+ */
+const MAX_PAIR_BATCH = MAX_ID_BATCH;
 
 /**
  * The `blocks` table over pooled MySQL connections. A change is one transaction that first locks the two users

@@ -25,6 +25,8 @@ export const GROUP_LAST_SEQ = "COALESCE((SELECT lastseq FROM conversations WHERE
  *
  * @example
  * ```ts
+ * import type { MysqlSession } from "./mysql_connections.ts";
+ *
  * declare const db: MysqlSession;
  * const group = await lockGroup(db, 12);
  * if (group === null) console.log("no such group");
@@ -43,6 +45,8 @@ export async function lockGroup(
  *
  * @example
  * ```ts
+ * import type { MysqlSession } from "./mysql_connections.ts";
+ *
  * declare const db: MysqlSession;
  * await groupRowExists(db, 12); // false for a group never created
  * ```
@@ -58,6 +62,8 @@ export async function groupRowExists(db: MysqlSession, groupId: number): Promise
  *
  * @example
  * ```ts
+ * import type { MysqlSession } from "./mysql_connections.ts";
+ *
  * declare const db: MysqlSession;
  * const roles = await lockMembers(db, 12, [7, 3]);
  * roles.get(3); // "creator", "admin", "normal", or undefined for a non-member
@@ -86,6 +92,8 @@ export async function lockMembers(
  *
  * @example
  * ```ts
+ * import type { MysqlSession } from "./mysql_connections.ts";
+ *
  * declare const db: MysqlSession;
  * await removeMember(db, 12, 3);
  * ```

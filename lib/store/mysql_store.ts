@@ -5,8 +5,10 @@
  * This file opens, migrates, pings and closes the store; `composed_store.ts` routes the other methods to
  * the table groups. The plumbing (deadlines, transactions and their retries, what counts as unavailable,
  * batched id lists) is in `mysql_connections.ts`, the versioned migrations in `mysql_migrations.ts`, and each
- * table group's statements in `mysql_users.ts`, `mysql_friends.ts`, `mysql_groups.ts`, `mysql_append.ts`
- * (storing messages), `mysql_messages.ts`, `mysql_devices.ts` and `mysql_offline.ts`.
+ * table group's statements in `mysql_users.ts`, `mysql_friends.ts` (with `mysql_friend_requests.ts`,
+ * `mysql_blocks.ts` and the pair lock of `mysql_user_pair.ts`), `mysql_groups.ts` (with
+ * `mysql_group_changes.ts` and `mysql_group_rows.ts`), `mysql_append.ts` (storing messages),
+ * `mysql_messages.ts`, `mysql_devices.ts` and `mysql_offline.ts`.
  *
  * @module
  */
