@@ -565,13 +565,12 @@ test("MysqlStore.kickMember() chosen as a deadlock victim runs again and kicks o
   assert.deepEqual(await store.groupAccess(group, member), { member: false, lastSeq: 0 });
 });
 
-test("MysqlStore.appendMessages() reads the blocks once per batch, and only for one-to-one messages", async () => {
+test("MysqlStore.appendMessages() reads the blocks with the seqs: no statement more, and a second attempt only for a batch with a block", async () => {
   const { store, url } = await openAt();
   await using _store = store;
   // 200 one-to-one messages: both ways between a and 100 peers, 200 (peer, sender) pairs to look up.
   const [a, ...peers] = await users(store, "a", ...Array.from({ length: 100 }, (_, i) => `p${i}`));
   const group = groupConv(await store.createGroup(a, "g", ""));
-  await store.setBlock(peers[3], a, true);
   const direct = peers.flatMap((
     peer,
   ) => [message(directConv(a, peer), a), message(directConv(a, peer), peer)]);
@@ -589,13 +588,21 @@ test("MysqlStore.appendMessages() reads the blocks once per batch, and only for 
   // rows each at most), the read seqs' upsert.
   const grouped = await executed(direct.map(() => message(group, a)));
   assert.equal(grouped.statements, 7);
-  // The one-to-one batch: one statement more, the blocks' read.
+  // A one-to-one batch without a block: as many statements (the blocks are read with the conversations).
+  const clear = await executed(direct);
+  assert.equal(clear.statements, 7);
+  assert.ok(clear.results.every((result) => !("blocked" in result)));
+  // With a block: the first attempt finds it after taking the seqs (the conversations' upsert and read) and is
+  // rolled back; the second leaves the blocked message out (its seven statements), and takes no seq for it.
+  await store.setBlock(peers[3], a, true);
+  const lastBefore = await store.lastSeq(directConv(a, peers[3]));
   const { statements, results } = await executed(direct);
-  assert.equal(statements, 8);
+  assert.equal(statements, 2 + 7);
   assert.deepEqual(
     results.map((result) => "blocked" in result),
     direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
   );
+  assert.equal(await store.lastSeq(directConv(a, peers[3])), lastBefore + 1, "only the peer's own message");
 });
 
 test("MysqlStore.appendMessages() of a resend after a block answers the message stored before it", async () => {
