@@ -27,7 +27,7 @@ export interface ChatNode extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-async function openStore(config: Config): Promise<Store> {
+async function openStore(config: Config, log: Logger): Promise<Store> {
   if (config.mysql) {
     // Loaded only in MySQL mode, so the embedded default never loads the driver.
     const [{ MysqlStore }, { checkMysql }] = await Promise.all([
@@ -39,7 +39,10 @@ async function openStore(config: Config): Promise<Store> {
     await checkMysql(config.mysql);
     return MysqlStore.open(config.mysql);
   }
-  return SqliteStore.open(config.db);
+  return SqliteStore.open(config.db, {
+    // Chat goes on (the commits checkpoint again themselves), but slower: worth a warning.
+    onCheckpointFailure: (error) => log.warn("background checkpoints stopped", { error: error.message }),
+  });
 }
 
 async function openBus(config: Config, log: Logger): Promise<Bus> {
@@ -55,7 +58,7 @@ export async function startNode(
   config: Config,
   log = new Logger({ level: config.logLevel, format: config.logFormat, nodeId: config.nodeId }),
 ): Promise<ChatNode> {
-  const store = await openStore(config);
+  const store = await openStore(config, log);
   let bus: Bus | undefined;
   let server: TcpServer<UndeliveredFrame> | undefined;
   try {
