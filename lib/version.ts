@@ -7,4 +7,4 @@
  * console.log(`chat server ${VERSION}`);
  * ```
  */
-export const VERSION = "3.0.0";
+export const VERSION = "3.1.0";
