@@ -5,6 +5,7 @@
 import { ConfigError, parseCommand, USAGE } from "./lib/config.ts";
 import { dbPathDenied, dbPathProblem } from "./lib/db_path_access.ts";
 import { Logger } from "./lib/log.ts";
+import { TlsFileError } from "./lib/net/tls_files.ts";
 import { redactUrl } from "./lib/redact_url.ts";
 import { resolveSecrets } from "./lib/secrets.ts";
 import { startNode } from "./lib/server.ts";
@@ -48,6 +49,10 @@ async function main(): Promise<number> {
   try {
     node = await startNode(config, log);
   } catch (error) {
+    if (error instanceof TlsFileError) {
+      console.error(error.message);
+      return 1;
+    }
     if (!config.mysql && error instanceof Deno.errors.PermissionDenied) {
       console.error(dbPathDenied(config.db));
       return 1;
@@ -61,6 +66,9 @@ async function main(): Promise<number> {
   const stop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGHUP: the usual "reload your files" signal, for a renewed certificate.
+  const reload = () => void node.reloadTls();
+  if (node.tls) Deno.addSignalListener("SIGHUP", reload);
   console.log(`listening on ${node.hostname}:${node.port}`);
   log.info("started", {
     host: node.hostname,
@@ -69,6 +77,7 @@ async function main(): Promise<number> {
       ? {}
       : { metrics: `http://${node.hostname}:${node.metricsPort}/metrics` }),
     store: config.mysql ? redactUrl(config.mysql) : config.db,
+    ...(node.tls ? { tls: config.tlsCert } : {}),
     version: VERSION,
   });
   await stopped.promise;
@@ -77,6 +86,7 @@ async function main(): Promise<number> {
   await node.close();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  if (node.tls) Deno.removeSignalListener("SIGHUP", reload);
   return 0;
 }
 

@@ -46,6 +46,10 @@ export interface Config {
   retentionDays: number;
   /** The largest `limit` of a SYNC or HISTORY page. */
   pageLimit: number;
+  /** PEM certificate chain file: the chat port speaks TLS (always set together with `tlsKey`). */
+  tlsCert?: string;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey?: string;
 }
 
 /** A configuration value that cannot be used; the message names the flag and the value. */
@@ -79,6 +83,8 @@ const FLAGS = {
   "max-tokens": { type: "string", env: "CHAT_MAX_TOKENS" },
   "retention-days": { type: "string", env: "CHAT_RETENTION_DAYS" },
   "page-limit": { type: "string", env: "CHAT_PAGE_LIMIT" },
+  "tls-cert": { type: "string", env: "CHAT_TLS_CERT" },
+  "tls-key": { type: "string", env: "CHAT_TLS_KEY" },
   help: { type: "boolean", env: "" },
   version: { type: "boolean", env: "" },
 } as const;
@@ -110,6 +116,9 @@ export const USAGE = `Usage: deno task serve [options]
   --max-tokens N          resume tokens kept per user (20)             CHAT_MAX_TOKENS
   --retention-days N      days messages are kept, 0 = forever (0)      CHAT_RETENTION_DAYS
   --page-limit N          largest SYNC/HISTORY page (1000)             CHAT_PAGE_LIMIT
+  --tls-cert FILE         chat port speaks TLS with this PEM chain     CHAT_TLS_CERT
+  --tls-key FILE          ... and this PEM key (both or neither;       CHAT_TLS_KEY
+                          SIGHUP reloads both files)
   --version               print the version and exit
   --help                  print this list and exit
 `;
@@ -185,6 +194,15 @@ export function parseCommand(args: string[], env: (name: string) => string | und
     throw new ConfigError(`--log-format must be text or json, got ${JSON.stringify(logFormat)}`);
   }
   const metrics = get("metrics-port");
+  const tlsCert = get("tls-cert");
+  const tlsKey = get("tls-key");
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError(
+      tlsCert === undefined
+        ? "--tls-key needs --tls-cert (CHAT_TLS_CERT): give both files or neither"
+        : "--tls-cert needs --tls-key (CHAT_TLS_KEY): give both files or neither",
+    );
+  }
   const config: Config = {
     host,
     port,
@@ -211,6 +229,7 @@ export function parseCommand(args: string[], env: (name: string) => string | und
     maxTokens: integer("max-tokens", get("max-tokens") ?? "20", 1, 1000),
     retentionDays: integer("retention-days", get("retention-days") ?? "0", 0, 36_500),
     pageLimit: integer("page-limit", get("page-limit") ?? "1000", 1, 10_000),
+    ...(tlsCert === undefined ? {} : { tlsCert, tlsKey }),
   };
   return { action: "serve", config };
 }

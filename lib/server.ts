@@ -7,6 +7,7 @@ import { LocalBus } from "./bus/local_bus.ts";
 import type { Config } from "./config.ts";
 import { Logger } from "./log.ts";
 import { TcpServer } from "./net/tcp_server.ts";
+import { readTlsFiles, type TlsFiles } from "./net/tls_files.ts";
 import { serveOps } from "./ops/http_endpoint.ts";
 import { LoopLagMonitor } from "./ops/loop_lag.ts";
 import { Registry } from "./ops/metrics.ts";
@@ -23,6 +24,13 @@ export interface ChatNode extends AsyncDisposable {
   readonly service: ChatService;
   /** The `/metrics` and `/healthz` port, when `--metrics-port` was given. */
   readonly metricsPort: number | undefined;
+  /** `true` when the chat port speaks TLS (`--tls-cert`, `--tls-key`). */
+  readonly tls: boolean;
+  /**
+   * Reads the certificate and key files again and serves new connections with them; open connections keep
+   * theirs. A file that cannot be used is logged and the old pair kept. Resolves `true` when reloaded.
+   */
+  reloadTls(): Promise<boolean>;
   /** Graceful stop: no new connections, every login ended, store and bus closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -58,6 +66,11 @@ export async function startNode(
   config: Config,
   log = new Logger({ level: config.logLevel, format: config.logFormat, nodeId: config.nodeId }),
 ): Promise<ChatNode> {
+  // Before anything opens: a bad certificate stops the start with a TlsFileError naming the flag.
+  const tlsFiles = config.tlsCert && config.tlsKey
+    ? { certFile: config.tlsCert, keyFile: config.tlsKey }
+    : undefined;
+  const tls = tlsFiles && await readTlsFiles(tlsFiles);
   const store = await openStore(config, log);
   let bus: Bus | undefined;
   let server: TcpServer<UndeliveredFrame> | undefined;
@@ -89,6 +102,7 @@ export async function startNode(
         port: config.port,
         maxFrameBytes: config.maxFrameBytes,
         maxOutboundBytes: config.maxOutboundBytes,
+        tls,
       }, service));
     const ops = config.metricsPort === undefined ? undefined : await listening(
       "metrics",
@@ -103,7 +117,7 @@ export async function startNode(
         }),
     );
     const retention = startRetention(store, config.retentionDays, log);
-    return runningNode({ server, service, store, bus, log, ops, retention });
+    return runningNode({ server, service, store, bus, log, ops, retention, tlsFiles });
   } catch (error) {
     await server?.close().catch(() => {});
     await bus?.close().catch(() => {});
@@ -214,9 +228,10 @@ interface Parts {
   log: Logger;
   ops: Deno.HttpServer<Deno.NetAddr> | undefined;
   retention: Retention;
+  tlsFiles: TlsFiles | undefined;
 }
 
-function runningNode({ server, service, store, bus, log, ops, retention }: Parts): ChatNode {
+function runningNode({ server, service, store, bus, log, ops, retention, tlsFiles }: Parts): ChatNode {
   const idleSweep = setInterval(() => service.closeIdle(), 1000);
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -238,6 +253,20 @@ function runningNode({ server, service, store, bus, log, ops, retention }: Parts
     port: server.port,
     service,
     metricsPort: ops?.addr.port,
+    tls: tlsFiles !== undefined,
+    reloadTls: async () => {
+      if (!tlsFiles || closing) return false;
+      try {
+        await server.reloadTls(await readTlsFiles(tlsFiles));
+      } catch (error) {
+        log.error("TLS reload failed; new connections keep the old certificate", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return false;
+      }
+      log.info("TLS certificate reloaded", { cert: tlsFiles.certFile });
+      return true;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
