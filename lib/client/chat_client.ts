@@ -60,6 +60,8 @@ export interface ChatClientOptions {
   device?: string;
   /** Where login tokens are kept between runs (default: nowhere, only in memory). */
   tokens?: TokenStore;
+  /** Speak TLS (`--tls`), verifying against `caFile` (`--ca`) when given. */
+  tls?: { caFile?: string };
   /** Pauses before each resend of a chat message answered with errno 11 (default 250, 500, 1000 ms). */
   busyRetryMs?: readonly number[];
   /**
@@ -191,6 +193,7 @@ export class ChatClient implements AsyncDisposable {
         port: this.#options.port,
         requestTimeoutMs: this.#options.requestTimeoutMs,
         heartbeatMs: this.#options.heartbeatMs,
+        tls: this.#options.tls,
         onFrame: (frame) => this.#onFrame(frame),
         onMalformed: (text) =>
           this.#event(() =>

@@ -29,6 +29,8 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Interval between PINGs (default 30 s, well inside the server's 90 s idle timeout); 0 disables. */
   heartbeatMs?: number;
+  /** Speak TLS, verifying the server against the system's roots, or only against `caFile` (PEM) when given. */
+  tls?: { caFile?: string };
 }
 
 const READ_BUFFER_BYTES = 16 * 1024;
@@ -36,6 +38,35 @@ const READ_BUFFER_BYTES = 16 * 1024;
 const MAX_LINE_CHARS = 32 * 1024 * 1024;
 
 const encoder = new TextEncoder();
+
+async function readCa(address: string, caFile: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(caFile);
+  } catch (error) {
+    // Deno's own message names the flag to add (`--allow-read`).
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw new ConnectError(address, {
+      cause: new Error(`cannot read the CA file ${caFile} (--ca): ${(error as Error).message}`),
+    });
+  }
+}
+
+/** A failed TLS connect as a reason the user can act on: a failed certificate check says so and what to try. */
+function tlsReason(error: unknown, caFile: string | undefined): unknown {
+  if (!(error instanceof Error)) return error;
+  if (/certificate|UnknownIssuer|NotValidForName|Expired/i.test(error.message)) {
+    const hint = caFile === undefined
+      ? "; for a server with a private CA, pass its certificate with --ca FILE"
+      : ` against the CA in ${caFile}`;
+    return new Error(`TLS certificate verification failed (${error.message})${hint}`, { cause: error });
+  }
+  if (error instanceof Deno.errors.InvalidData || /tls|handshake|corrupt|peer/i.test(error.message)) {
+    return new Error(`TLS handshake failed (${error.message}); is the server's port speaking TLS?`, {
+      cause: error,
+    });
+  }
+  return error;
+}
 
 interface PendingRequest {
   resolve: (frame: Frame) => void;
@@ -58,7 +89,7 @@ interface PendingRequest {
 export class Connection implements AsyncDisposable {
   /** `HOST:PORT`, for messages. */
   readonly address: string;
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #options: ConnectionOptions;
   readonly #pending = new Map<number, PendingRequest>();
   readonly #closed = Promise.withResolvers<CloseReason>();
@@ -67,7 +98,7 @@ export class Connection implements AsyncDisposable {
   #writing: Promise<void> = Promise.resolve();
   #done = false;
 
-  private constructor(conn: Deno.TcpConn, options: ConnectionOptions) {
+  private constructor(conn: Deno.Conn, options: ConnectionOptions) {
     this.#conn = conn;
     this.#options = options;
     this.address = `${options.hostname}:${options.port}`;
@@ -81,16 +112,36 @@ export class Connection implements AsyncDisposable {
     this.#readLoop();
   }
 
-  /** Connects; rejects with a {@linkcode ConnectError} naming the address and the reason. */
+  /**
+   * Connects; rejects with a {@linkcode ConnectError} naming the address and the reason. With `tls`, the
+   * handshake (and so the certificate check) completes here: a server that fails it is never sent a byte of
+   * chat, and there is no fallback to plain text.
+   */
   static async open(options: ConnectionOptions): Promise<Connection> {
-    try {
-      const conn = await Deno.connect({ hostname: options.hostname, port: options.port });
-      conn.setNoDelay(true);
-      return new Connection(conn, options);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotCapable) throw error;
-      throw new ConnectError(`${options.hostname}:${options.port}`, { cause: error });
+    const address = `${options.hostname}:${options.port}`;
+    if (!options.tls) {
+      try {
+        const conn = await Deno.connect({ hostname: options.hostname, port: options.port });
+        conn.setNoDelay(true);
+        return new Connection(conn, options);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotCapable) throw error;
+        throw new ConnectError(address, { cause: error });
+      }
     }
+    const caCerts = options.tls.caFile === undefined
+      ? undefined
+      : [await readCa(address, options.tls.caFile)];
+    let conn: Deno.TlsConn | undefined;
+    try {
+      conn = await Deno.connectTls({ hostname: options.hostname, port: options.port, caCerts });
+      await conn.handshake();
+    } catch (error) {
+      conn?.close();
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      throw new ConnectError(address, { cause: tlsReason(error, options.tls.caFile) });
+    }
+    return new Connection(conn, options);
   }
 
   /** Resolves once the connection has ended, saying whether it was lost or closed by us. */

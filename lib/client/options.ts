@@ -30,6 +30,8 @@ export interface ClientOptions {
   device?: string;
   /** `--state-dir`: where resume tokens are kept; `undefined` picks the default (see {@linkcode USAGE}). */
   stateDir?: string;
+  /** `--tls` (or `--ca`): speak TLS; `caFile` is the private CA to verify the server against. */
+  tls?: { caFile?: string };
 }
 
 /** `--help` text. */
@@ -50,6 +52,9 @@ Options:
   --state-dir DIR    where login tokens are kept, so that reconnect and login <id> need no password
                      (default: $CHAT_CLIENT_STATE, else $XDG_STATE_HOME/chat-client, else
                      ~/.local/state/chat-client; created private, mode 0700)
+  --tls              speak TLS and verify the server's certificate against the system's CAs; a
+                     certificate that fails refuses the connection (never falls back to plain text)
+  --ca FILE          verify against this CA certificate (PEM) instead, for a private CA; implies --tls
   -h, --help         show this help
 
 Exit status (script mode): 0 all commands succeeded, 1 a command failed, 2 bad flags,
@@ -87,6 +92,8 @@ export function parseClientArgs(args: string[]): ClientOptions | undefined {
         heartbeat: { type: "string", default: "30000" },
         device: { type: "string" },
         "state-dir": { type: "string" },
+        tls: { type: "boolean" },
+        ca: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -105,6 +112,7 @@ export function parseClientArgs(args: string[]): ClientOptions | undefined {
     );
   }
   if (values["state-dir"] === "") throw new UsageError("--state-dir must not be empty");
+  if (values.ca === "") throw new UsageError("--ca must not be empty");
   return {
     hostname: values.host,
     port: integer("port", values.port, 1, 65_535),
@@ -113,6 +121,9 @@ export function parseClientArgs(args: string[]): ClientOptions | undefined {
     heartbeatMs: integer("heartbeat", values.heartbeat, 0, 3_600_000),
     device: values.device,
     stateDir: values["state-dir"],
+    ...(values.tls || values.ca !== undefined
+      ? { tls: values.ca === undefined ? {} : { caFile: values.ca } }
+      : {}),
   };
 }
 
@@ -135,7 +146,7 @@ export function isDeviceName(name: string): boolean {
 /** The part of {@linkcode ChatClientOptions} that the flags set. */
 export type ConnectionSettings = Pick<
   ChatClientOptions,
-  "hostname" | "port" | "requestTimeoutMs" | "heartbeatMs" | "device" | "tokens"
+  "hostname" | "port" | "requestTimeoutMs" | "heartbeatMs" | "device" | "tokens" | "tls"
 >;
 
 /**
@@ -155,5 +166,6 @@ export function connectionSettings(options: ClientOptions): ConnectionSettings {
     heartbeatMs: options.heartbeatMs,
     device: options.device,
     tokens: TokenStore.fromFlag(options.stateDir),
+    ...(options.tls ? { tls: options.tls } : {}),
   };
 }
