@@ -29,6 +29,8 @@ export type Fault = typeof FAULTS[number];
 export interface Endpoint {
   hostname: string;
   port: number;
+  /** The server speaks TLS with a certificate from this CA (PEM); `pingpong --tls` sets it. */
+  caCerts?: string[];
 }
 
 /** Every option of every scenario (each scenario reads the ones it needs). */
@@ -56,6 +58,8 @@ export interface BenchOptions {
   cluster: boolean;
   /** pingpong: also run the ceiling relay, interleaved with the server, and report the ratio. */
   ceiling: boolean;
+  /** pingpong: the same node with and without TLS, interleaved, and report the ratio. */
+  tls: boolean;
   /** login, storm: concurrent login workers. */
   workers: number;
   /** group, kick: members besides the sender. */
@@ -131,6 +135,8 @@ Options (defaults in brackets):
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
   --cluster              MariaDB + Redis + two nodes + nginx (pingpong: pairs across nodes; soak)
   --ceiling              pingpong: run the ceiling relay too, interleaved, and report server / ceiling
+  --tls                  pingpong: the same node also with --tls-cert/--tls-key (a CA made with openssl),
+                         interleaved, and report TLS / plain
   --workers C            login / storm / tokens concurrent login workers [20]
   --members G            group / kick members besides the sender [group 100, kick 999]
   --messages N           group messages measured (kick: before and after the kick each); sync messages in
@@ -240,6 +246,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         v1: { type: "boolean" },
         cluster: { type: "boolean" },
         ceiling: { type: "boolean" },
+        tls: { type: "boolean" },
         baseline: { type: "string" },
         drops: { type: "boolean" },
         pairs: { type: "string" },
@@ -295,6 +302,16 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       "--ceiling compares one node the bench starts (v2) with the relay: no --endpoints, --cluster or --v1",
     );
   }
+  if (values.tls && scenario !== "pingpong") throw new UsageError("--tls is for the pingpong scenario");
+  if (
+    values.tls &&
+    (endpoints || values.cluster || values.v1 || values.ceiling || values.baseline !== undefined)
+  ) {
+    throw new UsageError(
+      "--tls compares one node the bench starts (v2) in plain text and over TLS: no --endpoints, --cluster, " +
+        "--v1, --ceiling or --baseline",
+    );
+  }
   const baseline = values.baseline;
   if (baseline !== undefined) checkBaseline(baseline, scenario, values);
   for (const flag of ["devices", "drops"] as const) {
@@ -334,6 +351,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     v1: values.v1 ?? false,
     cluster: values.cluster ?? false,
     ceiling: values.ceiling ?? false,
+    tls: values.tls ?? false,
     baseline,
     workers: int("workers", values.workers, 20, 1, 10_000),
     members: int(

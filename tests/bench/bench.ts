@@ -16,6 +16,7 @@ import { login } from "./login.ts";
 import { pingpong } from "./pingpong.ts";
 import { pingpongAgainstBaseline } from "./pingpong_baseline.ts";
 import { pingpongAgainstCeiling } from "./pingpong_ceiling.ts";
+import { pingpongOverTls } from "./pingpong_tls.ts";
 import { pool } from "./pool.ts";
 import { soak } from "./soak.ts";
 import { sync } from "./sync.ts";
@@ -28,6 +29,8 @@ const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResul
   pingpong: (options) =>
     options.ceiling
       ? pingpongAgainstCeiling(options)
+      : options.tls
+      ? pingpongOverTls(options)
       : options.baseline
       ? pingpongAgainstBaseline(options)
       : pingpong(options),

@@ -106,7 +106,7 @@ export class LoadClient {
   /** Frames parsed on the slow path that no waiter took (kept for inspection; bounded). */
   readonly unclaimed: Reply[] = [];
 
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #json: boolean;
   readonly #v1: boolean;
   #buf: Uint8Array;
@@ -119,7 +119,7 @@ export class LoadClient {
   #waiters: { match: (reply: Reply) => boolean; resolve: (reply: Reply) => void }[] = [];
   #cid = 0;
 
-  private constructor(conn: Deno.TcpConn, options: LoadClientOptions) {
+  private constructor(conn: Deno.Conn, options: LoadClientOptions) {
     this.#conn = conn;
     this.#json = (options.framing ?? (options.v1 ? "json" : "newline")) === "json";
     this.#v1 = options.v1 ?? false;
@@ -127,10 +127,20 @@ export class LoadClient {
     this.#readLoop();
   }
 
+  /** Connects over TLS when `address` has `caCerts` (the server's CA), in plain text otherwise. */
   static async connect(
-    address: { hostname: string; port: number },
+    address: { hostname: string; port: number; caCerts?: string[] },
     options: LoadClientOptions = {},
   ): Promise<LoadClient> {
+    if (address.caCerts) {
+      const conn = await Deno.connectTls({
+        hostname: address.hostname,
+        port: address.port,
+        caCerts: address.caCerts,
+      });
+      await conn.handshake();
+      return new LoadClient(conn, options);
+    }
     const conn = await Deno.connect({ hostname: address.hostname, port: address.port, transport: "tcp" });
     conn.setNoDelay(true);
     return new LoadClient(conn, options);

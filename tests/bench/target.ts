@@ -52,6 +52,8 @@ export interface TargetNeeds {
    * the users of one node.
    */
   tree?: { dir: string; label: string };
+  /** One node only: serve TLS with these files; the endpoints carry the CA (`pingpong --tls`). */
+  tls?: { cert: string; key: string; caCert: string };
 }
 
 /** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
@@ -192,6 +194,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
     memory ? ":memory:" : dbPath,
     ...benchFlags(options, needs),
     ...(metricsPort ? ["--metrics-port", String(metricsPort)] : []),
+    ...(needs.tls ? ["--tls-cert", needs.tls.cert, "--tls-key", needs.tls.key] : []),
   ];
   let node: Node;
   try {
@@ -201,7 +204,11 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
-  const endpoint = { hostname: "127.0.0.1", port: node.port };
+  const endpoint = {
+    hostname: "127.0.0.1",
+    port: node.port,
+    ...(needs.tls ? { caCerts: [await Deno.readTextFile(needs.tls.caCert)] } : {}),
+  };
   const who = needs.tree ? `${needs.tree.label}'s` : "the";
   let closed: Promise<void> | undefined;
   const close = () =>
@@ -216,7 +223,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
   return {
     description: `1 node (${needs.tree ? `${needs.tree.label}'s ` : ""}main.ts, embedded SQLite ${
       memory ? "in :memory:" : "in a temp file"
-    })`,
+    }${needs.tls ? ", TLS" : ""})`,
     endpoints: [endpoint, endpoint],
     watch: [{ name: "node", pid: node.pid }],
     serverArgs,
