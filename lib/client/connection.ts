@@ -132,12 +132,20 @@ export class Connection implements AsyncDisposable {
     const caCerts = options.tls.caFile === undefined
       ? undefined
       : [await readCa(address, options.tls.caFile)];
-    let conn: Deno.TlsConn | undefined;
+    let tcp: Deno.TcpConn | undefined;
+    let conn: Deno.TlsConn;
     try {
-      conn = await Deno.connectTls({ hostname: options.hostname, port: options.port, caCerts });
+      tcp = await Deno.connect({ hostname: options.hostname, port: options.port });
+      // A TlsConn has no setNoDelay (Deno 2.9.6): set it on the socket before TLS starts on it.
+      tcp.setNoDelay(true);
+      conn = await Deno.startTls(tcp, { hostname: options.hostname, caCerts });
       await conn.handshake();
     } catch (error) {
-      conn?.close();
+      try {
+        tcp?.close();
+      } catch {
+        // startTls took the socket over and closed it.
+      }
       if (error instanceof Deno.errors.NotCapable) throw error;
       throw new ConnectError(address, { cause: tlsReason(error, options.tls.caFile) });
     }

@@ -132,18 +132,13 @@ export class LoadClient {
     address: { hostname: string; port: number; caCerts?: string[] },
     options: LoadClientOptions = {},
   ): Promise<LoadClient> {
-    if (address.caCerts) {
-      const conn = await Deno.connectTls({
-        hostname: address.hostname,
-        port: address.port,
-        caCerts: address.caCerts,
-      });
-      await conn.handshake();
-      return new LoadClient(conn, options);
-    }
     const conn = await Deno.connect({ hostname: address.hostname, port: address.port, transport: "tcp" });
     conn.setNoDelay(true);
-    return new LoadClient(conn, options);
+    if (!address.caCerts) return new LoadClient(conn, options);
+    // A TlsConn has no setNoDelay in Deno 2.9.6: start TLS on a socket that has it already.
+    const tls = await Deno.startTls(conn, { hostname: address.hostname, caCerts: address.caCerts });
+    await tls.handshake();
+    return new LoadClient(tls, options);
   }
 
   get isClosed(): boolean {
