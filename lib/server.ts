@@ -96,14 +96,20 @@ export async function startNode(
       pageLimit: config.pageLimit,
     });
     await bus.start();
-    server = listening("chat", "--port", config, () =>
-      TcpServer.listen<UndeliveredFrame>({
-        hostname: config.host,
-        port: config.port,
-        maxFrameBytes: config.maxFrameBytes,
-        maxOutboundBytes: config.maxOutboundBytes,
-        tls,
-      }, service));
+    const chat = {
+      hostname: config.host,
+      port: config.port,
+      maxFrameBytes: config.maxFrameBytes,
+      maxOutboundBytes: config.maxOutboundBytes,
+    };
+    server = tls
+      ? await listening(
+        "chat",
+        "--port",
+        config,
+        () => TcpServer.listenTls<UndeliveredFrame>({ ...chat, tls }, service),
+      )
+      : listening("chat", "--port", config, () => TcpServer.listen<UndeliveredFrame>(chat, service));
     const ops = config.metricsPort === undefined ? undefined : await listening(
       "metrics",
       "--metrics-port",
@@ -257,7 +263,7 @@ function runningNode({ server, service, store, bus, log, ops, retention, tlsFile
     reloadTls: async () => {
       if (!tlsFiles || closing) return false;
       try {
-        await server.reloadTls(await readTlsFiles(tlsFiles));
+        server.reloadTls(await readTlsFiles(tlsFiles));
       } catch (error) {
         log.error("TLS reload failed; new connections keep the old certificate", {
           error: error instanceof Error ? error.message : String(error),

@@ -2,7 +2,13 @@
  * The TCP listener: accepts sockets (plain or TLS) and wraps each in a {@linkcode Connection}. Knows nothing
  * about what frames mean.
  */
-import { Connection, type ConnectionHandler, type ConnectionOptions } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionHandler,
+  type ConnectionOptions,
+  type ConnectionSocket,
+} from "./connection.ts";
+import { NodeTlsListener } from "./node_tls_listener.ts";
 import type { TlsKeyPair } from "./tls_files.ts";
 
 /** Options for {@linkcode TcpServer}. */
@@ -12,12 +18,6 @@ export interface TcpServerOptions extends ConnectionOptions {
   port: number;
   /** Speak TLS with this certificate and key (see {@linkcode TcpServer.reloadTls}). */
   tls?: TlsKeyPair;
-}
-
-function open(hostname: string, port: number, tls: TlsKeyPair | undefined): Deno.Listener {
-  return tls
-    ? Deno.listenTls({ hostname, port, transport: "tcp", ...tls })
-    : Deno.listen({ hostname, port, transport: "tcp" });
 }
 
 /**
@@ -34,75 +34,58 @@ function open(hostname: string, port: number, tls: TlsKeyPair | undefined): Deno
  * ```
  */
 export class TcpServer<T> implements AsyncDisposable {
-  #listener: Deno.Listener;
+  readonly #listener: Deno.Listener | NodeTlsListener;
   readonly #connections = new Set<Connection<T>>();
-  readonly #handler: ConnectionHandler<T>;
-  readonly #options: ConnectionOptions;
-  readonly #address: Deno.NetAddr;
-  #acceptLoop: Promise<void>;
-  #reloading: Promise<void> = Promise.resolve();
-  /** The listener is being replaced: its accept loop ends without ending the server. */
-  #swapping = false;
+  readonly #acceptLoop: Promise<void>;
   #closed = false;
 
   private constructor(
-    listener: Deno.Listener,
+    listener: Deno.Listener | NodeTlsListener,
     handler: ConnectionHandler<T>,
     options: ConnectionOptions,
   ) {
     this.#listener = listener;
-    this.#address = listener.addr as Deno.NetAddr;
-    this.#handler = handler;
-    this.#options = options;
-    this.#acceptLoop = this.#accept(listener);
+    this.#acceptLoop = this.#accept(handler, options);
   }
 
-  /** Binds and starts accepting. Throws when the address is taken or not permitted. */
+  /** Binds and starts accepting plain text. Throws when the address is taken or not permitted. */
   static listen<T>(options: TcpServerOptions, handler: ConnectionHandler<T>): TcpServer<T> {
-    return new TcpServer(open(options.hostname, options.port, options.tls), handler, options);
-  }
-
-  get hostname(): string {
-    return this.#address.hostname;
-  }
-
-  get port(): number {
-    return this.#address.port;
+    if (options.tls) throw new TypeError("TcpServer.listen is plain text; use TcpServer.listenTls");
+    const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+    return new TcpServer(listener, handler, options);
   }
 
   /**
-   * Serves new connections with `tls` (a checked pair: see `readTlsFiles`); open connections keep theirs.
-   *
-   * Deno 2.9.6 cannot change a TLS listener's certificate, and a second listener on the same port needs
-   * `reusePort`, which is unstable (`--unstable-net`). So the listener is closed and a new one bound to the same
-   * port. Binding again right after `close()` fails with "address in use" until the pending `accept()` has
-   * returned and released the socket (measured), so the accept loop is awaited first. During that gap (well
-   * under a millisecond) a connect is refused and one in the old backlog is reset; a client reconnects as after
-   * any network hiccup. Accepted connections are separate sockets and are not touched.
+   * Binds and starts accepting TLS with `options.tls` (see `NodeTlsListener` for why it is `node:tls`). Rejects
+   * like {@linkcode TcpServer.listen} throws.
    */
-  reloadTls(tls: TlsKeyPair): Promise<void> {
-    this.#reloading = this.#reloading.then(async () => {
-      if (this.#closed) return;
-      const old = this.#listener;
-      this.#swapping = true;
-      try {
-        old.close();
-      } catch {
-        // Already closed.
-      }
-      await this.#acceptLoop;
-      this.#swapping = false;
-      if (this.#closed) return;
-      try {
-        this.#listener = open(this.#address.hostname, this.#address.port, tls);
-      } catch (error) {
-        // The pair was checked; if the port itself cannot be had back, the error is the caller's to log.
-        this.#closed = true;
-        throw error;
-      }
-      this.#acceptLoop = this.#accept(this.#listener);
+  static async listenTls<T>(
+    options: TcpServerOptions & { tls: TlsKeyPair },
+    handler: ConnectionHandler<T>,
+  ): Promise<TcpServer<T>> {
+    const listener = await NodeTlsListener.listen({
+      hostname: options.hostname,
+      port: options.port,
+      ...options.tls,
     });
-    return this.#reloading;
+    return new TcpServer(listener, handler, options);
+  }
+
+  get hostname(): string {
+    return (this.#listener.addr as Deno.NetAddr).hostname;
+  }
+
+  get port(): number {
+    return (this.#listener.addr as Deno.NetAddr).port;
+  }
+
+  /**
+   * Serves new connections with `tls` (a checked pair: see `readTlsFiles`); open connections keep theirs, and
+   * the port stays open throughout. Throws on a plain-text server.
+   */
+  reloadTls(tls: TlsKeyPair): void {
+    if (!(this.#listener instanceof NodeTlsListener)) throw new TypeError("this server does not speak TLS");
+    this.#listener.setCertificate(tls);
   }
 
   /** The open connections. */
@@ -110,9 +93,7 @@ export class TcpServer<T> implements AsyncDisposable {
     return this.#connections;
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
-    const handler = this.#handler;
-    const options = this.#options;
+  async #accept(handler: ConnectionHandler<T>, options: ConnectionOptions): Promise<void> {
     const tracking: ConnectionHandler<T> = {
       onFrame: (connection, text) => handler.onFrame(connection, text),
       onFrameTooLarge: (connection, size) => handler.onFrameTooLarge(connection, size),
@@ -123,17 +104,17 @@ export class TcpServer<T> implements AsyncDisposable {
       },
     };
     while (!this.#closed) {
-      let conn: Deno.TcpConn | Deno.TlsConn;
+      let conn: ConnectionSocket;
       try {
-        conn = await listener.accept() as Deno.TcpConn | Deno.TlsConn;
+        conn = await this.#listener.accept();
       } catch (error) {
-        if (this.#closed || this.#swapping || error instanceof Deno.errors.BadResource) return;
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
         // Transient accept failures (e.g. too many open files) must not stop the server.
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
       try {
-        // A TlsConn has these at run time too, but Deno 2.9.6's types do not say so.
+        // A TLS socket has had both set by its listener.
         const tcp = conn as Partial<Pick<Deno.TcpConn, "setNoDelay" | "setKeepAlive">>;
         tcp.setNoDelay?.(true);
         tcp.setKeepAlive?.(true);
@@ -161,7 +142,6 @@ export class TcpServer<T> implements AsyncDisposable {
   /** Stops accepting and closes every connection, waiting for their close handlers. Idempotent. */
   async close(): Promise<void> {
     this.stopAccepting();
-    await this.#reloading.catch(() => {});
     await this.#acceptLoop;
     const open = [...this.#connections];
     for (const connection of open) connection.close();

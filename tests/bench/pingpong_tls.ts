@@ -98,7 +98,7 @@ export async function pingpongOverTls(options: BenchOptions): Promise<ScenarioRe
     rows,
     notes: [
       `Plain: ${plainTarget.description}. TLS: ${tlsTarget.description}, an ECDSA P-256 certificate from a CA ` +
-      `made for the run; the load generator verifies it (Deno.connectTls) like \`client.ts --ca\`.`,
+      `made for the run; the load generator verifies it (Deno.startTls on a TCP_NODELAY socket) like \`client.ts --ca\`.`,
       `${options.pairs} pairs each, ${options.msgBytes}-character messages, ${
         options.rate ? `paced at ${options.rate} messages/s per pair` : "closed loop"
       }; ${options.repeats} interleaved rounds (the first side alternates), ${options.warmup} s warm-up and ` +
