@@ -116,9 +116,9 @@ export const USAGE = `Usage: deno task serve [options]
   --max-tokens N          resume tokens kept per user (20)             CHAT_MAX_TOKENS
   --retention-days N      days messages are kept, 0 = forever (0)      CHAT_RETENTION_DAYS
   --page-limit N          largest SYNC/HISTORY page (1000)             CHAT_PAGE_LIMIT
-  --tls-cert FILE         chat port speaks TLS with this PEM chain     CHAT_TLS_CERT
-  --tls-key FILE          ... and this PEM key (both or neither;       CHAT_TLS_KEY
-                          SIGHUP reloads both files)
+  --tls-cert FILE         the chat port speaks TLS with this chain     CHAT_TLS_CERT
+  --tls-key FILE          and this key (PEM; both or neither; SIGHUP   CHAT_TLS_KEY
+                          reads both again)
   --version               print the version and exit
   --help                  print this list and exit
 `;
