@@ -1,8 +1,9 @@
-/** The TLS flags of the server (`--tls-cert`, `--tls-key` and their variables) and of the client (`--tls`, `--ca`). */
+/** The TLS flags of the server (`--tls-cert`, `--tls-key`, their variables), the client (`--tls`, `--ca`) and `bench pingpong --tls`. */
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/client/errors.ts";
 import { connectionSettings, parseClientArgs } from "../lib/client/options.ts";
 import { ConfigError, parseConfig } from "../lib/config.ts";
+import { parseBenchArgs } from "./bench/args.ts";
 
 Deno.test("parseConfig(): --tls-cert and --tls-key, or CHAT_TLS_CERT and CHAT_TLS_KEY, both or neither", () => {
   const none = parseConfig([], () => undefined)!;
@@ -38,4 +39,22 @@ Deno.test("parseClientArgs(): --tls, and --ca FILE which implies it; connectionS
     () => parseClientArgs(["--ca", ""]),
     (error: Error) => error instanceof UsageError && /--ca must not be empty/.test(error.message),
   );
+});
+
+Deno.test("parseBenchArgs(): pingpong --tls, alone with one node the bench starts", () => {
+  assert.equal(parseBenchArgs(["pingpong"])!.tls, false);
+  assert.equal(parseBenchArgs(["pingpong", "--tls", "--repeats", "3"])!.tls, true);
+  assert.throws(() => parseBenchArgs(["sync", "--tls"]), /--tls is for the pingpong scenario/);
+  for (
+    const extra of [["--cluster"], ["--v1"], ["--ceiling"], ["--endpoints", "127.0.0.1:1"], [
+      "--baseline",
+      "main",
+    ]]
+  ) {
+    assert.throws(
+      () => parseBenchArgs(["pingpong", "--tls", ...extra]),
+      /--tls compares one node/,
+      extra.join(" "),
+    );
+  }
 });

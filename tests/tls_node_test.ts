@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { Connection } from "../lib/client/connection.ts";
+import { AddressInUseError } from "../lib/server.ts";
 import { startTestNode } from "./harness/chat_node.ts";
+import { eventually } from "./harness/eventually.ts";
 import { makeTestPki } from "./harness/tls_certs.ts";
 
 async function ping(port: number, caFile: string): Promise<void> {
@@ -52,4 +54,51 @@ Deno.test("reloadTls() on a plain node does nothing", async () => {
   await using node = await startTestNode();
   assert.equal(node.tls, false);
   assert.equal(await node.reloadTls(), false);
+});
+
+Deno.test("TLS node: the longest message (8 KiB of UTF-8) and a burst of 200 small frames arrive intact and in order", async () => {
+  await using pki = await makeTestPki("chat test CA");
+  const { cert, key } = await pki.serverCert("server");
+  await using node = await startTestNode({ tlsCert: cert, tlsKey: key });
+  const pushed: { msg?: unknown; msgid: number }[] = [];
+  const open = (onFrame: (frame: { msgid: number; msg?: unknown }) => void) =>
+    Connection.open({
+      hostname: "127.0.0.1",
+      port: node.port,
+      heartbeatMs: 0,
+      tls: { caFile: pki.caCert },
+      onFrame,
+    });
+  await using alice = await open(() => {});
+  await using bob = await open((frame) => pushed.push(frame));
+  const register = async (connection: Connection, name: string) => {
+    const reg = await connection.request({ msgid: 4, name, password: "pw" });
+    assert.equal((await connection.request({ msgid: 1, id: reg.id, password: "pw" })).errno, 0);
+    return reg.id as number;
+  };
+  await register(alice, "alice");
+  const bobId = await register(bob, "bob");
+  const long = "é".repeat(4096); // the longest msg (PROTOCOL.md), 8 KiB of UTF-8
+  assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: long })).errno, 0);
+  const burst = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => alice.request({ msgid: 6, toid: bobId, msg: `n${i}` })),
+  );
+  assert.ok(burst.every((ack) => ack.errno === 0));
+  const chats = () => pushed.filter((frame) => frame.msgid === 6);
+  await eventually(() => chats().length === 201, { what: "bob's 201 messages" });
+  assert.equal(chats()[0].msg, long);
+  assert.deepEqual(
+    chats().slice(1).map((frame) => frame.msg),
+    Array.from({ length: 200 }, (_, i) => `n${i}`),
+  );
+});
+
+Deno.test("TLS node: a chat port in use is the same AddressInUseError as in plain text", async () => {
+  await using pki = await makeTestPki("chat test CA");
+  const { cert, key } = await pki.serverCert("server");
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await assert.rejects(
+    () => startTestNode({ tlsCert: cert, tlsKey: key, port: taken.addr.port }),
+    (error: Error) => error instanceof AddressInUseError && /choose another --port/.test(error.message),
+  );
 });

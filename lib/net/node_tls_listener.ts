@@ -15,6 +15,13 @@ import tls from "node:tls";
 import type { ConnectionSocket } from "./connection.ts";
 import type { TlsKeyPair } from "./tls_files.ts";
 
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
 /** One accepted, handshaken TLS socket, read and written like a `Deno.Conn`. */
 class NodeTlsConn implements ConnectionSocket {
   readonly remoteAddr: Deno.NetAddr;
@@ -35,7 +42,9 @@ class NodeTlsConn implements ConnectionSocket {
     };
     // One chunk is held at a time: the socket pauses until it has been read (back-pressure, like a Deno.Conn).
     socket.on("data", (data: Uint8Array) => {
-      this.#chunk = data;
+      // pause() stops the flow before the next chunk; should one slip through anyway, it is kept too.
+      const held = this.#chunk;
+      this.#chunk = held ? concat(held, data) : data;
       socket.pause();
       this.#notify();
     });
