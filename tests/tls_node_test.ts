@@ -7,6 +7,7 @@ import { Connection } from "../lib/client/connection.ts";
 import { AddressInUseError } from "../lib/server.ts";
 import { startTestNode } from "./harness/chat_node.ts";
 import { eventually } from "./harness/eventually.ts";
+import { readUntilClosed } from "./harness/test_client.ts";
 import { makeTestPki } from "./harness/tls_certs.ts";
 
 async function ping(port: number, caFile: string): Promise<void> {
@@ -100,5 +101,50 @@ Deno.test("TLS node: a chat port in use is the same AddressInUseError as in plai
   await assert.rejects(
     () => startTestNode({ tlsCert: cert, tlsKey: key, port: taken.addr.port }),
     (error: Error) => error instanceof AddressInUseError && /choose another --port/.test(error.message),
+  );
+});
+
+Deno.test("TLS node: a client that stops reading is disconnected at --max-outbound-bytes, as in plain text", async () => {
+  await using pki = await makeTestPki("chat test CA");
+  const { cert, key } = await pki.serverCert("server");
+  await using node = await startTestNode({ tlsCert: cert, tlsKey: key, maxOutboundBytes: 64 * 1024 });
+  const caCerts = [await Deno.readTextFile(pki.caCert)];
+  await using alice = await Connection.open({
+    hostname: "127.0.0.1",
+    port: node.port,
+    heartbeatMs: 0,
+    tls: { caFile: pki.caCert },
+    onFrame: () => {},
+  });
+  const aliceReg = await alice.request({ msgid: 4, name: "alice", password: "pw" });
+  assert.equal((await alice.request({ msgid: 1, id: aliceReg.id, password: "pw" })).errno, 0);
+  // Bob logs in over raw TLS, then never reads again.
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: node.port });
+  const bob = await Deno.startTls(tcp, { hostname: "127.0.0.1", caCerts });
+  const encoder = new TextEncoder();
+  await bob.write(
+    encoder.encode(JSON.stringify({ msgid: 4, v: 2, cid: 1, name: "bob", password: "pw" }) + "\n"),
+  );
+  const buffer = new Uint8Array(4096);
+  const bobId = Number(
+    new TextDecoder().decode(buffer.subarray(0, (await bob.read(buffer))!)).match(/"id":(\d+)/)![1],
+  );
+  await bob.write(
+    encoder.encode(JSON.stringify({ msgid: 1, v: 2, cid: 2, id: bobId, password: "pw" }) + "\n"),
+  );
+  // 8 MB for bob: more than the kernel's buffers and the 64 KiB bound together.
+  const total = 2000;
+  const text = "x".repeat(4096);
+  for (let start = 0; start < total; start += 200) {
+    const acks = await Promise.all(
+      Array.from({ length: 200 }, () => alice.request({ msgid: 6, toid: bobId, msg: text }, 30_000)),
+    );
+    assert.ok(acks.every((ack) => ack.errno === 0));
+  }
+  const frames = await readUntilClosed(bob);
+  const chats = frames.filter((frame) => frame.msgid === 6).length;
+  assert.ok(
+    chats < total,
+    `bob was disconnected before everything was written (${chats} of ${total} arrived)`,
   );
 });
