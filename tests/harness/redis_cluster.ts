@@ -71,14 +71,19 @@ export class RedisCluster implements AsyncDisposable {
     }
   }
 
-  /** Resolves once every running node reports `cluster_state:ok` and agrees on three masters. */
+  /**
+   * Resolves once every running node reports `cluster_state:ok` and agrees on three masters, and every
+   * replica has synced with its master (a replica that never did cannot take over).
+   */
   async waitUntilOk(): Promise<void> {
     for (const port of this.ports) {
       if (!this.#processes.get(port)?.running) continue;
       await eventually(async () => {
         const info = await this.#redisCli(["-p", String(port), "cluster", "info"]);
-        return /cluster_state:ok/.test(info) && /cluster_size:3/.test(info);
-      }, { timeoutMs: READY_TIMEOUT, what: `Redis Cluster node 127.0.0.1:${port} in state ok` });
+        if (!/cluster_state:ok/.test(info) || !/cluster_size:3/.test(info)) return false;
+        const replication = await this.#redisCli(["-p", String(port), "info", "replication"]);
+        return /role:master/.test(replication) || /master_link_status:up/.test(replication);
+      }, { timeoutMs: READY_TIMEOUT, what: `Redis Cluster node 127.0.0.1:${port} in state ok and synced` });
     }
   }
 
@@ -125,6 +130,9 @@ export class RedisCluster implements AsyncDisposable {
       // A dead master is failed over after this long: short, so that fault tests stay fast.
       "--cluster-node-timeout",
       "1000",
+      // A replica syncs at once (the default waits 5 s for more replicas), so it can take over early.
+      "--repl-diskless-sync-delay",
+      "0",
       "--save",
       "",
       "--appendonly",
