@@ -10,6 +10,9 @@ import { Cluster, type ClusterOptions } from "ioredis";
 import { CONNECTION_DEFAULTS, MAX_RECONNECT_DELAY_MS } from "./redis_connection.ts";
 import { parseClusterUrl } from "./redis_cluster_url.ts";
 
+/** How often the subscriber client reads the slot map: at most this long after a reshard, frames of the moved slots are missed. */
+const SLOTS_REFRESH_MS = 1000;
+
 /** Options for {@linkcode openClusterConnection}. */
 export interface ClusterConnectionOptions {
   /** Shown in Redis's CLIENT LIST. */
@@ -37,6 +40,10 @@ export function openClusterConnection(url: string, options: ClusterConnectionOpt
     lazyConnect: true,
     enableOfflineQueue: false,
     shardedSubscribers: options.shardedSubscribers ?? false,
+    // When a slot moves to another master (a reshard), Redis drops the sharded subscriptions of its
+    // channels with no reply the client would notice: only a fresh slot map does, after which the
+    // subscriber group subscribes again on the new owner. Commands learn of a move from MOVED replies.
+    slotsRefreshInterval: options.shardedSubscribers ? SLOTS_REFRESH_MS : undefined,
     // No enableAutoPipelining: it picks a command's slot from its first argument, which for EVALSHA is the
     // script's SHA, not a key, and fails the batch with "All keys in the pipeline should belong to…".
     clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),

@@ -97,6 +97,55 @@ export class RedisCluster implements AsyncDisposable {
       .map((line) => Number(line.split(" ")[1].split("@")[0].split(":")[1]));
   }
 
+  /**
+   * Moves `slot` and its keys to the master on `toPort`, as `redis-cli --cluster reshard` does slot by slot:
+   * IMPORTING / MIGRATING, MIGRATE of its keys, then the new owner announced to every master.
+   */
+  async moveSlot(slot: number, toPort: number): Promise<void> {
+    const fromPort = await this.masterOf(slot);
+    if (fromPort === toPort) return;
+    const cli = (port: number, ...args: string[]) => this.#redisCli(["-p", String(port), ...args]);
+    const [fromId, toId] =
+      (await Promise.all([cli(fromPort, "cluster", "myid"), cli(toPort, "cluster", "myid")]))
+        .map((id) => id.trim());
+    await cli(toPort, "cluster", "setslot", String(slot), "importing", fromId);
+    await cli(fromPort, "cluster", "setslot", String(slot), "migrating", toId);
+    while (true) {
+      const keys = (await cli(fromPort, "cluster", "getkeysinslot", String(slot), "100")).split("\n").filter(
+        Boolean,
+      );
+      if (keys.length === 0) break;
+      await cli(fromPort, "migrate", "127.0.0.1", String(toPort), "", "0", "5000", "keys", ...keys);
+    }
+    for (const port of await this.masters()) {
+      await cli(port, "cluster", "setslot", String(slot), "node", toId);
+    }
+  }
+
+  /** The hash slot of `key` (or of a channel: sharded pub/sub uses the same slots). */
+  async keySlot(key: string): Promise<number> {
+    const port = this.ports.find((port) => this.#processes.get(port)?.running);
+    if (port === undefined) throw new Error("no node of the cluster is running");
+    return Number(await this.#redisCli(["-p", String(port), "cluster", "keyslot", key]));
+  }
+
+  /** The client port of the master that serves `slot` now. */
+  async masterOf(slot: number): Promise<number> {
+    const port = this.ports.find((port) => this.#processes.get(port)?.running);
+    if (port === undefined) throw new Error("no node of the cluster is running");
+    const nodes = await this.#redisCli(["-p", String(port), "cluster", "nodes"]);
+    for (const line of nodes.split("\n")) {
+      const fields = line.split(" ");
+      if (!/\bmaster\b/.test(fields[2] ?? "") || /\bfail\b/.test(fields[2])) continue;
+      const owns = fields.slice(8).some((range) => {
+        const [from, to = from] = range.split("-").map(Number);
+        return from <= slot && slot <= to;
+      });
+      if (owns) return Number(fields[1].split("@")[0].split(":")[1]);
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
   /** Kills the node on `port` with SIGKILL (a crash: no shutdown, no failover handshake). */
   async kill(port: number): Promise<void> {
     await this.#processes.get(port)?.stop(0);
