@@ -17,6 +17,14 @@ const READY_TIMEOUT = 20_000;
 /** Redis's cluster bus listens on the client port plus this. */
 const BUS_PORT_OFFSET = 10_000;
 
+/** Options for {@linkcode RedisCluster.start}. */
+export interface RedisClusterOptions {
+  /** The server program to look up (default `redis-server`). */
+  program?: string;
+  /** The client program that creates the cluster (default `redis-cli`). */
+  cli?: string;
+}
+
 /**
  * A Redis Cluster owned by the test process.
  *
@@ -48,9 +56,9 @@ export class RedisCluster implements AsyncDisposable {
    * every node says `cluster_state:ok`. Rejects with a one-line `MissingProgramError` when Redis is not
    * installed.
    */
-  static async start(): Promise<RedisCluster> {
-    const server = await requireProgram("redis-server", "redis-server");
-    const cli = await requireProgram("redis-cli", "redis-tools");
+  static async start(options: RedisClusterOptions = {}): Promise<RedisCluster> {
+    const server = await requireProgram(options.program ?? "redis-server", "redis-server");
+    const cli = await requireProgram(options.cli ?? "redis-cli", "redis-tools");
     const dir = await makeTempDir("chat-redis-cluster-");
     const cluster = new RedisCluster(dir, clusterPorts(NODES), cli);
     try {
