@@ -3,8 +3,10 @@
  *
  * - `redis_presence.ts`: presence leases (one entry per device, this node's lease, renewals);
  * - `redis_publisher.ts` and `redis_receiver.ts`: best-effort delivery over one pub/sub channel per user
- *   (`redis_wire.ts`);
- * - `redis_scripts.ts`: the Lua scripts; `redis_connection.ts`: opening, watching and closing connections.
+ *   (`redis_wire.ts`), sharded pub/sub (SPUBLISH / SSUBSCRIBE) on a Redis Cluster;
+ * - `redis_scripts.ts`: the Lua scripts; `redis_connection.ts`: opening, watching and closing connections;
+ *   `redis_cluster_connection.ts` and `redis_cluster_url.ts`: the same for a Redis Cluster
+ *   (`redis-cluster://h1:p1,h2:p2`).
  *
  * This file holds the configuration, the life cycle (start, renewals, close) and the wiring.
  *
