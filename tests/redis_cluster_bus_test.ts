@@ -142,7 +142,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "RedisBus on a Redis Cluster: frames go over sharded pub/sub, and presence keys live in one slot per user",
+    "RedisBus on a Redis Cluster: frames go over sharded pub/sub; a user's keys and channel share one slot",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

@@ -27,9 +27,9 @@ import { Receiver } from "./redis_receiver.ts";
 /** Options for {@linkcode RedisBus}. */
 export interface RedisBusOptions {
   /**
-   * `redis://[user:password@]host:port[/db]` for one server, or `redis-cluster://[user:password@]host:port,host:port…`
-   * for a Redis Cluster (any of its nodes as seeds; delivery then uses sharded pub/sub). The password never
-   * reaches a log or an error message.
+   * `redis://[user:password@]host:port[/db]` for one server, or
+   * `redis-cluster://[user:password@]host:port,host:port…` for a Redis Cluster (any of its nodes as seeds;
+   * delivery then uses sharded pub/sub). The password never reaches a log or an error message.
    */
   url: string;
   /** This node's id: shown in its device entries and connection names. Unique per live node; printable ASCII, no spaces. */

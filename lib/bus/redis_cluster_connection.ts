@@ -10,7 +10,10 @@ import { Cluster, type ClusterOptions } from "ioredis";
 import { CONNECTION_DEFAULTS, MAX_RECONNECT_DELAY_MS } from "./redis_connection.ts";
 import { parseClusterUrl } from "./redis_cluster_url.ts";
 
-/** How often the subscriber client reads the slot map: at most this long after a reshard, frames of the moved slots are missed. */
+/**
+ * How often the subscriber client reads the slot map: for at most this long after a reshard, the frames of
+ * the moved slots miss live delivery (they are stored, and fetched at the next sync).
+ */
 const SLOTS_REFRESH_MS = 1000;
 
 /** Options for {@linkcode openClusterConnection}. */

@@ -72,7 +72,7 @@ export function parseClusterUrl(url: string): ClusterUrl {
  * ```ts
  * import { clusterUrlWithPassword } from "./redis_cluster_url.ts";
  *
- * clusterUrlWithPassword("redis-cluster://h1:7000,h2:7001", "s3cret"); // "redis-cluster://:s3cret@h1:7000,h2:7001"
+ * clusterUrlWithPassword("redis-cluster://h1:7000", "s3cret"); // "redis-cluster://:s3cret@h1:7000"
  * ```
  */
 export function clusterUrlWithPassword(url: string, password: string): string {
