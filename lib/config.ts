@@ -2,6 +2,7 @@
  * The configuration contract of DESIGN.md: every flag also has an environment variable; flags win.
  */
 import { parseArgs } from "node:util";
+import { isClusterUrl, parseClusterUrl } from "./bus/redis_cluster_url.ts";
 import { isLogLevel, type LogLevel } from "./log.ts";
 
 /** The server's configuration. */
@@ -99,6 +100,8 @@ export const USAGE = `Usage: deno task serve [options]
   --mysql-password-file F MySQL password from a file                   CHAT_MYSQL_PASSWORD_FILE
                           (or CHAT_MYSQL_PASSWORD; either overrides one in the URL)
   --redis URL             Redis for a cluster of nodes                 CHAT_REDIS_URL
+                          (redis://host:port, or a Redis Cluster:
+                          redis-cluster://host:port,host:port,...)
   --redis-password-file F Redis password from a file                   CHAT_REDIS_PASSWORD_FILE
                           (or CHAT_REDIS_PASSWORD; either overrides one in the URL)
   --node-id NAME          this node's name (HOST:PORT)                 CHAT_NODE_ID
@@ -203,6 +206,16 @@ export function parseCommand(args: string[], env: (name: string) => string | und
         : "--tls-cert needs --tls-key (CHAT_TLS_KEY): give both files or neither",
     );
   }
+  const redis = get("redis");
+  if (redis !== undefined && isClusterUrl(redis)) {
+    // Checked here, not at the bus's start: URL() cannot parse a list of nodes, and the message must not
+    // echo the URL (it may hold a password).
+    try {
+      parseClusterUrl(redis);
+    } catch (error) {
+      throw new ConfigError(`--redis: ${(error as Error).message}`);
+    }
+  }
   const config: Config = {
     host,
     port,
@@ -210,7 +223,7 @@ export function parseCommand(args: string[], env: (name: string) => string | und
     mysql: get("mysql"),
     mysqlPasswordFile: get("mysql-password-file"),
     mysqlPassword: nonEmpty(env("CHAT_MYSQL_PASSWORD")),
-    redis: get("redis"),
+    redis,
     redisPasswordFile: get("redis-password-file"),
     redisPassword: nonEmpty(env("CHAT_REDIS_PASSWORD")),
     // host:port names a node uniquely on one machine; with port 0 the real port is not known yet.

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { clusterUrlWithPassword, isClusterUrl } from "./bus/redis_cluster_url.ts";
 import { type Config, ConfigError } from "./config.ts";
 
 /** Options for {@linkcode resolveSecrets}. */
@@ -71,6 +72,8 @@ async function secret(
 /** `url` with `password` in it; an unparsable URL is left for the store or bus to reject (redacted). */
 function withPassword(url: string | undefined, password: string | undefined): string | undefined {
   if (url === undefined || password === undefined) return url;
+  // parseConfig checked it; URL() cannot parse a list of nodes.
+  if (isClusterUrl(url)) return clusterUrlWithPassword(url, password);
   let parsed: URL;
   try {
     parsed = new URL(url);

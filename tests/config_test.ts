@@ -87,3 +87,12 @@ Deno.test("--help lists the new flags with their defaults and variables", () => 
     assert.ok(row.includes(variable) && row.includes(fallback), row);
   }
 });
+
+Deno.test("--redis accepts a Redis Cluster URL and rejects a bad one without echoing its password", () => {
+  const url = "redis-cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7000";
+  assert.equal(parseConfig(["--redis", url], noEnv)!.redis, url);
+  assert.throws(
+    () => parseConfig(["--redis", "redis-cluster://:s3cret@10.0.0.1"], noEnv),
+    new ConfigError("--redis: a Redis Cluster URL lists its nodes as host:port, separated by commas"),
+  );
+});

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { NginxServer } from "./harness/nginx.ts";
 import { RedisServer } from "./harness/redis.ts";
+import { RedisCluster } from "./harness/redis_cluster.ts";
 import { MissingProgramError, requireProgram } from "./harness/required_program.ts";
 
 const MISSING = "chat-test-no-such-program";
@@ -33,6 +34,11 @@ Deno.test("MariaDbServer.start() without mariadb-install-db names mariadb-server
 
 Deno.test("RedisServer.start() without redis-server names redis-server", async () => {
   await assert.rejects(RedisServer.start({ program: MISSING }), isOneLine("redis-server"));
+});
+
+Deno.test("RedisCluster.start() without redis-server names redis-server; without redis-cli, redis-tools", async () => {
+  await assert.rejects(RedisCluster.start({ program: MISSING }), isOneLine("redis-server"));
+  await assert.rejects(RedisCluster.start({ cli: MISSING }), isOneLine("redis-tools"));
 });
 
 Deno.test("NginxServer.start() without nginx names nginx-light and libnginx-mod-stream", async () => {

@@ -52,6 +52,13 @@ Deno.test("resolveSecrets() sets the Redis password from CHAT_REDIS_PASSWORD_FIL
   assert.equal(fromEnv.redis, "redis://:e@127.0.0.1:6379");
 });
 
+Deno.test("resolveSecrets() sets the password of a Redis Cluster URL", async () => {
+  const resolved = await resolveSecrets(
+    config(["--redis", "redis-cluster://chat:old@r1:7000,r2:7000"], { CHAT_REDIS_PASSWORD: "n@w" }),
+  );
+  assert.equal(resolved.redis, "redis-cluster://chat:n%40w@r1:7000,r2:7000");
+});
+
 Deno.test("resolveSecrets() leaves the URLs alone when no password is configured", async () => {
   const original = config(["--mysql", "mysql://chat:pw@db/chat", "--redis", "redis://r:6379"]);
   const resolved = await resolveSecrets(original);

@@ -3,27 +3,34 @@
  *
  * - `redis_presence.ts`: presence leases (one entry per device, this node's lease, renewals);
  * - `redis_publisher.ts` and `redis_receiver.ts`: best-effort delivery over one pub/sub channel per user
- *   (`redis_wire.ts`);
- * - `redis_scripts.ts`: the Lua scripts; `redis_connection.ts`: opening, watching and closing connections.
+ *   (`redis_wire.ts`), sharded pub/sub (SPUBLISH / SSUBSCRIBE) on a Redis Cluster;
+ * - `redis_scripts.ts`: the Lua scripts; `redis_connection.ts`: opening, watching and closing connections;
+ *   `redis_cluster_connection.ts` and `redis_cluster_url.ts`: the same for a Redis Cluster
+ *   (`redis-cluster://h1:p1,h2:p2`).
  *
  * This file holds the configuration, the life cycle (start, renewals, close) and the wiring.
  *
  * @module
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
 import { redactUrl } from "../redact_url.ts";
 import type { Bus, BusCounters, BusHandler, BusMessage, DeviceClaim } from "./bus.ts";
 import { BusAlreadyStartedError, BusClosedError, BusConnectError, BusNotStartedError } from "./errors.ts";
-import { closeConnection, openConnection, watchConnection } from "./redis_connection.ts";
+import { openClusterConnection } from "./redis_cluster_connection.ts";
+import { isClusterUrl, redactClusterUrl } from "./redis_cluster_url.ts";
+import { closeConnection, openConnection, type RedisClient, watchConnection } from "./redis_connection.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import { Publisher } from "./redis_publisher.ts";
 import { Receiver } from "./redis_receiver.ts";
 
 /** Options for {@linkcode RedisBus}. */
 export interface RedisBusOptions {
-  /** `redis://[user:password@]host:port[/db]`; the password never reaches a log or an error message. */
+  /**
+   * `redis://[user:password@]host:port[/db]` for one server, or
+   * `redis-cluster://[user:password@]host:port,host:port…` for a Redis Cluster (any of its nodes as seeds;
+   * delivery then uses sharded pub/sub). The password never reaches a log or an error message.
+   */
   url: string;
   /** This node's id: shown in its device entries and connection names. Unique per live node; printable ASCII, no spaces. */
   nodeId: string;
@@ -66,10 +73,10 @@ export class RedisBus implements Bus {
   readonly #url: string;
   readonly #leaseMs: number;
   readonly #renewMs: number;
-  /** Commands, scripts and PUBLISH. */
-  readonly #cmd: Redis;
-  /** SUBSCRIBE / UNSUBSCRIBE and incoming frames. */
-  readonly #sub: Redis;
+  /** Commands, scripts and PUBLISH (SPUBLISH on a cluster). */
+  readonly #cmd: RedisClient;
+  /** SUBSCRIBE / UNSUBSCRIBE (SSUBSCRIBE / SUNSUBSCRIBE on a cluster) and incoming frames. */
+  readonly #sub: RedisClient;
   readonly #presence: RedisPresence;
   readonly #publisher: Publisher;
   readonly #receiver: Receiver;
@@ -101,17 +108,19 @@ export class RedisBus implements Bus {
     const log = options.log;
     this.nodeId = options.nodeId;
     this.#log = log;
-    this.#url = redactUrl(options.url);
+    const cluster = isClusterUrl(options.url);
+    this.#url = cluster ? redactClusterUrl(options.url) : redactUrl(options.url);
     this.#leaseMs = leaseMs;
     this.#renewMs = renewMs;
     /** This process: the owner of its device entries, and the mark of its own publishes. */
     const token = randomUUID();
 
-    const cmd = this.#cmd = openConnection(options.url, { connectionName: `${this.nodeId}:cmd` });
-    const sub = this.#sub = openConnection(options.url, {
-      connectionName: `${this.nodeId}:sub`,
-      autoResubscribe: true,
-    });
+    const cmd = this.#cmd = cluster
+      ? openClusterConnection(options.url, { connectionName: `${this.nodeId}:cmd` })
+      : openConnection(options.url, { connectionName: `${this.nodeId}:cmd` });
+    const sub = this.#sub = cluster
+      ? openClusterConnection(options.url, { connectionName: `${this.nodeId}:sub`, shardedSubscribers: true })
+      : openConnection(options.url, { connectionName: `${this.nodeId}:sub`, autoResubscribe: true });
     const counters = this.counters;
     this.#presence = new RedisPresence({
       redis: cmd,
@@ -122,12 +131,12 @@ export class RedisBus implements Bus {
       renewMs,
       log,
     });
-    this.#publisher = new Publisher({ cmd, token, keyPrefix, counters, log });
-    this.#receiver = new Receiver({ sub, token, keyPrefix, counters, log });
+    this.#publisher = new Publisher({ cmd, token, keyPrefix, counters, log, sharded: cluster });
+    this.#receiver = new Receiver({ sub, token, keyPrefix, counters, log, sharded: cluster });
 
     watchConnection(cmd, { name: "command", redactedUrl: this.#url, log });
     watchConnection(sub, { name: "subscriber", redactedUrl: this.#url, log });
-    sub.on("message", this.#receiver.onMessage);
+    sub.on(cluster ? "smessage" : "message", this.#receiver.onMessage);
   }
 
   setHandler(handler: BusHandler): void {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { type Cluster, Redis, type RedisOptions } from "ioredis";
 import { describeError } from "../describe_error.ts";
 import type { Logger } from "../log.ts";
 
@@ -12,7 +12,22 @@ import type { Logger } from "../log.ts";
 const COMMAND_TIMEOUT_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
 /** Reconnect back-off: 100 ms more per attempt, at most this. */
-const MAX_RECONNECT_DELAY_MS = 1000;
+export const MAX_RECONNECT_DELAY_MS = 1000;
+
+/** One connection to one server or to one node of a cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** What every bus connection shares, to one server or to a cluster's nodes. */
+export const CONNECTION_DEFAULTS = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  // 0: commands in flight when the connection drops reject right then, and ioredis never sends them
+  // again by itself: a late claim or PUBLISH would surprise callers that were told it failed.
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+} as const satisfies RedisOptions;
 
 /** Options for {@linkcode openConnection}. */
 export interface ConnectionOptions {
@@ -36,14 +51,7 @@ export interface ConnectionOptions {
  */
 export function openConnection(url: string, options: ConnectionOptions): Redis {
   const common: RedisOptions = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    // 0: commands in flight when the connection drops reject right then, and ioredis never sends them
-    // again by itself: a late claim or PUBLISH would surprise callers that were told it failed.
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    connectTimeout: CONNECT_TIMEOUT_MS,
+    ...CONNECTION_DEFAULTS,
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
   };
   return new Redis(url, { ...common, ...options });
@@ -63,7 +71,7 @@ export function openConnection(url: string, options: ConnectionOptions): Redis {
  * ```
  */
 export function watchConnection(
-  redis: Redis,
+  redis: RedisClient,
   { name, redactedUrl, log }: { name: string; redactedUrl: string; log: Logger },
 ): void {
   let down = false;
@@ -95,7 +103,7 @@ export function watchConnection(
  * await closeConnection(openConnection("redis://127.0.0.1:6380", { connectionName: "n1:cmd" }));
  * ```
  */
-export async function closeConnection(redis: Redis): Promise<void> {
+export async function closeConnection(redis: RedisClient): Promise<void> {
   if (redis.status === "end") return;
   if (redis.status === "reconnecting") return redis.disconnect();
   const ended = new Promise<void>((resolve) => redis.once("end", () => resolve()));

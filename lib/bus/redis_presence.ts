@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis_connection.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { describeError } from "../describe_error.ts";
 import type { Logger } from "../log.ts";
@@ -38,7 +38,7 @@ const LEASE_CHECK_MARGIN_MS = 250;
 /** Options for {@linkcode RedisPresence}. */
 export interface RedisPresenceOptions {
   /** The command connection. */
-  redis: Redis;
+  redis: RedisClient;
   /** This node's id: shown in its device entries, and the name of its lease. */
   nodeId: string;
   /** This process: the owner of its device entries and the value of its node lease. */
@@ -82,7 +82,7 @@ export interface RedisPresenceOptions {
  * ```
  */
 export class RedisPresence implements PresenceLeases {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #nodeId: string;
   readonly #token: string;
   readonly #keyPrefix: string;

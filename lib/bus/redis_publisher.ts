@@ -8,10 +8,10 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
 import { describeError } from "../describe_error.ts";
 import type { Logger } from "../log.ts";
 import type { BusCounters, BusMessage } from "./bus.ts";
+import type { RedisClient } from "./redis_connection.ts";
 import { userChannel } from "./redis_wire.ts";
 
 /** A failing Redis is logged at most this often: an outage would otherwise log every message. */
@@ -20,13 +20,18 @@ const FAILURE_LOG_EVERY_MS = 10_000;
 /** Options for {@linkcode Publisher}. */
 export interface PublisherOptions {
   /** The command connection. */
-  cmd: Redis;
+  cmd: RedisClient;
   /** This process's token, which starts every payload (`redis_wire.ts`). */
   token: string;
   /** Prefix of every channel. */
   keyPrefix: string;
   /** The bus's counters: `published` and `publishFailures` are this class's. */
   counters: BusCounters;
+  /**
+   * On a Redis Cluster: SPUBLISH (sharded pub/sub, delivered within the shard that owns the channel's
+   * slot) instead of PUBLISH, which a cluster broadcasts to every node.
+   */
+  sharded?: boolean;
   /** Where failures go. */
   log: Logger;
 }
@@ -73,6 +78,7 @@ export class Publisher {
   async #send(): Promise<void> {
     const queued = this.#queue;
     this.#queue = [];
+    if (this.#options.sharded) return await this.#sendSharded(queued);
     const { cmd, token, keyPrefix } = this.#options;
     const pipeline = cmd.pipeline();
     for (const { message } of queued) {
@@ -88,6 +94,26 @@ export class Publisher {
     for (let i = 0; i < queued.length; i++) {
       const error = results?.[i]?.[0] ?? failure ?? (results ? undefined : new Error("pipeline discarded"));
       if (error) this.#failed(queued[i].message, error);
+      else this.#options.counters.published++;
+      queued[i].done();
+    }
+  }
+
+  /**
+   * One SPUBLISH per frame: a cluster's pipeline must stay on one node, and the frames of one turn are
+   * for users on every shard. One user's frames go to one node over one connection, so they keep their
+   * order.
+   */
+  async #sendSharded(queued: { message: BusMessage; done: () => void }[]): Promise<void> {
+    const { cmd, token, keyPrefix } = this.#options;
+    const results = await Promise.allSettled(
+      queued.map(({ message }) =>
+        cmd.spublish(userChannel(keyPrefix, message.userId), token + message.frame)
+      ),
+    );
+    for (let i = 0; i < queued.length; i++) {
+      const result = results[i];
+      if (result.status === "rejected") this.#failed(queued[i].message, result.reason);
       else this.#options.counters.published++;
       queued[i].done();
     }

@@ -4,22 +4,24 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
 import { describeError } from "../describe_error.ts";
 import type { Logger } from "../log.ts";
 import type { BusCounters, BusHandler } from "./bus.ts";
+import type { RedisClient } from "./redis_connection.ts";
 import { TOKEN_LENGTH, userChannel } from "./redis_wire.ts";
 
 /** Options for {@linkcode Receiver}. */
 export interface ReceiverOptions {
   /** The subscriber connection: SUBSCRIBE / UNSUBSCRIBE. */
-  sub: Redis;
+  sub: RedisClient;
   /** This process's token: payloads that start with it are this node's own. */
   token: string;
   /** Prefix of every channel. */
   keyPrefix: string;
   /** The bus's counters: `received` is this class's. */
   counters: BusCounters;
+  /** On a Redis Cluster: SSUBSCRIBE / SUNSUBSCRIBE (sharded pub/sub, see `Publisher`). */
+  sharded?: boolean;
   /** Where failed handlers and unsubscribes go. */
   log: Logger;
 }
@@ -51,11 +53,12 @@ export interface ReceiverOptions {
  * ```
  */
 export class Receiver {
-  readonly #sub: Redis;
+  readonly #sub: RedisClient;
   readonly #token: string;
   readonly #keyPrefix: string;
   readonly #counters: BusCounters;
   readonly #log: Logger;
+  readonly #sharded: boolean;
   #handler: BusHandler | undefined;
 
   /** The users whose frames this node wants, by channel. */
@@ -70,6 +73,7 @@ export class Receiver {
     this.#keyPrefix = options.keyPrefix;
     this.#counters = options.counters;
     this.#log = options.log;
+    this.#sharded = options.sharded ?? false;
   }
 
   /** Where incoming frames go; without one they are dropped. */
@@ -83,7 +87,7 @@ export class Receiver {
     this.#subscribed.set(channel, userId);
     this.#pendingUnsubscribes.delete(channel);
     try {
-      await this.#sub.subscribe(channel);
+      await (this.#sharded ? this.#sub.ssubscribe(channel) : this.#sub.subscribe(channel));
     } catch (error) {
       // Not subscribed as far as the caller knows: frames that still come (the reply was lost) end it.
       this.#subscribed.delete(channel);
@@ -132,7 +136,7 @@ export class Receiver {
   async #dropSubscription(channel: string): Promise<void> {
     this.#pendingUnsubscribes.add(channel);
     try {
-      await this.#sub.unsubscribe(channel);
+      await (this.#sharded ? this.#sub.sunsubscribe(channel) : this.#sub.unsubscribe(channel));
       // A new subscribe() after this one was sent later on the same connection, so it wins either way.
       this.#pendingUnsubscribes.delete(channel);
     } catch (error) {

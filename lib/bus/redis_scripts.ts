@@ -12,7 +12,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis_connection.ts";
 
 /** A script and its SHA-1, for EVALSHA. */
 export class LuaScript {
@@ -147,7 +147,7 @@ return 0`);
  * ```
  */
 export async function evalScript(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
   { keys, args }: { keys: string[]; args: (string | number)[] },
 ): Promise<unknown> {

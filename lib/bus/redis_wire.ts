@@ -1,7 +1,7 @@
 /**
  * The Redis bus's names and payloads. Every key a script touches carries the user's hash tag (`{u:ID}`),
- * so one user's scripts stay in one slot should the server become a Redis Cluster (DESIGN.md "Growing
- * past one machine"):
+ * so one user's scripts, and the channel of their frames, stay in one slot of a Redis Cluster (DESIGN.md
+ * "Growing past one machine"):
  *
  * - `{keyPrefix}devices:{u:ID}`: a hash, field = device, value = `{expiry ms}|{token}|{nodeId}` (see
  *   `redis_scripts.ts`);
