@@ -10,12 +10,11 @@
 
 import type { BenchOptions } from "./args.ts";
 import { extractBaseline } from "./baseline_tree.ts";
-import { loginPairs, PingPong, WINDOW_HEADERS, windowRow } from "./pingpong.ts";
-import { measure, type Side } from "./pingpong_ceiling.ts";
+import { loginPairs, PingPong, WINDOW_HEADERS } from "./pingpong.ts";
+import { interleavedRounds, medianRow, type Side, stalledNotes } from "./pingpong_ceiling.ts";
 import { ProcessWatch } from "./process_stats.ts";
-import { endProgress, fmtInt, fmtMs, progress, type ScenarioResult } from "./report.ts";
+import { progress, type ScenarioResult } from "./report.ts";
 import { baselineVerdict, describeVerdict, type SideName, sideOrder } from "./side_by_side.ts";
-import { median } from "./stats.ts";
 import { startTarget, type Target } from "./target.ts";
 
 /** Logs in the pairs of `target` and wraps them in an engine, as one side of the comparison. */
@@ -55,40 +54,12 @@ export async function pingpongAgainstBaseline(options: BenchOptions): Promise<Sc
     current: await sideOf("current", current, options),
     baseline: await sideOf("baseline", baseline, options),
   };
-  const rows: (string | number)[][] = [];
-  try {
-    for (let round = 1; round <= options.repeats; round++) {
-      for (const name of sideOrder(round)) {
-        const label = `pingpong ${options.pairs} pairs, ${name}, round ${round}/${options.repeats}`;
-        const window = await measure(sides[name], options, label);
-        rows.push(windowRow(`${round} ${name}`, window, sides[name].windows.at(-1)!.processes));
-      }
-    }
-  } finally {
-    sides.current.engine.close();
-    sides.baseline.engine.close();
-    endProgress();
-  }
+  const rows = await interleavedRounds(sides, sideOrder, options);
   const rates = (side: Side<SideName>) => side.windows.map((w) => w.messagesPerSecond);
   const verdict = baselineVerdict(rates(sides.current), rates(sides.baseline));
-  for (const side of [sides.current, sides.baseline]) {
-    rows.push([
-      `median ${side.name}`,
-      fmtInt(median(rates(side))),
-      fmtMs(median(side.windows.map((w) => w.latency.p50))),
-      fmtMs(median(side.windows.map((w) => w.latency.p99))),
-      fmtMs(median(side.windows.map((w) => w.latency.p999))),
-      "",
-      side.windows.reduce((sum, w) => sum + w.errors, 0),
-      "",
-      "",
-      "",
-    ]);
-  }
+  for (const side of [sides.current, sides.baseline]) rows.push(medianRow(side));
   rows.push([`current / ${tree.commit}`, `${verdict.ratio.toFixed(2)}x`, "", "", "", "", "", "", "", ""]);
-  const stalled = [sides.current, sides.baseline].filter((side) => side.stalled > 0).map((side) =>
-    `${side.name}: ${side.stalled} pairs did not receive their last message within 5 s of a round's end`
-  );
+  const stalled = stalledNotes([sides.current, sides.baseline]);
   return {
     title: `pingpong — ${options.pairs} pairs${
       options.cluster ? " across 2 nodes" : ""

@@ -47,6 +47,54 @@ export async function measure<Name extends string>(
   }
 }
 
+/**
+ * Measures two sides in `options.repeats` interleaved rounds, `order(round)` saying which goes first, and
+ * closes both engines at the end. Returns one table row per measured window.
+ */
+export async function interleavedRounds<Name extends string>(
+  sides: Record<Name, Side<Name>>,
+  order: (round: number) => readonly Name[],
+  options: BenchOptions,
+): Promise<(string | number)[][]> {
+  const rows: (string | number)[][] = [];
+  try {
+    for (let round = 1; round <= options.repeats; round++) {
+      for (const name of order(round)) {
+        const label = `pingpong ${options.pairs} pairs, ${name}, round ${round}/${options.repeats}`;
+        const window = await measure(sides[name], options, label);
+        rows.push(windowRow(`${round} ${name}`, window, sides[name].windows.at(-1)!.processes));
+      }
+    }
+  } finally {
+    for (const side of Object.values<Side<Name>>(sides)) side.engine.close();
+    endProgress();
+  }
+  return rows;
+}
+
+/** The table row of a side's medians over its rounds. */
+export function medianRow(side: Side<string>): (string | number)[] {
+  return [
+    `median ${side.name}`,
+    fmtInt(median(side.windows.map((w) => w.messagesPerSecond))),
+    fmtMs(median(side.windows.map((w) => w.latency.p50))),
+    fmtMs(median(side.windows.map((w) => w.latency.p99))),
+    fmtMs(median(side.windows.map((w) => w.latency.p999))),
+    "",
+    side.windows.reduce((sum, w) => sum + w.errors, 0),
+    "",
+    "",
+    "",
+  ];
+}
+
+/** A note per side whose pairs stalled in some round (the run then fails). */
+export function stalledNotes(sides: readonly Side<string>[]): string[] {
+  return sides.filter((side) => side.stalled > 0).map((side) =>
+    `${side.name}: ${side.stalled} pairs did not receive their last message within 5 s of a round's end`
+  );
+}
+
 /** The `pingpong --ceiling` scenario. */
 export async function pingpongAgainstCeiling(options: BenchOptions): Promise<ScenarioResult> {
   await using target = await startTarget(options);
@@ -79,40 +127,12 @@ export async function pingpongAgainstCeiling(options: BenchOptions): Promise<Sce
       stalled: 0,
     },
   };
-  const rows: (string | number)[][] = [];
-  try {
-    for (let round = 1; round <= options.repeats; round++) {
-      for (const name of roundOrder(round)) {
-        const label = `pingpong ${options.pairs} pairs, ${name}, round ${round}/${options.repeats}`;
-        const window = await measure(sides[name], options, label);
-        rows.push(windowRow(`${round} ${name}`, window, sides[name].windows.at(-1)!.processes));
-      }
-    }
-  } finally {
-    sides.server.engine.close();
-    sides.ceiling.engine.close();
-    endProgress();
-  }
+  const rows = await interleavedRounds(sides, roundOrder, options);
   const rates = (side: Side) => side.windows.map((w) => w.messagesPerSecond);
   const { ratio, met } = ceilingRatio(rates(sides.server), rates(sides.ceiling));
-  for (const side of [sides.server, sides.ceiling]) {
-    rows.push([
-      `median ${side.name}`,
-      fmtInt(median(rates(side))),
-      fmtMs(median(side.windows.map((w) => w.latency.p50))),
-      fmtMs(median(side.windows.map((w) => w.latency.p99))),
-      fmtMs(median(side.windows.map((w) => w.latency.p999))),
-      "",
-      side.windows.reduce((sum, w) => sum + w.errors, 0),
-      "",
-      "",
-      "",
-    ]);
-  }
+  for (const side of [sides.server, sides.ceiling]) rows.push(medianRow(side));
   rows.push(["server / ceiling", `${ratio.toFixed(2)}x`, "", "", "", "", "", "", "", ""]);
-  const stalled = [sides.server, sides.ceiling].filter((side) => side.stalled > 0).map((side) =>
-    `${side.name}: ${side.stalled} pairs did not receive their last message within 5 s of a round's end`
-  );
+  const stalled = stalledNotes([sides.server, sides.ceiling]);
   return {
     title: `pingpong — ${options.pairs} pairs, the server against the ceiling relay`,
     headers: WINDOW_HEADERS,

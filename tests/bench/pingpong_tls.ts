@@ -9,10 +9,10 @@
 
 import { makeTestPki } from "../harness/tls_certs.ts";
 import type { BenchOptions } from "./args.ts";
-import { measure, type Side } from "./pingpong_ceiling.ts";
-import { loginPairs, PingPong, WINDOW_HEADERS, windowRow } from "./pingpong.ts";
+import { interleavedRounds, medianRow, type Side, stalledNotes } from "./pingpong_ceiling.ts";
+import { loginPairs, PingPong, WINDOW_HEADERS } from "./pingpong.ts";
 import { ProcessWatch } from "./process_stats.ts";
-import { endProgress, fmtInt, fmtMs, type ScenarioResult } from "./report.ts";
+import type { ScenarioResult } from "./report.ts";
 import { median } from "./stats.ts";
 import { startTarget, type Target } from "./target.ts";
 
@@ -57,41 +57,13 @@ export async function pingpongOverTls(options: BenchOptions): Promise<ScenarioRe
     plain: await side("plain", plainTarget, options),
     tls: await side("tls", tlsTarget, options),
   };
-  const rows: (string | number)[][] = [];
-  try {
-    for (let round = 1; round <= options.repeats; round++) {
-      for (const name of tlsRoundOrder(round)) {
-        const label = `pingpong ${options.pairs} pairs, ${name}, round ${round}/${options.repeats}`;
-        const window = await measure(sides[name], options, label);
-        rows.push(windowRow(`${round} ${name}`, window, sides[name].windows.at(-1)!.processes));
-      }
-    }
-  } finally {
-    sides.plain.engine.close();
-    sides.tls.engine.close();
-    endProgress();
-  }
+  const rows = await interleavedRounds(sides, tlsRoundOrder, options);
   const rates = (side: Side<Name>) => side.windows.map((w) => w.messagesPerSecond);
   const ratio = median(rates(sides.tls)) / median(rates(sides.plain));
   const byRound = rates(sides.tls).map((rate, round) => rate / rates(sides.plain)[round]);
-  for (const side of [sides.plain, sides.tls]) {
-    rows.push([
-      `median ${side.name}`,
-      fmtInt(median(rates(side))),
-      fmtMs(median(side.windows.map((w) => w.latency.p50))),
-      fmtMs(median(side.windows.map((w) => w.latency.p99))),
-      fmtMs(median(side.windows.map((w) => w.latency.p999))),
-      "",
-      side.windows.reduce((sum, w) => sum + w.errors, 0),
-      "",
-      "",
-      "",
-    ]);
-  }
+  for (const side of [sides.plain, sides.tls]) rows.push(medianRow(side));
   rows.push(["tls / plain", `${ratio.toFixed(2)}x`, "", "", "", "", "", "", "", ""]);
-  const stalled = [sides.plain, sides.tls].filter((side) => side.stalled > 0).map((side) =>
-    `${side.name}: ${side.stalled} pairs did not receive their last message within 5 s of a round's end`
-  );
+  const stalled = stalledNotes([sides.plain, sides.tls]);
   return {
     title: `pingpong — ${options.pairs} pairs, the same node in plain text and over TLS`,
     headers: WINDOW_HEADERS,
