@@ -184,9 +184,11 @@ function parseText(text: string): { tag: string; seq: number } {
 
 /**
  * Checks what `recipient` received (ONE_CHAT frames, in arrival order) against what each sender sent:
- * every acknowledged message exactly once, nothing that was not sent, each sender's messages in send order.
- * A message refused with errno 11 may still be present (the database may have committed it and lost only
- * the answer); if it is, it is present once and in order too. Returns the refused messages that arrived.
+ * every acknowledged message exactly once, nothing that was not sent, each sender's acknowledged messages in
+ * send order. A message refused with errno 11 may still be present (the database may have committed it and
+ * lost only the answer); if it is, it is present once, but possibly after later ones: it was not delivered
+ * live, so a device gets it from the store (PROTOCOL.md: a hole is filled about a second later, or at the next
+ * login). Returns the refused messages that arrived.
  */
 function checkReceived(
   recipient: number,
@@ -201,18 +203,21 @@ function checkReceived(
       .filter((frame) => frame.id === sender.id)
       .map((frame) => ({ ...parseText(frame.msg as string), mid: frame.mid }));
     const where = `recipient ${recipient}, sender ${sender.id}`;
-    for (const [index, message] of got.entries()) {
+    const seen = new Set<number>();
+    let lastAcknowledged = -1;
+    for (const message of got) {
       assert.equal(message.tag, sender.tag, where);
       const sent = bySeq.get(message.seq);
       assert.ok(sent, `${where}: received seq ${message.seq} that was never sent to this recipient`);
-      if (index > 0) {
-        assert.ok(
-          message.seq > got[index - 1].seq,
-          `${where}: seq ${message.seq} after ${got[index - 1].seq} (duplicate or out of order)`,
-        );
+      assert.ok(!seen.has(message.seq), `${where}: seq ${message.seq} received twice`);
+      seen.add(message.seq);
+      if (sent.errno === 0) {
+        assert.equal(message.mid, sent.mid, `${where}: seq ${message.seq} mid`);
+        assert.ok(message.seq > lastAcknowledged, `${where}: seq ${message.seq} after ${lastAcknowledged}`);
+        lastAcknowledged = message.seq;
+      } else {
+        refusedButStored.push(sent);
       }
-      if (sent.errno === 0) assert.equal(message.mid, sent.mid, `${where}: seq ${message.seq} mid`);
-      else refusedButStored.push(sent);
     }
     const present = new Set(got.map((message) => message.seq));
     const lost = toRecipient.filter((message) => message.errno === 0 && !present.has(message.seq));
@@ -298,8 +303,9 @@ Deno.test({
         assert.equal(last.errno, 0, `sender ${sender.id} not recovered: ${JSON.stringify(last)}`);
       }
 
-      // Every acknowledged message reached the online listener live; a refused one never does (it is
-      // delivered only once stored, and then acknowledged).
+      // Every acknowledged message reached the online listener live, in order. A refused one is never
+      // delivered live; one that was stored anyway (its answer lost in the restart) may reach the listener
+      // from the store, late, when a later message reveals the hole.
       const ackedLive = new Set(
         all.filter((m) => m.toid === listener!.id && m.errno === 0).map((m) => m.mid),
       );
@@ -309,9 +315,8 @@ Deno.test({
         live.push(frame);
         ackedLive.delete(frame.mid as string);
       }
-      assert.deepEqual(checkReceived(listener.id, live, senders), [], "a refused message was delivered live");
+      const refusedButStored = checkReceived(listener.id, live, senders);
 
-      const refusedButStored: Sent[] = [];
       for (const user of offline) {
         await using client = await TestClient.connect(port);
         const login = await client.request({ msgid: 1, id: user.id, password: user.password });
