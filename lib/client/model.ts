@@ -3,6 +3,7 @@
  * is missing or of the wrong type becomes a neutral value instead of a crash.
  */
 import { MsgId } from "../protocol/msg_id.ts";
+import type { GroupEvent as ServerGroupEvent, GroupEventKind } from "../protocol/social_frames.ts";
 import type { Frame } from "./connection.ts";
 
 /** Online state as the server reports it; `unknown` until it does. */
@@ -45,20 +46,11 @@ export interface FriendReply {
   accept: boolean;
 }
 
-/** What a GROUP_EVENT says happened (PROTOCOL.md "Groups"). */
-export type GroupEventKind = "joined" | "left" | "kicked" | "role" | "updated";
-
-/** A GROUP_EVENT: `userid` is whom it is about, `by` who did it; the rest only where the event has it. */
-export interface GroupEvent {
-  groupid: number;
-  event: GroupEventKind;
-  userid: number;
-  by: number;
-  role?: string;
-  groupname?: string;
-  groupdesc?: string;
-  name?: string;
-}
+/**
+ * A GROUP_EVENT as the client reads it: the server's frame (`lib/protocol/social_frames.ts`), with any role a
+ * newer server may send.
+ */
+export type GroupEvent = Omit<ServerGroupEvent, "role"> & { role?: string };
 
 /** A chat message, one-to-one (`toid`) or to a group (`groupid`). */
 export interface ChatMessage {
