@@ -263,10 +263,11 @@ export function busSuite(name: string, openCluster: () => OpenNode, options: Bus
     const b = await node("b");
     await a.bus.subscribe(45);
     await a.bus.subscribe(45);
-    await a.bus.subscribe(46);
+    // The marker goes to the same user: on a Redis Cluster two users' channels may sit on two shards, whose
+    // frames arrive in either order; one channel keeps its order everywhere.
     await b.bus.publish(frame(45, "once"));
-    await b.bus.publish(frame(46, "marker"));
-    assert.deepEqual(await a.handler.waitFor(2), [frame(45, "once"), frame(46, "marker")]);
+    await b.bus.publish(frame(45, "marker"));
+    assert.deepEqual(await a.handler.waitFor(2), [frame(45, "once"), frame(45, "marker")]);
   });
 
   test("publish() resolves when a receiving node's handler throws; delivery goes on", async (node) => {
