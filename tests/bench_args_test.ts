@@ -52,7 +52,7 @@ Deno.test("parseBenchArgs() refuses the new flags out of range or on the wrong s
   }
 });
 
-Deno.test("parseBenchArgs() reads --baseline for pingpong and group, and the kick scenario's defaults", () => {
+Deno.test("parseBenchArgs() reads --baseline for pingpong, group and idle, and the kick scenario's defaults", () => {
   assert.equal(parseBenchArgs(["pingpong"])!.baseline, undefined);
   assert.equal(parseBenchArgs(["group"])!.baseline, undefined);
   const pingpong = parseBenchArgs([
@@ -66,6 +66,8 @@ Deno.test("parseBenchArgs() reads --baseline for pingpong and group, and the kic
   ])!;
   assert.deepEqual([pingpong.baseline, pingpong.duration, pingpong.repeats], ["d0d2d5b", 3, 5]);
   assert.equal(parseBenchArgs(["group", "--baseline", "v3.0.0"])!.baseline, "v3.0.0");
+  const idle = parseBenchArgs(["idle", "--baseline", "main", "--connections", "19000", "--pairs", "50"])!;
+  assert.deepEqual([idle.baseline, idle.connections, idle.pairs], ["main", 19_000, 50]);
   assert.equal(parseBenchArgs(["pingpong", "--baseline", "main~2", "--v1"])!.baseline, "main~2");
   const cluster = parseBenchArgs(["pingpong", "--baseline", "d0d2d5b", "--cluster"])!;
   assert.deepEqual([cluster.baseline, cluster.cluster], ["d0d2d5b", true]);
@@ -85,11 +87,12 @@ Deno.test("parseBenchArgs() refuses --baseline where it cannot run and a bad kic
     [["pingpong", "--baseline", "a..b"], /--baseline wants a commit/],
     [["pingpong", "--baseline", "a b"], /--baseline wants a commit/],
     [["pingpong", "--baseline", ""], /--baseline wants a commit/],
-    [["sync", "--baseline", "d0d2d5b"], /--baseline is for the pingpong and group scenarios/],
-    [["kick", "--baseline", "d0d2d5b"], /--baseline is for the pingpong and group scenarios/],
+    [["sync", "--baseline", "d0d2d5b"], /--baseline is for the pingpong, group and idle scenarios/],
+    [["kick", "--baseline", "d0d2d5b"], /--baseline is for the pingpong, group and idle scenarios/],
     [["pingpong", "--baseline", "d0d2d5b", "--ceiling"], /--baseline starts both servers itself/],
     [["group", "--baseline", "d0d2d5b", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
     [["group", "--baseline", "d0d2d5b", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
+    [["idle", "--baseline", "d0d2d5b", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
     [["kick", "--members", "2"], /--members must be an integer from 3 to 100000, got "2"/],
     [["kick", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
   ];

@@ -50,7 +50,7 @@ export interface BenchOptions {
   /** Speak protocol v1 (NUL-terminated, no v/cid): drives the C++ original. */
   v1: boolean;
   /**
-   * pingpong, group: also run the server of this commit (its tree from `git archive`), interleaved round by
+   * pingpong, group, idle: also run the server of this commit (its tree from `git archive`), interleaved round by
    * round with the current one, and report the ratio. Undefined: the current server alone.
    */
   baseline: string | undefined;
@@ -110,7 +110,9 @@ Scenarios:
   pingpong   P pairs A<->B, one message in flight per pair: messages/s and latency
   login      C workers looping connect, LOGIN, LOGINOUT, close: logins/s and latency
   group      one sender, G members: deliveries/s until every member received N messages
-  idle       K logged-in idle connections: server RSS per connection
+  idle       K logged-in idle connections (held by holder processes, over several 127.0.0.x when one
+             address's ports do not suffice): server RSS per connection, and the chat latency of P paced
+             pairs while they are held
   storm      chat latency of a few pairs, idle and during a login storm (p99 ratio)
   pool       10,000 MariaDB inserts: a new connection per insert vs our pool, 1 and 4 workers
   soak       N users (D devices each) chatting 1:1 and in groups while logging out and in: every
@@ -122,13 +124,13 @@ Scenarios:
              message after the kick must reach every other member and not the kicked one (exits 1 otherwise)
 
 Options (defaults in brackets):
-  --pairs N              pingpong pairs [100]
+  --pairs N              pingpong pairs; idle: active pairs beside the idle connections [100]
   --duration S           measured seconds per repeat [10; soak 30]
   --warmup S             unmeasured seconds first [2]
   --repeats N            measured windows [1] (pingpong --ceiling, --baseline: interleaved rounds; sync:
                          fetches each way; kick: runs before and after the kick each)
-  --baseline COMMIT      pingpong, group: also run the server of COMMIT (its tree from git archive, its own
-                         deno.json), interleaved round by round with this one; reports current / baseline
+  --baseline COMMIT      pingpong, group, idle: also run the server of COMMIT (its tree from git archive, its
+                         own deno.json), interleaved round by round with this one; reports current / baseline
                          (pingpong --cluster: a whole cluster of each, its own MariaDB, Redis and nginx)
   --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
@@ -143,10 +145,11 @@ Options (defaults in brackets):
                          the conversation [10000; kick 200]
   --page N               sync messages per SYNC / HISTORY page [1000]
   --window W             group messages in flight [1]
-  --connections K        idle connections [10000]
+  --connections K        idle connections [10000]; the bench raises its open-files soft limit to the hard
+                         one and stops, naming the largest K that fits, when the hard limit is too low
   --storm-pairs N        storm / tokens chat pairs [10]
   --rate N               messages/s per pair (soak: per online device), paced (0: flat-out closed loop)
-                         [pingpong 0, storm and tokens 100, soak 10]
+                         [pingpong 0, storm and tokens 100, soak 10, idle 10]
   --rate-limit N         the --rate-limit of the nodes the bench starts [the server's default]
   --inserts N            pool inserts per run [10000]
   --pool-workers A[,B]   pool worker counts [1,4]
@@ -209,8 +212,8 @@ function checkBaseline(
   if (!COMMIT.test(baseline) || baseline.includes("..")) {
     throw new UsageError(`--baseline wants a commit (hash or ref), got ${JSON.stringify(baseline)}`);
   }
-  if (scenario !== "pingpong" && scenario !== "group") {
-    throw new UsageError("--baseline is for the pingpong and group scenarios");
+  if (scenario !== "pingpong" && scenario !== "group" && scenario !== "idle") {
+    throw new UsageError("--baseline is for the pingpong, group and idle scenarios");
   }
   if (values.endpoints !== undefined || values.ceiling) {
     throw new UsageError("--baseline starts both servers itself: no --endpoints or --ceiling");

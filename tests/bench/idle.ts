@@ -1,28 +1,43 @@
 /**
- * `idle`: K logged-in connections that send nothing; the server's resident memory before and after gives the
- * bytes per connection. Two figures: the average over all K (from the RSS before any login, so one-time costs
- * such as JIT code and SQLite's page cache are included) and the marginal cost of the second half (RSS at K
- * minus RSS at K/2, divided by K/2), which leaves those out. Then the server's CPU while the K sit idle.
+ * `idle`: K logged-in connections that send nothing (issue 14: 100,000 on one node); the server's resident
+ * memory before and after gives the bytes per connection. Two figures: the average over all K (from the RSS
+ * before any login, so one-time costs such as JIT code and SQLite's page cache are included) and the marginal
+ * cost of the second half (RSS at K minus RSS at K/2, divided by K/2), which leaves those out. Then the
+ * server's CPU while the K sit idle, and the chat latency of `--pairs` active pairs while they are held.
+ *
+ * The connections are held by holder processes ({@linkcode Holders}) and spread over several 127.0.0.x
+ * addresses when one address's ephemeral ports do not suffice ({@linkcode planIdle}); the bench raises its own
+ * open-files soft limit (which the server and the holders inherit) to the hard limit, and stops with the
+ * largest count that fits when even the hard limit is too low. With `--baseline COMMIT` the server of that
+ * commit is measured in the same run, the two alternating round by round.
  *
  * @module
  */
 
 import type { BenchOptions } from "./args.ts";
-import type { LoadClient } from "./load_client.ts";
-import { openFileLimit, ProcessWatch } from "./process_stats.ts";
-import { endProgress, fmtBytes, fmtInt, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
+import { extractBaseline } from "./baseline_tree.ts";
+import { Holders } from "./idle_holders.ts";
+import { type IdlePlan, planIdle } from "./idle_plan.ts";
+import { ephemeralPorts, type OpenFileLimits, openFileLimits, raiseOpenFileLimit } from "./open_files.ts";
+import { loginPairs, PingPong, type PingPongWindow, runFor } from "./pingpong.ts";
+import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
+import { endProgress, fmtBytes, fmtInt, fmtMs, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
+import { type SideName, sideOrder } from "./side_by_side.ts";
+import { median } from "./stats.ts";
 import { startTarget } from "./target.ts";
 import { loginUsers } from "./users.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** File descriptors the generator needs besides the connections (stdio, pipes of the children, …). */
-const FD_MARGIN = 200;
 /** Time for the server to settle (GC, allocator) before reading its RSS. */
 const SETTLE_MS = 3_000;
 /** Logins before the baseline reading, so that JIT code, the hash threads' malloc arenas and SQLite's cache exist. */
 const WARMUP_LOGINS = 200;
 /** Logins in flight: each hash allocates N·r·128 bytes (1 MiB at the cheap cost) on its own thread. */
 const LOGIN_CONCURRENCY = 16;
+/** Messages per second per active pair while the idle connections are held, unless `--rate` says otherwise. */
+const DEFAULT_PAIR_RATE = 10;
+/** Issue 14: the active pairs' chat p99 while the idle connections are held. */
+const CHAT_P99_TARGET_MS = 10;
 
 /** The node's V8 heapUsed from its `/metrics`, NaN when unavailable. */
 async function heapUsed(url: string | undefined): Promise<number> {
@@ -35,20 +50,58 @@ async function heapUsed(url: string | undefined): Promise<number> {
   }
 }
 
-/** The `idle` scenario. */
-export async function idle(options: BenchOptions): Promise<ScenarioResult> {
+/** One server measured: its memory at 0, K/2 and K idle connections, idle CPU and the pairs' latency. */
+interface IdleRun {
+  side: SideName;
+  label: string;
+  target: string;
+  serverArgs: string[];
+  /** How the users were made, for the report. */
+  users: string;
+  serverLimits: OpenFileLimits;
+  rssBefore: number;
+  rssAtHalf: number;
+  rssAtFull: number;
+  rssAfterClose: number;
+  heapUsed: { before: number; atHalf: number; atFull: number };
+  bytesPerConnectionAverage: number;
+  bytesPerConnectionMarginal: number;
+  heapPerConnectionMarginal: number;
+  idle: ProcessUsage[];
+  chat: PingPongWindow;
+  dropped: number;
+}
+
+/** Logs K idle connections in to a fresh server (this checkout's, or `tree`'s) and measures it. */
+async function measureIdle(
+  options: BenchOptions,
+  plan: IdlePlan,
+  side: SideName,
+  tree: { dir: string; label: string } | undefined,
+): Promise<IdleRun> {
   const k = options.connections;
-  const limit = await openFileLimit();
-  if (limit !== undefined && limit < k + FD_MARGIN) {
-    throw new Error(
-      `idle: ${k} connections need at least ${k + FD_MARGIN} open files, but ulimit -n is ${limit}; ` +
-        `raise it (ulimit -n ${k + FD_MARGIN * 5}) or use --connections ${Math.max(1, limit - FD_MARGIN)}`,
-    );
-  }
-  await using target = await startTarget(options, { maxConnections: k, metrics: true });
+  const pairs = options.pairs;
+  await using target = await startTarget(options, {
+    maxConnections: k + WARMUP_LOGINS + 2 * pairs,
+    metrics: true,
+    host: plan.serverHost,
+    tree,
+  });
+  const label = tree?.label ?? "current";
   if (target.watch.length === 0) throw new Error("idle: needs the server's pid (--pids with --endpoints)");
-  const all = await target.prepareUsers(k + WARMUP_LOGINS, options.hashCost ?? "cheap");
-  const users = all.slice(WARMUP_LOGINS);
+  const server = target.watch[0].pid;
+  // A server the bench started inherited its raised soft limit (raised here too, should it not have); a
+  // running one (--endpoints) keeps its own.
+  const serverLimits = options.endpoints
+    ? await openFileLimits(server)
+    : (await raiseOpenFileLimit(server)).after;
+  // A running server listens where it listens: the holders connect to its address only.
+  const addresses = target.endpoints[0].hostname === "127.0.0.1" && !options.endpoints
+    ? plan.addresses
+    : [target.endpoints[0].hostname];
+  const all = await target.prepareUsers(WARMUP_LOGINS + k + 2 * pairs, options.hashCost ?? "cheap");
+  const users = all.slice(WARMUP_LOGINS, WARMUP_LOGINS + k);
+  const pairUsers = all.slice(WARMUP_LOGINS + k);
   const watch = new ProcessWatch(target.watch);
   const rss = async () => [...(await watch.rss()).values()].reduce((sum, value) => sum + value, 0);
   const heap = () => heapUsed(target.metricsUrl);
@@ -56,111 +109,238 @@ export async function idle(options: BenchOptions): Promise<ScenarioResult> {
     concurrency: LOGIN_CONCURRENCY,
     bufferBytes: 1024,
     onProgress: (done) =>
-      progress(`idle: warm-up logins ${done}/${WARMUP_LOGINS} (closed again before the baseline)`),
+      progress(`idle ${label}: warm-up logins ${done}/${WARMUP_LOGINS} (closed again before the baseline)`),
   });
   for (const client of warm) client.close();
   await sleep(SETTLE_MS);
-  const before = await rss();
+  const rssBefore = await rss();
   const heapBefore = await heap();
   const half = Math.floor(k / 2);
-  const clients: LoadClient[] = [];
+  await using holders = new Holders({ ...plan, addresses }, target.endpoints[0].port);
+  const login = async (from: number, to: number) => {
+    await holders.login(users.slice(from, to), (done) =>
+      progress(
+        `idle ${label}: logging in ${from + done}/${k} connections (each its own user, ` +
+          `${plan.holders} holder process${plan.holders > 1 ? "es" : ""}, ${plan.addresses.length} address${
+            plan.addresses.length > 1 ? "es" : ""
+          })`,
+      ));
+  };
+  await login(0, half);
+  await sleep(SETTLE_MS);
+  const rssAtHalf = await rss();
+  const heapAtHalf = await heap();
+  await login(half, k);
+  progress(`idle ${label}: ${k} connections logged in; settling ${SETTLE_MS / 1000} s`);
+  await sleep(SETTLE_MS);
+  const rssAtFull = await rss();
+  const heapAtFull = await heap();
+
+  const idleSeconds = Math.min(options.duration, 10);
+  progress(`idle ${label}: measuring server CPU while ${k} connections sit idle for ${idleSeconds} s`);
+  await watch.start();
+  await sleep(idleSeconds * 1000);
+  const idleUsage = await watch.stop();
+
+  const clients = await loginPairs(pairUsers, target.endpoints, { v1: false, sequential: false });
+  const engine = new PingPong(clients, pairUsers, {
+    v1: false,
+    msgBytes: options.msgBytes,
+    rate: options.rate ?? DEFAULT_PAIR_RATE,
+  });
+  let chat: PingPongWindow;
   try {
-    const login = async (from: number, to: number) => {
-      const batch = await loginUsers(users.slice(from, to), () => target.endpoints[0], {
-        concurrency: LOGIN_CONCURRENCY,
-        bufferBytes: 1024,
-        onProgress: (done) =>
-          progress(`idle: logging in ${from + done}/${k} connections (each its own user)`),
-      });
-      clients.push(...batch);
-    };
-    await login(0, half);
-    await sleep(SETTLE_MS);
-    const atHalf = await rss();
-    const heapAtHalf = await heap();
-    await login(half, k);
-    progress(`idle: ${k} connections logged in; settling ${SETTLE_MS / 1000} s`);
-    await sleep(SETTLE_MS);
-    const atFull = await rss();
-    const heapAtFull = await heap();
-
-    const idleSeconds = Math.min(options.duration, 10);
-    progress(`idle: measuring server CPU while ${k} connections sit idle for ${idleSeconds} s`);
-    await watch.start();
-    await sleep(idleSeconds * 1000);
-    const usage = await watch.stop();
-    const dropped = clients.filter((client) => client.isClosed).length;
-
-    for (const client of clients) client.close();
-    clients.length = 0;
-    progress("idle: closed every connection; settling");
-    await sleep(SETTLE_MS);
-    const afterClose = await rss();
-    endProgress();
-
-    const average = (atFull - before) / k;
-    const marginal = half > 0 && k - half > 0 ? (atFull - atHalf) / (k - half) : NaN;
-    const heapMarginal = (heapAtFull - heapAtHalf) / (k - half);
-    const serverCpu = usage.filter((u) => u.name !== "loadgen" && u.name !== "others").map((u) =>
-      `${u.cpuPercent.toFixed(1)}%`
-    )
-      .join(", ");
-    return {
-      title: `idle — ${fmtInt(k)} logged-in idle connections`,
-      headers: [
-        "connections",
-        "RSS before",
-        `RSS at ${fmtInt(half)}`,
-        `RSS at ${fmtInt(k)}`,
-        "per conn (avg)",
-        "per conn (marginal)",
-        "of which V8 heap",
-        "RSS after close",
-        "idle CPU",
-        "dropped",
-        "loadgen / other CPU",
-      ],
-      rows: [[
-        fmtInt(k),
-        fmtBytes(before),
-        fmtBytes(atHalf),
-        fmtBytes(atFull),
-        fmtBytes(average),
-        fmtBytes(marginal),
-        fmtBytes(heapMarginal),
-        fmtBytes(afterClose),
-        serverCpu,
-        dropped,
-        loadgenCpu(usage),
-      ]],
-      notes: [
-        `${target.description}; every connection logged in as its own user (v2), then silent.`,
-        `avg = (RSS at K − RSS before) / K, where "before" is read after ${WARMUP_LOGINS} warm-up logins were ` +
-        "closed again; marginal = (RSS at K − RSS at K/2) / (K/2), which leaves " +
-        `out one-time costs. RSS read ${SETTLE_MS / 1000} s after the last login.`,
-        `Users ${
-          target.describeUsers(options.hashCost ?? "cheap")
-        } (login cost is not what this measures; a cheap hash also keeps scrypt's 16 MiB buffers out of the RSS).`,
-        "of which V8 heap: the marginal growth of the server's V8 heapUsed (its /metrics), i.e. JavaScript objects; " +
-        "the rest is native: read buffers (ArrayBuffer backing stores), Deno's socket resources and pending ops, malloc.",
-        "idle CPU: the server's CPU over the idle window (timers that walk every connection show up here).",
-      ],
-      data: {
-        target: target.description,
-        serverArgs: target.serverArgs,
-        connections: k,
-        rssBefore: before,
-        rssAtHalf: atHalf,
-        rssAtFull: atFull,
-        rssAfterClose: afterClose,
-        heapUsed: { before: heapBefore, atHalf: heapAtHalf, atFull: heapAtFull },
-        bytesPerConnectionAverage: average,
-        bytesPerConnectionMarginal: marginal,
-        dropped,
-        processes: usage,
-      },
-    };
+    engine.start();
+    if (options.warmup > 0) await runFor(engine, options.warmup, `idle ${label}: chat warm-up`);
+    engine.window();
+    await runFor(engine, options.duration, `idle ${label}: ${pairs} pairs chatting beside ${k} idle`);
+    chat = engine.window();
   } finally {
-    for (const client of clients) client.close();
+    await engine.stop();
+    engine.close();
   }
+  const dropped = await holders.closedCount();
+  await holders.close();
+  progress(`idle ${label}: closed every connection; settling`);
+  await sleep(SETTLE_MS);
+  const rssAfterClose = await rss();
+  endProgress();
+  return {
+    side,
+    label,
+    target: target.description,
+    serverArgs: target.serverArgs,
+    users: target.describeUsers(options.hashCost ?? "cheap"),
+    serverLimits,
+    rssBefore,
+    rssAtHalf,
+    rssAtFull,
+    rssAfterClose,
+    heapUsed: { before: heapBefore, atHalf: heapAtHalf, atFull: heapAtFull },
+    bytesPerConnectionAverage: (rssAtFull - rssBefore) / k,
+    bytesPerConnectionMarginal: half > 0 && k - half > 0 ? (rssAtFull - rssAtHalf) / (k - half) : NaN,
+    heapPerConnectionMarginal: (heapAtFull - heapAtHalf) / (k - half),
+    idle: idleUsage,
+    chat,
+    dropped,
+  };
+}
+
+function row(run: IdleRun, k: number): (string | number)[] {
+  const serverCpu = run.idle.filter((u) => u.name !== "loadgen" && u.name !== "others")
+    .map((u) => `${u.cpuPercent.toFixed(1)}%`).join(", ");
+  return [
+    run.label,
+    fmtInt(k),
+    fmtBytes(run.rssBefore),
+    fmtBytes(run.rssAtHalf),
+    fmtBytes(run.rssAtFull),
+    fmtBytes(run.bytesPerConnectionAverage),
+    fmtBytes(run.bytesPerConnectionMarginal),
+    fmtBytes(run.heapPerConnectionMarginal),
+    fmtBytes(run.rssAfterClose),
+    serverCpu,
+    `${fmtMs(run.chat.latency.p50)} / ${fmtMs(run.chat.latency.p99)}`,
+    run.dropped,
+    loadgenCpu(run.idle),
+  ];
+}
+
+const fmtLimit = (value: number) => value === Infinity ? "unlimited" : fmtInt(value);
+const fmtLimits = (limits: OpenFileLimits) => `soft ${fmtLimit(limits.soft)}, hard ${fmtLimit(limits.hard)}`;
+
+/** The `idle` scenario. */
+export async function idle(options: BenchOptions): Promise<ScenarioResult> {
+  const k = options.connections;
+  const own = await raiseOpenFileLimit();
+  // A server the bench starts inherits the bench's limits; a running one (--endpoints) has its own.
+  const serverHardLimit = options.pids.length > 0
+    ? (await openFileLimits(options.pids[0])).hard
+    : own.after.hard;
+  const plan = planIdle({
+    connections: k,
+    others: WARMUP_LOGINS + 2 * options.pairs,
+    serverHardLimit,
+    holderLimit: own.after.soft,
+    ephemeralPorts: await ephemeralPorts(),
+  });
+  const raised = own.before.soft < own.after.soft
+    ? `raised its open-files soft limit from ${fmtLimit(own.before.soft)} to ${fmtLimit(own.after.soft)}`
+    : `kept its open-files limit (${fmtLimits(own.after)})`;
+  progress(`idle: the bench ${raised} (hard limit ${fmtLimit(own.after.hard)}, ulimit -Hn)`);
+
+  const runs: IdleRun[] = [];
+  let baselineHash: string | undefined;
+  if (options.baseline === undefined) {
+    runs.push(await measureIdle(options, plan, "current", undefined));
+  } else {
+    progress(`extracting ${options.baseline} with git archive`);
+    await using tree = await extractBaseline(options.baseline);
+    baselineHash = tree.hash;
+    for (let round = 1; round <= options.repeats; round++) {
+      for (const side of sideOrder(round)) {
+        const tag = side === "baseline" ? { dir: tree.dir, label: tree.commit } : undefined;
+        runs.push(await measureIdle(options, plan, side, tag));
+      }
+    }
+  }
+  const rows = runs.map((run) => row(run, k));
+  const medianOf = (side: SideName) =>
+    median(runs.filter((run) => run.side === side).map((run) => run.bytesPerConnectionAverage));
+  const verdicts: string[] = [];
+  if (options.baseline !== undefined) {
+    const ratio = medianOf("current") / medianOf("baseline");
+    rows.push([
+      `current / ${options.baseline}`,
+      "",
+      "",
+      "",
+      "",
+      `${ratio.toFixed(2)}x`,
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+    ]);
+    verdicts.push(
+      `Per connection (average, medians of ${options.repeats}): ${fmtBytes(medianOf("current"))} against ` +
+        `${fmtBytes(medianOf("baseline"))} for ${options.baseline} (${baselineHash}), ${ratio.toFixed(2)}x.`,
+    );
+  }
+  const rate = options.rate ?? DEFAULT_PAIR_RATE;
+  const worstP99 = Math.max(
+    ...runs.filter((run) => run.side === "current").map((run) => run.chat.latency.p99),
+  );
+  const first = runs[0];
+  return {
+    title: `idle — ${fmtInt(k)} logged-in idle connections${
+      options.baseline ? `, the current server against ${options.baseline}` : ""
+    }`,
+    headers: [
+      "server",
+      "connections",
+      "RSS before",
+      `RSS at ${fmtInt(Math.floor(k / 2))}`,
+      `RSS at ${fmtInt(k)}`,
+      "per conn (avg)",
+      "per conn (marginal)",
+      "of which V8 heap",
+      "RSS after close",
+      "idle CPU",
+      `chat p50 / p99 ms (${options.pairs} pairs)`,
+      "dropped",
+      "loadgen / other CPU",
+    ],
+    rows,
+    notes: [
+      `${first.target}; every connection logged in as its own user (v2), then silent; held by ${plan.holders} ` +
+      `holder process${plan.holders > 1 ? "es" : ""} (tests/bench/idle_holder.ts) over ${
+        plan.addresses.length === 1
+          ? "127.0.0.1"
+          : `${plan.addresses.length} server addresses, 127.0.0.1 to ${plan.addresses.at(-1)} (the server ` +
+            "listens on 0.0.0.0: one address pair has only the ephemeral port range)"
+      }.`,
+      `Open files: the bench ${raised}; the server and the holders inherit it (server: ${
+        fmtLimits(first.serverLimits)
+      }). One server process holds at most the hard limit (ulimit -Hn) minus about ${
+        WARMUP_LOGINS + 2 * options.pairs + 100
+      } other files; raising the hard limit needs root with CAP_SYS_RESOURCE.`,
+      `avg = (RSS at K − RSS before) / K, where "before" is read after ${WARMUP_LOGINS} warm-up logins were ` +
+      "closed again; marginal = (RSS at K − RSS at K/2) / (K/2), which leaves " +
+      `out one-time costs. RSS read ${SETTLE_MS / 1000} s after the last login.`,
+      `Users ${first.users} (login cost is not what this measures; a cheap hash also keeps scrypt's 16 MiB buffers out of the RSS).`,
+      "of which V8 heap: the marginal growth of the server's V8 heapUsed (its /metrics), i.e. JavaScript objects; " +
+      "the rest is native: read buffers (ArrayBuffer backing stores), Deno's socket resources and pending ops, malloc.",
+      `idle CPU: the server's CPU over ${
+        Math.min(options.duration, 10)
+      } s with the K idle (timers that walk every connection show up here).`,
+      `chat: ${options.pairs} more pairs (v2) paced at ${rate} messages/s per pair for ${options.duration} s ` +
+      `(after ${options.warmup} s warm-up) while the K are held; target p99 < ${CHAT_P99_TARGET_MS} ms → ${
+        worstP99 < CHAT_P99_TARGET_MS ? "met" : "missed"
+      } (${fmtMs(worstP99)} ms${runs.length > 1 ? ", the worst run of the current server" : ""}).`,
+      ...verdicts,
+    ],
+    data: {
+      connections: k,
+      plan,
+      openFiles: { bench: own, hardLimit: own.after.hard },
+      baseline: options.baseline === undefined ? undefined : { commit: options.baseline, hash: baselineHash },
+      runs,
+      // The fields of a single run, as reports before --baseline had them.
+      ...(runs.length === 1
+        ? {
+          rssBefore: first.rssBefore,
+          rssAtHalf: first.rssAtHalf,
+          rssAtFull: first.rssAtFull,
+          rssAfterClose: first.rssAfterClose,
+          bytesPerConnectionAverage: first.bytesPerConnectionAverage,
+          bytesPerConnectionMarginal: first.bytesPerConnectionMarginal,
+          dropped: first.dropped,
+        }
+        : {}),
+    },
+  };
 }

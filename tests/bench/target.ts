@@ -54,6 +54,11 @@ export interface TargetNeeds {
   tree?: { dir: string; label: string };
   /** One node only: serve TLS with these files; the endpoints carry the CA (`pingpong --tls`). */
   tls?: { cert: string; key: string; caCert: string };
+  /**
+   * One node only: its `--host` (`idle` listens on 0.0.0.0 to take connections to several 127.0.0.x); the
+   * endpoints stay 127.0.0.1.
+   */
+  host?: string;
 }
 
 /** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
@@ -195,6 +200,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
     ...benchFlags(options, needs),
     ...(metricsPort ? ["--metrics-port", String(metricsPort)] : []),
     ...(needs.tls ? ["--tls-cert", needs.tls.cert, "--tls-key", needs.tls.key] : []),
+    ...(needs.host ? ["--host", needs.host] : []),
   ];
   let node: Node;
   try {
