@@ -38,9 +38,10 @@ export interface ConnectionOptions {
 /**
  * Read buffer sizes. Idle connections dominate memory and a pending read holds its buffer, so a connection
  * starts (and falls back) small; a read that fills the buffer means more is waiting, so the next one is
- * larger (DESIGN.md: a 4 KiB buffer alone costs about 4 KB per idle connection).
+ * larger (DESIGN.md: a 4 KiB buffer alone costs about 4 KB per idle connection). 64 bytes hold a PING or a
+ * short LOGIN; a chat message fills it and the next read is 256 bytes, which a stream of them keeps.
  */
-const MIN_READ_BUFFER_BYTES = 512;
+const MIN_READ_BUFFER_BYTES = 64;
 const MAX_READ_BUFFER_BYTES = 64 * 1024;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -56,15 +57,28 @@ interface FlushWaiter {
 /** The empty queue every idle connection shares; never pushed to (see {@linkcode Connection.send}). */
 const NOTHING_QUEUED: never[] = [];
 
-/** The buffer for the next read: larger after a read that filled `buffer`, minimal after a small one. */
+/**
+ * The buffer for the next read: larger after a read that filled `buffer`; the minimal one after a read that
+ * would have fitted in it (a PING, the last frame before the client falls silent), so that an idle
+ * connection's pending read holds 64 bytes.
+ */
 function nextReadBuffer(buffer: Uint8Array<ArrayBuffer>, bytesRead: number): Uint8Array<ArrayBuffer> {
   if (bytesRead === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
     return new Uint8Array(buffer.length * 4);
   }
-  if (buffer.length > MIN_READ_BUFFER_BYTES && bytesRead <= MIN_READ_BUFFER_BYTES / 2) {
+  if (buffer.length > MIN_READ_BUFFER_BYTES && bytesRead < MIN_READ_BUFFER_BYTES) {
     return new Uint8Array(MIN_READ_BUFFER_BYTES);
   }
   return buffer;
+}
+
+/** A frame's text; `null` when its bytes are not valid UTF-8. */
+function frameText(bytes: Uint8Array): string | null {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** The size counted against the outbound limit (UTF-16 units for text: cheap, and close enough). */
@@ -114,6 +128,8 @@ export class Connection<T = unknown> {
   #flushWaiters: FlushWaiter[] = NOTHING_QUEUED;
   /** Made when {@linkcode Connection.closed} is first asked for (rarely before shutdown). */
   #done: PromiseWithResolvers<void> | undefined;
+  /** The next read's buffer ({@linkcode nextReadBuffer}). */
+  #buffer = new Uint8Array(MIN_READ_BUFFER_BYTES);
 
   constructor(conn: ConnectionSocket, handler: ConnectionHandler<T>, options: ConnectionOptions = {}) {
     this.#conn = conn;
@@ -257,28 +273,29 @@ export class Connection<T = unknown> {
     else if (this.#closeWhenDrained) this.close();
   }
 
+  /**
+   * Reads and hands frames to the handler until the peer or this side ends the connection. An idle connection
+   * keeps this function suspended in its pending read, so its locals are few (each one is a slot in the
+   * suspended frame, per connection): the buffer lives in a field, the frames are walked by index, and the
+   * decoding's try/catch is in {@linkcode frameText}.
+   */
   async #readLoop(): Promise<void> {
-    let buffer = new Uint8Array(MIN_READ_BUFFER_BYTES);
     try {
       while (!this.#closed && !this.#closeWhenDrained) {
-        const n = await this.#conn.read(buffer);
+        const n = await this.#conn.read(this.#buffer);
         if (n === null) break;
         this.lastReadAt = performance.now();
-        const chunk = buffer;
-        buffer = nextReadBuffer(buffer, n);
-        for (const frame of this.#decoder.push(chunk.subarray(0, n))) {
+        const chunk = this.#buffer;
+        this.#buffer = nextReadBuffer(chunk, n);
+        const frames = this.#decoder.push(chunk.subarray(0, n));
+        for (let i = 0; i < frames.length; i++) {
+          const frame = frames[i];
           if (frame.kind === "too_large") {
             this.#handler.onFrameTooLarge(this, frame.size);
             this.closeAfterFlush();
             return;
           }
-          let text: string | null;
-          try {
-            text = decoder.decode(frame.bytes);
-          } catch {
-            text = null;
-          }
-          const handled = this.#handler.onFrame(this, text);
+          const handled = this.#handler.onFrame(this, frameText(frame.bytes));
           if (handled) await handled;
           if (this.#closed || this.#closeWhenDrained) return;
         }

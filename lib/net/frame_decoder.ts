@@ -120,11 +120,15 @@ export class FrameDecoder {
     return frames;
   }
 
-  /** The frame made of what was held from earlier reads plus `tail`. */
+  /**
+   * The frame made of what was held from earlier reads plus `tail`. The held buffer becomes the frame's (no
+   * copy) and the decoder holds nothing again: an idle connection whose last frame spanned two reads keeps no
+   * buffer of its own.
+   */
   #take(tail: Uint8Array): Uint8Array {
     if (this.#partialLength === 0) return tail;
     this.#append(tail);
-    const bytes = this.#partial.slice(0, this.#partialLength);
+    const bytes = this.#partial.subarray(0, this.#partialLength);
     this.#reset();
     return bytes;
   }
@@ -141,8 +145,7 @@ export class FrameDecoder {
   }
 
   #reset(): void {
-    // Drop a large buffer instead of keeping it for the connection's lifetime.
-    if (this.#partial.length > 4096) this.#partial = NOTHING_HELD;
+    this.#partial = NOTHING_HELD;
     this.#partialLength = 0;
   }
 }
