@@ -12,6 +12,7 @@ import { type BenchOptions, parseBenchArgs, type Scenario, USAGE, UsageError } f
 import { group } from "./group.ts";
 import { kick } from "./kick.ts";
 import { idle } from "./idle.ts";
+import { IdleLimitError } from "./idle_plan.ts";
 import { login } from "./login.ts";
 import { pingpong } from "./pingpong.ts";
 import { pingpongAgainstBaseline } from "./pingpong_baseline.ts";
@@ -78,9 +79,13 @@ async function main(): Promise<number> {
     result = await Promise.race([RUNNERS[options.scenario](options), limit.promise]);
   } catch (error) {
     endProgress();
-    note(
-      `bench ${options.scenario} failed: ${error instanceof Error ? error.stack ?? error.message : error}`,
-    );
+    // A limit of the machine is no bug of the bench: its message says it all.
+    const text = error instanceof IdleLimitError
+      ? error.message
+      : error instanceof Error
+      ? error.stack ?? error.message
+      : error;
+    note(`bench ${options.scenario} failed: ${text}`);
     await closeAllTargets();
     return 1;
   } finally {
