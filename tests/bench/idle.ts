@@ -16,9 +16,11 @@
 
 import type { BenchOptions } from "./args.ts";
 import { extractBaseline } from "./baseline_tree.ts";
+import { freePort } from "../harness/free_port.ts";
 import { Holders } from "./idle_holders.ts";
 import { type IdlePlan, planIdle } from "./idle_plan.ts";
 import { ephemeralPorts, type OpenFileLimits, openFileLimits, raiseOpenFileLimit } from "./open_files.ts";
+import { Inspector } from "./inspector.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor } from "./pingpong.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtBytes, fmtInt, fmtMs, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
@@ -38,17 +40,6 @@ const LOGIN_CONCURRENCY = 16;
 const DEFAULT_PAIR_RATE = 10;
 /** Issue 14: the active pairs' chat p99 while the idle connections are held. */
 const CHAT_P99_TARGET_MS = 10;
-
-/** The node's V8 heapUsed from its `/metrics`, NaN when unavailable. */
-async function heapUsed(url: string | undefined): Promise<number> {
-  if (!url) return NaN;
-  try {
-    const text = await (await fetch(url)).text();
-    return Number(text.match(/^chat_heap_used_bytes (\S+)$/m)?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
 
 /** One server measured: its memory at 0, K/2 and K idle connections, idle CPU and the pairs' latency. */
 interface IdleRun {
@@ -81,10 +72,11 @@ async function measureIdle(
 ): Promise<IdleRun> {
   const k = options.connections;
   const pairs = options.pairs;
+  const inspectPort = options.endpoints ? undefined : freePort();
   await using target = await startTarget(options, {
     maxConnections: k + WARMUP_LOGINS + 2 * pairs,
-    metrics: true,
     host: plan.serverHost,
+    inspectPort,
     tree,
   });
   const label = tree?.label ?? "current";
@@ -103,8 +95,15 @@ async function measureIdle(
   const users = all.slice(WARMUP_LOGINS, WARMUP_LOGINS + k);
   const pairUsers = all.slice(WARMUP_LOGINS + k);
   const watch = new ProcessWatch(target.watch);
-  const rss = async () => [...(await watch.rss()).values()].reduce((sum, value) => sum + value, 0);
-  const heap = () => heapUsed(target.metricsUrl);
+  // Garbage collected before each reading: what is left is what the connections keep, not what their logins
+  // threw away (which a quiet server may keep for minutes). A running server (--endpoints) is read as it is.
+  const inspector = inspectPort ? await Inspector.connect(inspectPort) : undefined;
+  using _closeInspector = { [Symbol.dispose]: () => inspector?.close() };
+  const rss = async () => {
+    await inspector?.collectGarbage();
+    return [...(await watch.rss()).values()].reduce((sum, value) => sum + value, 0);
+  };
+  const heap = async () => inspector ? await inspector.heapUsed() : NaN;
   const warm = await loginUsers(all.slice(0, WARMUP_LOGINS), () => target.endpoints[0], {
     concurrency: LOGIN_CONCURRENCY,
     bufferBytes: 1024,
@@ -312,7 +311,9 @@ export async function idle(options: BenchOptions): Promise<ScenarioResult> {
       "closed again; marginal = (RSS at K − RSS at K/2) / (K/2), which leaves " +
       `out one-time costs. RSS read ${SETTLE_MS / 1000} s after the last login.`,
       `Users ${first.users} (login cost is not what this measures; a cheap hash also keeps scrypt's 16 MiB buffers out of the RSS).`,
-      "of which V8 heap: the marginal growth of the server's V8 heapUsed (its /metrics), i.e. JavaScript objects; " +
+      "Each reading follows two full garbage collections (the node runs with --inspect, and the bench asks " +
+      "through the DevTools protocol), so garbage the logins left does not count. " +
+      "of which V8 heap: the marginal growth of the server's V8 heap used after collection, i.e. JavaScript objects; " +
       "the rest is native: read buffers (ArrayBuffer backing stores), Deno's socket resources and pending ops, malloc.",
       `idle CPU: the server's CPU over ${
         Math.min(options.duration, 10)

@@ -59,6 +59,11 @@ export interface TargetNeeds {
    * endpoints stay 127.0.0.1.
    */
   host?: string;
+  /**
+   * One node only: run it with `--inspect=127.0.0.1:PORT` (`idle` forces garbage collections through it before
+   * reading the RSS).
+   */
+  inspectPort?: number;
 }
 
 /** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
@@ -160,12 +165,13 @@ async function startNode(
   logFile: string,
   options: BenchOptions,
   tree?: string,
+  runtimeFlags: string[] = [],
 ): Promise<Node> {
   if (options.cpuProf) {
     await Deno.mkdir(options.cpuProf, { recursive: true });
-    return await startNodeWith(["--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`], args, logFile, tree);
+    runtimeFlags = [...runtimeFlags, "--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`];
   }
-  if (tree) return await startNodeWith([], args, logFile, tree);
+  if (tree || runtimeFlags.length > 0) return await startNodeWith(runtimeFlags, args, logFile, tree);
   return await ServerProcess.start(args, logFile);
 }
 
@@ -204,7 +210,8 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
   ];
   let node: Node;
   try {
-    node = await startNode(["--port", "0", ...serverArgs], logFile, options, needs.tree?.dir);
+    const inspect = needs.inspectPort ? [`--inspect=127.0.0.1:${needs.inspectPort}`] : [];
+    node = await startNode(["--port", "0", ...serverArgs], logFile, options, needs.tree?.dir, inspect);
   } catch (error) {
     note(await Deno.readTextFile(logFile).catch(() => ""));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
