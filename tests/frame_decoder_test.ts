@@ -41,6 +41,17 @@ Deno.test("FrameDecoder.push() reassembles a frame split at every byte, inside m
   assert.equal(decoder.buffered, 0);
 });
 
+Deno.test("FrameDecoder.push() hands a spanning frame its own bytes, which later reads do not overwrite", () => {
+  const decoder = new FrameDecoder();
+  assert.deepEqual(texts(decoder.push(encoder.encode('{"a":'))), []);
+  const [first] = decoder.push(encoder.encode('1}{"b":'));
+  assert.equal(first.kind, "frame");
+  // The next frame is held in a buffer of its own, not in the one the first frame was handed.
+  assert.deepEqual(texts(decoder.push(encoder.encode("22222}\n"))), ['{"b":22222}']);
+  assert.deepEqual(texts([first]), ['{"a":1}']);
+  assert.equal(decoder.buffered, 0);
+});
+
 Deno.test("FrameDecoder.push() reports a frame over the limit without buffering it", () => {
   const decoder = new FrameDecoder({ maxFrameBytes: 16 });
   assert.deepEqual(texts(decoder.push(encoder.encode('{"a":"0123456789'))), []);
