@@ -275,36 +275,45 @@ export class Connection<T = unknown> {
 
   /**
    * Reads and hands frames to the handler until the peer or this side ends the connection. An idle connection
-   * keeps this function suspended in its pending read, so its locals are few (each one is a slot in the
-   * suspended frame, per connection): the buffer lives in a field, the frames are walked by index, and the
-   * decoding's try/catch is in {@linkcode frameText}.
+   * keeps this function suspended in its pending read, with whatever its locals last held (one slot each, per
+   * connection): so it holds only the byte count, and the read's buffer, chunk and frames live in
+   * {@linkcode Connection.#handleRead}, which has returned by then. Otherwise the last chunk (a larger buffer
+   * than the idle one) and its frames would stay referenced for as long as the connection sits idle.
    */
   async #readLoop(): Promise<void> {
     try {
       while (!this.#closed && !this.#closeWhenDrained) {
         const n = await this.#conn.read(this.#buffer);
         if (n === null) break;
-        this.lastReadAt = performance.now();
-        const chunk = this.#buffer;
-        this.#buffer = nextReadBuffer(chunk, n);
-        const frames = this.#decoder.push(chunk.subarray(0, n));
-        for (let i = 0; i < frames.length; i++) {
-          const frame = frames[i];
-          if (frame.kind === "too_large") {
-            this.#handler.onFrameTooLarge(this, frame.size);
-            this.closeAfterFlush();
-            return;
-          }
-          const handled = this.#handler.onFrame(this, frameText(frame.bytes));
-          if (handled) await handled;
-          if (this.#closed || this.#closeWhenDrained) return;
-        }
+        if (!(await this.#handleRead(n))) return;
       }
     } catch {
       // Reset by peer or closed locally: either way the connection is over.
     }
     // After closeAfterFlush() the writer closes once the last frame is out.
     if (!this.#closeWhenDrained || !this.#writing) this.close();
+  }
+
+  /**
+   * Hands the frames of the `n` bytes just read to the handler, one at a time (the next waits for the previous
+   * one's promise); `false` when the connection stops reading.
+   */
+  async #handleRead(n: number): Promise<boolean> {
+    this.lastReadAt = performance.now();
+    const chunk = this.#buffer;
+    this.#buffer = nextReadBuffer(chunk, n);
+    const frames = this.#decoder.push(chunk.subarray(0, n));
+    for (const frame of frames) {
+      if (frame.kind === "too_large") {
+        this.#handler.onFrameTooLarge(this, frame.size);
+        this.closeAfterFlush();
+        return false;
+      }
+      const handled = this.#handler.onFrame(this, frameText(frame.bytes));
+      if (handled) await handled;
+      if (this.#closed || this.#closeWhenDrained) return false;
+    }
+    return true;
   }
 
   #notifyFlushed(): void {
