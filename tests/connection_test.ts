@@ -154,3 +154,61 @@ Deno.test(
     assert.deepEqual(unsent, [["b", "c"]]);
   },
 );
+
+/** A socket that serves `chunks` to successive reads (as much of each as the buffer takes) and records the buffer sizes. */
+class ScriptedConn implements ConnectionSocket {
+  readonly remoteAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
+  readonly bufferSizes: number[] = [];
+  readonly #pending: Uint8Array[];
+  readonly #closed = Promise.withResolvers<null>();
+
+  constructor(chunks: string[]) {
+    this.#pending = chunks.map((chunk) => encoder.encode(chunk));
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    this.bufferSizes.push(buffer.length);
+    const next = this.#pending[0];
+    if (!next) return this.#closed.promise;
+    const n = Math.min(next.length, buffer.length);
+    buffer.set(next.subarray(0, n));
+    if (n === next.length) this.#pending.shift();
+    else this.#pending[0] = next.subarray(n);
+    return Promise.resolve(n);
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return Promise.resolve(bytes.length);
+  }
+
+  close(): void {
+    this.#closed.resolve(null);
+  }
+}
+
+Deno.test(
+  "Connection reads into 64 bytes while idle, grows for a frame that fills them and falls back after a small frame, not after a frame's tail",
+  sanitized,
+  async () => {
+    const chat = `{"msgid":6,"v":2,"cid":1,"toid":2,"msg":"${
+      "x".repeat(32)
+    }","time":"2026-01-01 00:00:00"}\n`;
+    const ping = '{"msgid":30,"v":2}\n';
+    // Each string is what the peer has sent by the time of one read.
+    const fake = new ScriptedConn([chat, chat, ping]);
+    const frames: (string | null)[] = [];
+    const connection = new Connection(fake, {
+      onFrame: (_connection, text) => void frames.push(text),
+      onFrameTooLarge: () => {},
+      onClose: () => {},
+    });
+    connection.start();
+    await tick();
+    assert.deepEqual(frames, [chat.trim(), chat.trim(), ping.trim()]);
+    // 64 bytes of the first chat, its tail in 256 (no fall back: the tail ends an earlier frame), the second chat
+    // whole, the PING (small: back to 64 for the next, pending read).
+    assert.deepEqual(fake.bufferSizes, [64, 256, 256, 256, 64]);
+    connection.close();
+    await connection.closed;
+  },
+);

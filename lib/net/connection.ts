@@ -59,14 +59,19 @@ const NOTHING_QUEUED: never[] = [];
 
 /**
  * The buffer for the next read: larger after a read that filled `buffer`; the minimal one after a read that
- * would have fitted in it (a PING, the last frame before the client falls silent), so that an idle
- * connection's pending read holds 64 bytes.
+ * would have fitted in it on its own (a PING, the last frame before the client falls silent), so that an idle
+ * connection's pending read holds 64 bytes. Not after the tail of a frame that began in an earlier read: a
+ * 109-byte chat message arrives as 64 bytes and a 45-byte tail, and falling back then would split every one.
  */
-function nextReadBuffer(buffer: Uint8Array<ArrayBuffer>, bytesRead: number): Uint8Array<ArrayBuffer> {
+function nextReadBuffer(
+  buffer: Uint8Array<ArrayBuffer>,
+  bytesRead: number,
+  endsEarlierFrame: boolean,
+): Uint8Array<ArrayBuffer> {
   if (bytesRead === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
     return new Uint8Array(buffer.length * 4);
   }
-  if (buffer.length > MIN_READ_BUFFER_BYTES && bytesRead < MIN_READ_BUFFER_BYTES) {
+  if (buffer.length > MIN_READ_BUFFER_BYTES && bytesRead < MIN_READ_BUFFER_BYTES && !endsEarlierFrame) {
     return new Uint8Array(MIN_READ_BUFFER_BYTES);
   }
   return buffer;
@@ -301,7 +306,7 @@ export class Connection<T = unknown> {
   async #handleRead(n: number): Promise<boolean> {
     this.lastReadAt = performance.now();
     const chunk = this.#buffer;
-    this.#buffer = nextReadBuffer(chunk, n);
+    this.#buffer = nextReadBuffer(chunk, n, this.#decoder.buffered > 0);
     const frames = this.#decoder.push(chunk.subarray(0, n));
     for (const frame of frames) {
       if (frame.kind === "too_large") {
