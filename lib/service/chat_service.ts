@@ -4,6 +4,7 @@
  */
 import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
+import { LogThrottle } from "../log_throttle.ts";
 import type { ConnectionHandler } from "../net/connection.ts";
 import { ackFrame, errorFrame, type Failure, frameMsgid, line, rejectionFrame } from "../protocol/encode.ts";
 import { Errno } from "../protocol/errno.ts";
@@ -52,7 +53,19 @@ export interface ChatServiceOptions {
   pageLimit?: number;
   /** Where the service's counters are registered (a private registry when absent). */
   registry?: Registry;
+  /** New connections are refused with errno 11 while this bound is reached (`--max-memory`). */
+  memoryBound?: MemoryBoundReading;
 }
+
+/** What the service reads of the memory bound (a `MemoryBound` of lib/ops). */
+export interface MemoryBoundReading {
+  readonly reached: boolean;
+  readonly rss: number;
+  readonly maxBytes: number;
+}
+
+/** Why a new connection was refused: the label of `chat_connections_refused_total`. */
+type Refusal = "max_connections" | "max_memory";
 
 /** The service's counters. */
 interface ServiceCounters {
@@ -60,6 +73,7 @@ interface ServiceCounters {
   framesOut: Counter;
   errors: Counter;
   rateLimited: Counter;
+  refused: Counter;
 }
 
 /**
@@ -94,6 +108,9 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   readonly #rateLimit: number;
   readonly #maxConnections: number;
   readonly #idleTimeoutMs: number;
+  readonly #memoryBound: MemoryBoundReading | undefined;
+  /** One log line per interval per reason, however many connections are refused. */
+  readonly #refusalLogs: Record<Refusal, LogThrottle>;
   /** Every session's `onSend`: one function for all (a closure per session would stay with each connection). */
   readonly #countFrameOut = (frame: string): void => this.#counters.framesOut.inc(msgName(frameMsgid(frame)));
 
@@ -101,6 +118,17 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.#maxConnections = options.maxConnections ?? 20_000;
     this.#idleTimeoutMs = (options.idleTimeout ?? 90) * 1000;
+    this.#memoryBound = options.memoryBound;
+    this.#refusalLogs = {
+      max_connections: new LogThrottle(options.log, {
+        level: "warn",
+        event: "connections refused: too many connections",
+      }),
+      max_memory: new LogThrottle(options.log, {
+        level: "warn",
+        event: "connections refused: memory limit reached",
+      }),
+    };
     const registry = options.registry ?? new Registry();
     this.#counters = {
       requests: registry.counter("chat_requests_total", "Frames received, by message name", "msg"),
@@ -109,6 +137,11 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
       rateLimited: registry.counter(
         "chat_rate_limited_total",
         "Frames held back by the per-connection rate limit",
+      ),
+      refused: registry.counter(
+        "chat_connections_refused_total",
+        "New connections refused with errno 11, by reason (max_connections, max_memory)",
+        "reason",
       ),
     };
     const maxDevices = options.maxDevices ?? 5;
@@ -176,13 +209,33 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     session.bucket = new TokenBucket(this.#rateLimit, 2 * this.#rateLimit);
     this.#open.add(session);
     this.context.log.debug("connect", { conn: connection.id, remote: connection.remote });
-    if (this.#open.size > this.#maxConnections) {
-      this.context.log.warn("connection refused: too many connections", { remote: connection.remote });
-      session.reply(
-        errorFrame({ errno: Errno.BUSY, errmsg: "server busy: too many connections; try again later" }),
-      );
+    const refusal = this.#refusal();
+    if (refusal) {
+      this.#counters.refused.inc(refusal.reason);
+      this.#refusalLogs[refusal.reason].note({ remote: connection.remote, ...refusal.fields });
+      session.reply(errorFrame({ errno: Errno.BUSY, errmsg: refusal.errmsg }));
       connection.closeAfterFlush();
     }
+  }
+
+  /** Why a connection opened now must be refused, or undefined; open sessions are never affected. */
+  #refusal(): { reason: Refusal; errmsg: string; fields: Record<string, unknown> } | undefined {
+    if (this.#open.size > this.#maxConnections) {
+      return {
+        reason: "max_connections",
+        errmsg: "server busy: too many connections; try again later",
+        fields: { connections: this.#open.size - 1, max_connections: this.#maxConnections },
+      };
+    }
+    const memory = this.#memoryBound;
+    if (memory?.reached) {
+      return {
+        reason: "max_memory",
+        errmsg: "server busy: memory limit reached; try again later",
+        fields: { rss_mib: mib(memory.rss), max_memory_mib: mib(memory.maxBytes) },
+      };
+    }
+    return undefined;
   }
 
   /** Closes v2 connections silent for longer than the idle timeout (v2 clients PING); returns how many. */
@@ -225,6 +278,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     await Promise.all(sessions.map((session) => endLogin(this.context, session, "shutdown")));
     await Promise.all(this.#closing);
     await this.context.cursors.flush();
+    for (const log of Object.values(this.#refusalLogs)) log.stop();
     this.context.cursors.stop();
     this.context.gaps.stop();
   }
@@ -312,6 +366,10 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     });
     return { errno: Errno.BUSY, errmsg: "server busy: the request failed; try again" };
   }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
 }
 
 function sessionOf(connection: SessionConnection, onSend?: (frame: string) => void): Session {

@@ -13,6 +13,12 @@ export function startTestNode(overrides: Partial<Config> = {}): Promise<ChatNode
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** Resource limits for a {@linkcode ServerProcess}. */
+export interface ProcessLimits {
+  /** The process's open-files limit (soft and hard), set with `prlimit --nofile`. */
+  openFiles?: number;
+}
+
 /** A `main.ts` process. */
 export class ServerProcess implements AsyncDisposable {
   readonly port: number;
@@ -37,10 +43,16 @@ export class ServerProcess implements AsyncDisposable {
     args: string[],
     logFile: string,
     env: Record<string, string> = {},
+    limits: ProcessLimits = {},
   ): Promise<ServerProcess> {
     const log = await Deno.open(logFile, { create: true, append: true });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
+    const deno = [Deno.execPath(), "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
+    // prlimit(1) can lower a child's limit without privileges (raising it above the hard limit cannot be done).
+    const command = limits.openFiles === undefined
+      ? deno
+      : ["prlimit", `--nofile=${limits.openFiles}:${limits.openFiles}`, "--", ...deno];
+    const child = new Deno.Command(command[0], {
+      args: [...command.slice(1), ...args],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
