@@ -11,6 +11,17 @@ export function startTestNode(overrides: Partial<Config> = {}): Promise<ChatNode
   return startNode({ ...config, ...overrides });
 }
 
+/** Writes everything from `stream` to `file` as it arrives, then closes the file. */
+async function appendAll(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      for (let written = 0; written < chunk.length;) written += await file.write(chunk.subarray(written));
+    }
+  } finally {
+    file.close();
+  }
+}
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Resource limits for a {@linkcode ServerProcess}. */
@@ -46,7 +57,15 @@ export class ServerProcess implements AsyncDisposable {
     limits: ProcessLimits = {},
   ): Promise<ServerProcess> {
     const log = await Deno.open(logFile, { create: true, append: true });
-    const deno = [Deno.execPath(), "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
+    const deno = [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      MAIN,
+    ];
     // prlimit(1) can lower a child's limit without privileges (raising it above the hard limit cannot be done).
     const command = limits.openFiles === undefined
       ? deno
@@ -58,8 +77,9 @@ export class ServerProcess implements AsyncDisposable {
       stdin: "null",
       env,
     }).spawn();
-    // stderr is copied to the log file so a chatty server never blocks on a full pipe.
-    const logCopied = child.stderr.pipeTo(log.writable).catch(() => {});
+    // stderr is copied to the log file so a chatty server never blocks on a full pipe, chunk by chunk so that
+    // a test can read the log while the server runs (pipeTo(log.writable) held it back until the exit).
+    const logCopied = appendAll(child.stderr, log).catch(() => {});
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
