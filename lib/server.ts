@@ -99,6 +99,7 @@ export async function startNode(
       maxTokensPerUser: config.maxTokens,
       pageLimit: config.pageLimit,
       memoryBound,
+      tokenLoginConcurrency: config.loginConcurrency,
     });
     registerLimitMetrics(registry, memoryBound, acceptFailures);
     await bus.start();

@@ -12,7 +12,7 @@ import type { BenchOptions } from "./args.ts";
 import { P99_RATIO_TARGET, p99Verdict } from "./issue_targets.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor } from "./pingpong.ts";
 import { openFileLimit, type ProcessUsage, ProcessWatch } from "./process_stats.ts";
-import { reconnectAll } from "./reconnect_storm.ts";
+import { reconnectAll, type ReconnectOutcome } from "./reconnect_storm.ts";
 import {
   endProgress,
   fmtInt,
@@ -22,7 +22,7 @@ import {
   progress,
   type ScenarioResult,
 } from "./report.ts";
-import { startTarget } from "./target.ts";
+import { startTarget, type Target } from "./target.ts";
 import { issueTokens } from "./token_credentials.ts";
 
 /** The device every storm user's token is bound to. */
@@ -31,6 +31,29 @@ const DEVICE = "bench-restart";
 const FD_MARGIN = 200;
 /** Token logins in flight while everyone first comes online (not the storm: that is all at once). */
 const ONLINE_CONCURRENCY = 64;
+
+/** A measured window of the chat pairs with the server's CPU and memory over it. */
+type Phase = PingPongWindow & { processes: ProcessUsage[] };
+
+/** How the restarted node admits token logins. */
+interface Admission {
+  label: string;
+  args: string[];
+}
+
+/** Each round restarts the node twice: without a limit on token logins, then with the server's default. */
+const ADMISSIONS: Admission[] = [
+  { label: "no login limit", args: ["--login-concurrency", "0"] },
+  { label: "default login limit", args: [] },
+];
+
+/** One restart: how long the node took, the devices' storm, and the chat during it. */
+interface Round {
+  admission: Admission;
+  restartMs: number;
+  storm: ReconnectOutcome;
+  during: Phase;
+}
 
 /** The `restart` scenario. */
 export async function restart(options: BenchOptions): Promise<ScenarioResult> {
@@ -71,23 +94,23 @@ export async function restart(options: BenchOptions): Promise<ScenarioResult> {
     onProgress: (back, total) => progress(`restart: ${back}/${total} devices online`),
   });
   let engine = await chatPairs();
-  try {
-    engine.start();
-    if (options.warmup > 0) await runFor(engine, options.warmup, "restart: chat warm-up");
+  /** Chat for --duration with everyone online: the idle p99 the next storm is compared with. */
+  const idleWindow = async (label: string): Promise<Phase> => {
     engine.window();
     await watch.start();
-    await runFor(engine, options.duration, `restart: ${pairs} pairs, ${fmtInt(k)} devices online`);
-    const before = { ...engine.window(), processes: await watch.stop() };
+    await runFor(engine, options.duration, `restart: ${pairs} pairs, ${fmtInt(k)} devices online (${label})`);
+    return { ...engine.window(), processes: await watch.stop() };
+  };
+  /** kill -9, start again with `extraArgs`, the pairs back first, then every device at once. */
+  const stormRound = async (admission: Admission): Promise<Round> => {
     await engine.stop();
     engine.close();
-
-    progress("restart: kill -9 of the node, started again on its port and store");
+    progress(`restart: kill -9 of the node, started again (${admission.label})`);
     const killedAt = performance.now();
-    await target.restart("SIGKILL");
+    await target.restart!("SIGKILL", admission.args);
     const restartMs = performance.now() - killedAt;
     // Every old connection ended with the node; what the devices do about it is the storm below.
     for (const client of online.clients) client.close();
-
     engine = await chatPairs();
     engine.start();
     engine.window();
@@ -95,99 +118,141 @@ export async function restart(options: BenchOptions): Promise<ScenarioResult> {
     const storm = await reconnectAll(endpoint, stormUsers, tokens, {
       onProgress: (back, total) =>
         progress(
-          `restart: ${back}/${total} devices back, chat p99 ${fmtMs(engine.histogram.quantileMs(0.99))} ms`,
+          `restart (${admission.label}): ${back}/${total} devices back, chat p99 ${
+            fmtMs(engine.histogram.quantileMs(0.99))
+          } ms`,
         ),
     });
     online = storm;
-    const during = { ...engine.window(), processes: await watch.stop() };
-    await watch.start();
-    await runFor(engine, options.duration, `restart: ${pairs} pairs, all ${fmtInt(k)} devices back`);
-    const after = { ...engine.window(), processes: await watch.stop() };
+    const during: Phase = { ...engine.window(), processes: await watch.stop() };
+    return { admission, restartMs, storm, during };
+  };
+  try {
+    engine.start();
+    if (options.warmup > 0) await runFor(engine, options.warmup, "restart: chat warm-up");
+    const rounds: { idle: Phase; round: Round }[] = [];
+    let idle = await idleWindow("before the first restart");
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      for (const admission of ADMISSIONS) {
+        const round = await stormRound(admission);
+        rounds.push({ idle, round });
+        idle = await idleWindow(`after a restart ${admission.label}`);
+      }
+    }
     endProgress();
-
-    const { ratio, met } = p99Verdict(before.latency.p99, during.latency.p99);
-    const backAfter = storm.backAfter.summary();
-    const row = (label: string, w: PingPongWindow & { processes: ProcessUsage[] }, back: string) => {
-      const { cpu, rss } = fmtProcesses(w.processes);
-      return [
-        label,
-        w.seconds.toFixed(1),
-        fmtInt(w.messagesPerSecond),
-        fmtMs(w.latency.p50),
-        fmtMs(w.latency.p99),
-        fmtMs(w.latency.max),
-        w.errors,
-        back,
-        cpu,
-        rss,
-        loadgenCpu(w.processes),
-      ];
-    };
-    return {
-      title: `restart — ${fmtInt(k)} devices reconnect with resume tokens after kill -9 of their node`,
-      headers: [
-        "phase",
-        "s",
-        "chat msg/s",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "errors",
-        "devices back",
-        "server CPU",
-        "server RSS",
-        "loadgen / other CPU",
-      ],
-      rows: [
-        row("all online, idle", before, fmtInt(k)),
-        row("reconnect storm", during, `${fmtInt(k)} in ${(storm.allBackMs / 1000).toFixed(2)} s`),
-        row("all back", after, fmtInt(k)),
-        ["p99 storm / idle", "", "", "", `${ratio.toFixed(2)}×`, "", "", "", "", "", ""],
-      ],
-      notes: [
-        `${target.description}; ${fmtInt(k)} devices (users ${
-          target.describeUsers(options.hashCost ?? "cheap")
-        }) ` +
-        `each with a resume token from one password login, online over their own connections; ${pairs} chat ` +
-        `pairs paced at ${rate} messages/s per pair.`,
-        `kill -9 of the node and its start again on the same port and store: ${
-          fmtInt(restartMs)
-        } ms until it ` +
-        `listened. Then the ${pairs} pairs logged in again (password), and all ${
-          fmtInt(k)
-        } devices were let go ` +
-        "at once: connect, LOGIN {id, token, device}, and on a refused connect or errno 11 a retry after a " +
-        "jittered backoff (50 ms doubling to 2 s).",
-        `All ${fmtInt(k)} back **${(storm.allBackMs / 1000).toFixed(2)} s** after they were let go: ` +
-        `**${fmtInt(storm.perSecond)} reconnects/s**; a device back after p50 ${fmtMs(backAfter.p50)} ms, ` +
-        `p99 ${fmtMs(backAfter.p99)} ms; ${storm.retries} retries (${storm.busy} answered errno 11)` +
-        `${storm.lastError ? `, last: ${storm.lastError}` : ""}.`,
-        `Chat p99 during the storm ${fmtMs(during.latency.p99)} ms against ${
-          fmtMs(before.latency.p99)
-        } ms with ` +
-        `everyone online and idle: ${ratio.toFixed(2)}× (≤ ${P99_RATIO_TARGET}×: ${met ? "met" : "missed"}).`,
-      ],
-      data: {
-        target: target.description,
-        serverArgs: target.serverArgs,
-        devices: k,
-        pairs,
-        restartMs,
-        allBackMs: storm.allBackMs,
-        reconnectsPerSecond: storm.perSecond,
-        backAfter,
-        retries: storm.retries,
-        busy: storm.busy,
-        before,
-        during,
-        after,
-        p99Ratio: ratio,
-      },
-    };
+    return report({ target, k, pairs, rate, options }, rounds, idle);
   } finally {
     await engine.stop();
     engine.close();
     for (const client of online.clients) client?.close();
     endProgress();
   }
+}
+
+/** The table: the idle window before each storm, the storm, and the last idle window. */
+function report(
+  run: { target: Target; k: number; pairs: number; rate: number; options: BenchOptions },
+  rounds: { idle: Phase; round: Round }[],
+  last: Phase,
+): ScenarioResult {
+  const { target, k, pairs, rate } = run;
+  const row = (label: string, w: Phase, back: string, ratio: string) => {
+    const { cpu, rss } = fmtProcesses(w.processes);
+    return [
+      label,
+      w.seconds.toFixed(1),
+      fmtInt(w.messagesPerSecond),
+      fmtMs(w.latency.p50),
+      fmtMs(w.latency.p99),
+      fmtMs(w.latency.max),
+      ratio,
+      w.errors,
+      back,
+      cpu,
+      rss,
+      loadgenCpu(w.processes),
+    ];
+  };
+  const rows: (string | number)[][] = [];
+  const notes: string[] = [];
+  for (const { idle, round } of rounds) {
+    const { ratio, met } = p99Verdict(idle.latency.p99, round.during.latency.p99);
+    const back = round.storm.backAfter.summary();
+    rows.push(row(`all online, idle`, idle, fmtInt(k), ""));
+    rows.push(
+      row(
+        `storm, ${round.admission.label}`,
+        round.during,
+        `${fmtInt(k)} in ${(round.storm.allBackMs / 1000).toFixed(2)} s (${fmtInt(round.storm.perSecond)}/s)`,
+        `${ratio.toFixed(2)}×`,
+      ),
+    );
+    notes.push(
+      `Restart ${round.admission.label}${
+        round.admission.args.length ? ` (${round.admission.args.join(" ")})` : ""
+      }: ` +
+        `the node listened again ${fmtInt(round.restartMs)} ms after kill -9; all ${
+          fmtInt(k)
+        } devices back ` +
+        `${(round.storm.allBackMs / 1000).toFixed(2)} s after they were let go, **${
+          fmtInt(round.storm.perSecond)
+        } ` +
+        `reconnects/s** (a device back after p50 ${fmtMs(back.p50)} ms, p99 ${fmtMs(back.p99)} ms; ` +
+        `${round.storm.retries} retries, ${round.storm.busy} answered errno 11); chat p99 ${
+          fmtMs(round.during.latency.p99)
+        } ms during the storm against ${fmtMs(idle.latency.p99)} ms idle before it: ${
+          ratio.toFixed(2)
+        }× (≤ ${P99_RATIO_TARGET}×: ${met ? "met" : "missed"}).`,
+    );
+  }
+  rows.push(row("all online, idle", last, fmtInt(k), ""));
+  return {
+    title: `restart — ${fmtInt(k)} devices reconnect with resume tokens after kill -9 of their node`,
+    headers: [
+      "phase",
+      "s",
+      "chat msg/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "p99 / idle",
+      "errors",
+      "devices back",
+      "server CPU",
+      "server RSS",
+      "loadgen / other CPU",
+    ],
+    rows,
+    notes: [
+      `${target.description}; ${fmtInt(k)} devices (users ${
+        target.describeUsers(run.options.hashCost ?? "cheap")
+      }), each with a resume token from one password login and online over its own connection; ${pairs} chat ` +
+      `pairs paced at ${rate} messages/s per pair, on the same node.`,
+      "Each restart: kill -9 of the node and its start again on the same port and store; the pairs log in again " +
+      `(password) and chat; then all ${
+        fmtInt(k)
+      } devices are let go at once: connect, LOGIN {id, token, device}, ` +
+      "and after a refused connect or errno 11 a retry after a jittered backoff (50 ms doubling to 2 s). The " +
+      "storm row is the chat from the pairs' login until the last device is back.",
+      ...notes,
+    ],
+    data: {
+      target: target.description,
+      serverArgs: target.serverArgs,
+      devices: k,
+      pairs,
+      rounds: rounds.map(({ idle, round }) => ({
+        admission: round.admission,
+        idle,
+        restartMs: round.restartMs,
+        allBackMs: round.storm.allBackMs,
+        reconnectsPerSecond: round.storm.perSecond,
+        backAfter: round.storm.backAfter.summary(),
+        retries: round.storm.retries,
+        busy: round.storm.busy,
+        during: round.during,
+      })),
+      last,
+    },
+  };
 }

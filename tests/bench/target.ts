@@ -33,9 +33,10 @@ export interface Target extends AsyncDisposable {
   injectFault?(fault: Fault): Promise<string>;
   /**
    * One node the bench started: stops it with `signal` (SIGKILL: a crash; SIGTERM: a graceful stop) and starts
-   * it again on its port and store; resolves once it listens again. Absent for other targets.
+   * it again on its port and store, with `extraArgs` added to its flags; resolves once it listens again.
+   * Absent for other targets.
    */
-  restart?(signal: Deno.Signal): Promise<void>;
+  restart?(signal: Deno.Signal, extraArgs?: string[]): Promise<void>;
   /** `count` users that can log in; `cost` applies where users are seeded rather than registered. */
   prepareUsers(count: number, cost: "real" | "cheap"): Promise<BenchUser[]>;
   /** How {@linkcode Target.prepareUsers} makes users at `cost`, for the report. */
