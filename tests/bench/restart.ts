@@ -12,7 +12,8 @@ import type { BenchOptions } from "./args.ts";
 import { P99_RATIO_TARGET, p99Verdict } from "./issue_targets.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor } from "./pingpong.ts";
 import { openFileLimit, type ProcessUsage, ProcessWatch } from "./process_stats.ts";
-import { reconnectAll, type ReconnectOutcome } from "./reconnect_storm.ts";
+import type { FromWorker, ToWorker } from "./reconnect_worker.ts";
+import type { TokenCredential } from "./token_credentials.ts";
 import {
   endProgress,
   fmtInt,
@@ -47,12 +48,60 @@ const ADMISSIONS: Admission[] = [
   { label: "default login limit", args: [] },
 ];
 
+/** How one storm of token logins went (from the devices' worker). */
+type StormOutcome = Omit<Extract<FromWorker, { type: "done" }>, "type">;
+
 /** One restart: how long the node took, the devices' storm, and the chat during it. */
 interface Round {
   admission: Admission;
   restartMs: number;
-  storm: ReconnectOutcome;
+  storm: StormOutcome;
   during: Phase;
+}
+
+/** The devices, logged in from a Worker (`reconnect_worker.ts` says why). */
+class Devices implements AsyncDisposable {
+  readonly #worker = new Worker(new URL("./reconnect_worker.ts", import.meta.url), { type: "module" });
+  #onMessage: (message: FromWorker) => void = () => {};
+
+  constructor(
+    endpoint: { hostname: string; port: number },
+    users: number[],
+    tokens: Map<number, TokenCredential>,
+  ) {
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#onMessage(event.data);
+    this.#post({ type: "init", endpoint, users, tokens: [...tokens] });
+  }
+
+  #post(message: ToWorker): void {
+    this.#worker.postMessage(message);
+  }
+
+  /** Closes the connections the worker holds, then every device logs in again; resolves when all are back. */
+  reconnect(
+    concurrency: number | undefined,
+    onProgress: (back: number, total: number) => void,
+  ): Promise<StormOutcome> {
+    const { promise, resolve, reject } = Promise.withResolvers<StormOutcome>();
+    this.#onMessage = (message) => {
+      if (message.type === "progress") onProgress(message.back, message.total);
+      else if (message.type === "done") resolve(message);
+      else if (message.type === "failed") {
+        reject(new Error(`restart: the devices' worker failed: ${message.error}`));
+      }
+    };
+    this.#post({ type: "reconnect", concurrency });
+    return promise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#onMessage = (message) =>
+      message.type === "closed" || message.type === "failed" ? resolve() : undefined;
+    this.#post({ type: "close" });
+    await Promise.race([promise, new Promise((done) => setTimeout(done, 5000))]);
+    this.#worker.terminate();
+  }
 }
 
 /** The `restart` scenario. */
@@ -89,10 +138,11 @@ export async function restart(options: BenchOptions): Promise<ScenarioResult> {
     return new PingPong(clients, pairUsers, { v1: false, msgBytes: options.msgBytes, rate });
   };
   const watch = new ProcessWatch(target.watch);
-  let online = await reconnectAll(endpoint, stormUsers, tokens, {
-    concurrency: ONLINE_CONCURRENCY,
-    onProgress: (back, total) => progress(`restart: ${back}/${total} devices online`),
-  });
+  await using devices = new Devices(endpoint, stormUsers.map((user) => user.id), tokens);
+  await devices.reconnect(
+    ONLINE_CONCURRENCY,
+    (back, total) => progress(`restart: ${back}/${total} devices online`),
+  );
   let engine = await chatPairs();
   /** Chat for --duration with everyone online: the idle p99 the next storm is compared with. */
   const idleWindow = async (label: string): Promise<Phase> => {
@@ -109,21 +159,21 @@ export async function restart(options: BenchOptions): Promise<ScenarioResult> {
     const killedAt = performance.now();
     await target.restart!("SIGKILL", admission.args);
     const restartMs = performance.now() - killedAt;
-    // Every old connection ended with the node; what the devices do about it is the storm below.
-    for (const client of online.clients) client.close();
     engine = await chatPairs();
     engine.start();
+    // A node just started runs the chat path cold (no JIT yet): that is not the storm's doing.
+    if (options.warmup > 0) {
+      await runFor(engine, options.warmup, `restart: chat warm-up (${admission.label})`);
+    }
     engine.window();
     await watch.start();
-    const storm = await reconnectAll(endpoint, stormUsers, tokens, {
-      onProgress: (back, total) =>
-        progress(
-          `restart (${admission.label}): ${back}/${total} devices back, chat p99 ${
-            fmtMs(engine.histogram.quantileMs(0.99))
-          } ms`,
-        ),
-    });
-    online = storm;
+    // Every old connection ended with the node; the worker closes them and lets all devices go at once.
+    const storm = await devices.reconnect(undefined, (back, total) =>
+      progress(
+        `restart (${admission.label}): ${back}/${total} devices back, chat p99 ${
+          fmtMs(engine.histogram.quantileMs(0.99))
+        } ms`,
+      ));
     const during: Phase = { ...engine.window(), processes: await watch.stop() };
     return { admission, restartMs, storm, during };
   };
@@ -144,7 +194,6 @@ export async function restart(options: BenchOptions): Promise<ScenarioResult> {
   } finally {
     await engine.stop();
     engine.close();
-    for (const client of online.clients) client?.close();
     endProgress();
   }
 }
@@ -177,7 +226,7 @@ function report(
   const notes: string[] = [];
   for (const { idle, round } of rounds) {
     const { ratio, met } = p99Verdict(idle.latency.p99, round.during.latency.p99);
-    const back = round.storm.backAfter.summary();
+    const back = round.storm.backAfter;
     rows.push(row(`all online, idle`, idle, fmtInt(k), ""));
     rows.push(
       row(
@@ -229,11 +278,11 @@ function report(
       }), each with a resume token from one password login and online over its own connection; ${pairs} chat ` +
       `pairs paced at ${rate} messages/s per pair, on the same node.`,
       "Each restart: kill -9 of the node and its start again on the same port and store; the pairs log in again " +
-      `(password) and chat; then all ${
+      `(password) and chat for --warmup (${run.options.warmup} s: the chat path of a node just started is cold); then all ${
         fmtInt(k)
       } devices are let go at once: connect, LOGIN {id, token, device}, ` +
       "and after a refused connect or errno 11 a retry after a jittered backoff (50 ms doubling to 2 s). The " +
-      "storm row is the chat from the pairs' login until the last device is back.",
+      "storm row is the chat from the devices' release until the last device is back.",
       ...notes,
     ],
     data: {
@@ -247,7 +296,7 @@ function report(
         restartMs: round.restartMs,
         allBackMs: round.storm.allBackMs,
         reconnectsPerSecond: round.storm.perSecond,
-        backAfter: round.storm.backAfter.summary(),
+        backAfter: round.storm.backAfter,
         retries: round.storm.retries,
         busy: round.storm.busy,
         during: round.during,
