@@ -1,11 +1,11 @@
-import { setImmediate } from "node:timers";
-
 /** Options for {@linkcode ConcurrencyLimit}. */
 export interface ConcurrencyLimitOptions {
   /**
    * `now` (the default): a freed slot passes to the next waiter at once. `next turn`: in a later turn of the
    * event loop, after the I/O that is ready, so that a queue of tasks with little real I/O in them (token logins
-   * on the embedded store) cannot run back to back in one turn while frames of other connections wait.
+   * on the embedded store) cannot run back to back while frames of other connections wait. The turn is a
+   * `setTimeout(0)`: a chain of `setImmediate` (or of MessageChannel messages) was measured here to hold off
+   * network reads for hundreds of milliseconds in Deno 2.9.
    */
   handOff?: "now" | "next turn";
 }
@@ -48,7 +48,7 @@ export class ConcurrencyLimit {
       // The slot passes straight to the next waiter, so a newcomer cannot overtake the queue.
       const next = this.#waiting.shift();
       if (!next) this.#running--;
-      else if (this.#nextTurn) setImmediate(next);
+      else if (this.#nextTurn) setTimeout(next, 0);
       else next();
     }
   }
