@@ -120,3 +120,16 @@ Deno.test("--max-memory refuses a negative, fractional, unit-suffixed or too lar
     new ConfigError('--max-memory must be an integer from 0 to 1048576, got "lots"'),
   );
 });
+
+Deno.test("--login-concurrency defaults to 8, reads CHAT_LOGIN_CONCURRENCY, takes 0 for no limit, refuses bad values", () => {
+  assert.equal(parseConfig([], noEnv)!.loginConcurrency, 8);
+  const env = (name: string) => name === "CHAT_LOGIN_CONCURRENCY" ? "32" : undefined;
+  assert.equal(parseConfig([], env)!.loginConcurrency, 32);
+  assert.equal(parseConfig(["--login-concurrency", "0"], env)!.loginConcurrency, 0);
+  for (const value of ["-1", "10001", "many", "2.5"]) {
+    assert.throws(
+      () => parseConfig([`--login-concurrency=${value}`], noEnv),
+      new ConfigError(`--login-concurrency must be an integer from 0 to 10000, got ${JSON.stringify(value)}`),
+    );
+  }
+});
