@@ -31,6 +31,12 @@ export interface Target extends AsyncDisposable {
    * Absent for other targets.
    */
   injectFault?(fault: Fault): Promise<string>;
+  /**
+   * One node the bench started: stops it with `signal` (SIGKILL: a crash; SIGTERM: a graceful stop) and starts
+   * it again on its port and store, with `extraArgs` added to its flags; resolves once it listens again.
+   * Absent for other targets.
+   */
+  restart?(signal: Deno.Signal, extraArgs?: string[]): Promise<void>;
   /** `count` users that can log in; `cost` applies where users are seeded rather than registered. */
   prepareUsers(count: number, cost: "real" | "cheap"): Promise<BenchUser[]>;
   /** How {@linkcode Target.prepareUsers} makes users at `cost`, for the report. */
@@ -209,9 +215,11 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
     ...(needs.host ? ["--host", needs.host] : []),
   ];
   let node: Node;
+  const watch: WatchedProcess[] = [];
   try {
     const inspect = needs.inspectPort ? [`--inspect=127.0.0.1:${needs.inspectPort}`] : [];
     node = await startNode(["--port", "0", ...serverArgs], logFile, options, needs.tree?.dir, inspect);
+    watch.push({ name: "node", pid: node.pid });
   } catch (error) {
     note(await Deno.readTextFile(logFile).catch(() => ""));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -238,8 +246,18 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
       memory ? "in :memory:" : "in a temp file"
     }${needs.tls ? ", TLS" : ""})`,
     endpoints: [endpoint, endpoint],
-    watch: [{ name: "node", pid: node.pid }],
+    watch,
     serverArgs,
+    restart: async (signal) => {
+      await node.stop(signal);
+      node = await startNode(
+        ["--port", String(endpoint.port), ...serverArgs],
+        logFile,
+        options,
+        needs.tree?.dir,
+      );
+      watch[0] = { name: "node", pid: node.pid };
+    },
     metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : undefined,
     describeUsers: (cost) => memory ? REGISTERED : seededAt(cost),
     prepareUsers: (count, cost) =>
