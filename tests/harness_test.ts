@@ -48,6 +48,19 @@ Deno.test("freePort() returns a port that can be listened on", () => {
   listener.close();
 });
 
+Deno.test("MariaDbServer.start() four times at once: each server initialises and answers", async () => {
+  // They once shared /tmp for temporary tables, where two initialisations removed each other's files.
+  const started = await Promise.allSettled(Array.from({ length: 4 }, () => MariaDbServer.start()));
+  try {
+    for (const result of started) {
+      assert.equal(result.status, "fulfilled", result.status === "rejected" ? String(result.reason) : "");
+      assert.deepEqual(await selectOne(result.value.url), [{ one: 1 }]);
+    }
+  } finally {
+    await Promise.all(started.map((result) => result.status === "fulfilled" && result.value.close()));
+  }
+});
+
 Deno.test("MariaDbServer round-trips emoji in utf8mb4, survives stop/restart, and close leaves nothing", async () => {
   const server = await MariaDbServer.start();
   let dir = "";

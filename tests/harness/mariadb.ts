@@ -73,6 +73,10 @@ export class MariaDbServer implements AsyncDisposable {
       requireProgram(options.installDb ?? "mariadb-install-db", PACKAGES),
     ]);
     const dir = await makeTempDir("chat-mariadb-");
+    // Each server's temporary tables go to its own folder: two `mariadb-install-db` sharing /tmp remove each
+    // other's `#sql-temptable-*` files and abort ("Unknown table 'mysql.tmp_user_sys'"), which failed a suite
+    // run whose tests start MariaDB in parallel with other processes doing the same.
+    await Deno.mkdir(`${dir}/tmp`);
     const server = new MariaDbServer(dir, mariadbd, freePort());
     try {
       await server.#install(installDb);
@@ -122,6 +126,7 @@ export class MariaDbServer implements AsyncDisposable {
     const install = await ServiceProcess.spawn(installDb, [
       "--no-defaults",
       `--datadir=${this.#dir}/data`,
+      `--tmpdir=${this.#dir}/tmp`,
       "--user=root",
       "--skip-test-db",
     ], `${this.#dir}/install.log`);
@@ -136,6 +141,7 @@ export class MariaDbServer implements AsyncDisposable {
     this.#process = await ServiceProcess.spawn(this.#mariadbd, [
       "--no-defaults",
       `--datadir=${dir}/data`,
+      `--tmpdir=${dir}/tmp`,
       `--port=${this.port}`,
       `--socket=${dir}/sock`,
       "--bind-address=127.0.0.1",
