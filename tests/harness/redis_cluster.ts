@@ -142,6 +142,11 @@ export class RedisCluster implements AsyncDisposable {
     }
   }
 
+  /** Deletes every key on every master (tests that share one cluster and start afresh). */
+  async flushAll(): Promise<void> {
+    await Promise.all((await this.masters()).map((port) => this.#redisCli(["-p", String(port), "flushall"])));
+  }
+
   /** The hash slot of `key` (or of a channel: sharded pub/sub uses the same slots). */
   async keySlot(key: string): Promise<number> {
     const port = this.ports.find((port) => this.#processes.get(port)?.running);
