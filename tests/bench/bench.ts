@@ -17,6 +17,7 @@ import { pingpong } from "./pingpong.ts";
 import { pingpongAgainstBaseline } from "./pingpong_baseline.ts";
 import { pingpongAgainstCeiling } from "./pingpong_ceiling.ts";
 import { pingpongOverTls } from "./pingpong_tls.ts";
+import { pingpongOnRedisCluster } from "./pingpong_redis_cluster.ts";
 import { pool } from "./pool.ts";
 import { soak } from "./soak.ts";
 import { sync } from "./sync.ts";
@@ -31,6 +32,8 @@ const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResul
       ? pingpongAgainstCeiling(options)
       : options.tls
       ? pingpongOverTls(options)
+      : options.redisCluster
+      ? pingpongOnRedisCluster(options)
       : options.baseline
       ? pingpongAgainstBaseline(options)
       : pingpong(options),

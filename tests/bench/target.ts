@@ -33,8 +33,11 @@ export interface Target extends AsyncDisposable {
    * fault's own check failed (presence not back within a lease). Absent for other targets.
    */
   injectFault?(fault: Fault, view: SoakView): Promise<{ report: string; failed?: string }>;
-  /** The Redis Cluster's masters (client ports), when the bus is one: for publishes per shard. */
-  redisMasters?(): Promise<number[]>;
+  /**
+   * When the bus is a Redis Cluster: the calls of `command` (lower case, e.g. `spublish`) each master has
+   * served so far, by `host:port` (from `INFO commandstats`), for publishes per shard.
+   */
+  redisCommandCalls?(command: string): Promise<Map<string, number>>;
   /** `count` users that can log in; `cost` applies where users are seeded rather than registered. */
   prepareUsers(count: number, cost: "real" | "cheap"): Promise<BenchUser[]>;
   /** How {@linkcode Target.prepareUsers} makes users at `cost`, for the report. */
@@ -333,7 +336,19 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
         redis instanceof RedisCluster ? "Redis Cluster bus: 3 masters, 3 replicas" : "Redis bus"
       }) behind nginx (stream, least_conn)`,
       injectFault,
-      redisMasters: redis instanceof RedisCluster ? () => redis.masters() : undefined,
+      redisCommandCalls: redis instanceof RedisCluster
+        ? async (command) => {
+          const calls = new Map<string, number>();
+          for (const port of await redis.masters()) {
+            const stats = await redis.info(port, "commandstats");
+            calls.set(
+              `127.0.0.1:${port}`,
+              Number(stats.match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0),
+            );
+          }
+          return calls;
+        }
+        : undefined,
       endpoints: [endpoint, endpoint],
       watch,
       serverArgs: serverArgs.map((arg) => arg.replace(/\/\/[^@/]*@/, "//***@")),

@@ -147,6 +147,11 @@ export class RedisCluster implements AsyncDisposable {
     await Promise.all((await this.masters()).map((port) => this.#redisCli(["-p", String(port), "flushall"])));
   }
 
+  /** `INFO section` of the node on `port`, as Redis prints it (`field:value` lines). */
+  info(port: number, section: string): Promise<string> {
+    return this.#redisCli(["-p", String(port), "info", section]);
+  }
+
   /** The hash slot of `key` (or of a channel: sharded pub/sub uses the same slots). */
   async keySlot(key: string): Promise<number> {
     const port = this.ports.find((port) => this.#processes.get(port)?.running);
