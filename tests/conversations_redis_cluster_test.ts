@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { userChannel } from "../lib/bus/redis_wire.ts";
+import { MsgId } from "../lib/protocol/msg_id.ts";
 import { MysqlStore } from "../lib/store/mysql_store.ts";
 import { ServerProcess } from "./harness/chat_node.ts";
 import { eventually } from "./harness/eventually.ts";
@@ -161,4 +162,11 @@ Deno.test("Redis Cluster: messages sent while the users' slots move to other mas
   assert.deepEqual(bySeq.map((frame) => frame.msg), sent);
   assert.deepEqual(bySeq.map((frame) => frame.mid), acks.map((ack) => ack.mid));
   assert.deepEqual(bySeq.map((frame) => frame.seq), sent.map((_, i) => i + 1));
+
+  // Both log out and in again on the other node: the moved slots hold no stale claim or subscription.
+  for (const [user, client, port] of [[a, alice.client, p2], [b, bob.client, p1]] as const) {
+    assert.equal((await client.request({ msgid: MsgId.LOGINOUT })).errno, 0);
+    const again = await device(port, user);
+    again.client.close();
+  }
 });
