@@ -98,7 +98,7 @@ export function watchConnection(
  * `quit()` when connected (pending replies arrive first), else `disconnect()`; resolves on `end`. While
  * reconnecting there is no socket, and ioredis never emits `end` from there: stopping the retries is all.
  * A cluster client whose every node is gone may not emit `end` either (its pool has nothing left to drain):
- * after {@linkcode END_TIMEOUT_MS} the retries are stopped and that is all.
+ * `disconnect()` has stopped its retries, and close stops waiting after {@linkcode END_TIMEOUT_MS}.
  *
  * @example
  * ```ts
