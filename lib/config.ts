@@ -35,6 +35,10 @@ export interface Config {
   rateLimit: number;
   /** Open connections this node accepts; more are refused with errno 11. */
   maxConnections: number;
+  /** Resident memory in MiB at which new connections are refused with errno 11; 0 turns the bound off. */
+  maxMemoryMib: number;
+  /** Token logins handled at once; the rest wait their turn (0: no limit). */
+  loginConcurrency: number;
   /** Outbound bytes queued for a client that does not read before it is disconnected. */
   maxOutboundBytes: number;
   /** Live devices one user may have across all nodes. */
@@ -78,6 +82,8 @@ const FLAGS = {
   "idle-timeout": { type: "string", env: "CHAT_IDLE_TIMEOUT" },
   "rate-limit": { type: "string", env: "CHAT_RATE_LIMIT" },
   "max-connections": { type: "string", env: "CHAT_MAX_CONNECTIONS" },
+  "max-memory": { type: "string", env: "CHAT_MAX_MEMORY" },
+  "login-concurrency": { type: "string", env: "CHAT_LOGIN_CONCURRENCY" },
   "max-outbound-bytes": { type: "string", env: "CHAT_MAX_OUTBOUND_BYTES" },
   "max-devices": { type: "string", env: "CHAT_MAX_DEVICES" },
   "token-days": { type: "string", env: "CHAT_TOKEN_DAYS" },
@@ -113,6 +119,8 @@ export const USAGE = `Usage: deno task serve [options]
   --idle-timeout S        close a silent v2 connection after S s (90)  CHAT_IDLE_TIMEOUT
   --rate-limit N          requests/s per connection, burst 2N (20000)  CHAT_RATE_LIMIT
   --max-connections N     open connections per node (20000)            CHAT_MAX_CONNECTIONS
+  --max-memory MIB        refuse connections at this RSS, 0 = off (0)  CHAT_MAX_MEMORY
+  --login-concurrency N   token logins at once, 0 = no limit (8)       CHAT_LOGIN_CONCURRENCY
   --max-outbound-bytes N  queued bytes for a slow reader (4194304)     CHAT_MAX_OUTBOUND_BYTES
   --max-devices N         live devices per user, all nodes (5)         CHAT_MAX_DEVICES
   --token-days N          days a resume token is valid (30)            CHAT_TOKEN_DAYS
@@ -126,12 +134,16 @@ export const USAGE = `Usage: deno task serve [options]
   --help                  print this list and exit
 `;
 
+/** The largest --max-memory: 1 TiB, far above any machine this runs on, and still an exact number of bytes. */
+const MAX_MEMORY_MIB = 1024 * 1024;
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === "" ? undefined : value;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
+  // Digits only: Number() would take "" and " " for 0, and "1e3" or "0x10" for numbers nobody typed.
+  const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
@@ -236,6 +248,8 @@ export function parseCommand(args: string[], env: (name: string) => string | und
     idleTimeout: integer("idle-timeout", get("idle-timeout") ?? "90", 1, 86_400),
     rateLimit: integer("rate-limit", get("rate-limit") ?? "20000", 1, 1_000_000),
     maxConnections: integer("max-connections", get("max-connections") ?? "20000", 1, 1_000_000),
+    maxMemoryMib: integer("max-memory", get("max-memory") ?? "0", 0, MAX_MEMORY_MIB),
+    loginConcurrency: integer("login-concurrency", get("login-concurrency") ?? "8", 0, 10_000),
     maxOutboundBytes: integer("max-outbound-bytes", get("max-outbound-bytes") ?? "4194304", 1024, 1 << 30),
     maxDevices: integer("max-devices", get("max-devices") ?? "5", 1, 100),
     tokenDays: integer("token-days", get("token-days") ?? "30", 1, 3650),

@@ -6,10 +6,12 @@ import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local_bus.ts";
 import type { Config } from "./config.ts";
 import { Logger } from "./log.ts";
+import { LogThrottle } from "./log_throttle.ts";
 import { TcpServer } from "./net/tcp_server.ts";
 import { readTlsFiles, type TlsFiles } from "./net/tls_files.ts";
 import { serveOps } from "./ops/http_endpoint.ts";
 import { LoopLagMonitor } from "./ops/loop_lag.ts";
+import { MemoryBound } from "./ops/memory_bound.ts";
 import { Registry } from "./ops/metrics.ts";
 import { ChatService } from "./service/chat_service.ts";
 import { type Retention, startRetention } from "./service/retention.ts";
@@ -74,6 +76,8 @@ export async function startNode(
   const store = await openStore(config, log);
   let bus: Bus | undefined;
   let server: TcpServer<UndeliveredFrame> | undefined;
+  const memoryBound = new MemoryBound({ maxBytes: config.maxMemoryMib * 1024 * 1024 });
+  const acceptFailures = new LogThrottle(log, { level: "error", event: "accept failed" });
   try {
     await store.migrate();
     // Users marked online by an earlier run of this node that did not stop cleanly.
@@ -94,13 +98,19 @@ export async function startNode(
       tokenDays: config.tokenDays,
       maxTokensPerUser: config.maxTokens,
       pageLimit: config.pageLimit,
+      memoryBound,
+      tokenLoginConcurrency: config.loginConcurrency,
     });
+    registerLimitMetrics(registry, memoryBound, acceptFailures);
     await bus.start();
     const chat = {
       hostname: config.host,
       port: config.port,
       maxFrameBytes: config.maxFrameBytes,
       maxOutboundBytes: config.maxOutboundBytes,
+      // EMFILE and ENFILE (descriptors exhausted) among others: the server retries, and says so once per interval.
+      onAcceptError: (error: Error, retryInMs: number) =>
+        acceptFailures.note({ error: error.message, retry_ms: retryInMs }),
     };
     server = tls
       ? await listening(
@@ -123,8 +133,20 @@ export async function startNode(
         }),
     );
     const retention = startRetention(store, config.retentionDays, log);
-    return runningNode({ server, service, store, bus, log, ops, retention, tlsFiles });
+    return runningNode({
+      server,
+      service,
+      store,
+      bus,
+      log,
+      ops,
+      retention,
+      tlsFiles,
+      limits: { memoryBound, acceptFailures },
+    });
   } catch (error) {
+    memoryBound.stop();
+    acceptFailures.stop();
     await server?.close().catch(() => {});
     await bus?.close().catch(() => {});
     await store.close().catch(() => {});
@@ -196,6 +218,22 @@ export function listening<T>(
   }
 }
 
+/** The node's own limits: the memory bound and failed accepts. */
+function registerLimitMetrics(registry: Registry, memory: MemoryBound, acceptFailures: LogThrottle): void {
+  registry.gauge("chat_max_memory_bytes", "The --max-memory bound in bytes (0: off)", () => memory.maxBytes);
+  registry.gauge(
+    "chat_memory_limit_reached",
+    "1 while the sampled RSS is at or above --max-memory (new connections are refused)",
+    () => memory.reached ? 1 : 0,
+  );
+  registry.gauge(
+    "chat_accept_failures_total",
+    "Failed accepts of the chat listener (e.g. out of file descriptors)",
+    () => acceptFailures.total,
+    "counter",
+  );
+}
+
 /** Process-level gauges: event loop lag, memory, and the store's pool when it has one. */
 function registerProcessMetrics(registry: Registry, store: Store): Registry {
   const lag = new LoopLagMonitor();
@@ -235,9 +273,12 @@ interface Parts {
   ops: Deno.HttpServer<Deno.NetAddr> | undefined;
   retention: Retention;
   tlsFiles: TlsFiles | undefined;
+  limits: { memoryBound: MemoryBound; acceptFailures: LogThrottle };
 }
 
-function runningNode({ server, service, store, bus, log, ops, retention, tlsFiles }: Parts): ChatNode {
+function runningNode(
+  { server, service, store, bus, log, ops, retention, tlsFiles, limits }: Parts,
+): ChatNode {
   const idleSweep = setInterval(() => service.closeIdle(), 1000);
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -252,6 +293,8 @@ function runningNode({ server, service, store, bus, log, ops, retention, tlsFile
       await bus.close().catch((error) => log.warn("bus close failed", { error }));
       await store.close().catch((error) => log.warn("store close failed", { error }));
       await ops?.shutdown();
+      limits.memoryBound.stop();
+      limits.acceptFailures.stop();
       log.info("stopped");
     })();
   return {

@@ -132,3 +132,18 @@ Deno.test("parseBenchArgs() refuses --baseline where it cannot run and a bad kic
     });
   }
 });
+
+Deno.test("parseBenchArgs() reads the restart scenario: devices from --connections, pairs from --storm-pairs", () => {
+  const defaults = parseBenchArgs(["restart"])!;
+  assert.deepEqual(
+    [defaults.scenario, defaults.connections, defaults.stormPairs, defaults.repeats, defaults.rate],
+    ["restart", 10_000, 10, 1, undefined],
+  );
+  const given = parseBenchArgs(["restart", "--connections", "500", "--storm-pairs", "4", "--repeats", "2"])!;
+  assert.deepEqual([given.connections, given.stormPairs, given.repeats], [500, 4, 2]);
+  assert.throws(
+    () => parseBenchArgs(["restart", "--connections", "0"]),
+    new UsageError('--connections must be an integer from 1 to 1000000, got "0"'),
+  );
+  assert.throws(() => parseBenchArgs(["restart", "--cluster"]), UsageError);
+});

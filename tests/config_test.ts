@@ -96,3 +96,40 @@ Deno.test("--redis accepts a Redis Cluster URL and rejects a bad one without ech
     new ConfigError("--redis: a Redis Cluster URL lists its nodes as host:port, separated by commas"),
   );
 });
+
+Deno.test("--max-memory is off by default, read in MiB from the flag, then CHAT_MAX_MEMORY", () => {
+  assert.equal(parseConfig([], noEnv)!.maxMemoryMib, 0);
+  const env = (name: string) => name === "CHAT_MAX_MEMORY" ? "512" : undefined;
+  assert.equal(parseConfig([], env)!.maxMemoryMib, 512);
+  assert.equal(parseConfig(["--max-memory", "2048"], env)!.maxMemoryMib, 2048);
+  assert.equal(parseConfig(["--max-memory", "0"], env)!.maxMemoryMib, 0, "0 turns a bound from the env off");
+  const row = USAGE.split("\n").find((line) => line.trimStart().startsWith("--max-memory MIB"));
+  assert.ok(row?.includes("CHAT_MAX_MEMORY") && row.includes("0 = off (0)"), row);
+});
+
+Deno.test("--max-memory refuses a negative, fractional, unit-suffixed or too large value", () => {
+  for (const value of ["-1", "1.5", "512M", "1gb", "", " ", "1048577"]) {
+    assert.throws(
+      () => parseConfig([`--max-memory=${value}`], noEnv),
+      new ConfigError(`--max-memory must be an integer from 0 to 1048576, got ${JSON.stringify(value)}`),
+      value,
+    );
+  }
+  assert.throws(
+    () => parseConfig([], (name) => name === "CHAT_MAX_MEMORY" ? "lots" : undefined),
+    new ConfigError('--max-memory must be an integer from 0 to 1048576, got "lots"'),
+  );
+});
+
+Deno.test("--login-concurrency defaults to 8, reads CHAT_LOGIN_CONCURRENCY, takes 0 for no limit, refuses bad values", () => {
+  assert.equal(parseConfig([], noEnv)!.loginConcurrency, 8);
+  const env = (name: string) => name === "CHAT_LOGIN_CONCURRENCY" ? "32" : undefined;
+  assert.equal(parseConfig([], env)!.loginConcurrency, 32);
+  assert.equal(parseConfig(["--login-concurrency", "0"], env)!.loginConcurrency, 0);
+  for (const value of ["-1", "10001", "many", "2.5"]) {
+    assert.throws(
+      () => parseConfig([`--login-concurrency=${value}`], noEnv),
+      new ConfigError(`--login-concurrency must be an integer from 0 to 10000, got ${JSON.stringify(value)}`),
+    );
+  }
+});

@@ -18,7 +18,19 @@ export interface TcpServerOptions extends ConnectionOptions {
   port: number;
   /** Speak TLS with this certificate and key (see {@linkcode TcpServer.reloadTls}). */
   tls?: TlsKeyPair;
+  /**
+   * Called when accepting failed (e.g. EMFILE: too many open files) with the pause before the next attempt;
+   * the server keeps running. Called for every failure: throttle the logging there.
+   */
+  onAcceptError?: (error: Error, retryInMs: number) => void;
 }
+
+/**
+ * The pause after a failed accept doubles from the first to the last while failures repeat: a pending
+ * connection that cannot be accepted (no descriptor for it) stays in the backlog, so retrying at once would
+ * spin on it. One success starts over at the first.
+ */
+const ACCEPT_BACKOFF_MS = { first: 10, last: 1000 };
 
 /**
  * Accepts connections until closed.
@@ -42,7 +54,7 @@ export class TcpServer<T> implements AsyncDisposable {
   private constructor(
     listener: Deno.Listener | NodeTlsListener,
     handler: ConnectionHandler<T>,
-    options: ConnectionOptions,
+    options: ConnectionOptions & Pick<TcpServerOptions, "onAcceptError">,
   ) {
     this.#listener = listener;
     this.#acceptLoop = this.#accept(handler, options);
@@ -93,7 +105,10 @@ export class TcpServer<T> implements AsyncDisposable {
     return this.#connections;
   }
 
-  async #accept(handler: ConnectionHandler<T>, options: ConnectionOptions): Promise<void> {
+  async #accept(
+    handler: ConnectionHandler<T>,
+    options: ConnectionOptions & Pick<TcpServerOptions, "onAcceptError">,
+  ): Promise<void> {
     const tracking: ConnectionHandler<T> = {
       onFrame: (connection, text) => handler.onFrame(connection, text),
       onFrameTooLarge: (connection, size) => handler.onFrameTooLarge(connection, size),
@@ -103,14 +118,18 @@ export class TcpServer<T> implements AsyncDisposable {
         handler.onClose(connection, unsent);
       },
     };
+    let backoffMs = ACCEPT_BACKOFF_MS.first;
     while (!this.#closed) {
       let conn: ConnectionSocket;
       try {
         conn = await this.#listener.accept();
+        backoffMs = ACCEPT_BACKOFF_MS.first;
       } catch (error) {
         if (this.#closed || error instanceof Deno.errors.BadResource) return;
         // Transient accept failures (e.g. too many open files) must not stop the server.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        options.onAcceptError?.(error instanceof Error ? error : new Error(String(error)), backoffMs);
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        backoffMs = Math.min(backoffMs * 2, ACCEPT_BACKOFF_MS.last);
         continue;
       }
       try {

@@ -18,6 +18,7 @@ export const SCENARIOS = [
   "tokens",
   "sync",
   "kick",
+  "restart",
 ] as const;
 export type Scenario = typeof SCENARIOS[number];
 
@@ -125,6 +126,8 @@ Scenarios:
   sync       one conversation of M messages fetched whole with SYNC pages and with HISTORY pages
   kick       a group of G+1 (one sender): deliveries/s before and after its creator KICKs one member; the
              message after the kick must reach every other member and not the kicked one (exits 1 otherwise)
+  restart    K devices online with resume tokens, kill -9 of the node, started again: time until all K are
+             back (reconnects/s) and chat p99 of a few pairs idle, during the reconnect storm and after
 
 Options (defaults in brackets):
   --pairs N              pingpong pairs [100]
@@ -151,10 +154,10 @@ Options (defaults in brackets):
                          the conversation [10000; kick 200]
   --page N               sync messages per SYNC / HISTORY page [1000]
   --window W             group messages in flight [1]
-  --connections K        idle connections [10000]
-  --storm-pairs N        storm / tokens chat pairs [10]
+  --connections K        idle connections; restart devices [10000]
+  --storm-pairs N        storm / tokens / restart chat pairs [10]
   --rate N               messages/s per pair (soak: per online device), paced (0: flat-out closed loop)
-                         [pingpong 0, storm and tokens 100, soak 10]
+                         [pingpong 0, storm, tokens and restart 100, soak 10]
   --rate-limit N         the --rate-limit of the nodes the bench starts [the server's default]
   --inserts N            pool inserts per run [10000]
   --pool-workers A[,B]   pool worker counts [1,4]

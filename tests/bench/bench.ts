@@ -19,6 +19,7 @@ import { pingpongAgainstCeiling } from "./pingpong_ceiling.ts";
 import { pingpongOverTls } from "./pingpong_tls.ts";
 import { pingpongOnRedisCluster } from "./pingpong_redis_cluster.ts";
 import { pool } from "./pool.ts";
+import { restart } from "./restart.ts";
 import { soak } from "./soak.ts";
 import { sync } from "./sync.ts";
 import { endProgress, machineInfo, markdownTable, note, type ScenarioResult, writeJson } from "./report.ts";
@@ -46,6 +47,7 @@ const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResul
   tokens,
   sync,
   kick,
+  restart,
 };
 
 /** Rejects after `seconds`, so that no scenario can run forever. */

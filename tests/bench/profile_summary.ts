@@ -1,7 +1,8 @@
 /**
  * Summarises a V8 `.cpuprofile` (from `deno run --cpu-prof`, or `deno task bench … --cpu-prof DIR`): the
- * functions with the most self time, and the project's own functions (`lib/`, `main.ts`) with their self and
- * total (inclusive) time.
+ * functions with the most self time, the project's own functions (`lib/`, `main.ts`) with their self and
+ * total (inclusive) time, and the busy time split by activity (SQLite, JSON, socket reads and writes, the
+ * rest: {@linkcode byActivity}).
  *
  * Usage: `deno run --allow-read tests/bench/profile_summary.ts FILE.cpuprofile [--top N]`
  *
@@ -22,7 +23,8 @@ interface ProfileNode {
   children?: number[];
 }
 
-interface CpuProfile {
+/** The parts of a V8 `.cpuprofile` read here. */
+export interface CpuProfile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
@@ -79,6 +81,59 @@ export function summarise(profile: CpuProfile): { totalUs: number; functions: Fu
   return { totalUs, functions: [...times.values()] };
 }
 
+/**
+ * The activities a sample can be charged to, in order: a sample goes to the first one with a frame anywhere on
+ * its stack, so that what runs inside the SQLite store (a frame built inside the append transaction) is
+ * SQLite's, and a reply written from within the read loop is a write.
+ */
+const ACTIVITIES: readonly { name: string; frame: RegExp }[] = [
+  { name: "idle", frame: /^\(idle\)/ },
+  { name: "SQLite store calls (lib/store/sqlite_*)", frame: / lib\/store\/sqlite_/ },
+  { name: "JSON encode (lib/protocol frames)", frame: / lib\/protocol\/(encode|\w+_frames)\.ts/ },
+  { name: "JSON parse and validation (lib/protocol requests)", frame: / lib\/protocol\/(\w+_)?requests\.ts/ },
+  {
+    name: "socket writes (output queue, op_write)",
+    frame: /^op_write$|^#flush lib\/net\/|lib\/net\/outbound\.ts/,
+  },
+  {
+    name: "socket reads (read loop, framing, op_read)",
+    frame: /^op_read$|^#readLoop lib\/net\/|lib\/net\/frame_decoder\.ts/,
+  },
+  { name: "garbage collector", frame: /^\(garbage collector\)$/ },
+];
+
+/** What the rest of the busy time is: dispatch, delivery, sessions, the runtime. */
+const OTHER_ACTIVITY = "other (dispatch, delivery, sessions, runtime)";
+
+/**
+ * Splits the profile's sampled time by activity ({@linkcode ACTIVITIES}): microseconds per activity, idle
+ * included, largest first.
+ */
+export function byActivity(profile: CpuProfile): { name: string; us: number }[] {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const activityOf = new Map<number, string>();
+  const classify = (id: number): string => {
+    let activity = activityOf.get(id);
+    if (activity !== undefined) return activity;
+    const stack: string[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      stack.push(label(byId.get(at)!.callFrame));
+    }
+    activity = ACTIVITIES.find((candidate) => stack.some((frame) => candidate.frame.test(frame)))?.name ??
+      OTHER_ACTIVITY;
+    activityOf.set(id, activity);
+    return activity;
+  };
+  const times = new Map<string, number>();
+  profile.samples.forEach((id, index) => {
+    const activity = classify(id);
+    times.set(activity, (times.get(activity) ?? 0) + (profile.timeDeltas[index] ?? 0));
+  });
+  return [...times].map(([name, us]) => ({ name, us })).toSorted((a, b) => b.us - a.us);
+}
+
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Deno.args,
@@ -107,5 +162,11 @@ if (import.meta.main) {
       .slice(0, top)
   ) {
     console.log(`  ${pct(f.total)} total ${pct(f.self)} self  ${f.name}`);
+  }
+  const activities = byActivity(profile);
+  const busyUs = activities.reduce((sum, a) => sum + (a.name === "idle" ? 0 : a.us), 0);
+  console.log(`\nBusy time (${(busyUs / 1e6).toFixed(1)} s) by activity:`);
+  for (const activity of activities.filter((a) => a.name !== "idle")) {
+    console.log(`  ${(activity.us / busyUs * 100).toFixed(1).padStart(5)}%  ${activity.name}`);
   }
 }

@@ -38,6 +38,12 @@ export interface Target extends AsyncDisposable {
    * served so far, by `host:port` (from `INFO commandstats`), for publishes per shard.
    */
   redisCommandCalls?(command: string): Promise<Map<string, number>>;
+  /**
+   * One node the bench started: stops it with `signal` (SIGKILL: a crash; SIGTERM: a graceful stop) and starts
+   * it again on its port and store, with `extraArgs` added to its flags; resolves once it listens again.
+   * Absent for other targets.
+   */
+  restart?(signal: Deno.Signal, extraArgs?: string[]): Promise<void>;
   /** `count` users that can log in; `cost` applies where users are seeded rather than registered. */
   prepareUsers(count: number, cost: "real" | "cheap"): Promise<BenchUser[]>;
   /** How {@linkcode Target.prepareUsers} makes users at `cost`, for the report. */
@@ -206,8 +212,10 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
     ...(needs.tls ? ["--tls-cert", needs.tls.cert, "--tls-key", needs.tls.key] : []),
   ];
   let node: Node;
+  const watch: WatchedProcess[] = [];
   try {
     node = await startNode(["--port", "0", ...serverArgs], logFile, options, needs.tree?.dir);
+    watch.push({ name: "node", pid: node.pid });
   } catch (error) {
     note(await Deno.readTextFile(logFile).catch(() => ""));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -234,8 +242,18 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
       memory ? "in :memory:" : "in a temp file"
     }${needs.tls ? ", TLS" : ""})`,
     endpoints: [endpoint, endpoint],
-    watch: [{ name: "node", pid: node.pid }],
+    watch,
     serverArgs,
+    restart: async (signal) => {
+      await node.stop(signal);
+      node = await startNode(
+        ["--port", String(endpoint.port), ...serverArgs],
+        logFile,
+        options,
+        needs.tree?.dir,
+      );
+      watch[0] = { name: "node", pid: node.pid };
+    },
     metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : undefined,
     describeUsers: (cost) => memory ? REGISTERED : seededAt(cost),
     prepareUsers: (count, cost) =>

@@ -11,7 +11,24 @@ export function startTestNode(overrides: Partial<Config> = {}): Promise<ChatNode
   return startNode({ ...config, ...overrides });
 }
 
+/** Writes everything from `stream` to `file` as it arrives, then closes the file. */
+async function appendAll(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      for (let written = 0; written < chunk.length;) written += await file.write(chunk.subarray(written));
+    }
+  } finally {
+    file.close();
+  }
+}
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Resource limits for a {@linkcode ServerProcess}. */
+export interface ProcessLimits {
+  /** The process's open-files limit (soft and hard), set with `prlimit --nofile`. */
+  openFiles?: number;
+}
 
 /** A `main.ts` process. */
 export class ServerProcess implements AsyncDisposable {
@@ -37,17 +54,32 @@ export class ServerProcess implements AsyncDisposable {
     args: string[],
     logFile: string,
     env: Record<string, string> = {},
+    limits: ProcessLimits = {},
   ): Promise<ServerProcess> {
     const log = await Deno.open(logFile, { create: true, append: true });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
+    const deno = [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      MAIN,
+    ];
+    // prlimit(1) can lower a child's limit without privileges (raising it above the hard limit cannot be done).
+    const command = limits.openFiles === undefined
+      ? deno
+      : ["prlimit", `--nofile=${limits.openFiles}:${limits.openFiles}`, "--", ...deno];
+    const child = new Deno.Command(command[0], {
+      args: [...command.slice(1), ...args],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
       env,
     }).spawn();
-    // stderr is copied to the log file so a chatty server never blocks on a full pipe.
-    const logCopied = child.stderr.pipeTo(log.writable).catch(() => {});
+    // stderr is copied to the log file so a chatty server never blocks on a full pipe, chunk by chunk so that
+    // a test can read the log while the server runs (pipeTo(log.writable) held it back until the exit).
+    const logCopied = appendAll(child.stderr, log).catch(() => {});
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
