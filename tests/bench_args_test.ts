@@ -24,6 +24,34 @@ Deno.test("parseBenchArgs() reads --ceiling, --page, --devices, --drops and --fa
   }
 });
 
+Deno.test("parseBenchArgs() reads --redis-cluster for pingpong and soak across nodes, with its own faults", () => {
+  assert.equal(parseBenchArgs(["pingpong", "--cluster"])!.redisCluster, false);
+  assert.equal(
+    parseBenchArgs(["pingpong", "--cluster", "--redis-cluster", "--repeats", "3"])!.redisCluster,
+    true,
+  );
+  for (const fault of ["master", "reshard"]) {
+    const soak = parseBenchArgs(["soak", "--cluster", "--redis-cluster", "--fault", fault])!;
+    assert.deepEqual([soak.redisCluster, soak.fault], [true, fault]);
+  }
+  const cases: [string[], RegExp][] = [
+    [["pingpong", "--redis-cluster"], /--redis-cluster is for pingpong --cluster and soak --cluster/],
+    [["group", "--redis-cluster"], /--redis-cluster is for pingpong --cluster and soak --cluster/],
+    [["pingpong", "--cluster", "--redis-cluster", "--v1"], /--redis-cluster runs this server \(v2\)/],
+    [["pingpong", "--cluster", "--redis-cluster", "--baseline", "HEAD"], /--redis-cluster runs this server/],
+    [["soak", "--cluster", "--fault", "master"], /--fault master is for soak --cluster --redis-cluster/],
+    [["soak", "--cluster", "--fault", "reshard"], /--fault reshard is for soak --cluster --redis-cluster/],
+    [["soak", "--cluster", "--redis-cluster", "--fault", "redis"], /--fault redis is for one Redis/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseBenchArgs(args), (error: unknown) => {
+      assert.ok(error instanceof UsageError, `${args.join(" ")}: ${error}`);
+      assert.match(error.message, message, args.join(" "));
+      return true;
+    });
+  }
+});
+
 Deno.test("parseBenchArgs() refuses the new flags out of range or on the wrong scenario, naming the flag", () => {
   const cases: [string[], RegExp][] = [
     [["sync", "--page", "0"], /--page must be an integer from 1 to 1000, got "0"/],
@@ -33,7 +61,10 @@ Deno.test("parseBenchArgs() refuses the new flags out of range or on the wrong s
     [["soak", "--devices", "21"], /--devices must be an integer from 1 to 20/],
     [["pingpong", "--devices", "2"], /--devices is for the soak scenario/],
     [["sync", "--drops"], /--drops is for the soak scenario/],
-    [["soak", "--cluster", "--fault", "disk"], /--fault must be one of kill, mariadb, redis, got "disk"/],
+    [
+      ["soak", "--cluster", "--fault", "disk"],
+      /--fault must be one of kill, mariadb, redis, master, reshard, got "disk"/,
+    ],
     [["soak", "--fault", "kill"], /--fault is for soak --cluster/],
     [["pingpong", "--cluster", "--fault", "kill"], /--fault is for soak --cluster/],
     [["sync", "--ceiling"], /--ceiling is for the pingpong scenario/],

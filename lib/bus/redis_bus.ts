@@ -13,11 +13,13 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
+import { Cluster } from "ioredis";
 import type { Logger } from "../log.ts";
 import { redactUrl } from "../redact_url.ts";
 import type { Bus, BusCounters, BusHandler, BusMessage, DeviceClaim } from "./bus.ts";
 import { BusAlreadyStartedError, BusClosedError, BusConnectError, BusNotStartedError } from "./errors.ts";
 import { openClusterConnection } from "./redis_cluster_connection.ts";
+import { watchCluster } from "./redis_cluster_watch.ts";
 import { isClusterUrl, redactClusterUrl } from "./redis_cluster_url.ts";
 import { closeConnection, openConnection, type RedisClient, watchConnection } from "./redis_connection.ts";
 import { RedisPresence } from "./redis_presence.ts";
@@ -134,8 +136,11 @@ export class RedisBus implements Bus {
     this.#publisher = new Publisher({ cmd, token, keyPrefix, counters, log, sharded: cluster });
     this.#receiver = new Receiver({ sub, token, keyPrefix, counters, log, sharded: cluster });
 
-    watchConnection(cmd, { name: "command", redactedUrl: this.#url, log });
-    watchConnection(sub, { name: "subscriber", redactedUrl: this.#url, log });
+    // A cluster client stays up while one master is down: its watcher names the node and the recovery.
+    for (const [client, name] of [[cmd, "command"], [sub, "subscriber"]] as const) {
+      if (client instanceof Cluster) watchCluster(client, { name, redactedUrl: this.#url, log });
+      else watchConnection(client, { name, redactedUrl: this.#url, log });
+    }
     sub.on(cluster ? "smessage" : "message", this.#receiver.onMessage);
   }
 

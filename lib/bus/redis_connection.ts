@@ -11,6 +11,8 @@ import type { Logger } from "../log.ts";
 /** A command that Redis does not answer within this time rejects (a hung connection, a partition). */
 const COMMAND_TIMEOUT_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
+/** How long {@linkcode closeConnection} waits for the client's `end`. */
+const END_TIMEOUT_MS = 2000;
 /** Reconnect back-off: 100 ms more per attempt, at most this. */
 export const MAX_RECONNECT_DELAY_MS = 1000;
 
@@ -95,6 +97,8 @@ export function watchConnection(
 /**
  * `quit()` when connected (pending replies arrive first), else `disconnect()`; resolves on `end`. While
  * reconnecting there is no socket, and ioredis never emits `end` from there: stopping the retries is all.
+ * A cluster client whose every node is gone may not emit `end` either (its pool has nothing left to drain):
+ * `disconnect()` has stopped its retries, and close stops waiting after {@linkcode END_TIMEOUT_MS}.
  *
  * @example
  * ```ts
@@ -112,5 +116,8 @@ export async function closeConnection(redis: RedisClient): Promise<void> {
   } else {
     redis.disconnect();
   }
-  await ended;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, END_TIMEOUT_MS));
+  await Promise.race([ended, timedOut]);
+  clearTimeout(timer);
 }

@@ -10,6 +10,9 @@ import type { BusCounters, BusHandler } from "./bus.ts";
 import type { RedisClient } from "./redis_connection.ts";
 import { TOKEN_LENGTH, userChannel } from "./redis_wire.ts";
 
+/** As the connections' command timeout (`redis_connection.ts`). */
+const REPLY_TIMEOUT_MS = 2000;
+
 /** Options for {@linkcode Receiver}. */
 export interface ReceiverOptions {
   /** The subscriber connection: SUBSCRIBE / UNSUBSCRIBE. */
@@ -24,6 +27,8 @@ export interface ReceiverOptions {
   sharded?: boolean;
   /** Where failed handlers and unsubscribes go. */
   log: Logger;
+  /** How long a SUBSCRIBE or UNSUBSCRIBE may wait for its reply (default 2000 ms, the commands' timeout). */
+  replyTimeoutMs?: number;
 }
 
 /**
@@ -59,6 +64,7 @@ export class Receiver {
   readonly #counters: BusCounters;
   readonly #log: Logger;
   readonly #sharded: boolean;
+  readonly #replyTimeoutMs: number;
   #handler: BusHandler | undefined;
 
   /** The users whose frames this node wants, by channel. */
@@ -74,6 +80,7 @@ export class Receiver {
     this.#counters = options.counters;
     this.#log = options.log;
     this.#sharded = options.sharded ?? false;
+    this.#replyTimeoutMs = options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
   }
 
   /** Where incoming frames go; without one they are dropped. */
@@ -87,7 +94,7 @@ export class Receiver {
     this.#subscribed.set(channel, userId);
     this.#pendingUnsubscribes.delete(channel);
     try {
-      await (this.#sharded ? this.#sub.ssubscribe(channel) : this.#sub.subscribe(channel));
+      await this.#confirmed(this.#sharded ? this.#sub.ssubscribe(channel) : this.#sub.subscribe(channel));
     } catch (error) {
       // Not subscribed as far as the caller knows: frames that still come (the reply was lost) end it.
       this.#subscribed.delete(channel);
@@ -133,10 +140,31 @@ export class Receiver {
     }
   };
 
+  /**
+   * `reply`, or a rejection after {@linkcode ReceiverOptions.replyTimeoutMs}. ioredis's sharded subscriber
+   * connections (one per master, made by its cluster client) have no command timeout and queue commands
+   * while they are down: seen during a reshard, an SUNSUBSCRIBE never settled, the logout that awaited it
+   * never released the device, and the user stayed logged in for good.
+   */
+  async #confirmed<T>(reply: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no reply from Redis within ${this.#replyTimeoutMs} ms`)),
+        this.#replyTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([reply, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async #dropSubscription(channel: string): Promise<void> {
     this.#pendingUnsubscribes.add(channel);
     try {
-      await (this.#sharded ? this.#sub.sunsubscribe(channel) : this.#sub.unsubscribe(channel));
+      await this.#confirmed(this.#sharded ? this.#sub.sunsubscribe(channel) : this.#sub.unsubscribe(channel));
       // A new subscribe() after this one was sent later on the same connection, so it wins either way.
       this.#pendingUnsubscribes.delete(channel);
     } catch (error) {

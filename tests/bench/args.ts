@@ -23,7 +23,7 @@ export const SCENARIOS = [
 export type Scenario = typeof SCENARIOS[number];
 
 /** Faults the soak can inject into a cluster it started. */
-export const FAULTS = ["kill", "mariadb", "redis"] as const;
+export const FAULTS = ["kill", "mariadb", "redis", "master", "reshard"] as const;
 export type Fault = typeof FAULTS[number];
 
 /** Where clients connect: `host:port`. */
@@ -61,6 +61,11 @@ export interface BenchOptions {
   ceiling: boolean;
   /** pingpong: the same node with and without TLS, interleaved, and report the ratio. */
   tls: boolean;
+  /**
+   * With `--cluster`: the nodes' bus is a Redis Cluster (three masters, a replica each). pingpong: a cluster on
+   * one Redis and one on a Redis Cluster, interleaved, and the ratio; soak: the run on a Redis Cluster.
+   */
+  redisCluster: boolean;
   /** login, storm: concurrent login workers. */
   workers: number;
   /** group, kick: members besides the sender. */
@@ -140,6 +145,9 @@ Options (defaults in brackets):
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
   --cluster              MariaDB + Redis + two nodes + nginx (pingpong: pairs across nodes; soak)
   --ceiling              pingpong: run the ceiling relay too, interleaved, and report server / ceiling
+  --redis-cluster        with --cluster: a Redis Cluster (3 masters + 3 replicas) as the bus. pingpong: one
+                         Redis and a Redis Cluster side by side, interleaved, with publishes/s per shard;
+                         soak: the run on it (--fault master, reshard)
   --tls                  pingpong: the same node also with --tls-cert/--tls-key (a CA made with openssl),
                          interleaved, and report TLS / plain
   --workers C            login / storm / tokens concurrent login workers [20]
@@ -162,7 +170,8 @@ Options (defaults in brackets):
   --drops                soak: some leaves drop the connection with a send in flight; the send is resent
                          with the same cmid after a token login
   --fault F              soak --cluster: kill (kill -9 of a node, restarted), mariadb or redis (restarted)
-                         in the middle of the run
+                         in the middle of the run; with --redis-cluster: master (kill -9 of the master of
+                         the most users, its replica takes over) or reshard (half the users' slots move)
   --msg-bytes N          characters of chat text [32]
   --hash-cost real|cheap how users seeded into the embedded store are hashed
                          [cheap; real for login, storm and tokens]
@@ -254,6 +263,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         cluster: { type: "boolean" },
         ceiling: { type: "boolean" },
         tls: { type: "boolean" },
+        "redis-cluster": { type: "boolean" },
         baseline: { type: "string" },
         drops: { type: "boolean" },
         pairs: { type: "string" },
@@ -319,6 +329,14 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         "--v1, --ceiling or --baseline",
     );
   }
+  if (values["redis-cluster"]) {
+    if (!values.cluster || (scenario !== "pingpong" && scenario !== "soak")) {
+      throw new UsageError("--redis-cluster is for pingpong --cluster and soak --cluster");
+    }
+    if (values.baseline !== undefined || values.v1) {
+      throw new UsageError("--redis-cluster runs this server (v2): no --baseline or --v1");
+    }
+  }
   const baseline = values.baseline;
   if (baseline !== undefined) checkBaseline(baseline, scenario, values);
   for (const flag of ["devices", "drops"] as const) {
@@ -332,6 +350,14 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       throw new UsageError(`--fault must be one of ${FAULTS.join(", ")}, got ${JSON.stringify(fault)}`);
     }
     if (scenario !== "soak" || !values.cluster) throw new UsageError("--fault is for soak --cluster");
+    const onRedisCluster = fault === "master" || fault === "reshard";
+    if (onRedisCluster !== (values["redis-cluster"] ?? false)) {
+      throw new UsageError(
+        onRedisCluster
+          ? `--fault ${fault} is for soak --cluster --redis-cluster`
+          : `--fault ${fault} is for one Redis (with --redis-cluster: master or reshard)`,
+      );
+    }
   }
   const hashCost = values["hash-cost"];
   if (hashCost !== undefined && hashCost !== "real" && hashCost !== "cheap") {
@@ -359,6 +385,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     cluster: values.cluster ?? false,
     ceiling: values.ceiling ?? false,
     tls: values.tls ?? false,
+    redisCluster: values["redis-cluster"] ?? false,
     baseline,
     workers: int("workers", values.workers, 20, 1, 10_000),
     members: int(

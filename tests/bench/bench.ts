@@ -18,6 +18,7 @@ import { pingpong } from "./pingpong.ts";
 import { pingpongAgainstBaseline } from "./pingpong_baseline.ts";
 import { pingpongAgainstCeiling } from "./pingpong_ceiling.ts";
 import { pingpongOverTls } from "./pingpong_tls.ts";
+import { pingpongOnRedisCluster } from "./pingpong_redis_cluster.ts";
 import { pool } from "./pool.ts";
 import { restart } from "./restart.ts";
 import { soak } from "./soak.ts";
@@ -33,6 +34,8 @@ const RUNNERS: Record<Scenario, (options: BenchOptions) => Promise<ScenarioResul
       ? pingpongAgainstCeiling(options)
       : options.tls
       ? pingpongOverTls(options)
+      : options.redisCluster
+      ? pingpongOnRedisCluster(options)
       : options.baseline
       ? pingpongAgainstBaseline(options)
       : pingpong(options),

@@ -43,6 +43,12 @@ const GRACE_MS = 3_000;
 
 const random = (min: number, max: number) => min + Math.random() * (max - min);
 
+/** What an injected fault did, and why the run fails because of it (its own check failed). */
+interface FaultResult {
+  report: string;
+  failed?: string;
+}
+
 /** What every device loop shares. */
 interface Run extends SendContext {
   devices: SoakDevice[];
@@ -144,11 +150,11 @@ async function live(run: Run, device: SoakDevice): Promise<void> {
 async function soakFor(
   run: Run,
   seconds: number,
-  fault: (() => Promise<string>) | undefined,
-): Promise<{ seconds: number; fault?: string }> {
+  fault: (() => Promise<FaultResult>) | undefined,
+): Promise<{ seconds: number; fault?: FaultResult }> {
   const started = performance.now();
   const loops = run.devices.map((device) => live(run, device));
-  let faultReport: Promise<string> | undefined;
+  let faultReport: Promise<FaultResult> | undefined;
   let faultState = "";
   if (fault) {
     faultReport = (async () => {
@@ -158,7 +164,7 @@ async function soakFor(
         return await fault();
       } catch (error) {
         run.counters.error(`fault injection failed: ${error instanceof Error ? error.message : error}`);
-        return `the injection failed: ${error instanceof Error ? error.message : error}`;
+        return { report: `the injection failed: ${error instanceof Error ? error.message : error}` };
       } finally {
         faultState = ", fault over";
       }
@@ -228,6 +234,7 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
   await using target = await startTarget(options, {
     maxConnections: options.users * options.devices + 10,
     maxDevices: options.devices,
+    redisCluster: options.redisCluster,
   });
   const benchUsers = await target.prepareUsers(options.users, options.hashCost ?? "cheap");
   const ledger = new SoakLedger(options.msgBytes, names.map((name) => name ?? "default"));
@@ -248,12 +255,17 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
     drops: options.drops,
   };
   const fault = options.fault;
-  const inject = fault && target.injectFault ? () => target.injectFault!(fault) : undefined;
+  const view = {
+    userIds: accounts.map((account) => account.user.id),
+    onlineUsers:
+      () => [...new Set(run.devices.filter((device) => device.online).map((device) => device.userId))],
+  };
+  const inject = fault && target.injectFault ? () => target.injectFault!(fault, view) : undefined;
   if (fault && !inject) throw new Error(`soak: --fault ${fault} needs a cluster the bench starts`);
   // Through nginx, one login at a time makes least_conn alternate nodes.
   const sequential = options.cluster;
   const watch = new ProcessWatch(target.watch);
-  let soaked: { seconds: number; fault?: string };
+  let soaked: { seconds: number; fault?: FaultResult };
   let usage;
   try {
     await setUp(run, sequential);
@@ -305,14 +317,14 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
     `frames ${counters.presence}; live copies to the sender's other devices ${counters.copies}.`,
     `Chat ACKs by node: ${[...counters.acksByNode].map(([node, n]) => `${node} ${n}`).join(", ")}.`,
   ];
-  if (soaked.fault) notes.push(`Fault: ${soaked.fault}`);
+  if (soaked.fault) notes.push(`Fault: ${soaked.fault.report}`);
   if (counters.lastError) notes.push(`Last error: ${counters.lastError}`);
   if (tally.lostSamples.length > 0) notes.push(`Lost (first few): ${tally.lostSamples.join("; ")}`);
   if (tally.wrongSamples.length > 0) notes.push(`Wrong (first few): ${tally.wrongSamples.join("; ")}`);
   if (tally.lateSamples.length > 0) notes.push(`Late (first few): ${tally.lateSamples.join("; ")}`);
   return {
     title: `soak — ${options.users} users × ${options.devices} devices, ${options.duration} s${
-      options.cluster ? " across 2 nodes" : ""
+      options.cluster ? ` across 2 nodes${options.redisCluster ? " on a Redis Cluster" : ""}` : ""
     }${fault ? `, fault ${fault}` : ""}`,
     headers: [
       "sent",
@@ -351,11 +363,12 @@ export async function soak(options: BenchOptions): Promise<ScenarioResult> {
       target: target.description,
       serverArgs: target.serverArgs,
       seconds,
-      fault: soaked.fault,
+      fault: soaked.fault?.report,
       tally,
       counters: { ...counters, acksByNode: Object.fromEntries(counters.acksByNode) },
       processes: usage,
     },
-    failed: verdict(tally, fault !== undefined),
+    failed: [verdict(tally, fault !== undefined), soaked.fault?.failed].filter(Boolean).join(", ") ||
+      undefined,
   };
 }

@@ -12,6 +12,7 @@ import type { BenchOptions, Endpoint, Fault } from "./args.ts";
 import { pidListeningOn, type WatchedProcess } from "./process_stats.ts";
 import { note, progress } from "./report.ts";
 import { type BenchUser, registerUsers, seedUsers } from "./users.ts";
+import type { SoakView } from "./redis_cluster_faults.ts";
 
 /** What a scenario runs against. */
 export interface Target extends AsyncDisposable {
@@ -27,10 +28,16 @@ export interface Target extends AsyncDisposable {
   readonly metricsUrl?: string;
   /**
    * Injects a fault into a cluster the bench started (`kill`: kill -9 of a node, then restarted on its port;
-   * `mariadb`, `redis`: restarted) and resolves, once it is over, with what was done and how long it took.
-   * Absent for other targets.
+   * `mariadb`, `redis`: restarted; on a Redis Cluster `master`: kill -9 of a master, `reshard`: slots moved)
+   * and resolves, once it is over, with what was done and how long it took, and why the run fails if the
+   * fault's own check failed (presence not back within a lease). Absent for other targets.
    */
-  injectFault?(fault: Fault): Promise<string>;
+  injectFault?(fault: Fault, view: SoakView): Promise<{ report: string; failed?: string }>;
+  /**
+   * When the bus is a Redis Cluster: the calls of `command` (lower case, e.g. `spublish`) each master has
+   * served so far, by `host:port` (from `INFO commandstats`), for publishes per shard.
+   */
+  redisCommandCalls?(command: string): Promise<Map<string, number>>;
   /**
    * One node the bench started: stops it with `signal` (SIGKILL: a crash; SIGTERM: a graceful stop) and starts
    * it again on its port and store, with `extraArgs` added to its flags; resolves once it listens again.
@@ -70,6 +77,8 @@ export interface TargetNeeds {
    * reading the RSS).
    */
   inspectPort?: number;
+  /** A cluster only: its bus is a Redis Cluster (three masters, a replica each) instead of one Redis. */
+  redisCluster?: boolean;
 }
 
 /** The server's default `--max-devices` (PROTOCOL.md "Devices and resume tokens"). */
@@ -283,6 +292,8 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
   }
   const { MariaDbServer } = await import("../harness/mariadb.ts");
   const { RedisServer } = await import("../harness/redis.ts");
+  const { RedisCluster } = await import("../harness/redis_cluster.ts");
+  const { killBusiestMaster, reshardHalf } = await import("./redis_cluster_faults.ts");
   const { NginxServer } = await import("../harness/nginx.ts");
   const dir = await Deno.makeTempDir({ prefix: "chat-bench-cluster-" });
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -290,8 +301,11 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
     for (const step of cleanup.splice(0).reverse()) await step().catch((error) => note(`cleanup: ${error}`));
   };
   try {
-    progress("cluster: starting MariaDB and Redis");
-    const [db, redis] = await Promise.all([MariaDbServer.start(), RedisServer.start()]);
+    progress(`cluster: starting MariaDB and ${needs.redisCluster ? "a Redis Cluster" : "Redis"}`);
+    const [db, redis] = await Promise.all([
+      MariaDbServer.start(),
+      needs.redisCluster ? RedisCluster.start() : RedisServer.start(),
+    ]);
     cleanup.push(() => db.close(), () => redis.close());
     const serverArgs = ["--mysql", db.url, "--redis", redis.url, ...benchFlags(options, needs)];
     progress("cluster: starting two nodes");
@@ -308,36 +322,64 @@ async function startCluster(options: BenchOptions, needs: TargetNeeds): Promise<
     cleanup.push(() => nginx.close());
     cleanup.splice(0, 0, () => Deno.remove(dir, { recursive: true }));
     const watch: WatchedProcess[] = [{ name: "n1", pid: nodes[0].pid }, { name: "n2", pid: nodes[1].pid }];
-    for (
-      const [name, port] of [["nginx", nginx.port], ["redis", redis.port], ["mariadb", db.port]] as const
-    ) {
+    const redisPorts: [string, number][] = redis instanceof RedisCluster
+      ? (await redis.masters()).map((port, i) => [`redis${i + 1}`, port])
+      : [["redis", redis.port]];
+    for (const [name, port] of [["nginx", nginx.port], ...redisPorts, ["mariadb", db.port]] as const) {
       const pid = await pidListeningOn(port);
       if (pid !== undefined) watch.push({ name, pid });
     }
     const endpoint = { hostname: "127.0.0.1", port: nginx.port };
-    const injectFault = async (fault: Fault): Promise<string> => {
+    const injectFault = async (
+      fault: Fault,
+      view: SoakView,
+    ): Promise<{ report: string; failed?: string }> => {
       const started = performance.now();
       const took = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
       if (fault === "mariadb") {
         await db.restart();
-        return `MariaDB restarted (SIGTERM, started again on its port and data) in ${took()}`;
+        return { report: `MariaDB restarted (SIGTERM, started again on its port and data) in ${took()}` };
+      }
+      if (redis instanceof RedisCluster) {
+        if (fault !== "master" && fault !== "reshard") throw new Error(`--fault ${fault} needs one Redis`);
+        const outcome = await (fault === "master" ? killBusiestMaster : reshardHalf)(redis, view);
+        return {
+          report: outcome.report,
+          failed: outcome.presenceLate ? "presence not whole within a lease after the fault" : undefined,
+        };
       }
       if (fault === "redis") {
         await redis.restart();
-        return `Redis restarted (SIGTERM, started again on its port, its data gone) in ${took()}`;
+        return { report: `Redis restarted (SIGTERM, started again on its port, its data gone) in ${took()}` };
+      }
+      if (fault === "master" || fault === "reshard") {
+        throw new Error(`--fault ${fault} needs a Redis Cluster`);
       }
       const victim = nodes[0];
       await victim.stop("SIGKILL");
       // The same id and port: nginx sends to it again, and it takes its id back once the old lease expired.
       nodes[0] = await startNode(nodeArgs("n1", victim.port), `${dir}/n1.log`, options, needs.tree?.dir);
       watch[0] = { name: "n1", pid: nodes[0].pid };
-      return `node n1 killed (SIGKILL) and started again on its port: back after ${took()}`;
+      return { report: `node n1 killed (SIGKILL) and started again on its port: back after ${took()}` };
     };
     return {
-      description: `2 nodes${
-        needs.tree ? ` of ${needs.tree.label}` : ""
-      } (MariaDB + Redis bus) behind nginx (stream, least_conn)`,
+      description: `2 nodes${needs.tree ? ` of ${needs.tree.label}` : ""} (MariaDB + ${
+        redis instanceof RedisCluster ? "Redis Cluster bus: 3 masters, 3 replicas" : "Redis bus"
+      }) behind nginx (stream, least_conn)`,
       injectFault,
+      redisCommandCalls: redis instanceof RedisCluster
+        ? async (command) => {
+          const calls = new Map<string, number>();
+          for (const port of await redis.masters()) {
+            const stats = await redis.info(port, "commandstats");
+            calls.set(
+              `127.0.0.1:${port}`,
+              Number(stats.match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0),
+            );
+          }
+          return calls;
+        }
+        : undefined,
       endpoints: [endpoint, endpoint],
       watch,
       serverArgs: serverArgs.map((arg) => arg.replace(/\/\/[^@/]*@/, "//***@")),

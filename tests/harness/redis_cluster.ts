@@ -105,6 +105,18 @@ export class RedisCluster implements AsyncDisposable {
       .map((line) => Number(line.split(" ")[1].split("@")[0].split(":")[1]));
   }
 
+  /** The replicas now, each with the client port of its master (asked of a running node). */
+  async replicas(): Promise<{ port: number; master: number }[]> {
+    const port = this.ports.find((port) => this.#processes.get(port)?.running);
+    if (port === undefined) throw new Error("no node of the cluster is running");
+    const lines = (await this.#redisCli(["-p", String(port), "cluster", "nodes"])).split("\n")
+      .filter(Boolean).map((line) => line.split(" "));
+    const portOf = (fields: string[]) => Number(fields[1].split("@")[0].split(":")[1]);
+    const byId = new Map(lines.map((fields) => [fields[0], portOf(fields)]));
+    return lines.filter((fields) => /\bslave\b/.test(fields[2]) && !/\bfail\b/.test(fields[2]))
+      .map((fields) => ({ port: portOf(fields), master: byId.get(fields[3])! }));
+  }
+
   /**
    * Moves `slot` and its keys to the master on `toPort`, as `redis-cli --cluster reshard` does slot by slot:
    * IMPORTING / MIGRATING, MIGRATE of its keys, then the new owner announced to every master.
@@ -128,6 +140,16 @@ export class RedisCluster implements AsyncDisposable {
     for (const port of await this.masters()) {
       await cli(port, "cluster", "setslot", String(slot), "node", toId);
     }
+  }
+
+  /** Deletes every key on every master (tests that share one cluster and start afresh). */
+  async flushAll(): Promise<void> {
+    await Promise.all((await this.masters()).map((port) => this.#redisCli(["-p", String(port), "flushall"])));
+  }
+
+  /** `INFO section` of the node on `port`, as Redis prints it (`field:value` lines). */
+  info(port: number, section: string): Promise<string> {
+    return this.#redisCli(["-p", String(port), "info", section]);
   }
 
   /** The hash slot of `key` (or of a channel: sharded pub/sub uses the same slots). */
