@@ -26,6 +26,16 @@ export function deviceCases(test: SuiteTest): void {
     assert.equal(await store.registerDevice(b, "phone"), true, "devices are per user");
   });
 
+  test("registerDevice() of a known device keeps its cursors (a reconnect)", async ({ store }) => {
+    const [a, b] = await users(store, "a", "b");
+    assert.equal(await store.registerDevice(a, "phone"), true);
+    const conv = directConv(a, b);
+    await store.appendMessages([chat(conv, b, "1"), chat(conv, b, "2")]);
+    await store.saveCursors([{ userId: a, device: "phone", conv, seq: 2 }]);
+    assert.equal(await store.registerDevice(a, "phone"), false);
+    assert.equal((await store.deviceCursors(a, "phone")).get(conv)?.cursor, 2);
+  });
+
   test("deviceCursors() lists the user's conversations with messages, at 0 for a first device", async ({ store }) => {
     const [a, b, c] = await users(store, "a", "b", "c");
     const groupId = await store.createGroup(b, "g", "");
