@@ -5,88 +5,33 @@
  */
 import assert from "node:assert/strict";
 import { MsgId } from "../lib/protocol/msg_id.ts";
-import { MysqlStore } from "../lib/store/mysql_store.ts";
-import { ServerProcess } from "./harness/chat_node.ts";
-import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { NginxServer } from "./harness/nginx.ts";
 import { RedisServer } from "./harness/redis.ts";
-import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
-import { account, conv, type ConversationEnv, conversationSuite, device, say } from "./conversation_suite.ts";
+import { TwoNodeEnv } from "./harness/two_node_env.ts";
+import { account, conv, conversationSuite, device, say } from "./conversation_suite.ts";
 
 const mariadb = mariaDbPerFile();
 let databases = 0;
 
-class ClusterEnv implements ConversationEnv {
-  #nodes: ServerProcess[] = [];
-
-  private constructor(
-    readonly dir: string,
-    readonly mysqlUrl: string,
-    readonly redis: RedisServer,
-    /** Fixed, so that a restarted node comes back where nginx expects it. */
-    readonly nodePorts: readonly [number, number],
-  ) {}
-
-  /** A database and a Redis of its own, so that ids, seqs and presence start afresh in every test. */
-  static async start(): Promise<ClusterEnv> {
-    const dir = await makeTempDir("chat-conv-cluster-");
-    const [mysqlUrl, redis] = await Promise.all([
-      mariadb().createDatabase(`cluster_${++databases}`),
-      RedisServer.start(),
-    ]);
-    const env = new ClusterEnv(dir, mysqlUrl, redis, [freePort(), freePort()]);
-    await env.#startNodes();
-    return env;
-  }
-
-  get ports(): readonly [number, number] {
-    return [this.#nodes[0].port, this.#nodes[1].port];
-  }
-
-  async #startNodes(): Promise<void> {
-    this.#nodes = await Promise.all(this.nodePorts.map((port, i) =>
-      ServerProcess.start([
-        "--port",
-        String(port),
-        "--node-id",
-        `node${i + 1}`,
-        "--mysql",
-        this.mysqlUrl,
-        "--redis",
-        this.redis.url,
-        "--log-level",
-        "warn",
-      ], `${this.dir}/node${i + 1}.log`)
-    ));
-  }
-
-  async removeGroupMember(groupId: number, userId: number): Promise<void> {
-    await using store = MysqlStore.open(this.mysqlUrl);
-    await store.removeGroupMember(groupId, userId);
-  }
-
-  async restart(): Promise<void> {
-    await this.#stopNodes();
-    await this.#startNodes();
-  }
-
-  async #stopNodes(): Promise<void> {
-    const statuses = await Promise.all(this.#nodes.map((node) => node.stop("SIGTERM")));
-    assert.deepEqual(statuses.map((status) => status.code), [0, 0], `nodes' logs in ${this.dir}`);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#stopNodes();
-    await this.redis.close();
-    await removeTempDir(this.dir);
-  }
+/** A database and a Redis of its own, so that ids, seqs and presence start afresh in every test. */
+async function startCluster(): Promise<TwoNodeEnv> {
+  const [mysqlUrl, redis] = await Promise.all([
+    mariadb().createDatabase(`cluster_${++databases}`),
+    RedisServer.start(),
+  ]);
+  return await TwoNodeEnv.start({
+    dirPrefix: "chat-conv-cluster-",
+    mysqlUrl,
+    redisUrl: redis.url,
+    onClose: () => redis.close(),
+  });
 }
 
-conversationSuite("cluster", () => ClusterEnv.start());
+conversationSuite("cluster", startCluster);
 
 Deno.test("cluster: through nginx, both sides see one sequence and read the same history", async () => {
-  await using env = await ClusterEnv.start();
+  await using env = await startCluster();
   await using nginx = await NginxServer.start({
     upstreams: env.nodePorts.map((port) => `127.0.0.1:${port}`),
   });

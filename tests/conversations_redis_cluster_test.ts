@@ -10,15 +10,12 @@
 import assert from "node:assert/strict";
 import { userChannel } from "../lib/bus/redis_wire.ts";
 import { MsgId } from "../lib/protocol/msg_id.ts";
-import { MysqlStore } from "../lib/store/mysql_store.ts";
-import { ServerProcess } from "./harness/chat_node.ts";
 import { eventually } from "./harness/eventually.ts";
-import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { RedisCluster } from "./harness/redis_cluster.ts";
-import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
+import { TwoNodeEnv } from "./harness/two_node_env.ts";
 import type { Reply } from "./harness/test_client.ts";
-import { account, conv, type ConversationEnv, conversationSuite, device, say } from "./conversation_suite.ts";
+import { account, conv, conversationSuite, device, say } from "./conversation_suite.ts";
 
 const mariadb = mariaDbPerFile();
 let started: RedisCluster | undefined;
@@ -37,73 +34,23 @@ function redisCluster(): RedisCluster {
   return started;
 }
 
-class RedisClusterEnv implements ConversationEnv {
-  #nodes: ServerProcess[] = [];
-
-  private constructor(
-    readonly dir: string,
-    readonly mysqlUrl: string,
-    /** Fixed, so that a restarted node comes back where it was. */
-    readonly nodePorts: readonly [number, number],
-  ) {}
-
-  static async start(): Promise<RedisClusterEnv> {
-    const dir = await makeTempDir("chat-conv-redis-cluster-");
-    const [mysqlUrl] = await Promise.all([
-      mariadb().createDatabase(`redis_cluster_${++databases}`),
-      redisCluster().flushAll(),
-    ]);
-    const env = new RedisClusterEnv(dir, mysqlUrl, [freePort(), freePort()]);
-    await env.#startNodes();
-    return env;
-  }
-
-  get ports(): readonly [number, number] {
-    return [this.#nodes[0].port, this.#nodes[1].port];
-  }
-
-  async #startNodes(): Promise<void> {
-    this.#nodes = await Promise.all(this.nodePorts.map((port, i) =>
-      ServerProcess.start([
-        "--port",
-        String(port),
-        "--node-id",
-        `node${i + 1}`,
-        "--mysql",
-        this.mysqlUrl,
-        "--redis",
-        redisCluster().url,
-        "--log-level",
-        "warn",
-      ], `${this.dir}/node${i + 1}.log`)
-    ));
-  }
-
-  async removeGroupMember(groupId: number, userId: number): Promise<void> {
-    await using store = MysqlStore.open(this.mysqlUrl);
-    await store.removeGroupMember(groupId, userId);
-  }
-
-  async restart(): Promise<void> {
-    await this.#stopNodes();
-    await this.#startNodes();
-  }
-
-  async #stopNodes(): Promise<void> {
-    const statuses = await Promise.all(this.#nodes.map((node) => node.stop("SIGTERM")));
-    assert.deepEqual(statuses.map((status) => status.code), [0, 0], `nodes' logs in ${this.dir}`);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#stopNodes();
-    await removeTempDir(this.dir);
-  }
+/** A database of its own on an emptied cluster, so that ids, seqs and presence start afresh in every test. */
+async function startEnv(): Promise<TwoNodeEnv> {
+  const [mysqlUrl] = await Promise.all([
+    mariadb().createDatabase(`redis_cluster_${++databases}`),
+    redisCluster().flushAll(),
+  ]);
+  return await TwoNodeEnv.start({
+    dirPrefix: "chat-conv-redis-cluster-",
+    mysqlUrl,
+    redisUrl: redisCluster().url,
+  });
 }
 
-conversationSuite("Redis Cluster", () => RedisClusterEnv.start());
+conversationSuite("Redis Cluster", startEnv);
 
 Deno.test("Redis Cluster: messages sent while the users' slots move to other masters arrive once, in order", async () => {
-  await using env = await RedisClusterEnv.start();
+  await using env = await startEnv();
   const [p1, p2] = env.ports;
   const [a, b] = [await account(p1), await account(p2)];
   const alice = await device(p1, a);
