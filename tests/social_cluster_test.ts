@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { MsgId } from "../lib/protocol/msg_id.ts";
-import { ServerProcess } from "./harness/chat_node.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { RedisServer } from "./harness/redis.ts";
-import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
+import { TwoNodeEnv } from "./harness/two_node_env.ts";
 import type { Reply } from "./harness/test_client.ts";
 import { account, device } from "./conversation_suite.ts";
 import { groupEvent, groupOf, ok, rolesSeenBy, type SocialEnv, socialSuite } from "./social_suite.ts";
@@ -16,56 +15,24 @@ import { groupEvent, groupOf, ok, rolesSeenBy, type SocialEnv, socialSuite } fro
 const mariadb = mariaDbPerFile();
 let databases = 0;
 
-class ClusterEnv implements SocialEnv {
-  private constructor(
-    readonly dir: string,
-    readonly redis: RedisServer,
-    readonly nodes: ServerProcess[],
-  ) {}
-
-  /** A database and a Redis of its own, so that ids and presence start afresh in every test. */
-  static async start(): Promise<ClusterEnv> {
-    const dir = await makeTempDir("chat-social-cluster-");
-    const [mysqlUrl, redis] = await Promise.all([
-      mariadb().createDatabase(`social_cluster_${++databases}`),
-      RedisServer.start(),
-    ]);
-    const nodes = await Promise.all([1, 2].map((i) =>
-      ServerProcess.start(
-        [
-          "--port",
-          "0",
-          "--node-id",
-          `node${i}`,
-          "--mysql",
-          mysqlUrl,
-          "--redis",
-          redis.url,
-          "--log-level",
-          "warn",
-        ],
-        `${dir}/node${i}.log`,
-      )
-    ));
-    return new ClusterEnv(dir, redis, nodes);
-  }
-
-  get ports(): readonly [number, number] {
-    return [this.nodes[0].port, this.nodes[1].port];
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    const statuses = await Promise.all(this.nodes.map((node) => node.stop("SIGTERM")));
-    await this.redis.close();
-    assert.deepEqual(statuses.map((status) => status.code), [0, 0], `nodes' logs in ${this.dir}`);
-    await removeTempDir(this.dir);
-  }
+/** A database and a Redis of its own, so that ids and presence start afresh in every test. */
+async function startCluster(): Promise<TwoNodeEnv> {
+  const [mysqlUrl, redis] = await Promise.all([
+    mariadb().createDatabase(`social_cluster_${++databases}`),
+    RedisServer.start(),
+  ]);
+  return await TwoNodeEnv.start({
+    dirPrefix: "chat-social-cluster-",
+    mysqlUrl,
+    redisUrl: redis.url,
+    onClose: () => redis.close(),
+  });
 }
 
-socialSuite("cluster", () => ClusterEnv.start());
+socialSuite("cluster", startCluster);
 
 Deno.test("cluster: accept and decline of one request at once from two devices on two nodes: one errno 0, one 17, and the state is the winner's", async () => {
-  await using env = await ClusterEnv.start();
+  await using env = await startCluster();
   const [p1, p2] = env.ports;
   const b = await account(p1);
   const phone = await device(p1, b, "phone");
@@ -102,7 +69,7 @@ Deno.test("cluster: accept and decline of one request at once from two devices o
 });
 
 Deno.test("cluster: two admins kicking each other at once are both refused with errno 15; nothing changes", async () => {
-  await using env = await ClusterEnv.start();
+  await using env = await startCluster();
   const [p1, p2] = env.ports;
   const [o, x, y] = [await account(p1), await account(p1), await account(p2)];
   const owner = await device(p1, o);
@@ -129,7 +96,7 @@ Deno.test("cluster: two admins kicking each other at once are both refused with 
 });
 
 Deno.test("cluster: the creator kicking admin A while A kicks member C, at once: the end state is one of a serial order", async () => {
-  await using env = await ClusterEnv.start();
+  await using env = await startCluster();
   const [p1, p2] = env.ports;
   for (let round = 0; round < 4; round++) {
     const [o, a, c] = [await account(p1), await account(p2), await account(p1)];

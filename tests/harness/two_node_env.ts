@@ -1,7 +1,7 @@
 /**
- * Two `main.ts` nodes on one MySQL database and one bus URL (a Redis or a Redis Cluster), as the conversation
- * suite's {@linkcode ConversationEnv}: its two ports are the two nodes, so that sender and recipient, or a
- * first send and its retry, are on different nodes.
+ * Two `main.ts` nodes on one MySQL database and one bus URL (a Redis or a Redis Cluster), for the conversation
+ * and social suites ({@linkcode ConversationEnv}): their two ports are the two nodes, so that sender and
+ * recipient, actor and the user concerned, or a first send and its retry, are on different nodes.
  *
  * @module
  */
