@@ -60,7 +60,11 @@ Deno.test({
       assert.deepEqual(lost.map((entry) => entry.level), ["warn", "warn"], JSON.stringify(lost));
       assert.deepEqual(lost.map((entry) => entry.fields.conn).sort(), ["command", "subscriber"]);
       for (const entry of lost) assert.equal(entry.fields.node, `127.0.0.1:${master}`);
-      const masters = (await cluster.masters()).map((port) => `127.0.0.1:${port}`).sort().join(",");
+      // The node asked may not have heard of the failover yet (gossip): ask until it lists three masters.
+      const masters = await eventually(async () => {
+        const ports = await cluster.masters();
+        return ports.length === 3 && ports.map((port) => `127.0.0.1:${port}`).sort().join(",");
+      }, { what: "three masters in CLUSTER NODES after the failover", timeoutMs: 10_000 });
       for (const entry of named(log, RECOVERED)) {
         assert.equal(entry.level, "info");
         assert.equal(entry.fields.lost, `127.0.0.1:${master}`);

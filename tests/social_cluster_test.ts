@@ -10,7 +10,7 @@ import { RedisServer } from "./harness/redis.ts";
 import { TwoNodeEnv } from "./harness/two_node_env.ts";
 import type { Reply } from "./harness/test_client.ts";
 import { account, device } from "./conversation_suite.ts";
-import { groupEvent, groupOf, ok, rolesSeenBy, type SocialEnv, socialSuite } from "./social_suite.ts";
+import { groupEvent, groupOf, ok, rolesSeenBy, socialSuite } from "./social_suite.ts";
 
 const mariadb = mariaDbPerFile();
 let databases = 0;
