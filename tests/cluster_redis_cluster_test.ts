@@ -13,26 +13,8 @@ import { MariaDbServer } from "./harness/mariadb.ts";
 import { RedisCluster } from "./harness/redis_cluster.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
-import { registerUser, uniqueName } from "./protocol_suite.ts";
-
-interface User {
-  id: number;
-  name: string;
-  password: string;
-}
-
-async function newUser(port: number): Promise<User> {
-  const name = uniqueName();
-  const password = "pw-" + name;
-  return { id: await registerUser(port, name, password), name, password };
-}
-
-async function loginAt(port: number, user: User): Promise<[TestClient, Reply]> {
-  const client = await TestClient.connect(port);
-  const reply = await client.request({ msgid: 1, id: user.id, password: user.password });
-  assert.equal(reply.errno, 0, `login of ${user.id} on ${port}: ${JSON.stringify(reply)}`);
-  return [client, reply];
-}
+import { loginAt, newUser } from "./harness/v1_users.ts";
+import { uniqueName } from "./protocol_suite.ts";
 
 Deno.test({
   name: "cluster over Redis Cluster: two nodes with MariaDB and a Redis Cluster",

@@ -15,7 +15,8 @@ import { ServiceProcess } from "./harness/service_process.ts";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { RedisServer } from "./harness/redis.ts";
 import { readUntilClosed, type Reply, TestClient } from "./harness/test_client.ts";
-import { registerUser, uniqueName } from "./protocol_suite.ts";
+import { loginAt, newUser, type User } from "./harness/v1_users.ts";
+import { uniqueName } from "./protocol_suite.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -97,25 +98,6 @@ async function stopCluster(cluster: Cluster): Promise<void> {
   await cluster.redis.close();
   await cluster.mariadb.close();
   await Deno.remove(cluster.dir, { recursive: true });
-}
-
-interface User {
-  id: number;
-  name: string;
-  password: string;
-}
-
-async function newUser(port: number): Promise<User> {
-  const name = uniqueName();
-  const password = "pw-" + name;
-  return { id: await registerUser(port, name, password), name, password };
-}
-
-async function loginAt(port: number, user: User): Promise<[TestClient, Reply]> {
-  const client = await TestClient.connect(port);
-  const reply = await client.request({ msgid: 1, id: user.id, password: user.password });
-  assert.equal(reply.errno, 0, `login of ${user.id} on ${port}: ${JSON.stringify(reply)}`);
-  return [client, reply];
 }
 
 /**

@@ -29,6 +29,27 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
 }
 
+/** `openssl req` arguments for a new P-256 key `<file>.key` and its certificate `<file>.crt`, valid 2 days. */
+function newCertArgs(commonName: string, file: string): string[] {
+  return [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${commonName}`,
+    "-keyout",
+    `${file}.key`,
+    "-out",
+    `${file}.crt`,
+  ];
+}
+
 /**
  * Makes a CA (`name` in its subject) in a new temp folder.
  *
@@ -41,21 +62,7 @@ async function openssl(dir: string, args: string[]): Promise<void> {
 export async function makeTestPki(name: string): Promise<TestPki> {
   const dir = await makeTempDir("chat-tls-");
   await openssl(dir, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
+    ...newCertArgs(name, "ca"),
     "-addext",
     "basicConstraints=critical,CA:TRUE",
     "-addext",
@@ -68,21 +75,7 @@ export async function makeTestPki(name: string): Promise<TestPki> {
     async serverCert(subject: string) {
       const base = `server${++serial}`;
       await openssl(dir, [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        `/CN=${subject}`,
-        "-keyout",
-        `${base}.key`,
-        "-out",
-        `${base}.crt`,
+        ...newCertArgs(subject, base),
         "-CA",
         "ca.crt",
         "-CAkey",
