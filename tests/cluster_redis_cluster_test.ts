@@ -13,8 +13,8 @@ import { MariaDbServer } from "./harness/mariadb.ts";
 import { RedisCluster } from "./harness/redis_cluster.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
+import { assertGroupChatAcrossNodes } from "./harness/cross_node_chat.ts";
 import { loginAt, newUser } from "./harness/v1_users.ts";
-import { uniqueName } from "./protocol_suite.ts";
 
 Deno.test({
   name: "cluster over Redis Cluster: two nodes with MariaDB and a Redis Cluster",
@@ -57,17 +57,7 @@ Deno.test({
       });
 
       await t.step("group chat reaches members on both nodes", async () => {
-        const [alice, bob, carol] = await Promise.all([1, 2, 3].map(() => newUser(node1.port)));
-        const [a] = await loginAt(node1.port, alice);
-        const [b] = await loginAt(node2.port, bob);
-        const [c] = await loginAt(node1.port, carol);
-        const groupid = (await a.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "" })).groupid;
-        assert.equal((await b.request({ msgid: 9, groupid })).errno, 0);
-        assert.equal((await c.request({ msgid: 9, groupid })).errno, 0);
-        assert.equal((await b.request({ msgid: 10, groupid, msg: "from node2" })).errno, 0);
-        assert.equal((await a.nextOf(10)).msg, "from node2");
-        assert.equal((await c.nextOf(10)).msg, "from node2");
-        for (const client of [a, b, c]) client.close();
+        await assertGroupChatAcrossNodes(node1.port, node1.port, node2.port);
       });
 
       await t.step("a duplicate login on the other node is refused; presence crosses nodes", async () => {

@@ -15,8 +15,8 @@ import { ServiceProcess } from "./harness/service_process.ts";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { RedisServer } from "./harness/redis.ts";
 import { readUntilClosed, type Reply, TestClient } from "./harness/test_client.ts";
+import { assertGroupChatAcrossNodes } from "./harness/cross_node_chat.ts";
 import { loginAt, newUser, type User } from "./harness/v1_users.ts";
-import { uniqueName } from "./protocol_suite.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -163,17 +163,7 @@ Deno.test({
       });
 
       await t.step("group chat reaches members on both nodes", async () => {
-        const [alice, bob, carol] = await Promise.all([1, 2, 3].map(() => newUser(cluster.nginx.port)));
-        const [a] = await loginAt(node1.port, alice);
-        const [b] = await loginAt(node2.port, bob);
-        const [c] = await loginAt(node1.port, carol);
-        const groupid = (await a.request({ msgid: 8, groupname: uniqueName("g"), groupdesc: "" })).groupid;
-        assert.equal((await b.request({ msgid: 9, groupid })).errno, 0);
-        assert.equal((await c.request({ msgid: 9, groupid })).errno, 0);
-        assert.equal((await b.request({ msgid: 10, groupid, msg: "from node2" })).errno, 0);
-        assert.equal((await a.nextOf(10)).msg, "from node2");
-        assert.equal((await c.nextOf(10)).msg, "from node2");
-        for (const client of [a, b, c]) client.close();
+        await assertGroupChatAcrossNodes(cluster.nginx.port, node1.port, node2.port);
       });
 
       await t.step("offline messages written on one node are read at login on the other", async () => {
