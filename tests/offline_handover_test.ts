@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { oneChatFrame } from "../lib/protocol/encode.ts";
 import { type HandoverStore, OfflineHandover } from "../lib/service/offline_handover.ts";
-import type { OfflineMessage, StoredMessage } from "../lib/store/store.ts";
+import type { DeviceCursor, OfflineMessage, StoredMessage } from "../lib/store/store.ts";
 
 const chat = (conv: string, seq: number, msg = "m") =>
   oneChatFrame({ conv, seq, id: 1, name: "alice", toid: 7, msg, time: "t", mid: "m", ts: 1 });
@@ -27,12 +27,16 @@ class MemoryHandoverStore implements HandoverStore {
     return Promise.resolve();
   }
   messagesPast(_userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]> {
-    this.calls.push(`messagesPast ${limit}`);
+    this.calls.push(`messagesPast ${[...cursors.keys()]} ${limit}`);
     return Promise.resolve(
-      this.messages.filter((message) => message.seq > (cursors.get(message.conv) ?? 0)).slice(0, limit),
+      this.messages.filter((message) => message.seq > (cursors.get(message.conv) ?? Infinity)).slice(0, limit),
     );
   }
 }
+
+/** The device's cursors as the login reads them: `[conv, cursor, lastSeq]`. */
+const at = (...entries: [string, number, number][]) =>
+  new Map<string, DeviceCursor>(entries.map(([conv, cursor, lastSeq]) => [conv, { cursor, lastSeq }]));
 
 const stored = (conv: string, seq: number, msg = "m"): StoredMessage => ({
   conv,
@@ -59,7 +63,10 @@ Deno.test("legacy offline rows come first, then messages past the cursors, oldes
     [legacy(1), legacy(2)],
     [stored("u:1:7", 1), stored("g:3", 5), stored("u:1:7", 2)],
   );
-  const handover = new OfflineHandover(store, 7, new Map([["u:1:7", 1]]), { rows: 10, chars: 1 << 20 });
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 1, 2], ["g:3", 0, 5]), {
+    rows: 10,
+    chars: 1 << 20,
+  });
   const pages = await drain(handover);
   assert.deepEqual(pages, [[legacy(1).frame, legacy(2).frame, chat("g:3", 5), chat("u:1:7", 2)]]);
   assert.deepEqual(store.offline, [], "legacy rows are deleted once handed");
@@ -70,7 +77,10 @@ Deno.test("pages are bounded by rows; each page's cursors name the highest seq p
     [legacy(1)],
     [stored("u:1:7", 1), stored("g:3", 1), stored("u:1:7", 2), stored("g:3", 2)],
   );
-  const handover = new OfflineHandover(store, 7, new Map(), { rows: 2, chars: 1 << 20 });
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 0, 2], ["g:3", 0, 2]), {
+    rows: 2,
+    chars: 1 << 20,
+  });
   const first = await handover.next();
   assert.deepEqual(first.frames, [legacy(1).frame, chat("u:1:7", 1)]);
   assert.deepEqual(first.legacyIds, [1]);
@@ -93,30 +103,53 @@ Deno.test("pages are bounded by characters, but always carry at least one frame"
     stored("u:1:7", 2, long),
     stored("u:1:7", 3),
   ]);
-  const handover = new OfflineHandover(store, 7, new Map(), { rows: 10, chars: 100 });
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 0, 3]), { rows: 10, chars: 100 });
   const pages = await drain(handover);
   assert.deepEqual(pages, [[chat("u:1:7", 1, long)], [chat("u:1:7", 2, long)], [chat("u:1:7", 3)]]);
 });
 
 Deno.test("a page that was not handed is read again (its rows stay, its cursors do not move)", async () => {
   const store = new MemoryHandoverStore([legacy(1)], [stored("u:1:7", 1)]);
-  const handover = new OfflineHandover(store, 7, new Map(), { rows: 10, chars: 1 << 20 });
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 0, 1]), { rows: 10, chars: 1 << 20 });
   const unhanded = await handover.next();
   const again = await handover.next();
   assert.deepEqual(again.frames, unhanded.frames);
   assert.deepEqual(store.offline, [legacy(1)]);
 });
 
-Deno.test("nothing missed: one empty page, and no delete", async () => {
-  const store = new MemoryHandoverStore([], [stored("u:1:7", 1)]);
-  const handover = new OfflineHandover(store, 7, new Map([["u:1:7", 1]]), { rows: 10, chars: 1 << 20 });
+Deno.test("nothing missed: one empty page, no message query, and no delete", async () => {
+  // The message at seq 2 was stored after the login read the cursors: it comes live, not from the hand-over.
+  const store = new MemoryHandoverStore([], [stored("u:1:7", 1), stored("u:1:7", 2)]);
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 1, 1], ["g:3", 4, 4]), {
+    rows: 10,
+    chars: 1 << 20,
+  });
   assert.deepEqual(await drain(handover), [[]]);
-  assert.deepEqual(store.calls, ["readOffline 10", "messagesPast 10"]);
+  assert.deepEqual(store.calls, ["readOffline 10"]);
+  assert.deepEqual(handover.cursors, new Map());
+});
+
+Deno.test("only conversations whose cursor is below their last seq are read", async () => {
+  const store = new MemoryHandoverStore([], [stored("u:1:7", 3), stored("g:3", 5), stored("g:4", 2)]);
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 2, 3], ["g:3", 5, 5], ["g:4", 2, 2]), {
+    rows: 10,
+    chars: 1 << 20,
+  });
+  assert.deepEqual(await drain(handover), [[chat("u:1:7", 3)]]);
+  assert.deepEqual(store.calls, ["readOffline 10", "messagesPast u:1:7 10"]);
+  assert.deepEqual(handover.cursors, new Map([["u:1:7", 3]]));
+});
+
+Deno.test("legacy rows are handed even when no conversation has anything waiting", async () => {
+  const store = new MemoryHandoverStore([legacy(1)], []);
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 1, 1]), { rows: 10, chars: 1 << 20 });
+  assert.deepEqual(await drain(handover), [[legacy(1).frame]]);
+  assert.deepEqual(store.offline, []);
 });
 
 Deno.test("a full page of legacy rows reads more legacy rows before any message", async () => {
   const store = new MemoryHandoverStore([legacy(1), legacy(2), legacy(3)], [stored("u:1:7", 1)]);
-  const handover = new OfflineHandover(store, 7, new Map(), { rows: 2, chars: 1 << 20 });
+  const handover = new OfflineHandover(store, 7, at(["u:1:7", 0, 1]), { rows: 2, chars: 1 << 20 });
   assert.deepEqual(await drain(handover), [
     [legacy(1).frame, legacy(2).frame],
     [legacy(3).frame, chat("u:1:7", 1)],

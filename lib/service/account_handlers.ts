@@ -168,12 +168,10 @@ async function completeLogin(
     ]));
   // Across a block, either way, neither sees the other online.
   const view = new PresenceView(online, [...blocks.blocking, ...blocks.blockedBy]);
-  const handover = new OfflineHandover(
-    context.store,
-    user.id,
-    new Map([...cursors].map(([conv, { cursor }]) => [conv, cursor])),
-    { rows: context.offlineBatch, chars: context.offlineBatchBytes },
-  );
+  const handover = new OfflineHandover(context.store, user.id, cursors, {
+    rows: context.offlineBatch,
+    chars: context.offlineBatchBytes,
+  });
   let page = await handover.next();
   if (session.version === 2 && session.token === undefined) {
     session.token = await issueToken(

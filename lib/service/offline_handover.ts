@@ -4,9 +4,13 @@
  * deleted), then the messages from others past the device's cursors, oldest first, in pages. Nothing is
  * deleted and no cursor moves until {@linkcode OfflineHandover.handed} says the page reached the socket.
  *
+ * Only conversations whose cursor was below their last seq when the login read them are read again: a
+ * message stored after that read is published after the login subscribed, so it comes live. A reconnect
+ * storm is mostly devices with nothing waiting, and they then cost no message query at all.
+ *
  * @module
  */
-import type { Store } from "../store/store.ts";
+import type { DeviceCursor, Store } from "../store/store.ts";
 
 /** What the hand-over reads and deletes. */
 export type HandoverStore = Pick<Store, "readOffline" | "deleteOffline" | "messagesPast">;
@@ -32,7 +36,8 @@ export interface OfflinePage {
  *
  * const store = SqliteStore.open(":memory:");
  * await store.migrate();
- * const handover = new OfflineHandover(store, 1, new Map(), { rows: 100, chars: 1 << 20 });
+ * const cursors = new Map([["u:1:2", { cursor: 3, lastSeq: 5 }]]);
+ * const handover = new OfflineHandover(store, 1, cursors, { rows: 100, chars: 1 << 20 });
  * const page = await handover.next();
  * await handover.handed(page);
  * ```
@@ -40,27 +45,30 @@ export interface OfflinePage {
 export class OfflineHandover {
   readonly #store: HandoverStore;
   readonly #userId: number;
-  /** The device's cursors, moved forward page by page as they are handed. */
-  readonly #cursors: Map<string, number>;
+  /** The cursors of the conversations with something waiting, moved forward page by page as they are handed. */
+  readonly #cursors = new Map<string, number>();
   readonly #rows: number;
   readonly #chars: number;
   #legacyDone = false;
 
-  /** `rows` and `chars` bound a page (at least one frame per page, however long). */
+  /**
+   * `cursors`: the device's cursors and the conversations' last seqs as read after the login subscribed
+   * (`Store.deviceCursors`). `rows` and `chars` bound a page (at least one frame per page, however long).
+   */
   constructor(
     store: HandoverStore,
     userId: number,
-    cursors: Map<string, number>,
+    cursors: ReadonlyMap<string, DeviceCursor>,
     limits: { rows: number; chars: number },
   ) {
     this.#store = store;
     this.#userId = userId;
-    this.#cursors = cursors;
+    for (const [conv, { cursor, lastSeq }] of cursors) if (cursor < lastSeq) this.#cursors.set(conv, cursor);
     this.#rows = limits.rows;
     this.#chars = limits.chars;
   }
 
-  /** The device's cursors as far as the pages handed so far moved them. */
+  /** The cursors of the conversations that had something waiting, as far as the pages handed moved them. */
   get cursors(): ReadonlyMap<string, number> {
     return this.#cursors;
   }
@@ -85,6 +93,7 @@ export class OfflineHandover {
       if (rows.length === this.#rows) return page(true);
       legacyEnd = true;
     }
+    if (this.#cursors.size === 0) return page(false);
     const room = this.#rows - frames.length;
     const messages = await this.#store.messagesPast(this.#userId, this.#cursors, room);
     for (const message of messages) {
