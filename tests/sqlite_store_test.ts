@@ -147,6 +147,68 @@ Deno.test("SqliteStore: setUserState() and setUsersOffline() write the state col
 });
 
 Deno.test(
+  "SqliteStore.setUserState() batches the copies: the last state asked wins, before setUsersOffline() and close()",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using store = await openFile(path);
+      const [a, b] = [await store.createUser("a", "h"), await store.createUser("b", "h")];
+      const states = () =>
+        inspect(path, (db) => db.prepare("SELECT state FROM user ORDER BY id").all().map((row) => row.state));
+      // The last state asked for a user wins; every call resolves once their one transaction committed.
+      await Promise.all([
+        store.setUserState(a, true),
+        store.setUserState(b, true),
+        store.setUserState(a, false),
+      ]);
+      assert.deepEqual(states(), ["offline", "online"]);
+      // setUsersOffline() after a waiting copy: the copy is written first, so offline is what stays.
+      const pending = store.setUserState(b, true);
+      await store.setUsersOffline([b]);
+      await pending;
+      assert.deepEqual(states(), ["offline", "offline"]);
+      // close() writes what still waits.
+      const last = store.setUserState(a, true);
+      await store.close();
+      await last;
+      assert.deepEqual(states(), ["online", "offline"]);
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore.setUserState() rejects every caller of a batch that cannot be written",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using store = await openFile(path, 50);
+      const [a, b] = [await store.createUser("a", "h"), await store.createUser("b", "h")];
+      await assert.rejects(store.setUserState(1.5, true), RangeError);
+      const other = new DatabaseSync(path);
+      try {
+        other.exec("BEGIN IMMEDIATE");
+        const results = await Promise.allSettled([store.setUserState(a, true), store.setUserState(b, true)]);
+        for (const result of results) {
+          assert.equal(result.status, "rejected");
+          assert.ok(result.reason instanceof StoreUnavailableError);
+        }
+        other.exec("ROLLBACK");
+      } finally {
+        other.close();
+      }
+      await store.setUserState(a, true);
+      assert.deepEqual(
+        inspect(path, (db) => db.prepare("SELECT state FROM user ORDER BY id").all().map((row) => row.state)),
+        ["online", "offline"],
+        "the next batch is written once the lock is gone",
+      );
+    });
+  },
+);
+
+Deno.test(
   "SqliteStore: a write blocked by another connection's lock rejects with StoreUnavailableError",
   SANITIZED,
   async () => {

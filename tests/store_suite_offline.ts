@@ -96,6 +96,22 @@ export function offlineCases(test: SuiteTest): void {
     assert.deepEqual((await store.readOffline(a, 10)).map((m) => m.frame), ["a3"]);
   });
 
+  test("readOffline() finds another user's rows while any are left, and stops reading an empty table", async (fixture) => {
+    const { store } = fixture;
+    const a = await store.createUser("a", "h");
+    const b = await store.createUser("b", "h");
+    await fixture.insertLegacyOffline(a, "a1");
+    assert.deepEqual(await store.readOffline(b, 10), [], "b has none, but the table is not empty");
+    const [a1] = await store.readOffline(a, 10);
+    assert.equal(a1.frame, "a1");
+    await store.deleteOffline(a, [a1.id]);
+    assert.deepEqual(await store.readOffline(a, 10), []);
+    // No release adds rows after the upgrade: this one, put in past the store, shows the table is not read again.
+    await fixture.insertLegacyOffline(b, "b1");
+    assert.deepEqual(await store.readOffline(b, 10), []);
+    await assert.rejects(store.readOffline(b, -1), RangeError, "arguments are still checked");
+  });
+
   test("readOffline() and deleteOffline() reject ids and limits that are not integers with RangeError", async ({ store }) => {
     const a = await store.createUser("a", "h");
     await assert.rejects(store.readOffline(a, -1), RangeError);

@@ -26,6 +26,12 @@ import type { OfflineMessage, OfflineMethods } from "./store.ts";
  */
 export class MysqlOffline implements OfflineMethods {
   readonly #connections: MysqlConnections;
+  /**
+   * Set once the table was found empty. Only the first release added rows, and every node of it is stopped
+   * before the upgrade (README "Upgrading in place"): an empty table stays empty, so every later login (a
+   * reconnect storm is thousands) skips the round trip.
+   */
+  #empty = false;
 
   /** Statements run on `connections`, which stay the caller's to close. */
   constructor(connections: MysqlConnections) {
@@ -36,12 +42,16 @@ export class MysqlOffline implements OfflineMethods {
   async readOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
     const user = safeId(userId, "user id");
     const count = rowLimit(limit);
+    if (this.#empty) return [];
     return await this.#connections.use(async (db) => {
       // LIMIT is bound as a string: MySQL 8 rejects a DOUBLE there, which is how mysql2 sends a JS number.
       const rows = await db.read(
         "SELECT id, message FROM offlinemessage WHERE userid = ? ORDER BY id LIMIT ?",
         [user, String(count)],
       );
+      if (rows.length === 0) {
+        this.#empty = (await db.read("SELECT 1 FROM offlinemessage LIMIT 1", [])).length === 0;
+      }
       return rows.map(offlineMessage);
     });
   }

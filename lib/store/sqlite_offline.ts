@@ -13,6 +13,7 @@ import type { OfflineMessage, OfflineMethods } from "./store.ts";
 
 const SQL = {
   read: "SELECT id, message FROM offlinemessage WHERE userid = ? ORDER BY id LIMIT ?",
+  any: "SELECT 1 FROM offlinemessage LIMIT 1",
   delete: "DELETE FROM offlinemessage WHERE userid = ? AND id IN (SELECT value FROM json_each(?))",
 } as const;
 
@@ -31,6 +32,12 @@ const SQL = {
  */
 export class SqliteOffline implements OfflineMethods {
   readonly #db: SqliteConnection;
+  /**
+   * Set once the table was found empty. Only the first release added rows, and it is stopped before the
+   * upgrade (README "Upgrading in place"): an empty table stays empty, so every later login (a reconnect
+   * storm is thousands) skips the query.
+   */
+  #empty = false;
 
   /** Statements run on `connection`, which stays the caller's to close. */
   constructor(connection: SqliteConnection) {
@@ -40,8 +47,12 @@ export class SqliteOffline implements OfflineMethods {
   /** The user's oldest `limit` offline messages, oldest first. */
   readOffline(userId: number, limit: number): Promise<OfflineMessage[]> {
     return this.#db.run(() => {
+      const user = bindId(userId, "user id");
       const count = BigInt(rowLimit(limit));
-      return this.#db.statement(SQL.read).all(bindId(userId, "user id"), count).map(offlineMessage);
+      if (this.#empty) return [];
+      const rows = this.#db.statement(SQL.read).all(user, count);
+      if (rows.length === 0) this.#empty = this.#db.statement(SQL.any).get() === undefined;
+      return rows.map(offlineMessage);
     });
   }
 

@@ -53,12 +53,14 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** SQLite's embedded implementation of {@linkcode Store}. */
 export class SqliteStore extends ComposedStore implements Store {
   readonly #db: SqliteConnection;
+  readonly #users: SqliteUsers;
   readonly #checkpointer: SqliteCheckpointer | null;
   #closed: Promise<void> | undefined;
 
   private constructor(connection: SqliteConnection, checkpointer: SqliteCheckpointer | null) {
+    const users = new SqliteUsers(connection);
     super({
-      users: new SqliteUsers(connection),
+      users,
       friends: new SqliteFriends(connection),
       groups: new SqliteGroups(connection),
       messages: new SqliteMessages(connection),
@@ -66,6 +68,7 @@ export class SqliteStore extends ComposedStore implements Store {
       offline: new SqliteOffline(connection),
     });
     this.#db = connection;
+    this.#users = users;
     this.#checkpointer = checkpointer;
   }
 
@@ -132,6 +135,8 @@ export class SqliteStore extends ComposedStore implements Store {
   close(): Promise<void> {
     // The checkpointer's connection first: the main connection, closing last, checkpoints and removes the WAL.
     this.#closed ??= (async () => {
+      // Presence copies still waiting for their batch are written while the connection is open.
+      this.#users.flushStates();
       try {
         await this.#checkpointer?.close();
       } finally {
