@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
+import { STATE_BATCH_MAX } from "../lib/store/sqlite_users.ts";
 import { directConv } from "../lib/conversation_name.ts";
 import { storeSuite } from "./store_suite.ts";
 import { append, chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
@@ -173,6 +174,30 @@ Deno.test(
       await store.close();
       await last;
       assert.deepEqual(states(), ["online", "offline"]);
+    });
+  },
+);
+
+Deno.test(
+  "SqliteStore.setUserState() writes a full batch at once, without waiting for the batch's time",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      await using store = await openFile(path);
+      const ids: number[] = [];
+      for (let i = 0; i <= STATE_BATCH_MAX; i++) ids.push(await store.createUser(`u${i}`, "h"));
+      const online = () =>
+        inspect(
+          path,
+          (db) => Number(db.prepare("SELECT count(*) AS n FROM user WHERE state = 'online'").get()!.n),
+        );
+      const written = Promise.all(ids.slice(0, STATE_BATCH_MAX).map((id) => store.setUserState(id, true)));
+      assert.equal(online(), STATE_BATCH_MAX, "written by the call that filled the batch");
+      const next = store.setUserState(ids[STATE_BATCH_MAX], true);
+      assert.equal(online(), STATE_BATCH_MAX, "the next copy waits for a batch of its own");
+      await Promise.all([written, next]);
+      assert.equal(online(), STATE_BATCH_MAX + 1);
     });
   },
 );

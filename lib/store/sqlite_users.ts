@@ -23,6 +23,11 @@ const SQL = {
  * a second, and a commit each cost about 50 µs of the event loop; nothing reads the copy on a hot path.
  */
 export const STATE_BATCH_MS = 10;
+/**
+ * At most this many copies per transaction, so a mass disconnect (or the shutdown of a node with 10,000
+ * sessions) is not one transaction that holds the event loop for tens of milliseconds.
+ */
+export const STATE_BATCH_MAX = 200;
 
 /**
  * The `user` table over one SQLite connection.
@@ -76,7 +81,8 @@ export class SqliteUsers implements UserMethods {
 
   /**
    * Sets the display copy of a user's presence; a missing user is ignored. Resolves once written: in one
-   * transaction with the others asked for within {@linkcode STATE_BATCH_MS}.
+   * transaction with the others asked for within {@linkcode STATE_BATCH_MS} (up to
+   * {@linkcode STATE_BATCH_MAX}).
    */
   setUserState(id: number, online: boolean): Promise<void> {
     let user: bigint;
@@ -90,6 +96,7 @@ export class SqliteUsers implements UserMethods {
       done: Promise.withResolvers<void>(),
       timer: setTimeout(() => this.flushStates(), STATE_BATCH_MS),
     };
+    if (this.#states.size >= STATE_BATCH_MAX) this.flushStates();
     return batch.done.promise;
   }
 
