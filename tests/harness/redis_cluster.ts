@@ -1,6 +1,7 @@
 /**
  * A private, throw-away Redis Cluster for tests and benches: three masters with a replica each, on free ports
- * of 127.0.0.1, no persistence, every node's files in one temp folder.
+ * of 127.0.0.1, no persistence, every node's files in one temp folder. Slots move as an operator moves them,
+ * with `redis-cli --cluster reshard`.
  *
  * @module
  */
@@ -100,9 +101,8 @@ export class RedisCluster implements AsyncDisposable {
 
   /** The client ports of the nodes that are masters now (asked of a running node). */
   async masters(): Promise<number[]> {
-    return (await this.#clusterNodes()).filter((node) => node.master && !node.failed).map((node) =>
-      node.port
-    );
+    const masters = (await this.#clusterNodes()).filter((node) => node.master && !node.failed);
+    return masters.map((node) => node.port);
   }
 
   /** The replicas now, each with the client port of its master (asked of a running node). */
