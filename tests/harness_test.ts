@@ -144,6 +144,7 @@ Deno.test("RedisCluster.reshardThrough() moves a slot, the slots before it and t
   const to = (await cluster.masters()).find((port) => port !== from)!;
   assert.equal(await redisCli(from, "set", "k2603", "moved along", "px", "600000"), "OK");
 
+  assert.equal(await cluster.reshardCost(2), 3);
   assert.deepEqual(await cluster.reshardThrough(2, to), [0, 1, 2]);
   await assertServedBy(cluster, [0, 1, 2], to);
   assert.equal(await redisCli(to, "get", "k2603"), "moved along");
