@@ -28,9 +28,9 @@ class MemoryHandoverStore implements HandoverStore {
   }
   messagesPast(_userId: number, cursors: Map<string, number>, limit: number): Promise<StoredMessage[]> {
     this.calls.push(`messagesPast ${[...cursors.keys()]} ${limit}`);
-    return Promise.resolve(
-      this.messages.filter((message) => message.seq > (cursors.get(message.conv) ?? Infinity)).slice(0, limit),
-    );
+    // Only the conversations named, as the stores do.
+    const past = (message: StoredMessage) => message.seq > (cursors.get(message.conv) ?? Infinity);
+    return Promise.resolve(this.messages.filter(past).slice(0, limit));
   }
 }
 
