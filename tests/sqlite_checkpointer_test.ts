@@ -18,17 +18,47 @@ import { SqliteConnection } from "../lib/store/sqlite_connection.ts";
 /** Deno 2.9 leaves the sanitizers off by default; these tests own every worker, file and timer they use. */
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
-/** A worker scope that records what the program reports and lets the test send it commands. */
+/**
+ * A worker scope that records what the program reports, lets the test send it commands, and keeps a fake
+ * clock: a timer only runs when the test calls {@linkcode FakeScope.fire}.
+ */
 class FakeScope implements CheckpointWorkerScope {
   onmessage: ((event: MessageEvent<CheckpointCommand>) => void) | null = null;
   readonly reports: CheckpointReport[] = [];
+  /** Every wait the program asked for, in order. */
+  readonly delays: number[] = [];
+  #now = 0;
+  #timer: { id: number; fn: () => void; ms: number } | undefined;
+  #nextId = 1;
+
+  readonly performance = { now: () => this.#now };
 
   postMessage(report: CheckpointReport): void {
     this.reports.push(report);
   }
 
+  setTimeout(fn: () => void, ms: number): number {
+    assert.equal(this.#timer, undefined, "one timer at a time");
+    this.delays.push(ms);
+    this.#timer = { id: this.#nextId++, fn, ms };
+    return this.#timer.id;
+  }
+
+  clearTimeout(id: number | undefined): void {
+    if (this.#timer?.id === id) this.#timer = undefined;
+  }
+
   send(command: CheckpointCommand): void {
     this.onmessage?.(new MessageEvent("message", { data: command }));
+  }
+
+  /** Moves the clock to the pending timer's time and runs it. */
+  fire(): void {
+    const timer = this.#timer;
+    assert.ok(timer, "a timer is pending");
+    this.#timer = undefined;
+    this.#now += timer.ms;
+    timer.fn();
   }
 }
 
@@ -60,7 +90,13 @@ class FakeDatabase implements CheckpointDatabase {
   }
 }
 
-const START = { type: "start", path: "chat.db", minDelayMs: 10, maxDelayMs: 1000 } as const;
+const START = {
+  type: "start",
+  path: "chat.db",
+  minDelayMs: 10,
+  maxDelayMs: 1000,
+  framesPerCheckpoint: 1000,
+} as const;
 
 Deno.test(
   "checkpointWorker() checkpoints at start with synchronous NORMAL, reports it when asked, and stops on stop",
@@ -91,6 +127,28 @@ Deno.test("checkpointWorker() reports nothing per checkpoint unless asked", SANI
   assert.deepEqual(scope.reports, [{ type: "stopped" }]);
 });
 
+Deno.test(
+  "checkpointWorker() waits for about framesPerCheckpoint new frames at the rate the WAL grew, within its bounds",
+  SANITIZED,
+  () => {
+    const scope = new FakeScope();
+    const db = new FakeDatabase([
+      { log: 100, checkpointed: 100 }, // at 0 ms: 100 frames "in 1 ms", a fast writer: the shortest wait
+      { log: 600, checkpointed: 600 }, // at 10 ms: 500 frames in 10 ms, 50/ms: 1000 frames take 20 ms
+      { log: 600, checkpointed: 600 }, // at 30 ms: no new frame: the wait doubles
+      { log: 600, checkpointed: 600 }, // at 70 ms: and again
+      { log: 50, checkpointed: 50 }, // at 150 ms: the WAL started over, 50 frames in 80 ms: capped at 1 s
+    ]);
+    checkpointWorker(scope, () => db);
+    scope.send({ ...START, report: false });
+    for (let i = 0; i < 4; i++) scope.fire();
+    assert.equal(db.checkpoints, 5);
+    assert.deepEqual(scope.delays, [10, 20, 40, 80, 1000]);
+    scope.send({ type: "stop" });
+    assert.deepEqual(scope.reports, [{ type: "stopped" }]);
+  },
+);
+
 Deno.test("checkpointWorker() reports failed when the database cannot be opened", SANITIZED, () => {
   const scope = new FakeScope();
   checkpointWorker(scope, () => {
@@ -120,6 +178,7 @@ Deno.test("SqliteCheckpointer.start() rejects delays that are not positive integ
     () => SqliteCheckpointer.start("x.db", { minDelayMs: 50, maxDelayMs: 20 }),
     /maxDelayMs \(20\)/,
   );
+  assert.throws(() => SqliteCheckpointer.start("x.db", { framesPerCheckpoint: 0 }), /framesPerCheckpoint/);
 });
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
@@ -164,6 +223,37 @@ Deno.test(
         await checkpointer.close(); // idempotent
       } finally {
         writer.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "checkpointInBackground() keeps the WAL bounded while one connection commits without pause",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      const connection = SqliteConnection.open(path, { busyTimeoutMs: 5000, synchronous: "normal" });
+      const checkpointer = checkpointInBackground(connection, path);
+      try {
+        connection.database().exec("CREATE TABLE t (v TEXT)");
+        const insert = connection.statement("INSERT INTO t (v) VALUES (?)");
+        // About 25,000 frames: without checkpoints the WAL would pass 100 MB. The main loop never yields, so
+        // the worker cannot catch up between commits: what bounds the WAL is the main connection's own
+        // checkpoint at CHECKPOINT_PAGES, with the worker having copied most of it already.
+        const row = "x".repeat(3000);
+        for (let i = 0; i < 25_000; i++) connection.transaction(() => insert.run(row));
+        const walBytes = (await Deno.stat(`${path}-wal`)).size;
+        const frameBytes = 4096 + 24;
+        assert.ok(
+          walBytes < 2 * CHECKPOINT_PAGES * frameBytes,
+          `the WAL stayed within twice ${CHECKPOINT_PAGES} frames: ${walBytes} bytes`,
+        );
+        assert.ok(checkpointer.running);
+      } finally {
+        await checkpointer.close();
+        connection.close();
       }
     });
   },
