@@ -128,7 +128,7 @@ Deno.test("checkpointWorker() reports nothing per checkpoint unless asked", SANI
 });
 
 Deno.test(
-  "checkpointWorker() waits for about framesPerCheckpoint new frames at the rate the WAL grew, within its bounds",
+  "checkpointWorker() waits for about framesPerCheckpoint new frames at the rate the WAL grew, the wait at most doubling",
   SANITIZED,
   () => {
     const scope = new FakeScope();
@@ -137,13 +137,16 @@ Deno.test(
       { log: 600, checkpointed: 600 }, // at 10 ms: 500 frames in 10 ms, 50/ms: 1000 frames take 20 ms
       { log: 600, checkpointed: 600 }, // at 30 ms: no new frame: the wait doubles
       { log: 600, checkpointed: 600 }, // at 70 ms: and again
-      { log: 50, checkpointed: 50 }, // at 150 ms: the WAL started over, 50 frames in 80 ms: capped at 1 s
+      { log: 50, checkpointed: 50 }, // at 150 ms: started over, 50 frames in 80 ms: 1.6 s, but at most twice 80
+      { log: -1, checkpointed: -1 }, // at 310 ms: the main connection was checkpointing: soon again, pace kept
+      { log: 2000, checkpointed: 2000 }, // at 320 ms: more than 1000 since the last: the shortest wait
+      { log: 2100, checkpointed: 2100 }, // at 330 ms: 100 in 10 ms: 1000 take 100 ms, but at most twice 10
     ]);
     checkpointWorker(scope, () => db);
     scope.send({ ...START, report: false });
-    for (let i = 0; i < 4; i++) scope.fire();
-    assert.equal(db.checkpoints, 5);
-    assert.deepEqual(scope.delays, [10, 20, 40, 80, 1000]);
+    for (let i = 0; i < 7; i++) scope.fire();
+    assert.equal(db.checkpoints, 8);
+    assert.deepEqual(scope.delays, [10, 20, 40, 80, 160, 10, 10, 20]);
     scope.send({ type: "stop" });
     assert.deepEqual(scope.reports, [{ type: "stopped" }]);
   },

@@ -128,11 +128,17 @@ export function checkpointWorker(
       let log: number;
       let checkpointed: number;
       try {
-        const row = checkpoint.get() as { log: number; checkpointed: number };
+        const row = checkpoint.get() as { busy: number; log: number; checkpointed: number };
         log = Number(row.log);
         checkpointed = Number(row.checkpointed);
       } catch (error) {
         fail(error);
+        return;
+      }
+      if (log < 0) {
+        // The main connection was checkpointing (SQLite answers busy, log and checkpointed -1): try again
+        // soon, the pace unchanged.
+        timer = scope.setTimeout(tick, command.minDelayMs);
         return;
       }
       if (command.report && log !== lastLog) scope.postMessage({ type: "checkpointed", log, checkpointed });
@@ -141,9 +147,16 @@ export function checkpointWorker(
       if (log === lastLog) {
         delay = Math.min(delay * 2, command.maxDelayMs);
       } else {
+        // The rate can be understated: after the WAL started over, `log` misses what was written before (the
+        // main connection's own checkpoint restarted it), and after an idle spell the wait was long. So more
+        // than the target since the last checkpoint means check again soon, and the wait at most doubles.
         const grown = log > lastLog && lastLog >= 0 ? log - lastLog : log;
         const perMs = grown / Math.max(at - lastAt, 1);
-        const wait = perMs > 0 ? Math.round(command.framesPerCheckpoint / perMs) : command.maxDelayMs;
+        const wait = grown >= command.framesPerCheckpoint
+          ? command.minDelayMs
+          : perMs > 0
+          ? Math.min(Math.round(command.framesPerCheckpoint / perMs), delay * 2)
+          : delay * 2;
         delay = Math.min(Math.max(wait, command.minDelayMs), command.maxDelayMs);
       }
       lastLog = log;
