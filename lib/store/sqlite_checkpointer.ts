@@ -40,7 +40,7 @@ export const CHECKPOINT_PAGES = 4000;
  * on the event loop, so fewer checkpoints mean fewer of those stalls. A quarter of {@linkcode CHECKPOINT_PAGES},
  * so that a steady writer never reaches the main connection's own checkpoints.
  */
-export const FRAMES_PER_CHECKPOINT = 1000;
+export const FRAMES_PER_CHECKPOINT = 250;
 
 /** SQLite's own `wal_autocheckpoint`: what the main connection goes back to when the worker fails. */
 export const SQLITE_CHECKPOINT_PAGES = 1000;
