@@ -18,17 +18,47 @@ import { SqliteConnection } from "../lib/store/sqlite_connection.ts";
 /** Deno 2.9 leaves the sanitizers off by default; these tests own every worker, file and timer they use. */
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
 
-/** A worker scope that records what the program reports and lets the test send it commands. */
+/**
+ * A worker scope that records what the program reports, lets the test send it commands, and keeps a fake
+ * clock: a timer only runs when the test calls {@linkcode FakeScope.fire}.
+ */
 class FakeScope implements CheckpointWorkerScope {
   onmessage: ((event: MessageEvent<CheckpointCommand>) => void) | null = null;
   readonly reports: CheckpointReport[] = [];
+  /** Every wait the program asked for, in order. */
+  readonly delays: number[] = [];
+  #now = 0;
+  #timer: { id: number; fn: () => void; ms: number } | undefined;
+  #nextId = 1;
+
+  readonly performance = { now: () => this.#now };
 
   postMessage(report: CheckpointReport): void {
     this.reports.push(report);
   }
 
+  setTimeout(fn: () => void, ms: number): number {
+    assert.equal(this.#timer, undefined, "one timer at a time");
+    this.delays.push(ms);
+    this.#timer = { id: this.#nextId++, fn, ms };
+    return this.#timer.id;
+  }
+
+  clearTimeout(id: number | undefined): void {
+    if (this.#timer?.id === id) this.#timer = undefined;
+  }
+
   send(command: CheckpointCommand): void {
     this.onmessage?.(new MessageEvent("message", { data: command }));
+  }
+
+  /** Moves the clock to the pending timer's time and runs it. */
+  fire(): void {
+    const timer = this.#timer;
+    assert.ok(timer, "a timer is pending");
+    this.#timer = undefined;
+    this.#now += timer.ms;
+    timer.fn();
   }
 }
 
@@ -60,7 +90,13 @@ class FakeDatabase implements CheckpointDatabase {
   }
 }
 
-const START = { type: "start", path: "chat.db", minDelayMs: 10, maxDelayMs: 1000 } as const;
+const START = {
+  type: "start",
+  path: "chat.db",
+  minDelayMs: 10,
+  maxDelayMs: 1000,
+  framesPerCheckpoint: 1000,
+} as const;
 
 Deno.test(
   "checkpointWorker() checkpoints at start with synchronous NORMAL, reports it when asked, and stops on stop",
@@ -91,6 +127,31 @@ Deno.test("checkpointWorker() reports nothing per checkpoint unless asked", SANI
   assert.deepEqual(scope.reports, [{ type: "stopped" }]);
 });
 
+Deno.test(
+  "checkpointWorker() waits for about framesPerCheckpoint new frames at the rate the WAL grew, the wait at most doubling",
+  SANITIZED,
+  () => {
+    const scope = new FakeScope();
+    const db = new FakeDatabase([
+      { log: 100, checkpointed: 100 }, // at 0 ms: 100 frames "in 1 ms", a fast writer: the shortest wait
+      { log: 600, checkpointed: 600 }, // at 10 ms: 500 frames in 10 ms, 50/ms: 1000 frames take 20 ms
+      { log: 600, checkpointed: 600 }, // at 30 ms: no new frame: the wait doubles
+      { log: 600, checkpointed: 600 }, // at 70 ms: and again
+      { log: 50, checkpointed: 50 }, // at 150 ms: started over, 50 frames in 80 ms: 1.6 s, but at most twice 80
+      { log: -1, checkpointed: -1 }, // at 310 ms: the main connection was checkpointing: soon again, pace kept
+      { log: 2000, checkpointed: 2000 }, // at 320 ms: more than 1000 since the last: the shortest wait
+      { log: 2100, checkpointed: 2100 }, // at 330 ms: 100 in 10 ms: 1000 take 100 ms, but at most twice 10
+    ]);
+    checkpointWorker(scope, () => db);
+    scope.send({ ...START, report: false });
+    for (let i = 0; i < 7; i++) scope.fire();
+    assert.equal(db.checkpoints, 8);
+    assert.deepEqual(scope.delays, [10, 20, 40, 80, 160, 10, 10, 20]);
+    scope.send({ type: "stop" });
+    assert.deepEqual(scope.reports, [{ type: "stopped" }]);
+  },
+);
+
 Deno.test("checkpointWorker() reports failed when the database cannot be opened", SANITIZED, () => {
   const scope = new FakeScope();
   checkpointWorker(scope, () => {
@@ -120,6 +181,7 @@ Deno.test("SqliteCheckpointer.start() rejects delays that are not positive integ
     () => SqliteCheckpointer.start("x.db", { minDelayMs: 50, maxDelayMs: 20 }),
     /maxDelayMs \(20\)/,
   );
+  assert.throws(() => SqliteCheckpointer.start("x.db", { framesPerCheckpoint: 0 }), /framesPerCheckpoint/);
 });
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
