@@ -7,12 +7,12 @@
  * and read back while this transaction holds its lock, so a second node appending to the same conversation waits
  * for the commit and continues after the last seq. A rollback undoes the raise with the rows: no gap.
  *
- * One transaction per batch, whatever its size: one upsert and one read of the conversations' rows, multi-row
- * INSERTs of the messages, and one upsert of the senders' read seqs, each ONE statement up to 256 rows (64
- * messages): round trips, not rows, are what a batch costs (a node stores its batches one after another, so
- * each round trip saved is throughput). The idempotent statements are filled up to a power of two with
- * repeated rows ({@linkcode paddedChunks}), the message INSERT takes its exact row count: either way a
- * connection prepares a bounded number of distinct statements.
+ * One transaction per batch, whatever its size, in TWO round trips (`mysql_script.ts`: multi-statement text
+ * queries on the store's append connections): START TRANSACTION with the upsert and the read of the
+ * conversations' rows, then the multi-row INSERTs of the messages, the upsert of the senders' read seqs and
+ * COMMIT. Round trips, not rows, are what a batch waits for (a node stores its batches one after another):
+ * six prepared statements one after another took 2.0 ms for a batch of 25 where the two take 1.8 ms, with 10%
+ * less CPU in the node per message and 3-8% more in MariaDB (`tests/bench/append_mysql.ts`, README).
  *
  * Blocks (a one-to-one message whose other user blocks the sender is not stored) cost no round trip of their
  * own: the read of the conversations' rows also reads the blocks between the batch's (peer, sender) pairs.
@@ -41,11 +41,10 @@ import type { AppendedMessage, AppendResult, NewMessage } from "./store.ts";
 
 /** cmids looked up by one statement (an OR of pairs: kept short for the range optimizer). */
 const MAX_CMID_BATCH = 64;
-/** Rows of a few small columns (conversations, read seqs) written by one statement. */
+/** Rows of a few small columns (conversations, read seqs) in one statement. */
 const MAX_SMALL_ROWS = MAX_ID_BATCH;
 /**
  * Message rows inserted by one statement at most; fewer when their frames are large (see messageChunks).
- * Every count up to it is a statement of its own, prepared once per connection.
  */
 const MAX_MESSAGE_ROWS = 64;
 /**
@@ -239,9 +238,7 @@ function isBlocked(blocks: ReadonlySet<string>, peer: number | undefined, sender
 }
 
 /**
- * `rows` cut for multi-row INSERTs: {@linkcode MAX_MESSAGE_ROWS} at a time and the rest in one (so a batch
- * of up to that many is a single statement, and a connection prepares at most that many distinct ones),
- * halved while their `frames` could exceed {@linkcode MAX_INSERT_CHARS} (a single larger frame goes alone).
+ * `rows` cut for multi-row INSERTs: {@linkcode MAX_MESSAGE_ROWS} at a time and the rest in one, halved while their `frames` could exceed {@linkcode MAX_INSERT_CHARS} (a single larger frame goes alone).
  */
 function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
   // Prefix sums of an upper bound of each frame's hex literal (3 UTF-8 bytes per UTF-16 unit, 2 digits each).
