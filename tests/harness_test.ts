@@ -5,6 +5,7 @@ import { freePort } from "./harness/free_port.ts";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { NginxServer } from "./harness/nginx.ts";
 import { ping, RedisServer } from "./harness/redis.ts";
+import { assertServedBy, RedisCluster } from "./harness/redis_cluster.ts";
 
 async function assertRefused(port: number): Promise<void> {
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }), Deno.errors.ConnectionRefused);
@@ -124,6 +125,32 @@ Deno.test("RedisServer answers a raw PING, survives stop/restart, and close leav
   await server.close();
   await assertRefused(server.port);
   await assertGone(dir);
+});
+
+/** redis-cli against the node on `port` alone (no `-c`: a MOVED comes back as the answer). */
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const output = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), ...args],
+    stdin: "null",
+  }).output();
+  return new TextDecoder().decode(output.stdout).trim();
+}
+
+Deno.test("RedisCluster.reshardThrough() moves a slot, the slots before it and their keys with redis-cli; reshard() rejects with what the tool refused", async () => {
+  await using cluster = await RedisCluster.start();
+  // On a new cluster slot 2 is its master's third: the tool takes a master's slots from the first.
+  assert.equal(await cluster.keySlot("k2603"), 2);
+  const from = await cluster.masterOf(2);
+  const to = (await cluster.masters()).find((port) => port !== from)!;
+  assert.equal(await redisCli(from, "set", "k2603", "moved along", "px", "600000"), "OK");
+
+  assert.equal(await cluster.reshardCost(2), 3);
+  assert.deepEqual(await cluster.reshardThrough(2, to), [0, 1, 2]);
+  await assertServedBy(cluster, [0, 1, 2], to);
+  assert.equal(await redisCli(to, "get", "k2603"), "moved along");
+  assert.ok(Number(await redisCli(to, "pttl", "k2603")) > 0, "the key keeps its expiry");
+  // Asked at once after the move (the tool's check may first find nodes that have not heard of it yet).
+  await assert.rejects(cluster.reshard(to, to, 1), /target node as source node/);
 });
 
 /** Sends `message` through the proxy on `port`; "ok" when it comes back unchanged. */

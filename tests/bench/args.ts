@@ -171,7 +171,8 @@ Options (defaults in brackets):
                          with the same cmid after a token login
   --fault F              soak --cluster: kill (kill -9 of a node, restarted), mariadb or redis (restarted)
                          in the middle of the run; with --redis-cluster: master (kill -9 of the master of
-                         the most users, its replica takes over) or reshard (half the users' slots move)
+                         the most users, its replica takes over) or reshard (redis-cli --cluster reshard
+                         moves half the slots to one master)
   --msg-bytes N          characters of chat text [32]
   --hash-cost real|cheap how users seeded into the embedded store are hashed
                          [cheap; real for login, storm and tokens]

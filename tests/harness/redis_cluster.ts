@@ -1,10 +1,12 @@
 /**
  * A private, throw-away Redis Cluster for tests and benches: three masters with a replica each, on free ports
- * of 127.0.0.1, no persistence, every node's files in one temp folder.
+ * of 127.0.0.1, no persistence, every node's files in one temp folder. Slots move as an operator moves them,
+ * with `redis-cli --cluster reshard`.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { eventually } from "./eventually.ts";
 import { freePort } from "./free_port.ts";
 import { ping } from "./redis.ts";
@@ -14,6 +16,8 @@ import { makeTempDir, removeTempDir } from "./temp_dir.ts";
 
 const NODES = 6;
 const READY_TIMEOUT = 20_000;
+/** How `redis-cli --cluster reshard` ends when its own check of the cluster fails: it moved nothing. */
+const REFUSED_BEFORE_MOVING = /Please fix your cluster problems before resharding/;
 /** Redis's cluster bus listens on the client port plus this. */
 const BUS_PORT_OFFSET = 10_000;
 
@@ -97,49 +101,74 @@ export class RedisCluster implements AsyncDisposable {
 
   /** The client ports of the nodes that are masters now (asked of a running node). */
   async masters(): Promise<number[]> {
-    const port = this.ports.find((port) => this.#processes.get(port)?.running);
-    if (port === undefined) throw new Error("no node of the cluster is running");
-    const nodes = await this.#redisCli(["-p", String(port), "cluster", "nodes"]);
-    return nodes.split("\n")
-      .filter((line) => /\bmaster\b/.test(line) && !/\bfail\b/.test(line))
-      .map((line) => Number(line.split(" ")[1].split("@")[0].split(":")[1]));
+    const masters = (await this.#clusterNodes()).filter((node) => node.master && !node.failed);
+    return masters.map((node) => node.port);
   }
 
   /** The replicas now, each with the client port of its master (asked of a running node). */
   async replicas(): Promise<{ port: number; master: number }[]> {
-    const port = this.ports.find((port) => this.#processes.get(port)?.running);
-    if (port === undefined) throw new Error("no node of the cluster is running");
-    const lines = (await this.#redisCli(["-p", String(port), "cluster", "nodes"])).split("\n")
-      .filter(Boolean).map((line) => line.split(" "));
-    const portOf = (fields: string[]) => Number(fields[1].split("@")[0].split(":")[1]);
-    const byId = new Map(lines.map((fields) => [fields[0], portOf(fields)]));
-    return lines.filter((fields) => /\bslave\b/.test(fields[2]) && !/\bfail\b/.test(fields[2]))
-      .map((fields) => ({ port: portOf(fields), master: byId.get(fields[3])! }));
+    const nodes = await this.#clusterNodes();
+    const byId = new Map(nodes.map((node) => [node.id, node.port]));
+    return nodes.filter((node) => !node.master && !node.failed)
+      .map((node) => ({ port: node.port, master: byId.get(node.masterId)! }));
   }
 
   /**
-   * Moves `slot` and its keys to the master on `toPort`, as `redis-cli --cluster reshard` does slot by slot:
-   * IMPORTING / MIGRATING, MIGRATE of its keys, then the new owner announced to every master.
+   * The slots the master on `port` serves now, ascending: the order in which `redis-cli --cluster reshard`
+   * takes a source's slots.
    */
-  async moveSlot(slot: number, toPort: number): Promise<void> {
-    const fromPort = await this.masterOf(slot);
-    if (fromPort === toPort) return;
-    const cli = (port: number, ...args: string[]) => this.#redisCli(["-p", String(port), ...args]);
-    const [fromId, toId] =
-      (await Promise.all([cli(fromPort, "cluster", "myid"), cli(toPort, "cluster", "myid")]))
-        .map((id) => id.trim());
-    await cli(toPort, "cluster", "setslot", String(slot), "importing", fromId);
-    await cli(fromPort, "cluster", "setslot", String(slot), "migrating", toId);
-    while (true) {
-      const keys = (await cli(fromPort, "cluster", "getkeysinslot", String(slot), "100")).split("\n").filter(
-        Boolean,
-      );
-      if (keys.length === 0) break;
-      await cli(fromPort, "migrate", "127.0.0.1", String(toPort), "", "0", "5000", "keys", ...keys);
-    }
-    for (const port of await this.masters()) {
-      await cli(port, "cluster", "setslot", String(slot), "node", toId);
-    }
+  async slotsOf(port: number): Promise<number[]> {
+    const node = (await this.#clusterNodes()).find((node) => node.port === port && node.master);
+    if (!node) throw new Error(`127.0.0.1:${port} is no master of the cluster`);
+    return node.slots;
+  }
+
+  /**
+   * Moves the first `slots` slots (see {@linkcode slotsOf}) of the master on `from`, or of every master but
+   * `to` for `"all"` (shared by their slot counts), with their keys to the master on `to`, with the real
+   * `redis-cli --cluster reshard`. Resolves with the slots it moved, in the order moved.
+   */
+  async reshard(from: number | "all", to: number, slots: number): Promise<number[]> {
+    const id = (port: number) =>
+      this.#redisCli(["-p", String(port), "cluster", "myid"]).then((id) => id.trim());
+    const args = [
+      "--cluster",
+      "reshard",
+      `127.0.0.1:${to}`,
+      "--cluster-from",
+      from === "all" ? "all" : await id(from),
+      "--cluster-to",
+      await id(to),
+      "--cluster-slots",
+      String(slots),
+      "--cluster-yes",
+    ];
+    // The tool refuses (before moving anything) while the nodes disagree on the slot map, as they do for a
+    // moment after a previous move, until the replicas heard of it: asked again until they agree.
+    const output = await eventually(async () => {
+      const output = await this.#runCli(args);
+      return !output.success && REFUSED_BEFORE_MOVING.test(output.text) ? false : output;
+    }, { what: "the cluster's nodes agreeing on the slot map for a reshard", timeoutMs: READY_TIMEOUT });
+    if (!output.success) throw new Error(`redis-cli ${args.join(" ")} failed: ${output.text}`);
+    return [...output.text.matchAll(/^Moving slot (\d+) from /gm)].map((match) => Number(match[1]));
+  }
+
+  /**
+   * Moves `slot` to the master on `to` with {@linkcode reshard}: the tool takes a master's slots from the
+   * first, so the slots before `slot` in its master's list move with it. Resolves with every slot moved.
+   */
+  async reshardThrough(slot: number, to: number): Promise<number[]> {
+    const from = await this.masterOf(slot);
+    if (from === to) return [];
+    return await this.reshard(from, to, await this.reshardCost(slot));
+  }
+
+  /**
+   * How many slots {@linkcode reshardThrough} moves to move `slot`: its place in its master's list, plus one
+   * (from 1 to about 5,500 on a new cluster, a few seconds' work at the upper end).
+   */
+  async reshardCost(slot: number): Promise<number> {
+    return (await this.slotsOf(await this.masterOf(slot))).indexOf(slot) + 1;
   }
 
   /** Deletes every key on every master (tests that share one cluster and start afresh). */
@@ -161,19 +190,11 @@ export class RedisCluster implements AsyncDisposable {
 
   /** The client port of the master that serves `slot` now. */
   async masterOf(slot: number): Promise<number> {
-    const port = this.ports.find((port) => this.#processes.get(port)?.running);
-    if (port === undefined) throw new Error("no node of the cluster is running");
-    const nodes = await this.#redisCli(["-p", String(port), "cluster", "nodes"]);
-    for (const line of nodes.split("\n")) {
-      const fields = line.split(" ");
-      if (!/\bmaster\b/.test(fields[2] ?? "") || /\bfail\b/.test(fields[2])) continue;
-      const owns = fields.slice(8).some((range) => {
-        const [from, to = from] = range.split("-").map(Number);
-        return from <= slot && slot <= to;
-      });
-      if (owns) return Number(fields[1].split("@")[0].split(":")[1]);
-    }
-    throw new Error(`no master serves slot ${slot}`);
+    const node = (await this.#clusterNodes()).find((node) =>
+      node.master && !node.failed && node.slots.includes(slot)
+    );
+    if (!node) throw new Error(`no master serves slot ${slot}`);
+    return node.port;
   }
 
   /** Kills the node on `port` with SIGKILL (a crash: no shutdown, no failover handshake). */
@@ -231,12 +252,72 @@ export class RedisCluster implements AsyncDisposable {
 
   /** Runs redis-cli with `args`; rejects with its output when it fails. */
   async #redisCli(args: string[]): Promise<string> {
+    const output = await this.#runCli(args);
+    if (!output.success) throw new Error(`redis-cli ${args.join(" ")} failed: ${output.text}`);
+    return output.text;
+  }
+
+  /** Runs redis-cli with `args`: whether it succeeded, and its output (stdout, then stderr). */
+  async #runCli(args: string[]): Promise<{ success: boolean; text: string }> {
     const output = await new Deno.Command(this.#cli, { args: ["-h", "127.0.0.1", ...args], stdin: "null" })
       .output();
     const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-    if (!output.success) throw new Error(`redis-cli ${args.join(" ")} failed: ${text}`);
-    return text;
+    return { success: output.success, text };
   }
+
+  /** CLUSTER NODES as a running node sees it now. */
+  async #clusterNodes(): Promise<ClusterNode[]> {
+    const port = this.ports.find((port) => this.#processes.get(port)?.running);
+    if (port === undefined) throw new Error("no node of the cluster is running");
+    const text = await this.#redisCli(["-p", String(port), "cluster", "nodes"]);
+    return text.split("\n").filter(Boolean).map(parseNode);
+  }
+}
+
+/**
+ * Asserts that the master on `port`, and no other, serves every one of `slots` (after a reshard to it).
+ *
+ * @example
+ * ```ts ignore
+ * await assertServedBy(cluster, await cluster.reshard(from, to, 10), to);
+ * ```
+ */
+export async function assertServedBy(cluster: RedisCluster, slots: number[], port: number): Promise<void> {
+  for (const master of await cluster.masters()) {
+    const served = new Set(await cluster.slotsOf(master));
+    const wrong = slots.filter((slot) => served.has(slot) !== (master === port));
+    assert.deepEqual(wrong, [], `slots ${master === port ? "not" : "also"} served by 127.0.0.1:${master}`);
+  }
+}
+
+/** One line of CLUSTER NODES. */
+interface ClusterNode {
+  id: string;
+  port: number;
+  master: boolean;
+  /** Marked failed (`fail`) by the cluster. */
+  failed: boolean;
+  /** A replica's master (`-` for a master). */
+  masterId: string;
+  /** The slots served, ascending (a master's; migrating and importing marks left out). */
+  slots: number[];
+}
+
+/** `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges...>` */
+function parseNode(line: string): ClusterNode {
+  const fields = line.split(" ");
+  const slots = fields.slice(8).filter((range) => !range.startsWith("[")).flatMap((range) => {
+    const [from, to = from] = range.split("-").map(Number);
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+  return {
+    id: fields[0],
+    port: Number(fields[1].split("@")[0].split(":")[1]),
+    master: /\bmaster\b/.test(fields[2]),
+    failed: /\bfail\b/.test(fields[2]),
+    masterId: fields[3],
+    slots: slots.toSorted((a, b) => a - b),
+  };
 }
 
 /** `count` distinct free ports whose cluster bus ports (port + 10000) are free too. */
