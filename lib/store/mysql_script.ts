@@ -182,6 +182,8 @@ export class MysqlScript {
  *
  * @example
  * ```ts
+ * import type { MysqlConnections } from "./mysql_connections.ts";
+ *
  * declare const connections: MysqlConnections;
  * await scriptTransaction(connections, async (script) => {
  *   await script.commit([{ sql: "UPDATE user SET state = ? WHERE id = ?", values: ["offline", 1] }]);
