@@ -9,7 +9,10 @@
 
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
-import { isFatalMysqlError, mysqlFactory, redactUrl } from "../lib/db/mysql_factory.ts";
+import { isFatalMysqlError, type MysqlFactory, mysqlFactory, redactUrl } from "../lib/db/mysql_factory.ts";
+import { Pool } from "../lib/db/pool.ts";
+import { appendMessages } from "../lib/store/mysql_append.ts";
+import { MysqlConnections } from "../lib/store/mysql_connections.ts";
 import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlStore, type MysqlStoreOptions } from "../lib/store/mysql_store.ts";
@@ -565,9 +568,42 @@ test("MysqlStore.kickMember() chosen as a deadlock victim runs again and kicks o
   assert.deepEqual(await store.groupAccess(group, member), { member: false, lastSeq: 0 });
 });
 
-test("MysqlStore.appendMessages() reads the blocks with the seqs: no statement more, and a second attempt only for a batch with a block", async () => {
+/** The server's counts of the statements an append runs, by kind. */
+async function statementCounts(url: string): Promise<Record<string, number>> {
+  return await inspect(url, async (db) => {
+    const [rows] = await db.query<mysql.RowDataPacket[]>(
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_begin', 'Com_insert', 'Com_select', 'Com_commit', 'Com_rollback')",
+    );
+    return Object.fromEntries(rows.map((row) => [String(row.Variable_name).slice(4), Number(row.Value)]));
+  });
+}
+
+/** The append's connections over `url` (as MysqlStore opens them), counting the queries they send. */
+function countingAppends(url: string): { connections: MysqlConnections; queries: () => number } {
+  const factory = mysqlFactory(url, { multipleStatements: true });
+  let queries = 0;
+  const counting: MysqlFactory = {
+    ...factory,
+    async create(signal) {
+      const connection = await factory.create(signal);
+      const query = connection.query.bind(connection);
+      connection.query = ((...args: Parameters<typeof query>) => {
+        queries++;
+        return query(...args);
+      }) as typeof query;
+      return connection;
+    },
+  };
+  const connections = new MysqlConnections(counting, new Pool(counting, { max: 1 }), {
+    queryTimeout: 10_000,
+  });
+  return { connections, queries: () => queries };
+}
+
+test("MysqlStore.appendMessages() is two round trips, reads the blocks with the seqs, and takes a second attempt only for a batch with a block", async () => {
   const { store, url } = await openAt();
   await using _store = store;
+  const { connections, queries } = countingAppends(url);
   // 200 one-to-one messages: both ways between a and 100 peers, 200 (peer, sender) pairs to look up.
   const [a, ...peers] = await users(store, "a", ...Array.from({ length: 100 }, (_, i) => `p${i}`));
   const group = groupConv(await store.createGroup(a, "g", ""));
@@ -575,34 +611,42 @@ test("MysqlStore.appendMessages() reads the blocks with the seqs: no statement m
     peer,
   ) => [message(directConv(a, peer), a), message(directConv(a, peer), peer)]);
   const executed = async (batch: NewMessage[]) => {
-    const count = () =>
-      inspect(url, async (db) => {
-        const [[row]] = await db.query<mysql.RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'");
-        return Number(row.Value);
-      });
-    const before = await count();
-    const results = await store.appendMessages(batch);
-    return { statements: (await count()) - before, results };
+    const before = await statementCounts(url);
+    const queriesBefore = queries();
+    const results = await appendMessages(connections, batch);
+    const roundTrips = queries() - queriesBefore;
+    const after = await statementCounts(url);
+    const statements = Object.fromEntries(
+      Object.keys(after).map((kind) => [kind, after[kind] - before[kind]]),
+    );
+    return { roundTrips, statements, results };
   };
-  // A group batch of as many messages: the conversations' upsert and read, four INSERTs of the messages (64
-  // rows each at most), the read seqs' upsert.
-  const grouped = await executed(direct.map(() => message(group, a)));
-  assert.equal(grouped.statements, 7);
-  // A one-to-one batch without a block: as many statements (the blocks are read with the conversations).
-  const clear = await executed(direct);
-  assert.equal(clear.statements, 7);
-  assert.ok(clear.results.every((result) => !("blocked" in result)));
-  // With a block: the first attempt finds it after taking the seqs (the conversations' upsert and read) and is
-  // rolled back; the second leaves the blocked message out (its seven statements), and takes no seq for it.
-  await store.setBlock(peers[3], a, true);
-  const lastBefore = await store.lastSeq(directConv(a, peers[3]));
-  const { statements, results } = await executed(direct);
-  assert.equal(statements, 2 + 7);
-  assert.deepEqual(
-    results.map((result) => "blocked" in result),
-    direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
-  );
-  assert.equal(await store.lastSeq(directConv(a, peers[3])), lastBefore + 1, "only the peer's own message");
+  try {
+    // A group batch of as many messages: START TRANSACTION, the conversations' upsert and read in one round
+    // trip; four INSERTs of the messages (64 rows each at most), the read seqs' upsert and COMMIT in the other.
+    const grouped = await executed(direct.map(() => message(group, a)));
+    assert.equal(grouped.roundTrips, 2);
+    assert.deepEqual(grouped.statements, { begin: 1, insert: 6, select: 1, commit: 1, rollback: 0 });
+    // A one-to-one batch without a block: the blocks are read in the first round trip too.
+    const clear = await executed(direct);
+    assert.equal(clear.roundTrips, 2);
+    assert.deepEqual(clear.statements, { begin: 1, insert: 6, select: 2, commit: 1, rollback: 0 });
+    assert.ok(clear.results.every((result) => !("blocked" in result)));
+    // With a block: the first attempt finds it in its first round trip, after taking the seqs, and is rolled
+    // back (a round trip of its own); the second leaves the blocked message out, and takes no seq for it.
+    await store.setBlock(peers[3], a, true);
+    const lastBefore = await store.lastSeq(directConv(a, peers[3]));
+    const { roundTrips, statements, results } = await executed(direct);
+    assert.equal(roundTrips, 1 + 1 + 2);
+    assert.deepEqual(statements, { begin: 2, insert: 1 + 6, select: 2 + 1, commit: 1, rollback: 1 });
+    assert.deepEqual(
+      results.map((result) => "blocked" in result),
+      direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
+    );
+    assert.equal(await store.lastSeq(directConv(a, peers[3])), lastBefore + 1, "only the peer's own message");
+  } finally {
+    await connections.close();
+  }
 });
 
 test("MysqlStore.appendMessages() of a resend after a block answers the message stored before it", async () => {

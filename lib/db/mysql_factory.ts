@@ -19,6 +19,12 @@ export interface MysqlFactoryOptions {
   connectTimeout?: number;
   /** Milliseconds {@linkcode MysqlFactory.destroy} waits for a polite COM_QUIT before cutting the socket (default 1_000). */
   quitTimeout?: number;
+  /**
+   * Lets one `query()` carry several statements separated by `;` (default false). Only for connections whose
+   * text queries are built from constant SQL and literals made safe (`lib/store/mysql_script.ts`): on such a
+   * connection an injected `;` would run a statement of its own.
+   */
+  multipleStatements?: boolean;
 }
 
 /** A factory for `Pool<Connection>` that also knows which errors mean "this connection is broken". */
@@ -80,6 +86,7 @@ export function mysqlFactory(url: string, options: MysqlFactoryOptions = {}): My
     charset: "UTF8MB4_UNICODE_CI",
     supportBigNumbers: true,
     connectTimeout,
+    multipleStatements: options.multipleStatements ?? false,
   };
   const cores = new WeakMap<Connection, CoreConnection>();
 

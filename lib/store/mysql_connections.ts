@@ -335,17 +335,37 @@ async function transactionOnce<R>(
     result = await fn(session);
     await db.query("COMMIT");
   } catch (error) {
-    // A broken connection rolls back on the server by itself; on a live one, roll back before reuse.
-    if (!isFatalMysqlError(error)) {
-      try {
-        await db.query("ROLLBACK");
-      } catch (rollbackError) {
-        throw new RollbackFailedError(rollbackError);
-      }
-    }
+    await rollbackAfter(db, error);
     throw error;
   }
   return result;
+}
+
+/**
+ * Rolls back the transaction that `error` ended, unless `error` broke the connection (the server rolls that
+ * back by itself). Throws a fatal error when ROLLBACK itself failed: the connection is discarded, not reused
+ * inside a transaction.
+ *
+ * @example
+ * ```ts
+ * import type { Connection } from "mysql2/promise";
+ *
+ * declare const db: Connection;
+ * try {
+ *   await db.query("START TRANSACTION; UPDATE user SET state = 'offline'; COMMIT");
+ * } catch (error) {
+ *   await rollbackAfter(db, error);
+ *   throw error;
+ * }
+ * ```
+ */
+export async function rollbackAfter(db: Connection, error: unknown): Promise<void> {
+  if (isFatalMysqlError(error)) return;
+  try {
+    await db.query("ROLLBACK");
+  } catch (rollbackError) {
+    throw new RollbackFailedError(rollbackError);
+  }
 }
 
 /**

@@ -40,10 +40,15 @@ const DELETE_BATCH = 10_000;
  */
 export class MysqlMessages implements MessageMethods {
   readonly #connections: MysqlConnections;
+  readonly #appends: MysqlConnections;
 
-  /** Statements run on `connections`, which stay the caller's to close. */
-  constructor(connections: MysqlConnections) {
+  /**
+   * Statements run on `connections`, and the append transaction on `appends` (default `connections`), whose
+   * connections allow multiple statements (`mysql_script.ts`); both stay the caller's to close.
+   */
+  constructor(connections: MysqlConnections, appends: MysqlConnections = connections) {
     this.#connections = connections;
+    this.#appends = appends;
   }
 
   /**
@@ -51,7 +56,7 @@ export class MysqlMessages implements MessageMethods {
    * one-to-one messages whose other user blocks the sender; see `mysql_append.ts`.
    */
   appendMessages(messages: NewMessage[]): Promise<AppendResult[]> {
-    return appendBatch(this.#connections, messages);
+    return appendBatch(this.#appends, messages);
   }
 
   /** The conversation's last seq (0 when it has no messages). */

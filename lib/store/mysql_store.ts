@@ -43,6 +43,8 @@ export interface MysqlStoreOptions {
 const DEFAULT_ACQUIRE_TIMEOUT = 5_000;
 const DEFAULT_CONNECT_TIMEOUT = 5_000;
 const DEFAULT_QUERY_TIMEOUT = 10_000;
+/** Connections of the append pool at most (see {@linkcode MysqlStore.open}). */
+const APPEND_POOL_MAX = 2;
 
 /**
  * MySQL/MariaDB implementation of {@linkcode Store}.
@@ -62,17 +64,19 @@ const DEFAULT_QUERY_TIMEOUT = 10_000;
  */
 export class MysqlStore extends ComposedStore implements Store {
   readonly #connections: MysqlConnections;
+  readonly #appends: MysqlConnections;
 
-  private constructor(connections: MysqlConnections) {
+  private constructor(connections: MysqlConnections, appends: MysqlConnections) {
     super({
       users: new MysqlUsers(connections),
       friends: new MysqlFriends(connections),
       groups: new MysqlGroups(connections),
-      messages: new MysqlMessages(connections),
+      messages: new MysqlMessages(connections, appends),
       devices: new MysqlDevices(connections),
       offline: new MysqlOffline(connections),
     });
     this.#connections = connections;
+    this.#appends = appends;
   }
 
   /**
@@ -92,9 +96,22 @@ export class MysqlStore extends ComposedStore implements Store {
         `MysqlStore option "queryTimeout" must be a positive integer, got ${queryTimeout}`,
       );
     }
-    const factory = mysqlFactory(url, { connectTimeout: options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT });
+    const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+    const factory = mysqlFactory(url, { connectTimeout });
     const pool = new Pool(factory, { acquireTimeout: DEFAULT_ACQUIRE_TIMEOUT, ...options.pool });
-    return new MysqlStore(new MysqlConnections(factory, pool, { queryTimeout }));
+    // The chat append's own few connections, which take several statements per query (mysql_script.ts): a
+    // node stores one batch at a time, so more would only idle.
+    const appendFactory = mysqlFactory(url, { connectTimeout, multipleStatements: true });
+    const appendPool = new Pool(appendFactory, {
+      acquireTimeout: DEFAULT_ACQUIRE_TIMEOUT,
+      ...options.pool,
+      min: 0,
+      max: Math.min(options.pool?.max ?? APPEND_POOL_MAX, APPEND_POOL_MAX),
+    });
+    return new MysqlStore(
+      new MysqlConnections(factory, pool, { queryTimeout }),
+      new MysqlConnections(appendFactory, appendPool, { queryTimeout }),
+    );
   }
 
   /**
@@ -113,16 +130,24 @@ export class MysqlStore extends ComposedStore implements Store {
     });
   }
 
-  /** The connection pool's counters. */
+  /** The connection pools' counters, the append pool's added to the main one's. */
   poolStats(): PoolStats {
-    return this.#connections.stats();
+    const main = this.#connections.stats();
+    const appends = this.#appends.stats();
+    return {
+      size: main.size + appends.size,
+      idle: main.idle + appends.idle,
+      inUse: main.inUse + appends.inUse,
+      waiting: main.waiting + appends.waiting,
+      pending: main.pending + appends.pending,
+    };
   }
 
   /**
-   * Closes the pool (waiting up to 5 s for calls in flight); idempotent. Later calls reject with
+   * Closes the pools (waiting up to 5 s for calls in flight); idempotent. Later calls reject with
    * {@linkcode StoreUnavailableError}.
    */
-  close(): Promise<void> {
-    return this.#connections.close();
+  async close(): Promise<void> {
+    await Promise.all([this.#connections.close(), this.#appends.close()]);
   }
 }
