@@ -14,13 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { CpuProfile } from "./profile_summary.ts";
-
-interface Frame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
+import { type CpuProfile, label } from "./profile_summary.ts";
 
 /** One stretch of busy samples. */
 export interface Stall {
@@ -30,16 +24,6 @@ export interface Stall {
   us: number;
   /** Node ids of its samples, with the microseconds charged to each. */
   samples: Map<number, number>;
-}
-
-function label(frame: Frame): string {
-  const name = frame.functionName || "(anonymous)";
-  if (!frame.url) return name;
-  const path = frame.url.replace(/^file:\/\//, "").replace(
-    /^.*?\/(lib\/|main\.ts|tests\/|node_modules\/)/,
-    "$1",
-  );
-  return `${name} ${path}:${frame.lineNumber + 1}`;
 }
 
 /**

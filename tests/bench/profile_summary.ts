@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
@@ -39,7 +39,8 @@ export interface FunctionTime {
   total: number;
 }
 
-function label(frame: CallFrame): string {
+/** A frame as `name path:line`, the path from the project's root (or `node_modules/`). */
+export function label(frame: CallFrame): string {
   const name = frame.functionName || "(anonymous)";
   if (!frame.url) return name;
   const path = frame.url.replace(/^file:\/\//, "").replace(
