@@ -1,8 +1,9 @@
 /**
  * The publishing side of the Redis bus: one PUBLISH per frame on the command connection, so frames from
  * this node to one user keep their order. The PUBLISHes asked for in one turn of the event loop (a committed
- * batch of chat messages fans out at once) go in one pipeline: one socket write and one read for all of them
- * instead of one each, which is most of what a publish costs this process and Redis. Best effort (see `Broker` in `bus.ts`): a PUBLISH that fails
+ * batch of chat messages fans out at once) go in one script run ({@linkcode PUBLISH_ALL}): one command, one
+ * socket write and one reply for all of them instead of one each, which is most of what a publish costs this
+ * process and Redis. Best effort (see `Broker` in `bus.ts`): a PUBLISH that fails
  * (Redis down, a command timeout) is counted and logged, never retried and never thrown to the caller;
  * the frame is in the store already, and the other nodes' devices fetch it at their next sync.
  *
@@ -12,6 +13,7 @@ import { describeError } from "../describe_error.ts";
 import type { Logger } from "../log.ts";
 import type { BusCounters, BusMessage } from "./bus.ts";
 import type { RedisClient } from "./redis_connection.ts";
+import { evalScript, PUBLISH_ALL } from "./redis_scripts.ts";
 import { userChannel } from "./redis_wire.ts";
 
 /** A failing Redis is logged at most this often: an outage would otherwise log every message. */
@@ -74,28 +76,27 @@ export class Publisher {
     });
   }
 
-  /** Sends what was queued in one pipeline, in order; each frame's failure is counted on its own. */
+  /**
+   * Sends what was queued in one script ({@linkcode PUBLISH_ALL}), which publishes the frames in order; a
+   * failure of the script is a failure of each of its frames.
+   */
   async #send(): Promise<void> {
     const queued = this.#queue;
     this.#queue = [];
     if (this.#options.sharded) return await this.#sendSharded(queued);
     const { cmd, token, keyPrefix } = this.#options;
-    const pipeline = cmd.pipeline();
-    for (const { message } of queued) {
-      pipeline.publish(userChannel(keyPrefix, message.userId), token + message.frame);
-    }
-    let results: [Error | null, unknown][] | null = null;
+    const channels = queued.map(({ message }) => userChannel(keyPrefix, message.userId));
+    const payloads = queued.map(({ message }) => token + message.frame);
     let failure: unknown;
     try {
-      results = await pipeline.exec();
+      await evalScript(cmd, PUBLISH_ALL, { keys: channels, args: payloads });
     } catch (error) {
       failure = error;
     }
-    for (let i = 0; i < queued.length; i++) {
-      const error = results?.[i]?.[0] ?? failure ?? (results ? undefined : new Error("pipeline discarded"));
-      if (error) this.#failed(queued[i].message, error);
+    for (const { message, done } of queued) {
+      if (failure) this.#failed(message, failure);
       else this.#options.counters.published++;
-      queued[i].done();
+      done();
     }
   }
 
