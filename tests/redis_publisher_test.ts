@@ -1,34 +1,33 @@
 /**
- * Publisher over a fake command connection (unit test of the pipelining; the real Redis path, order and
+ * Publisher over a fake command connection (unit test of the batching; the real Redis path, order and
  * outages, is in tests/redis_bus_test.ts and tests/bus_suite.ts).
  */
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import type { BusCounters } from "../lib/bus/bus.ts";
 import { Publisher } from "../lib/bus/redis_publisher.ts";
+import { PUBLISH_ALL } from "../lib/bus/redis_scripts.ts";
 import { RecordingLogger } from "./harness/service_fakes.ts";
 
-/** What one pipeline's exec() answers: per command [error, result], or a rejection of the whole. */
-type Outcome = [Error | null, unknown][] | Error;
+/** One EVALSHA or EVAL the publisher sent: the command and the [channel, payload] pairs it carried. */
+interface ScriptCall {
+  command: string;
+  script: string;
+  published: [string, string][];
+}
 
-/** A command connection that records each pipeline's PUBLISHes and answers them with `outcomes` in turn. */
+/** A command connection that records each script call and answers them with `outcomes` in turn (an Error: rejected). */
 class FakeCommands {
-  readonly pipelines: [string, string][][] = [];
-  readonly outcomes: Outcome[] = [];
+  readonly calls: ScriptCall[] = [];
+  readonly outcomes: (Error | undefined)[] = [];
 
-  pipeline() {
-    const published: [string, string][] = [];
-    this.pipelines.push(published);
+  call(command: string, args: (string | number)[]): Promise<unknown> {
+    const [script, count, ...rest] = args as [string, number, ...string[]];
+    const channels = rest.slice(0, count);
+    const payloads = rest.slice(count);
+    this.calls.push({ command, script, published: channels.map((channel, i) => [channel, payloads[i]]) });
     const outcome = this.outcomes.shift();
-    return {
-      publish(channel: string, payload: string) {
-        published.push([channel, payload]);
-      },
-      exec(): Promise<[Error | null, unknown][]> {
-        if (outcome instanceof Error) return Promise.reject(outcome);
-        return Promise.resolve(outcome ?? published.map((): [null, number] => [null, 1]));
-      },
-    };
+    return outcome ? Promise.reject(outcome) : Promise.resolve(null);
   }
 }
 
@@ -45,30 +44,37 @@ function publisher(cmd: FakeCommands) {
   return { publisher: instance, counters, log };
 }
 
-Deno.test("Publisher sends the frames of one turn in one pipeline, in order, and the next turn's in another", async () => {
+Deno.test("Publisher sends the frames of one turn in one script run, in order, and the next turn's in another", async () => {
   const cmd = new FakeCommands();
   const { publisher: bus, counters } = publisher(cmd);
   await Promise.all([1, 2, 1].map((userId, i) => bus.publish({ userId, frame: `f${i}` })));
   await bus.publish({ userId: 3, frame: "later" });
-  assert.equal(cmd.pipelines.length, 2);
-  assert.deepEqual(cmd.pipelines[0].map(([, payload]) => payload), ["Tf0", "Tf1", "Tf2"]);
-  assert.notEqual(cmd.pipelines[0][0][0], cmd.pipelines[0][1][0], "one channel per user");
-  assert.equal(cmd.pipelines[0][0][0], cmd.pipelines[0][2][0]);
-  assert.deepEqual(cmd.pipelines[1].map(([, payload]) => payload), ["Tlater"]);
+  assert.deepEqual(cmd.calls.map((call) => [call.command, call.script]), [
+    ["EVALSHA", PUBLISH_ALL.sha],
+    ["EVALSHA", PUBLISH_ALL.sha],
+  ]);
+  const [first, second] = cmd.calls.map((call) => call.published);
+  assert.deepEqual(first.map(([, payload]) => payload), ["Tf0", "Tf1", "Tf2"]);
+  assert.notEqual(first[0][0], first[1][0], "one channel per user");
+  assert.equal(first[0][0], first[2][0]);
+  assert.deepEqual(second, [["p:user:{u:3}", "Tlater"]]);
   assert.deepEqual(counters, { published: 4, publishFailures: 0, received: 0 });
 });
 
-Deno.test("Publisher counts a failed command of a pipeline on its own frame and resolves every publish", async () => {
+Deno.test("Publisher loads the script with EVAL when Redis does not know it (first use, or a restarted Redis)", async () => {
   const cmd = new FakeCommands();
-  cmd.outcomes.push([[null, 1], [new Error("READONLY"), null], [null, 0]]);
-  const { publisher: bus, counters, log } = publisher(cmd);
-  await Promise.all([1, 2, 3].map((userId) => bus.publish({ userId, frame: "x" })));
-  assert.deepEqual(counters, { published: 2, publishFailures: 1, received: 0 });
-  assert.equal(log.problems().length, 1);
-  assert.match(log.problems()[0], /bus publish failed.*"user":2.*READONLY/);
+  cmd.outcomes.push(new Error("NOSCRIPT No matching script. Please use EVAL."));
+  const { publisher: bus, counters } = publisher(cmd);
+  await bus.publish({ userId: 1, frame: "x" });
+  assert.deepEqual(cmd.calls.map((call) => [call.command, call.published]), [
+    ["EVALSHA", [["p:user:{u:1}", "Tx"]]],
+    ["EVAL", [["p:user:{u:1}", "Tx"]]],
+  ]);
+  assert.equal(cmd.calls[1].script, PUBLISH_ALL.lua);
+  assert.deepEqual(counters, { published: 1, publishFailures: 0, received: 0 });
 });
 
-Deno.test("Publisher counts every frame of a pipeline that failed as a whole, logs once, and never rejects", async () => {
+Deno.test("Publisher counts every frame of a script run that failed, logs once, and never rejects", async () => {
   const cmd = new FakeCommands();
   cmd.outcomes.push(new Error("Connection is closed."), new Error("Connection is closed."));
   const { publisher: bus, counters, log } = publisher(cmd);
