@@ -9,15 +9,11 @@ import { Publisher } from "../lib/bus/redis_publisher.ts";
 import { PUBLISH_ALL } from "../lib/bus/redis_scripts.ts";
 import { RecordingLogger } from "./harness/service_fakes.ts";
 
-/**
- * One EVALSHA or EVAL the publisher sent: the command and the [channel, payload] pairs it carried, with the
- * devices key a frame is published on condition of (`unlessAllDevicesHere`) as a third element.
- */
+/** One EVALSHA or EVAL the publisher sent: the command and the [channel, payload] pairs it carried. */
 interface ScriptCall {
   command: string;
   script: string;
-  token: string;
-  published: string[][];
+  published: [string, string][];
 }
 
 /** A command connection that records each script call and answers them with `outcomes` in turn (an Error: rejected). */
@@ -26,14 +22,10 @@ class FakeCommands {
   readonly outcomes: (Error | undefined)[] = [];
 
   call(command: string, args: (string | number)[]): Promise<unknown> {
-    const [script, keyCount, ...rest] = args as [string, number, ...string[]];
-    const keys = rest.slice(0, keyCount);
-    const [token, frames, ...perFrame] = rest.slice(keyCount);
-    const published = keys.slice(0, Number(frames)).map((channel, i) => {
-      const devices = Number(perFrame[2 * i + 1]);
-      return devices === 0 ? [channel, perFrame[2 * i]] : [channel, perFrame[2 * i], keys[devices - 1]];
-    });
-    this.calls.push({ command, script, token, published });
+    const [script, count, ...rest] = args as [string, number, ...string[]];
+    const channels = rest.slice(0, count);
+    const payloads = rest.slice(count);
+    this.calls.push({ command, script, published: channels.map((channel, i) => [channel, payloads[i]]) });
     const outcome = this.outcomes.shift();
     return outcome ? Promise.reject(outcome) : Promise.resolve(null);
   }
@@ -66,23 +58,7 @@ Deno.test("Publisher sends the frames of one turn in one script run, in order, a
   assert.notEqual(first[0][0], first[1][0], "one channel per user");
   assert.equal(first[0][0], first[2][0]);
   assert.deepEqual(second, [["p:user:{u:3}", "Tlater"]]);
-  assert.deepEqual(cmd.calls.map((call) => call.token), ["T", "T"]);
   assert.deepEqual(counters, { published: 4, publishFailures: 0, received: 0 });
-});
-
-Deno.test("Publisher hands a sender's copy to the script with the user's devices key, the others without", async () => {
-  const cmd = new FakeCommands();
-  const { publisher: bus } = publisher(cmd);
-  await Promise.all([
-    bus.publish({ userId: 2, frame: "to 2" }),
-    bus.publish({ userId: 1, frame: "own", unlessAllDevicesHere: true }),
-    bus.publish({ userId: 3, frame: "to 3" }),
-  ]);
-  assert.deepEqual(cmd.calls[0].published, [
-    ["p:user:{u:2}", "Tto 2"],
-    ["p:user:{u:1}", "Town", "p:devices:{u:1}"],
-    ["p:user:{u:3}", "Tto 3"],
-  ]);
 });
 
 Deno.test("Publisher loads the script with EVAL when Redis does not know it (first use, or a restarted Redis)", async () => {

@@ -16,13 +16,6 @@ export interface BusMessage {
   userId: number;
   /** The encoded frame, written as is to the recipient's connections. */
   frame: string;
-  /**
-   * A stored chat message's copy for its sender's other devices: a bus may leave it unpublished when it
-   * knows, at the moment of publishing, that no other node holds a device claim of the user. That is safe
-   * because a login claims its device before it reads the store: a claim made later finds the message
-   * stored. A bus that cannot tell publishes it.
-   */
-  unlessAllDevicesHere?: boolean;
 }
 
 /** What a node does with frames that other nodes published to its users. */

@@ -14,7 +14,7 @@ import type { Logger } from "../log.ts";
 import type { BusCounters, BusMessage } from "./bus.ts";
 import type { RedisClient } from "./redis_connection.ts";
 import { evalScript, PUBLISH_ALL } from "./redis_scripts.ts";
-import { devicesKey, userChannel } from "./redis_wire.ts";
+import { userChannel } from "./redis_wire.ts";
 
 /** A failing Redis is logged at most this often: an outage would otherwise log every message. */
 const FAILURE_LOG_EVERY_MS = 10_000;
@@ -78,28 +78,18 @@ export class Publisher {
 
   /**
    * Sends what was queued in one script ({@linkcode PUBLISH_ALL}), which publishes the frames in order; a
-   * failure of the script is a failure of each of its frames. A frame the script leaves unpublished (no
-   * device of the user elsewhere) counts as published: it reached every node that could want it.
+   * failure of the script is a failure of each of its frames.
    */
   async #send(): Promise<void> {
     const queued = this.#queue;
     this.#queue = [];
     if (this.#options.sharded) return await this.#sendSharded(queued);
     const { cmd, token, keyPrefix } = this.#options;
-    const keys = queued.map(({ message }) => userChannel(keyPrefix, message.userId));
-    const args: (string | number)[] = [token, queued.length];
-    for (const { message } of queued) {
-      args.push(token + message.frame);
-      if (message.unlessAllDevicesHere) {
-        keys.push(devicesKey(keyPrefix, message.userId));
-        args.push(keys.length);
-      } else {
-        args.push(0);
-      }
-    }
+    const channels = queued.map(({ message }) => userChannel(keyPrefix, message.userId));
+    const payloads = queued.map(({ message }) => token + message.frame);
     let failure: unknown;
     try {
-      await evalScript(cmd, PUBLISH_ALL, { keys, args });
+      await evalScript(cmd, PUBLISH_ALL, { keys: channels, args: payloads });
     } catch (error) {
       failure = error;
     }
@@ -112,7 +102,7 @@ export class Publisher {
 
   /**
    * One SPUBLISH per frame: a cluster's pipeline must stay on one node, and the frames of one turn are
-   * for users on every shard. Every frame is published (`unlessAllDevicesHere` is not looked at). One user's frames go to one node over one connection, so they keep their
+   * for users on every shard. One user's frames go to one node over one connection, so they keep their
    * order.
    */
   async #sendSharded(queued: { message: BusMessage; done: () => void }[]): Promise<void> {

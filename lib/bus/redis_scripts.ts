@@ -134,30 +134,12 @@ if current then return 2 end
 return 0`);
 
 /**
- * The frames of one turn of the event loop, published in order. One command for the whole turn instead of
- * one PUBLISH each: for this process a command costs far more than its arguments (a command object, a
- * promise and a timeout timer each in ioredis).
- *
- * ARGV[1] this process's token, ARGV[2] the number of frames n; frame i's channel is KEYS[i], its payload
- * ARGV[1 + 2i] and ARGV[2 + 2i] is 0, or the index in KEYS of the user's devices: then the frame is published
- * only when one of their entries (live or expired) is another process's (`BusMessage.unlessAllDevicesHere`).
- * Returns nothing.
+ * The frames of one turn of the event loop, published in order: KEYS[i] the channel, ARGV[i] the payload.
+ * One command for the whole turn instead of one PUBLISH each: for this process a command costs far more
+ * than its arguments (a command object, a promise and a timeout timer each in ioredis). Returns nothing.
  */
 export const PUBLISH_ALL = new LuaScript(`
-local token, n = ARGV[1], tonumber(ARGV[2])
-local function claimed_elsewhere(key)
-  local flat = redis.call('HGETALL', key)
-  for i = 2, #flat, 2 do
-    if string.match(flat[i], '^%d+|([^|]+)') ~= token then return true end
-  end
-  return false
-end
-for i = 1, n do
-  local devices = tonumber(ARGV[2 + 2 * i])
-  if devices == 0 or claimed_elsewhere(KEYS[devices]) then
-    redis.call('PUBLISH', KEYS[i], ARGV[1 + 2 * i])
-  end
-end`);
+for i = 1, #KEYS do redis.call('PUBLISH', KEYS[i], ARGV[i]) end`);
 
 /**
  * Runs `script` with EVALSHA, falling back to EVAL once when Redis does not know it (first use, or a

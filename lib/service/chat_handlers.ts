@@ -136,7 +136,7 @@ async function storeAndDeliver(
     // Not awaited: the message is stored, so the ACK need not wait for Redis to take the publishes (best
     // effort, never rejecting); the local sessions got the frame already, and the bus keeps the order.
     void context.delivery.toUsers(message.recipients, stored.frame);
-    void context.delivery.toOwnDevices(senderId, stored.frame, session);
+    void context.delivery.toUser(senderId, stored.frame, session);
   }
   return receiptOf(stored);
 }

@@ -65,18 +65,6 @@ export class Delivery {
   }
 
   /**
-   * A stored chat message's copy for its sender's other devices: written to the sender's sessions here but
-   * `sender`, whose cursor moves over it, and published only if the bus cannot tell that no other node holds
-   * a device of the user (in a cluster, most users have one device, and the copy would cost a publish and
-   * come back to this node's own subscription for nothing). Resolves once published; never rejects.
-   */
-  toOwnDevices(userId: number, frame: string, sender: Session): Promise<void> {
-    this.#deliverLocally(userId, frame, sender);
-    sender.noteOwn(frame);
-    return this.#bus.publish({ userId, frame, unlessAllDevicesHere: true }).catch(ignore);
-  }
-
-  /**
    * The same frame to many users (group fan-out), encoded to UTF-8 once for every local session. Resolves
    * once published; never rejects.
    */
