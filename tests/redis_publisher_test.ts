@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import type { BusCounters } from "../lib/bus/bus.ts";
-import { Publisher } from "../lib/bus/redis_publisher.ts";
+import { FRAMES_PER_SCRIPT, Publisher } from "../lib/bus/redis_publisher.ts";
 import { PUBLISH_ALL } from "../lib/bus/redis_scripts.ts";
 import { RecordingLogger } from "./harness/service_fakes.ts";
 
@@ -71,4 +71,26 @@ Deno.test("Publisher counts every frame of a script run that failed, logs once, 
   assert.deepEqual(counters, { published: 0, publishFailures: 3, received: 0 });
   assert.equal(log.problems().length, 1, "a failing Redis is logged at most every 10 s");
   assert.match(log.problems()[0], /Connection is closed/);
+});
+
+Deno.test("Publisher splits a large turn into script runs of FRAMES_PER_SCRIPT, sent in order; a failed run fails only its frames", async () => {
+  const cmd = new FakeCommands();
+  // The second of three runs fails.
+  cmd.outcomes.push(undefined, new Error("BUSY"), undefined);
+  const { publisher: bus, counters } = publisher(cmd);
+  const frames = 2 * FRAMES_PER_SCRIPT + 1;
+  await Promise.all(
+    Array.from({ length: frames }, (_, i) => bus.publish({ userId: i % 7, frame: `f${i}` })),
+  );
+  assert.deepEqual(cmd.calls.map((call) => call.published.length), [FRAMES_PER_SCRIPT, FRAMES_PER_SCRIPT, 1]);
+  assert.deepEqual(
+    cmd.calls.flatMap((call) => call.published.map(([, payload]) => payload)),
+    Array.from({ length: frames }, (_, i) => `Tf${i}`),
+    "every frame once, in the order asked",
+  );
+  assert.deepEqual(counters, {
+    published: FRAMES_PER_SCRIPT + 1,
+    publishFailures: FRAMES_PER_SCRIPT,
+    received: 0,
+  });
 });

@@ -16,6 +16,11 @@ import type { RedisClient } from "./redis_connection.ts";
 import { PUBLISH_ALL } from "./redis_scripts.ts";
 import { userChannel } from "./redis_wire.ts";
 
+/**
+ * Frames one script run publishes at most. Redis serves no other client while a script runs, so a turn that
+ * fans out to thousands of users (a large group) is several runs, between which other commands get a turn.
+ */
+export const FRAMES_PER_SCRIPT = 500;
 /** A failing Redis is logged at most this often: an outage would otherwise log every message. */
 const FAILURE_LOG_EVERY_MS = 10_000;
 
@@ -90,19 +95,21 @@ export class Publisher {
     this.#queue = [];
     if (this.#options.sharded) return await this.#sendSharded(queued);
     const { cmd, token, keyPrefix } = this.#options;
-    const channels = queued.map(({ message }) => userChannel(keyPrefix, message.userId));
-    const payloads = queued.map(({ message }) => token + message.frame);
-    let failure: unknown;
-    try {
-      await cmd.call("EVAL", [PUBLISH_ALL.lua, channels.length, ...channels, ...payloads]);
-    } catch (error) {
-      failure = error;
+    // All runs are sent before any reply is awaited: one connection keeps them, and so the frames, in order.
+    const runs: Promise<unknown>[] = [];
+    for (let start = 0; start < queued.length; start += FRAMES_PER_SCRIPT) {
+      const slice = queued.slice(start, start + FRAMES_PER_SCRIPT);
+      const channels = slice.map(({ message }) => userChannel(keyPrefix, message.userId));
+      const payloads = slice.map(({ message }) => token + message.frame);
+      runs.push(cmd.call("EVAL", [PUBLISH_ALL.lua, channels.length, ...channels, ...payloads]));
     }
-    for (const { message, done } of queued) {
-      if (failure) this.#failed(message, failure);
+    const results = await Promise.allSettled(runs);
+    queued.forEach(({ message, done }, i) => {
+      const result = results[Math.floor(i / FRAMES_PER_SCRIPT)];
+      if (result.status === "rejected") this.#failed(message, result.reason);
       else this.#options.counters.published++;
       done();
-    }
+    });
   }
 
   /**
