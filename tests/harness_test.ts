@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import mysql from "mysql2/promise";
+import { ServerProcess } from "./harness/chat_node.ts";
 import { freePort } from "./harness/free_port.ts";
 import { MariaDbServer } from "./harness/mariadb.ts";
 import { NginxServer } from "./harness/nginx.ts";
@@ -233,4 +234,23 @@ Deno.test("NginxServer passes a client's half-close through: what the upstream w
 Deno.test("NginxServer.start() rejects a malformed upstream", async () => {
   await assert.rejects(NginxServer.start({ upstreams: ["127.0.0.1:1; evil"] }), TypeError);
   await assert.rejects(NginxServer.start({ upstreams: [] }), TypeError);
+});
+
+Deno.test("ServerProcess.start(): a node that exits before listening fails with the end of its log, which may be gone later", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    await assert.rejects(
+      () =>
+        ServerProcess.start(
+          ["--port", String(taken.addr.port), "--db", ":memory:"],
+          `${dir}/node.log`,
+        ),
+      (error: Error) =>
+        /exited before listening/.test(error.message) &&
+        error.message.includes(`127.0.0.1:${taken.addr.port} is already in use`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

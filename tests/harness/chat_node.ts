@@ -86,7 +86,12 @@ export class ServerProcess implements AsyncDisposable {
     try {
       while (true) {
         const { value, done } = await reader.read();
-        if (done) throw new Error(`server exited before listening; see ${logFile}`);
+        if (done) {
+          // The log may be gone by the time someone reads the failure (a test removes its temp folder).
+          await logCopied;
+          const tail = (await Deno.readTextFile(logFile).catch(() => "")).slice(-2000);
+          throw new Error(`server exited before listening; its log (${logFile}) ends with:\n${tail}`);
+        }
         text += value;
         const match = text.match(/listening on (\S+):(\d+)/);
         if (match) {

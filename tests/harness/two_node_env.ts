@@ -24,6 +24,9 @@ export interface TwoNodeEnvOptions {
   onClose?: () => Promise<void>;
 }
 
+/** How many times {@linkcode TwoNodeEnv.start} tries, when a picked port was taken meanwhile. */
+const START_ATTEMPTS = 3;
+
 /** Two nodes sharing a database and a bus; see the module doc. */
 export class TwoNodeEnv implements ConversationEnv {
   #nodes: ServerProcess[] = [];
@@ -31,16 +34,31 @@ export class TwoNodeEnv implements ConversationEnv {
   private constructor(
     readonly dir: string,
     readonly options: TwoNodeEnvOptions,
-    /** Fixed, so that a restarted node comes back where it was (and where nginx expects it). */
-    readonly nodePorts: readonly [number, number],
+    /** Fixed once the nodes started, so that a restarted node comes back where it was. */
+    public nodePorts: readonly [number, number],
   ) {}
 
-  /** Starts both nodes; on failure removes what it made. */
+  /**
+   * Starts both nodes; on failure stops the one that started and removes what it made. A port that was free
+   * when picked can be taken before the node binds it (by any outgoing connection's local port): the nodes
+   * then start again on new ports, up to {@linkcode START_ATTEMPTS} times.
+   */
   static async start(options: TwoNodeEnvOptions): Promise<TwoNodeEnv> {
     const dir = await makeTempDir(options.dirPrefix);
     const env = new TwoNodeEnv(dir, options, [freePort(), freePort()]);
-    await env.#startNodes();
-    return env;
+    for (let attempt = 1;; attempt++) {
+      try {
+        await env.#startNodes();
+        return env;
+      } catch (error) {
+        if (attempt < START_ATTEMPTS && /is already in use/.test(String(error))) {
+          env.nodePorts = [freePort(), freePort()];
+          continue;
+        }
+        await removeTempDir(dir);
+        throw error;
+      }
+    }
   }
 
   get mysqlUrl(): string {
@@ -52,7 +70,7 @@ export class TwoNodeEnv implements ConversationEnv {
   }
 
   async #startNodes(): Promise<void> {
-    this.#nodes = await Promise.all(this.nodePorts.map((port, i) =>
+    const started = await Promise.allSettled(this.nodePorts.map((port, i) =>
       ServerProcess.start([
         "--port",
         String(port),
@@ -66,6 +84,13 @@ export class TwoNodeEnv implements ConversationEnv {
         "warn",
       ], `${this.dir}/node${i + 1}.log`)
     ));
+    const failed = started.find((result) => result.status === "rejected");
+    const nodes = started.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+    if (failed) {
+      await Promise.all(nodes.map((node) => node.stop("SIGTERM")));
+      throw failed.reason;
+    }
+    this.#nodes = nodes;
   }
 
   async removeGroupMember(groupId: number, userId: number): Promise<void> {
