@@ -5,28 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { MsgId } from "../lib/protocol/msg_id.ts";
-import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import { NginxServer } from "./harness/nginx.ts";
-import { RedisServer } from "./harness/redis.ts";
-import { TwoNodeEnv } from "./harness/two_node_env.ts";
+import { twoNodesOnRedisPerFile } from "./harness/two_nodes_on_redis.ts";
 import { account, conv, conversationSuite, device, say } from "./conversation_suite.ts";
 
-const mariadb = mariaDbPerFile();
-let databases = 0;
-
-/** A database and a Redis of its own, so that ids, seqs and presence start afresh in every test. */
-async function startCluster(): Promise<TwoNodeEnv> {
-  const [mysqlUrl, redis] = await Promise.all([
-    mariadb().createDatabase(`cluster_${++databases}`),
-    RedisServer.start(),
-  ]);
-  return await TwoNodeEnv.start({
-    dirPrefix: "chat-conv-cluster-",
-    mysqlUrl,
-    redisUrl: redis.url,
-    onClose: () => redis.close(),
-  });
-}
+const startCluster = twoNodesOnRedisPerFile("cluster");
 
 conversationSuite("cluster", startCluster);
 

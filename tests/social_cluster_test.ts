@@ -5,29 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { MsgId } from "../lib/protocol/msg_id.ts";
-import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
-import { RedisServer } from "./harness/redis.ts";
-import { TwoNodeEnv } from "./harness/two_node_env.ts";
+import { twoNodesOnRedisPerFile } from "./harness/two_nodes_on_redis.ts";
 import type { Reply } from "./harness/test_client.ts";
 import { account, device } from "./conversation_suite.ts";
 import { groupEvent, groupOf, ok, rolesSeenBy, socialSuite } from "./social_suite.ts";
 
-const mariadb = mariaDbPerFile();
-let databases = 0;
-
-/** A database and a Redis of its own, so that ids and presence start afresh in every test. */
-async function startCluster(): Promise<TwoNodeEnv> {
-  const [mysqlUrl, redis] = await Promise.all([
-    mariadb().createDatabase(`social_cluster_${++databases}`),
-    RedisServer.start(),
-  ]);
-  return await TwoNodeEnv.start({
-    dirPrefix: "chat-social-cluster-",
-    mysqlUrl,
-    redisUrl: redis.url,
-    onClose: () => redis.close(),
-  });
-}
+const startCluster = twoNodesOnRedisPerFile("social_cluster");
 
 socialSuite("cluster", startCluster);
 

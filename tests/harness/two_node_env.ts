@@ -39,9 +39,9 @@ export class TwoNodeEnv implements ConversationEnv {
   ) {}
 
   /**
-   * Starts both nodes; on failure stops the one that started and removes what it made. A port that was free
-   * when picked can be taken before the node binds it (by any outgoing connection's local port): the nodes
-   * then start again on new ports, up to {@linkcode START_ATTEMPTS} times.
+   * Starts both nodes; on failure stops the one that started, runs `onClose` and removes what it made. A port
+   * that was free when picked can be taken before the node binds it (by any outgoing connection's local
+   * port): the nodes then start again on new ports, up to {@linkcode START_ATTEMPTS} times.
    */
   static async start(options: TwoNodeEnvOptions): Promise<TwoNodeEnv> {
     const dir = await makeTempDir(options.dirPrefix);
@@ -55,6 +55,7 @@ export class TwoNodeEnv implements ConversationEnv {
           env.nodePorts = [freePort(), freePort()];
           continue;
         }
+        await options.onClose?.();
         await removeTempDir(dir);
         throw error;
       }
