@@ -83,7 +83,7 @@ Deno.test("parseBenchArgs() refuses the new flags out of range or on the wrong s
   }
 });
 
-Deno.test("parseBenchArgs() reads --baseline for pingpong, group and idle, and the kick scenario's defaults", () => {
+Deno.test("parseBenchArgs() reads --baseline for pingpong, group, idle and tokens, and the kick scenario's defaults", () => {
   assert.equal(parseBenchArgs(["pingpong"])!.baseline, undefined);
   assert.equal(parseBenchArgs(["group"])!.baseline, undefined);
   const pingpong = parseBenchArgs([
@@ -102,6 +102,8 @@ Deno.test("parseBenchArgs() reads --baseline for pingpong, group and idle, and t
   assert.equal(parseBenchArgs(["pingpong", "--baseline", "main~2", "--v1"])!.baseline, "main~2");
   const cluster = parseBenchArgs(["pingpong", "--baseline", "d0d2d5b", "--cluster"])!;
   assert.deepEqual([cluster.baseline, cluster.cluster], ["d0d2d5b", true]);
+  const tokens = parseBenchArgs(["tokens", "--baseline", "HEAD", "--repeats", "3"])!;
+  assert.deepEqual([tokens.baseline, tokens.repeats], ["HEAD", 3]);
   const kick = parseBenchArgs(["kick"])!;
   assert.deepEqual([kick.scenario, kick.members, kick.messages], ["kick", 999, 200]);
   const group = parseBenchArgs(["group"])!;
@@ -118,14 +120,15 @@ Deno.test("parseBenchArgs() refuses --baseline where it cannot run and a bad kic
     [["pingpong", "--baseline", "a..b"], /--baseline wants a commit/],
     [["pingpong", "--baseline", "a b"], /--baseline wants a commit/],
     [["pingpong", "--baseline", ""], /--baseline wants a commit/],
-    [["sync", "--baseline", "d0d2d5b"], /--baseline is for the pingpong, group and idle scenarios/],
-    [["kick", "--baseline", "d0d2d5b"], /--baseline is for the pingpong, group and idle scenarios/],
+    [["sync", "--baseline", "d0d2d5b"], /--baseline is for the pingpong, group, idle and tokens scenarios/],
+    [["kick", "--baseline", "d0d2d5b"], /--baseline is for the pingpong, group, idle and tokens scenarios/],
     [["pingpong", "--baseline", "d0d2d5b", "--ceiling"], /--baseline starts both servers itself/],
     [["group", "--baseline", "d0d2d5b", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
     [["group", "--baseline", "d0d2d5b", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
     [["idle", "--baseline", "d0d2d5b", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
     [["kick", "--members", "2"], /--members must be an integer from 3 to 100000, got "2"/],
     [["kick", "--cluster"], /--cluster is for the pingpong and soak scenarios/],
+    [["tokens", "--baseline", "HEAD", "--endpoints", "127.0.0.1:1"], /--baseline starts both servers/],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseBenchArgs(args), (error: unknown) => {
@@ -149,4 +152,32 @@ Deno.test("parseBenchArgs() reads the restart scenario: devices from --connectio
     new UsageError('--connections must be an integer from 1 to 1000000, got "0"'),
   );
   assert.throws(() => parseBenchArgs(["restart", "--cluster"]), UsageError);
+});
+
+Deno.test("parseBenchArgs() reads --v8-flags for one node and refuses what is not a V8 flag or a cluster", () => {
+  assert.equal(parseBenchArgs(["tokens"])!.v8Flags, undefined);
+  assert.equal(
+    parseBenchArgs(["pingpong", "--baseline", "HEAD", "--v8-flags=--max-semi-space-size=4"])!.v8Flags,
+    "--max-semi-space-size=4",
+  );
+  assert.equal(
+    parseBenchArgs(["tokens", "--v8-flags=--max-semi-space-size=8,--trace-gc"])!.v8Flags,
+    "--max-semi-space-size=8,--trace-gc",
+  );
+  const cases: [string[], RegExp][] = [
+    [
+      ["tokens", "--v8-flags", "max-semi-space-size=4"],
+      /--v8-flags wants V8 flags .*got "max-semi-space-size=4"/,
+    ],
+    [["tokens", "--v8-flags=--x --allow-all"], /--v8-flags wants V8 flags/],
+    [["tokens", "--v8-flags=--x=$(id)"], /--v8-flags wants V8 flags/],
+    [["pingpong", "--cluster", "--v8-flags=--max-semi-space-size=4"], /--v8-flags is for one node/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseBenchArgs(args), (error: unknown) => {
+      assert.ok(error instanceof UsageError, `${args.join(" ")}: ${error}`);
+      assert.match((error as Error).message, message);
+      return true;
+    });
+  }
 });

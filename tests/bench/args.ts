@@ -104,6 +104,11 @@ export interface BenchOptions {
   store: "file" | "memory";
   /** Directory for server CPU profiles (`deno run --cpu-prof`), or undefined. */
   cpuProf: string | undefined;
+  /**
+   * `--v8-flags` for the server of this checkout on one node (never a `--baseline` tree's), so that a V8 flag
+   * is measured against the same code without it; undefined: none.
+   */
+  v8Flags: string | undefined;
   /** Give up on any scenario after this many seconds. */
   timeout: number;
   /** Where the JSON report goes. */
@@ -137,9 +142,10 @@ Options (defaults in brackets):
   --warmup S             unmeasured seconds first [2]
   --repeats N            measured windows [1] (pingpong --ceiling, --baseline: interleaved rounds; sync:
                          fetches each way; kick: runs before and after the kick each)
-  --baseline COMMIT      pingpong, group, idle: also run the server of COMMIT (its tree from git archive, its
-                         own deno.json), interleaved round by round with this one; reports current / baseline
-                         (pingpong --cluster: a whole cluster of each, its own MariaDB, Redis and nginx)
+  --baseline COMMIT      pingpong, group, idle, tokens: also run the server of COMMIT (its tree from git
+                         archive, its own deno.json), interleaved round by round with this one; reports
+                         current / baseline (pingpong --cluster: a whole cluster of each, its own MariaDB,
+                         Redis and nginx; tokens: each side's p99 ratio and logins/s, a new node per round)
   --endpoints H:P[,H:P]  use running servers (two: A side on the first, B side on the second)
   --pids PID[,PID]       pids of those servers, for their CPU and RSS
   --v1                   speak protocol v1 (NUL-terminated, no v/cid), e.g. against the C++ original
@@ -179,6 +185,8 @@ Options (defaults in brackets):
   --store file|memory    embedded store of the node we start: temp file (users seeded fast) or :memory:
                          (users registered over the protocol, ~55/s) [file]
   --cpu-prof DIR         run the servers we start with deno --cpu-prof, profiles into DIR
+  --v8-flags=FLAGS       one node: run this checkout's server with deno --v8-flags=FLAGS (not a --baseline
+                         tree's: --baseline HEAD measures the flags alone)
   --timeout S            abort a scenario after S seconds [300]
   --out DIR              JSON reports [bench-results]
 `;
@@ -226,8 +234,8 @@ function checkBaseline(
   if (!COMMIT.test(baseline) || baseline.includes("..")) {
     throw new UsageError(`--baseline wants a commit (hash or ref), got ${JSON.stringify(baseline)}`);
   }
-  if (scenario !== "pingpong" && scenario !== "group" && scenario !== "idle") {
-    throw new UsageError("--baseline is for the pingpong, group and idle scenarios");
+  if (!["pingpong", "group", "idle", "tokens"].includes(scenario)) {
+    throw new UsageError("--baseline is for the pingpong, group, idle and tokens scenarios");
   }
   if (values.endpoints !== undefined || values.ceiling) {
     throw new UsageError("--baseline starts both servers itself: no --endpoints or --ceiling");
@@ -248,6 +256,18 @@ export function parseEndpoints(text: string): Endpoint[] {
     throw new UsageError(`--endpoints takes one or two endpoints, got ${endpoints.length}`);
   }
   return endpoints;
+}
+
+/** `--v8-flags`: V8's own `--flag[=value]` words, for the one node the bench starts. */
+function v8Flags(text: string | undefined, cluster: boolean): string | undefined {
+  if (text === undefined) return undefined;
+  if (!/^--[a-z0-9_-]+(=[A-Za-z0-9_.-]+)?(,--[a-z0-9_-]+(=[A-Za-z0-9_.-]+)?)*$/.test(text)) {
+    throw new UsageError(
+      `--v8-flags wants V8 flags such as --max-semi-space-size=4, got ${JSON.stringify(text)}`,
+    );
+  }
+  if (cluster) throw new UsageError("--v8-flags is for one node, not --cluster");
+  return text;
 }
 
 /** Parses the command line; null for --help. */
@@ -290,6 +310,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
         "msg-bytes": { type: "string" },
         "hash-cost": { type: "string" },
         "cpu-prof": { type: "string" },
+        "v8-flags": { type: "string" },
         store: { type: "string" },
         timeout: { type: "string" },
         out: { type: "string" },
@@ -415,6 +436,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     hashCost,
     store,
     cpuProf: values["cpu-prof"],
+    v8Flags: v8Flags(values["v8-flags"], values.cluster ?? false),
     timeout: seconds("timeout", values.timeout, 300, 1),
     out: values.out ?? "bench-results",
   };

@@ -12,7 +12,7 @@ import { LoginStorm, type LoginWindow } from "./login.ts";
 import { loginPairs, PingPong, type PingPongWindow, runFor } from "./pingpong.ts";
 import { type ProcessUsage, ProcessWatch } from "./process_stats.ts";
 import { endProgress, fmtInt, fmtMs, fmtProcesses, loadgenCpu, type ScenarioResult } from "./report.ts";
-import { startTarget, type Target } from "./target.ts";
+import { startTarget, type Target, type TargetNeeds } from "./target.ts";
 
 /** What a login storm scenario adds to the shared engine. */
 export interface LoginStormSpec {
@@ -35,9 +35,23 @@ export interface StormOutcome {
   p99Ratio: number;
 }
 
-/** Chat pairs alone, then during the login storm that `spec` prepares. */
-export async function chatDuringLogins(options: BenchOptions, spec: LoginStormSpec): Promise<ScenarioResult> {
-  await using target = await startTarget(options);
+/** What a run of {@linkcode chatDuringLogins} reports in its JSON (`data`). */
+export interface StormData extends StormOutcome {
+  /** The node's description, for the report. */
+  target: string;
+  serverArgs: string[];
+}
+
+/**
+ * Chat pairs alone, then during the login storm that `spec` prepares, on a node started for it (`needs.tree`:
+ * the server of a `--baseline` commit).
+ */
+export async function chatDuringLogins(
+  options: BenchOptions,
+  spec: LoginStormSpec,
+  needs: TargetNeeds = {},
+): Promise<ScenarioResult & { data: StormData }> {
+  await using target = await startTarget(options, needs);
   const pairUsers = await target.prepareUsers(options.stormPairs * 2, "cheap");
   const logins = await spec.prepare(target);
   const clients = await loginPairs(pairUsers, target.endpoints, { v1: options.v1, sequential: false });

@@ -186,6 +186,8 @@ async function startNode(
     await Deno.mkdir(options.cpuProf, { recursive: true });
     runtimeFlags = [...runtimeFlags, "--cpu-prof", `--cpu-prof-dir=${options.cpuProf}`];
   }
+  // This checkout's server only: `--baseline HEAD --v8-flags …` then measures the flags and nothing else.
+  if (options.v8Flags && !tree) runtimeFlags = [...runtimeFlags, `--v8-flags=${options.v8Flags}`];
   if (tree || runtimeFlags.length > 0) return await startNodeWith(runtimeFlags, args, logFile, tree);
   return await ServerProcess.start(args, logFile);
 }
@@ -253,7 +255,7 @@ async function startSingle(options: BenchOptions, needs: TargetNeeds): Promise<T
   return {
     description: `1 node (${needs.tree ? `${needs.tree.label}'s ` : ""}main.ts, embedded SQLite ${
       memory ? "in :memory:" : "in a temp file"
-    }${needs.tls ? ", TLS" : ""})`,
+    }${needs.tls ? ", TLS" : ""}${options.v8Flags && !needs.tree ? `, --v8-flags=${options.v8Flags}` : ""})`,
     endpoints: [endpoint, endpoint],
     watch,
     serverArgs,

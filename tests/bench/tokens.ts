@@ -11,17 +11,24 @@ import type { BenchOptions } from "./args.ts";
 import { TOKEN_LOGINS_TARGET } from "./issue_targets.ts";
 import { LoginStorm } from "./login.ts";
 import { progress, type ScenarioResult } from "./report.ts";
-import { chatDuringLogins } from "./storm.ts";
+import { chatDuringLogins, type LoginStormSpec } from "./storm.ts";
+import { tokensAgainstBaseline } from "./tokens_baseline.ts";
 import { issueTokens } from "./token_credentials.ts";
 
 /** The device the storm's tokens are bound to. */
 const DEVICE = "bench-tokens";
 
-/** The `tokens` scenario. */
+/** The `tokens` scenario (with `--baseline`, side by side with the server of that commit). */
 export function tokens(options: BenchOptions): Promise<ScenarioResult> {
   if (options.v1) throw new Error("tokens: --v1 is not supported (tokens are v2)");
+  if (options.baseline) return tokensAgainstBaseline(options, tokenStorm(options));
+  return chatDuringLogins(options, tokenStorm(options));
+}
+
+/** The token login storm for the shared engine. */
+export function tokenStorm(options: BenchOptions): LoginStormSpec {
   const cost = options.hashCost ?? "real";
-  return chatDuringLogins(options, {
+  return {
     name: "tokens",
     title:
       `tokens — chat p99 of ${options.stormPairs} pairs during token logins of ${options.workers} workers`,
@@ -41,5 +48,5 @@ export function tokens(options: BenchOptions): Promise<ScenarioResult> {
         window.loginsPerSecond >= TOKEN_LOGINS_TARGET ? "met" : "missed"
       } (${window.loginsPerSecond.toFixed(1)}/s, ${window.errors} errors).`,
     ],
-  });
+  };
 }
