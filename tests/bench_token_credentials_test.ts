@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Answer, FakeChatServer } from "./bench/fake_chat_server.ts";
 import { forEachLimited } from "./bench/for_each_limited.ts";
 import { LoginStorm } from "./bench/login.ts";
+import { LoginStormInWorker } from "./bench/login_storm_in_worker.ts";
 import { issueTokens, tokenFromAck } from "./bench/token_credentials.ts";
 import { eventually } from "./harness/eventually.ts";
 
@@ -122,5 +123,60 @@ Deno.test({
     assert.deepEqual(new Set(frames.map((f) => f.token)), new Set([TOKEN, "other"]));
     assert.equal(server.frames(3).length, 0, "no LOGINOUT: it would revoke the token");
     assert.equal(storm.window().latency.count > 0, true);
+  },
+});
+
+Deno.test({
+  name: "LoginStormInWorker runs the token logins in a Worker, reads windows and reports retries and errors",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    let logins = 0;
+    await using server = new FakeChatServer((frame) => {
+      if (frame.msgid !== 1) return [];
+      logins++;
+      if (logins === 1) return [{ msgid: 2, errno: 2, errmsg: "held" }];
+      if (frame.id === 2) return [{ msgid: 2, errno: 1, errmsg: "token refused" }];
+      return [{ msgid: 2, errno: 0, id: frame.id, token: frame.token }];
+    });
+    const credentials = new Map([[1, { device: "d", token: TOKEN }], [2, { device: "d", token: "other" }]]);
+    const users = [{ id: 1, name: "a", password: "a" }, { id: 2, name: "b", password: "b" }];
+    await using storm = new LoginStormInWorker({
+      endpoint: server.endpoint,
+      users,
+      workers: 2,
+      v1: false,
+      tokens: credentials,
+    });
+    storm.start();
+    await eventually(() => server.frames(1).length >= 5, { what: "token logins", timeoutMs: 10_000 });
+    const window = await storm.window();
+    assert.ok(window.logins >= 1 && window.errors >= 1, JSON.stringify(window));
+    assert.ok(window.latency.count >= 1);
+    await storm.stop();
+    assert.equal(storm.retries, 1);
+    assert.match(storm.lastError!, /token LOGIN errno 1: token refused/);
+    const frames = server.frames(1);
+    assert.deepEqual(new Set(frames.map((f) => f.token)), new Set([TOKEN, "other"]));
+  },
+});
+
+Deno.test({
+  name: "LoginStormInWorker rejects what it waits for when the Worker fails, naming why",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    await using storm = new LoginStormInWorker({
+      endpoint: { hostname: "127.0.0.1", port: 1 },
+      users: [],
+      workers: 2,
+      v1: false,
+    });
+    storm.start();
+    await assert.rejects(
+      storm.window(),
+      /login worker failed: RangeError: LoginStorm needs a user and a worker/,
+    );
+    await storm.stop();
   },
 });

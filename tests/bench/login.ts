@@ -27,6 +27,16 @@ export interface LoginWindow {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What a {@linkcode LoginStorm} is made of, as it is posted to a Worker (`login_worker.ts`). */
+export interface LoginStormSetup {
+  endpoint: Endpoint;
+  users: BenchUser[];
+  workers: number;
+  v1: boolean;
+  /** Each user's device token: token logins instead of password logins. */
+  tokens?: Map<number, TokenCredential>;
+}
+
 /**
  * Login workers: password logins (connect, LOGIN, LOGINOUT, close) or token logins (connect, LOGIN with a
  * token, half-close). At v1 there is no LOGINOUT acknowledgement, so a v1 worker closes right after sending
@@ -75,6 +85,16 @@ export class LoginStorm {
     this.#count = workers;
     this.#v1 = options.v1;
     this.#tokens = options.tokens;
+  }
+
+  /** The storm of `setup`; throws when it has no user or no worker to run. */
+  static from(setup: LoginStormSetup): LoginStorm {
+    if (setup.users.length === 0 || setup.workers < 1) {
+      throw new RangeError(
+        `LoginStorm needs a user and a worker, got ${setup.users.length} users and ${setup.workers} workers`,
+      );
+    }
+    return new LoginStorm(setup.endpoint, setup.users, setup.workers, { v1: setup.v1, tokens: setup.tokens });
   }
 
   start(): void {

@@ -9,7 +9,6 @@
 
 import type { BenchOptions } from "./args.ts";
 import { TOKEN_LOGINS_TARGET } from "./issue_targets.ts";
-import { LoginStorm } from "./login.ts";
 import { progress, type ScenarioResult } from "./report.ts";
 import { chatDuringLogins, type LoginStormSpec } from "./storm.ts";
 import { tokensAgainstBaseline } from "./tokens_baseline.ts";
@@ -41,7 +40,13 @@ export function tokenStorm(options: BenchOptions): LoginStormSpec {
         device: DEVICE,
         onProgress: (done, total) => progress(`tokens: password logins for the tokens ${done}/${total}`),
       });
-      return new LoginStorm(target.endpoints[0], users, options.workers, { v1: false, tokens: credentials });
+      return {
+        endpoint: target.endpoints[0],
+        users,
+        workers: options.workers,
+        v1: false,
+        tokens: credentials,
+      };
     },
     loginNotes: (window) => [
       `Target: at least ${TOKEN_LOGINS_TARGET.toLocaleString("en-US")} token logins/s → ${

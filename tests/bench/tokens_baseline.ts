@@ -10,7 +10,7 @@
 
 import type { BenchOptions } from "./args.ts";
 import { extractBaseline } from "./baseline_tree.ts";
-import { fmtInt, fmtMs, fmtProcesses, progress, type ScenarioResult } from "./report.ts";
+import { fmtInt, fmtMs, fmtProcesses, loadgenCpu, progress, type ScenarioResult } from "./report.ts";
 import { type SideName, sideOrder } from "./side_by_side.ts";
 import { median } from "./stats.ts";
 import { chatDuringLogins, type LoginStormSpec, type StormOutcome } from "./storm.ts";
@@ -30,6 +30,7 @@ const HEADERS = [
   "p99 ratio",
   "logins/s",
   "server CPU (storm)",
+  "loadgen / other CPU (storm)",
 ];
 
 function runRow(run: SideRun, label: string): string[] {
@@ -42,6 +43,7 @@ function runRow(run: SideRun, label: string): string[] {
     `${run.p99Ratio.toFixed(2)}×`,
     fmtInt(run.storm.logins.loginsPerSecond),
     fmtProcesses(run.storm.processes).cpu,
+    loadgenCpu(run.storm.processes),
   ];
 }
 
@@ -56,6 +58,7 @@ function medianRow(runs: SideRun[], label: string): string[] {
     fmtMs(of((run) => run.storm.latency.max)),
     `${of((run) => run.p99Ratio).toFixed(2)}×`,
     fmtInt(of((run) => run.storm.logins.loginsPerSecond)),
+    "",
     "",
   ];
 }
