@@ -45,9 +45,40 @@ Deno.test("ConcurrencyLimit rejects a limit below 1 or not an integer", () => {
   assert.throws(() => new ConcurrencyLimit(1.5), RangeError);
 });
 
-/** Three tasks through a limit of 1; the first sets a timer. Returns the order things ran in. */
-async function orderWith(handOff: "now" | "next turn"): Promise<string[]> {
-  const limit = new ConcurrencyLimit(1, { handOff });
+/** Settles the promise jobs queued so far (the tasks' starts and ends). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+Deno.test("ConcurrencyLimit with handOff 'one per turn' starts one waiting task per turn, however many slots are free", async () => {
+  const turns: (() => void)[] = [];
+  const limit = new ConcurrencyLimit(8, {
+    handOff: "one per turn",
+    nextTurn: (callback) => turns.push(callback),
+  });
+  const started: number[] = [];
+  const results = [1, 2, 3].map((i) => limit.run(() => Promise.resolve(void started.push(i))));
+  await settle();
+  assert.deepEqual(started, [1], "the first at once, the others wait for a turn");
+  assert.equal(limit.waiting, 2);
+  assert.equal(turns.length, 1, "one turn asked for");
+  turns.shift()!();
+  await settle();
+  assert.deepEqual(started, [1, 2]);
+  turns.shift()!();
+  await Promise.all(results);
+  assert.deepEqual(started, [1, 2, 3]);
+  turns.shift()!();
+  assert.equal(turns.length, 0, "no turn asked for once nothing waits");
+  assert.equal(
+    await limit.run(() => Promise.resolve("alone")),
+    "alone",
+    "after an idle turn, a task starts at once",
+  );
+});
+
+Deno.test("ConcurrencyLimit with handOff 'now' starts waiting tasks back to back", async () => {
+  const limit = new ConcurrencyLimit(1, { handOff: "now", nextTurn: () => assert.fail("no turns in 'now'") });
   const order: string[] = [];
   await Promise.all([1, 2, 3].map((i) =>
     limit.run(() => {
@@ -57,16 +88,11 @@ async function orderWith(handOff: "now" | "next turn"): Promise<string[]> {
     })
   ));
   await new Promise((resolve) => setTimeout(resolve, 5));
-  return order;
-}
-
-Deno.test("ConcurrencyLimit with handOff 'next turn' lets the event loop run between waiting tasks", async () => {
-  assert.deepEqual(await orderWith("now"), ["task 1", "task 2", "task 3", "timer"], "back to back");
-  assert.deepEqual(await orderWith("next turn"), ["task 1", "timer", "task 2", "task 3"]);
+  assert.deepEqual(order, ["task 1", "task 2", "task 3", "timer"]);
 });
 
-Deno.test("ConcurrencyLimit with handOff 'next turn' keeps FIFO order: a newcomer never takes a slot being handed on", async () => {
-  const limit = new ConcurrencyLimit(1, { handOff: "next turn" });
+Deno.test("ConcurrencyLimit with handOff 'one per turn' keeps FIFO order: a newcomer never overtakes a waiter", async () => {
+  const limit = new ConcurrencyLimit(1, { handOff: "one per turn" });
   const started: string[] = [];
   const gate = Promise.withResolvers<void>();
   const first = limit.run(async () => {
@@ -76,7 +102,7 @@ Deno.test("ConcurrencyLimit with handOff 'next turn' keeps FIFO order: a newcome
   const second = limit.run(() => Promise.resolve(void started.push("second")));
   gate.resolve();
   await first;
-  // The slot is on its way to `second` (a timer away); a task arriving now must queue behind it.
+  // `second` waits for the next turn (a timer away); a task arriving now must queue behind it.
   const late = limit.run(() => Promise.resolve(void started.push("late")));
   await Promise.all([second, late]);
   assert.deepEqual(started, ["first", "second", "late"]);

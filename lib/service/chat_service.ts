@@ -17,6 +17,7 @@ import type { Store } from "../store/store.ts";
 import { type Counter, Registry } from "../ops/metrics.ts";
 import { takeToken, TokenBucket } from "./token_bucket.ts";
 import { ConcurrencyLimit } from "./concurrency_limit.ts";
+import { NetworkTurns } from "./network_turns.ts";
 import type { ServiceContext } from "./context.ts";
 import { CursorSaver } from "./cursor_saver.ts";
 import { Delivery } from "./delivery.ts";
@@ -125,6 +126,8 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   readonly #memoryBound: MemoryBoundReading | undefined;
   /** Admission of token logins; undefined: no limit. */
   readonly #tokenLogins: ConcurrencyLimit | undefined;
+  /** The turns of the event loop that token logins are started in, one per turn. */
+  readonly #loginTurns = new NetworkTurns();
   /** One log line per interval per reason, however many connections are refused. */
   readonly #refusalLogs: Record<Refusal, LogThrottle>;
   /** Every session's `onSend`: one function for all (a closure per session would stay with each connection). */
@@ -137,7 +140,10 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#memoryBound = options.memoryBound;
     const tokenLoginConcurrency = options.tokenLoginConcurrency ?? DEFAULT_TOKEN_LOGIN_CONCURRENCY;
     this.#tokenLogins = tokenLoginConcurrency > 0
-      ? new ConcurrencyLimit(tokenLoginConcurrency, { handOff: "next turn" })
+      ? new ConcurrencyLimit(tokenLoginConcurrency, {
+        handOff: "one per turn",
+        nextTurn: (callback) => this.#loginTurns.schedule(callback),
+      })
       : undefined;
     this.#refusalLogs = {
       max_connections: new LogThrottle(options.log, {
@@ -299,6 +305,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     await Promise.all(this.#closing);
     await this.context.cursors.flush();
     for (const log of Object.values(this.#refusalLogs)) log.stop();
+    this.#loginTurns.close();
     this.context.cursors.stop();
     this.context.gaps.stop();
   }

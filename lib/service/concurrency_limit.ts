@@ -1,33 +1,43 @@
+/** Runs a callback in a later turn of the event loop (`NetworkTurns.schedule`, or `setTimeout(0)`). */
+export type NextTurn = (callback: () => void) => void;
+
 /** Options for {@linkcode ConcurrencyLimit}. */
 export interface ConcurrencyLimitOptions {
   /**
-   * `now` (the default): a freed slot passes to the next waiter at once. `next turn`: in a later turn of the
-   * event loop, after the I/O that is ready, so that a queue of tasks with little real I/O in them (token logins
-   * on the embedded store) cannot run back to back while frames of other connections wait. The turn is a
-   * `setTimeout(0)`: a chain of `setImmediate` (or of MessageChannel messages) was measured here to hold off
-   * network reads for hundreds of milliseconds in Deno 2.9.
+   * `now` (the default): a freed slot passes to the next waiter at once. `one per turn`: at most one task
+   * starts per turn of the event loop (the next one in `nextTurn`, after the I/O that is ready then), so that
+   * a queue of tasks with little real I/O in them (token logins on the embedded store) cannot run back to back
+   * while frames of other connections wait.
    */
-  handOff?: "now" | "next turn";
+  handOff?: "now" | "one per turn";
+  /** How `one per turn` waits for the next turn (default `setTimeout(0)`; see `network_turns.ts`). */
+  nextTurn?: NextTurn;
 }
+
+const timerTurn: NextTurn = (callback) => setTimeout(callback, 0);
 
 /**
  * At most `limit` tasks run at once; the rest wait in FIFO order. Used for password hashing: Deno runs each
  * async scrypt on a thread of its own (the blocking pool has hundreds), so a login storm would otherwise
  * hash on every core at once, starve the event loop that delivers chat, and hold 16 MiB per hash. And for
- * token logins (handed off in the next turn), which a node restart brings all at once.
+ * token logins (one started per turn), which a node restart brings all at once.
  */
 export class ConcurrencyLimit {
   readonly limit: number;
   #running = 0;
   readonly #waiting: (() => void)[] = [];
-  readonly #nextTurn: boolean;
+  readonly #onePerTurn: boolean;
+  readonly #nextTurn: NextTurn;
+  /** `one per turn`: a task started in this turn, so the next waits for the turn to end. */
+  #startedThisTurn = false;
 
   constructor(limit: number, options: ConcurrencyLimitOptions = {}) {
     if (!Number.isInteger(limit) || limit < 1) {
       throw new RangeError(`ConcurrencyLimit: limit must be an integer >= 1, got ${limit}`);
     }
     this.limit = limit;
-    this.#nextTurn = options.handOff === "next turn";
+    this.#onePerTurn = options.handOff === "one per turn";
+    this.#nextTurn = options.nextTurn ?? timerTurn;
   }
 
   /** Tasks waiting for a slot. */
@@ -35,21 +45,34 @@ export class ConcurrencyLimit {
     return this.#waiting.length;
   }
 
-  /** Runs `task` once a slot is free; its result or rejection is passed through. */
+  /** Runs `task` once a slot is free (and, one per turn, its turn has come); its result or rejection is passed through. */
   async run<R>(task: () => Promise<R>): Promise<R> {
-    if (this.#running >= this.limit) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    } else {
-      this.#running++;
-    }
+    // Queued even when a slot is free: a newcomer never overtakes those waiting for a turn.
+    await new Promise<void>((resolve) => {
+      this.#waiting.push(resolve);
+      this.#startWaiting();
+    });
     try {
       return await task();
     } finally {
-      // The slot passes straight to the next waiter, so a newcomer cannot overtake the queue.
-      const next = this.#waiting.shift();
-      if (!next) this.#running--;
-      else if (this.#nextTurn) setTimeout(next, 0);
-      else next();
+      this.#running--;
+      this.#startWaiting();
+    }
+  }
+
+  /** Starts the waiters that may start now: while slots are free, or one per turn. */
+  #startWaiting(): void {
+    while (this.#running < this.limit && this.#waiting.length > 0) {
+      if (this.#onePerTurn) {
+        if (this.#startedThisTurn) return;
+        this.#startedThisTurn = true;
+        this.#nextTurn(() => {
+          this.#startedThisTurn = false;
+          this.#startWaiting();
+        });
+      }
+      this.#running++;
+      this.#waiting.shift()!();
     }
   }
 }
