@@ -37,7 +37,7 @@ export interface Config {
   maxConnections: number;
   /** Resident memory in MiB at which new connections are refused with errno 11; 0 turns the bound off. */
   maxMemoryMib: number;
-  /** Token logins handled at once; the rest wait their turn (0: no limit). */
+  /** Token logins handled at once; the rest start one per turn of the event loop (0: no limit). */
   loginConcurrency: number;
   /** Outbound bytes queued for a client that does not read before it is disconnected. */
   maxOutboundBytes: number;

@@ -58,8 +58,9 @@ export interface ChatServiceOptions {
   /** New connections are refused with errno 11 while this bound is reached (`--max-memory`). */
   memoryBound?: MemoryBoundReading;
   /**
-   * Token logins handled at once (`--login-concurrency`, default 8); 0: no limit. The rest wait their turn, and
-   * each turn comes after the I/O that is ready, so that a reconnect storm cannot starve chat delivery.
+   * Token logins handled at once (`--login-concurrency`, default 8); 0: no limit. The rest wait, and start one
+   * per turn of the event loop, after the network I/O that is ready, so that a reconnect storm cannot starve chat
+   * delivery.
    */
   tokenLoginConcurrency?: number;
 }
@@ -126,7 +127,10 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
   readonly #memoryBound: MemoryBoundReading | undefined;
   /** Admission of token logins; undefined: no limit. */
   readonly #tokenLogins: ConcurrencyLimit | undefined;
-  /** The turns of the event loop that token logins are started in, one per turn. */
+  /**
+   * The turns of the event loop that waiting token logins start in, one per turn: on the embedded store a login
+   * runs to its end without real I/O, so logins started together would run back to back while chat waits.
+   */
   readonly #loginTurns = new NetworkTurns();
   /** One log line per interval per reason, however many connections are refused. */
   readonly #refusalLogs: Record<Refusal, LogThrottle>;
