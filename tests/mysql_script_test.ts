@@ -177,3 +177,44 @@ Deno.test("MysqlScript sends nothing for an empty transaction, and splits a scri
     await connections.close();
   }
 });
+
+/** A script whose second statement fails (a duplicate id): the name the failure's stack must show. */
+async function storeTheSameIdTwice(script: MysqlScript): Promise<void> {
+  await script.commit([
+    { sql: "INSERT INTO t (id, v) VALUES (7, ?)", values: ["first"] },
+    { sql: "INSERT INTO t (id, v) VALUES (7, ?)", values: ["second"] },
+  ]);
+}
+
+Deno.test("a failed script keeps mysql2's errno, message and SQL, with the stack of the code that awaited it", async () => {
+  const { connections, url } = await openScripts();
+  try {
+    const error = await scriptTransaction(connections, storeTheSameIdTwice).then(
+      () => assert.fail("the duplicate id was stored"),
+      (error: unknown) => error as Error & { errno?: number; sql?: string },
+    );
+    assert.equal(error.errno, 1062);
+    assert.match(error.message, /Duplicate entry '7'/);
+    assert.match(error.sql ?? "", /INSERT INTO t \(id, v\) VALUES \(7, /);
+    // The connections of scripts capture no stack per query; the failure still tells who ran the script.
+    assert.match(error.stack ?? "", /^Error: Duplicate entry '7'/);
+    assert.match(error.stack ?? "", /storeTheSameIdTwice/);
+    assert.deepEqual(await values(url), [], "nothing of the failed transaction was stored");
+  } finally {
+    await connections.close();
+  }
+});
+
+Deno.test("a multi-statement connection refuses values to format into its text", async () => {
+  const { connections } = await openScripts();
+  try {
+    await connections.use(async ({ connection }) => {
+      await assert.rejects(connection.query("SELECT ?", [1]), TypeError);
+      // The complete text of a query, `?` in a string included, goes to the server as it is.
+      const [rows] = await connection.query<mysql.RowDataPacket[]>("SELECT '?' AS q");
+      assert.equal(rows[0].q, "?");
+    });
+  } finally {
+    await connections.close();
+  }
+});

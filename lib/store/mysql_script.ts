@@ -108,6 +108,21 @@ function queries(texts: readonly string[]): string[][] {
 }
 
 /**
+ * `error` (mysql2's, which keeps its code, errno, message and the failed query's `sql`) with the stack of the
+ * code awaiting {@linkcode MysqlScript.run}, taken only when a query failed: the connections of scripts
+ * capture none per query (`mysqlFactory`'s `multipleStatements`), so mysql2's own stack would name only its
+ * packet parser.
+ */
+function withCallerStack(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const here: { stack?: string } = {};
+  Error.captureStackTrace(here, withCallerStack);
+  const frames = here.stack?.slice(here.stack.indexOf("\n")) ?? "";
+  error.stack = `${error.name}: ${error.message}${frames}`;
+  return error;
+}
+
+/**
  * One transaction on a multi-statement connection. Nothing is sent until the first `run`, which begins the
  * transaction in the same round trip; `commit` ends it in the round trip of its last statements.
  *
@@ -154,10 +169,14 @@ export class MysqlScript {
     if (!this.#begun) texts.unshift("START TRANSACTION");
     this.#begun = true;
     const results: unknown[] = [];
-    for (const query of queries(texts)) {
-      const [result] = await this.#connection.query(query.join(";\n"));
-      // mysql2 answers a query of one statement with its result, of several with the list of their results.
-      results.push(...(query.length === 1 ? [result] : result as unknown[]));
+    try {
+      for (const query of queries(texts)) {
+        const [result] = await this.#connection.query(query.join(";\n"));
+        // mysql2 answers a query of one statement with its result, of several with the list of their results.
+        results.push(...(query.length === 1 ? [result] : result as unknown[]));
+      }
+    } catch (error) {
+      throw withCallerStack(error);
     }
     return results.slice(results.length - statements.length);
   }
