@@ -15,11 +15,30 @@ import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 const mariadb = mariaDbPerFile();
 let databases = 0;
 
-Deno.test("sqlLiteral() writes NULL, safe integers and strings as hex literals only", () => {
+/** Strings that must arrive as sent, in plain and in hex literals. */
+const awkward = [
+  "",
+  "it's",
+  "back\\slash\\",
+  "'; DROP TABLE t; --",
+  "\u0000nul",
+  "😀👩‍👩‍👧",
+  "?",
+  'é\n\t"x"',
+  '{"msg":"x"}; DROP TABLE t; -- /* " ` ?',
+  " ~plain printable ASCII~ ",
+];
+
+Deno.test("sqlLiteral() writes NULL, safe integers, plain printable ASCII strings and the others in hex", () => {
   assert.equal(sqlLiteral(null), "NULL");
   assert.equal(sqlLiteral(-42), "-42");
-  assert.equal(sqlLiteral(""), "_utf8mb4 X''");
+  assert.equal(sqlLiteral(""), "_utf8mb4''");
+  assert.equal(sqlLiteral('{"msg":"50% off; -- /* ? */"}'), `_utf8mb4'{"msg":"50% off; -- /* ? */"}'`);
+  // A quote, a backslash, a control character or anything past ASCII: hex.
   assert.equal(sqlLiteral("a'b"), "_utf8mb4 X'612762'");
+  assert.equal(sqlLiteral("a\\"), "_utf8mb4 X'615c'");
+  assert.equal(sqlLiteral("a\n"), "_utf8mb4 X'610a'");
+  assert.equal(sqlLiteral("\u007f"), "_utf8mb4 X'7f'");
   assert.equal(sqlLiteral("é"), "_utf8mb4 X'c3a9'");
 });
 
@@ -30,7 +49,7 @@ Deno.test("sqlLiteral() refuses a number that is not a safe integer, and a value
 });
 
 Deno.test("formatSql() fills each placeholder in order and refuses a count that does not match", () => {
-  assert.equal(formatSql("SELECT ? + ?, ?", [1, 2, "x"]), "SELECT 1 + 2, _utf8mb4 X'78'");
+  assert.equal(formatSql("SELECT ? + ?, ?", [1, 2, "x"]), "SELECT 1 + 2, _utf8mb4'x'");
   assert.equal(formatSql("SELECT 1", []), "SELECT 1");
   assert.throws(() => formatSql("SELECT ?", []), RangeError);
   assert.throws(() => formatSql("SELECT ?", [1, 2]), RangeError);
@@ -72,16 +91,6 @@ async function values(url: string): Promise<string[]> {
 Deno.test("scriptTransaction() stores awkward strings exactly as sent, and an injection attempt as text", async () => {
   const { connections, url } = await openScripts();
   try {
-    const awkward = [
-      "",
-      "it's",
-      "back\\slash\\",
-      "'; DROP TABLE t; --",
-      "\u0000nul",
-      "😀👩‍👩‍👧",
-      "?",
-      'é\n\t"x"',
-    ];
     const read = await scriptTransaction(connections, async (script) => {
       const [, rows] = await script.run([
         {
@@ -93,6 +102,26 @@ Deno.test("scriptTransaction() stores awkward strings exactly as sent, and an in
       return rows as mysql.RowDataPacket[];
     });
     assert.deepEqual(read.map((row) => row.v), ["'; DROP TABLE t; --"]);
+    assert.deepEqual(await values(url), awkward);
+  } finally {
+    await connections.close();
+  }
+});
+
+Deno.test("MysqlScript stores the same strings under NO_BACKSLASH_ESCAPES and ANSI_QUOTES", async () => {
+  const { connections, url } = await openScripts();
+  try {
+    await connections.use(async ({ connection }) => {
+      await connection.query("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES'");
+      try {
+        await new MysqlScript(connection).commit([{
+          sql: `INSERT INTO t (id, v) VALUES ${awkward.map(() => "(?, ?)").join(", ")}`,
+          values: awkward.flatMap((v, i) => [i, v]),
+        }]);
+      } finally {
+        await connection.query("SET SESSION sql_mode = DEFAULT");
+      }
+    });
     assert.deepEqual(await values(url), awkward);
   } finally {
     await connections.close();
