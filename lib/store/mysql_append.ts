@@ -11,9 +11,10 @@
  * queries on the store's append connections): START TRANSACTION with the upsert and the read of the
  * conversations' rows, then the multi-row INSERTs of the messages, the upsert of the group senders' read seqs
  * and COMMIT. A one-to-one sender's read seq moves in the conversation's upsert (its sent seq columns,
- * `sent_seqs.ts`): no row of its own. Round trips, not rows, are what a batch waits for (a node stores its batches one after another):
- * six prepared statements one after another took 2.0 ms for a batch of 25 where the two take 1.8 ms, with 10%
- * less CPU in the node per message and 3-8% more in MariaDB (`tests/bench/append_mysql.ts`, README).
+ * `sent_seqs.ts`): no row of its own. Round trips, not rows, are what a batch waits for (a node stores its
+ * batches one after another): six prepared statements one after another took 2.0 ms for a batch of 25 where
+ * the two take 1.8 ms, with 10% less CPU in the node per message and 3-8% more in MariaDB
+ * (`tests/bench/append_mysql.ts`, README).
  *
  * Blocks (a one-to-one message whose other user blocks the sender is not stored) cost no round trip of their
  * own: the read of the conversations' rows also reads the blocks between the batch's (peer, sender) pairs.
@@ -299,10 +300,9 @@ async function storedByCmid(
 /**
  * Raises each conversation's last seq by its count, creating the row for a new conversation, and moves a
  * one-to-one sender's sent seq column to their last seq of the batch (the old last seq plus the position of
- * their last message); returns the
- * first seq each may use (`nextSeq`) and which of the (blocker, blocked) `pairs` are blocks (`found`, by
- * {@linkcode pairKey}), read in this transaction after the raise: every block committed before the read is
- * seen. The rows are touched in conv order, so two nodes' batches lock them in one order and cannot
+ * their last message); returns the first seq each may use (`nextSeq`) and which of the (blocker, blocked)
+ * `pairs` are blocks (`found`, by {@linkcode pairKey}), read in this transaction after the raise: every block
+ * committed before the read is seen. The rows are touched in conv order, so two nodes' batches lock them in one order and cannot
  * deadlock on them. The upserts and the reads are one round trip.
  */
 async function takeSeqs(

@@ -4,13 +4,14 @@
  *
  * Storing is the server's hot path (every chat message, DESIGN.md "Delivery without loss"), so a batch costs
  * one BEGIN IMMEDIATE/COMMIT, one INSERT per message, one UPDATE of each conversation's last seq (which also
- * moves a one-to-one sender's read seq: its sent seq columns, `sent_seqs.ts`) and one of each (sender, group)'s
- * read seq, plus one primary key lookup per (sender, peer) of one-to-one messages: whether the peer blocks the sender, read inside the transaction so that no committed block is
- * missed. Last seqs are remembered between batches, so they are read from the
- * database only after another process wrote to it. Every statement is prepared once and cached by the
- * connection. What remains is mostly SQLite's own: the COMMIT writes one index page per conversation of the
- * batch to the WAL (the (conv, seq) index keeps each conversation together). Checkpoints, which fsync, run
- * in a worker thread (`sqlite_checkpointer.ts`); a commit checkpoints only the remainder, every 4000 pages.
+ * moves a one-to-one sender's read seq: its sent seq columns, `sent_seqs.ts`) and one of each
+ * (sender, group)'s read seq, plus one primary key lookup per (sender, peer) of one-to-one messages: whether
+ * the peer blocks the sender, read inside the transaction so that no committed block is missed. Last seqs are
+ * remembered between batches, so they are read from the database only after another process wrote to it.
+ * Every statement is prepared once and cached by the connection. What remains is mostly SQLite's own: the
+ * COMMIT writes one index page per conversation of the batch to the WAL (the (conv, seq) index keeps each
+ * conversation together). Checkpoints, which fsync, run in a worker thread (`sqlite_checkpointer.ts`); a
+ * commit checkpoints only the remainder, every 4000 pages.
  *
  * @module
  */
