@@ -15,11 +15,30 @@ import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 const mariadb = mariaDbPerFile();
 let databases = 0;
 
-Deno.test("sqlLiteral() writes NULL, safe integers and strings as hex literals only", () => {
+/** Strings that must arrive as sent, in plain and in hex literals. */
+const awkward = [
+  "",
+  "it's",
+  "back\\slash\\",
+  "'; DROP TABLE t; --",
+  "\u0000nul",
+  "😀👩‍👩‍👧",
+  "?",
+  'é\n\t"x"',
+  '{"msg":"x"}; DROP TABLE t; -- /* " ` ?',
+  " ~plain printable ASCII~ ",
+];
+
+Deno.test("sqlLiteral() writes NULL, safe integers, plain printable ASCII strings and the others in hex", () => {
   assert.equal(sqlLiteral(null), "NULL");
   assert.equal(sqlLiteral(-42), "-42");
-  assert.equal(sqlLiteral(""), "_utf8mb4 X''");
+  assert.equal(sqlLiteral(""), "_utf8mb4''");
+  assert.equal(sqlLiteral('{"msg":"50% off; -- /* ? */"}'), `_utf8mb4'{"msg":"50% off; -- /* ? */"}'`);
+  // A quote, a backslash, a control character or anything past ASCII: hex.
   assert.equal(sqlLiteral("a'b"), "_utf8mb4 X'612762'");
+  assert.equal(sqlLiteral("a\\"), "_utf8mb4 X'615c'");
+  assert.equal(sqlLiteral("a\n"), "_utf8mb4 X'610a'");
+  assert.equal(sqlLiteral("\u007f"), "_utf8mb4 X'7f'");
   assert.equal(sqlLiteral("é"), "_utf8mb4 X'c3a9'");
 });
 
@@ -30,7 +49,7 @@ Deno.test("sqlLiteral() refuses a number that is not a safe integer, and a value
 });
 
 Deno.test("formatSql() fills each placeholder in order and refuses a count that does not match", () => {
-  assert.equal(formatSql("SELECT ? + ?, ?", [1, 2, "x"]), "SELECT 1 + 2, _utf8mb4 X'78'");
+  assert.equal(formatSql("SELECT ? + ?, ?", [1, 2, "x"]), "SELECT 1 + 2, _utf8mb4'x'");
   assert.equal(formatSql("SELECT 1", []), "SELECT 1");
   assert.throws(() => formatSql("SELECT ?", []), RangeError);
   assert.throws(() => formatSql("SELECT ?", [1, 2]), RangeError);
@@ -72,16 +91,6 @@ async function values(url: string): Promise<string[]> {
 Deno.test("scriptTransaction() stores awkward strings exactly as sent, and an injection attempt as text", async () => {
   const { connections, url } = await openScripts();
   try {
-    const awkward = [
-      "",
-      "it's",
-      "back\\slash\\",
-      "'; DROP TABLE t; --",
-      "\u0000nul",
-      "😀👩‍👩‍👧",
-      "?",
-      'é\n\t"x"',
-    ];
     const read = await scriptTransaction(connections, async (script) => {
       const [, rows] = await script.run([
         {
@@ -93,6 +102,26 @@ Deno.test("scriptTransaction() stores awkward strings exactly as sent, and an in
       return rows as mysql.RowDataPacket[];
     });
     assert.deepEqual(read.map((row) => row.v), ["'; DROP TABLE t; --"]);
+    assert.deepEqual(await values(url), awkward);
+  } finally {
+    await connections.close();
+  }
+});
+
+Deno.test("MysqlScript stores the same strings under NO_BACKSLASH_ESCAPES and ANSI_QUOTES", async () => {
+  const { connections, url } = await openScripts();
+  try {
+    await connections.use(async ({ connection }) => {
+      await connection.query("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES'");
+      try {
+        await new MysqlScript(connection).commit([{
+          sql: `INSERT INTO t (id, v) VALUES ${awkward.map(() => "(?, ?)").join(", ")}`,
+          values: awkward.flatMap((v, i) => [i, v]),
+        }]);
+      } finally {
+        await connection.query("SET SESSION sql_mode = DEFAULT");
+      }
+    });
     assert.deepEqual(await values(url), awkward);
   } finally {
     await connections.close();
@@ -173,6 +202,47 @@ Deno.test("MysqlScript sends nothing for an empty transaction, and splits a scri
       assert.ok(queries > 1 && queries <= 5, `${queries} queries`);
     });
     assert.deepEqual(await values(url), Array.from({ length: 5 }, (_, i) => String(i).repeat(3_000_000)));
+  } finally {
+    await connections.close();
+  }
+});
+
+/** A script whose second statement fails (a duplicate id): the name the failure's stack must show. */
+async function storeTheSameIdTwice(script: MysqlScript): Promise<void> {
+  await script.commit([
+    { sql: "INSERT INTO t (id, v) VALUES (7, ?)", values: ["first"] },
+    { sql: "INSERT INTO t (id, v) VALUES (7, ?)", values: ["second"] },
+  ]);
+}
+
+Deno.test("a failed script keeps mysql2's errno, message and SQL, with the stack of the code that awaited it", async () => {
+  const { connections, url } = await openScripts();
+  try {
+    const error = await scriptTransaction(connections, storeTheSameIdTwice).then(
+      () => assert.fail("the duplicate id was stored"),
+      (error: unknown) => error as Error & { errno?: number; sql?: string },
+    );
+    assert.equal(error.errno, 1062);
+    assert.match(error.message, /Duplicate entry '7'/);
+    assert.match(error.sql ?? "", /INSERT INTO t \(id, v\) VALUES \(7, /);
+    // The connections of scripts capture no stack per query; the failure still tells who ran the script.
+    assert.match(error.stack ?? "", /^Error: Duplicate entry '7'/);
+    assert.match(error.stack ?? "", /storeTheSameIdTwice/);
+    assert.deepEqual(await values(url), [], "nothing of the failed transaction was stored");
+  } finally {
+    await connections.close();
+  }
+});
+
+Deno.test("a multi-statement connection refuses values to format into its text", async () => {
+  const { connections } = await openScripts();
+  try {
+    await connections.use(async ({ connection }) => {
+      await assert.rejects(connection.query("SELECT ?", [1]), TypeError);
+      // The complete text of a query, `?` in a string included, goes to the server as it is.
+      const [rows] = await connection.query<mysql.RowDataPacket[]>("SELECT '?' AS q");
+      assert.equal(rows[0].q, "?");
+    });
   } finally {
     await connections.close();
   }

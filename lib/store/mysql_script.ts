@@ -5,9 +5,12 @@
  * host whose cores the nodes and MariaDB share, every round trip is a wake-up of each side.
  *
  * Multi-statement queries are text, not prepared statements, so the values are written into the SQL here:
- * numbers only as safe integers, strings only as hexadecimal literals with a utf8mb4 introducer
- * (`_utf8mb4 X'616263'`). A hex literal holds nothing but hex digits, so no value can end the string early,
- * whatever the server's `sql_mode` (an escaped `'...'` string is not safe under `NO_BACKSLASH_ESCAPES`).
+ * numbers only as safe integers, strings with a utf8mb4 introducer either as they are (`_utf8mb4'abc'`) when
+ * they hold only printable ASCII other than the quote and the backslash, or else as hexadecimal literals
+ * (`_utf8mb4 X'6127'`). Neither kind holds a character that could end the string early or escape one,
+ * whatever the server's `sql_mode` (escaping a quote is not safe: `NO_BACKSLASH_ESCAPES` changes how it
+ * reads). Most values (conversation names, ids, JSON frames of plain text) are the first kind, half the size
+ * of their hex and cheaper to make.
  * The connection must be opened with mysql2's `multipleStatements` (`mysqlFactory`'s option of that name).
  *
  * @module
@@ -31,11 +34,19 @@ export interface Statement {
 }
 
 /**
- * `value` as an SQL literal: `NULL`, a decimal integer, or a hex string literal in utf8mb4.
+ * A string a literal can hold as it is: printable ASCII but `'` and `\`, so nothing in it ends the string or
+ * escapes the next character, whatever the `sql_mode`.
+ */
+const PLAIN_TEXT = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+
+/**
+ * `value` as an SQL literal: `NULL`, a decimal integer, or a utf8mb4 string literal, plain or in hex (see the
+ * module's notes).
  *
  * @example
  * ```ts
- * sqlLiteral("ab"); // "_utf8mb4 X'6162'"
+ * sqlLiteral("ab"); // "_utf8mb4'ab'"
+ * sqlLiteral("a'b"); // "_utf8mb4 X'612762'"
  * sqlLiteral(42); // "42"
  * ```
  */
@@ -48,6 +59,7 @@ export function sqlLiteral(value: Param): string {
     return String(value);
   }
   if (typeof value !== "string") throw new TypeError(`SQL literal must be a string, number or null`);
+  if (PLAIN_TEXT.test(value)) return `_utf8mb4'${value}'`;
   return `_utf8mb4 X'${Buffer.from(value, "utf8").toString("hex")}'`;
 }
 
@@ -108,6 +120,21 @@ function queries(texts: readonly string[]): string[][] {
 }
 
 /**
+ * `error` (mysql2's, which keeps its code, errno, message and the failed query's `sql`) with the stack of the
+ * code awaiting {@linkcode MysqlScript.run}, taken only when a query failed: the connections of scripts
+ * capture none per query (`mysqlFactory`'s `multipleStatements`), so mysql2's own stack would name only its
+ * packet parser.
+ */
+function withCallerStack(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const here: { stack?: string } = {};
+  Error.captureStackTrace(here, withCallerStack);
+  const frames = here.stack?.slice(here.stack.indexOf("\n")) ?? "";
+  error.stack = `${error.name}: ${error.message}${frames}`;
+  return error;
+}
+
+/**
  * One transaction on a multi-statement connection. Nothing is sent until the first `run`, which begins the
  * transaction in the same round trip; `commit` ends it in the round trip of its last statements.
  *
@@ -154,10 +181,14 @@ export class MysqlScript {
     if (!this.#begun) texts.unshift("START TRANSACTION");
     this.#begun = true;
     const results: unknown[] = [];
-    for (const query of queries(texts)) {
-      const [result] = await this.#connection.query(query.join(";\n"));
-      // mysql2 answers a query of one statement with its result, of several with the list of their results.
-      results.push(...(query.length === 1 ? [result] : result as unknown[]));
+    try {
+      for (const query of queries(texts)) {
+        const [result] = await this.#connection.query(query.join(";\n"));
+        // mysql2 answers a query of one statement with its result, of several with the list of their results.
+        results.push(...(query.length === 1 ? [result] : result as unknown[]));
+      }
+    } catch (error) {
+      throw withCallerStack(error);
     }
     return results.slice(results.length - statements.length);
   }
