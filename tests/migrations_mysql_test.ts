@@ -1,6 +1,6 @@
 /**
- * MySQL's versioned migrations (lib/store/mysql_migrations.ts) against a real MariaDB: a database of the first
- * release upgraded in place, several nodes migrating at once, a migration that stopped halfway, and a database
+ * MySQL's versioned migrations (lib/store/mysql_migrations.ts) against a real MariaDB: databases of the first
+ * release, of release 3.0.0 and of schema version 3 upgraded in place, several nodes migrating at once, a migration that stopped halfway, and a database
  * newer than the code.
  *
  * One MariaDB for the file (tests/harness/mariadb_fixture.ts), a new database per case.
@@ -18,6 +18,7 @@ import { MysqlConnections } from "../lib/store/mysql_connections.ts";
 import { migrateMysql, MigrationLockError } from "../lib/store/mysql_migrations.ts";
 import { MysqlStore } from "../lib/store/mysql_store.ts";
 import { fillRelease3 } from "./harness/fill_release_3.ts";
+import { fillSchema3 } from "./harness/fill_schema_3.ts";
 import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import {
@@ -26,11 +27,14 @@ import {
   RELEASED_COMMIT,
   type ReleasedData,
   ReleasedServer,
+  SCHEMA_3_COMMIT,
 } from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { append, chat } from "./store_suite_fixture.ts";
 
 const mariadb = mariaDbPerFile();
+/** Every version recorded once migrated. */
+const ALL_VERSIONS = [1, 2, 3, 4];
 let databases = 0;
 
 /** A test that must close every connection, socket and timer it opens (the server is the file's, not its). */
@@ -108,6 +112,8 @@ function filledOnce<T>(
 const releasedDatabase = filledOnce("released", RELEASED_COMMIT, (server) => fillReleased(server.port));
 /** Release 3.0.0's database (schema version 2), filled as tests/harness/fill_release_3.ts does. */
 const release3Database = filledOnce("release3", RELEASE_3_COMMIT, fillRelease3);
+/** A database of schema version 3 (main before version 4), filled as tests/harness/fill_schema_3.ts does. */
+const schema3Database = filledOnce("schema3", SCHEMA_3_COMMIT, fillSchema3);
 
 /** A new database holding a copy of every table and row of the database `source`, for one case. */
 async function copyOf(source: string): Promise<string> {
@@ -139,7 +145,7 @@ test("MysqlStore.migrate() of a released database keeps users, passwords, friend
   );
   await using store = MysqlStore.open(url);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
   const { alice, bob, carol, dave } = data;
   for (const user of [alice, bob, carol, dave]) {
     const found = await store.findUser(user.id);
@@ -166,7 +172,7 @@ test("MysqlStore.migrate() of a released database keeps users, passwords, friend
 
   // A second start finds the current version and changes nothing.
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
   assert.equal((await store.readOffline(carol.id, 100)).length, data.offline.get(carol.id)!.length);
 });
 
@@ -191,18 +197,18 @@ test("MysqlStore on a migrated released database: the offline rows go once, grou
   });
 });
 
-test("migrateMysql() of a released database from two nodes at once records version 1 and applies 2 and 3 once", async () => {
+test("migrateMysql() of a released database from two nodes at once records version 1 and applies 2 to 4 once", async () => {
   const { url } = await copyOfReleased();
   await using first = connectionsTo(url);
   await using second = connectionsTo(url);
   const results = await Promise.all([migrateMysql(first), migrateMysql(second)]);
   assert.deepEqual(
     results.map((result) => result.applied).sort((a, b) => a.length - b.length),
-    [[], [2, 3]],
+    [[], [2, 3, 4]],
     JSON.stringify(results),
   );
   assert.ok(results.some((result) => result.from === 1), "the released database counted as version 1");
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
 });
 
 test("MysqlStore.migrate() refuses a released database that a newer release migrated, and changes nothing", async () => {
@@ -256,7 +262,7 @@ test("MysqlStore.migrate() of a released database keeps creators and one-way fri
   });
   await using store = MysqlStore.open(url);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
   const order = await joinOrder(url);
   assert.equal(order.joined.length, 6);
   assert.deepEqual(order.joined, order.keyed);
@@ -300,7 +306,7 @@ test("MysqlStore.migrate() of a release 3.0.0 database (version 2) keeps convers
   assert.deepEqual(await recordedVersions(url), [1, 2]);
   await using store = MysqlStore.open(url);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
   for (const group of [alpha, beta]) {
     assert.deepEqual(
       await memberRoles(store, group.id),
@@ -345,7 +351,7 @@ test("MysqlStore.migrate() of a release 3.0.0 database (version 2) keeps convers
   );
 
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
 });
 
 test("migrateMysql() runs version 3 again after a crash before it was recorded: no member is numbered again", async () => {
@@ -378,10 +384,84 @@ test("migrateMysql() runs version 3 again after a crash before it was recorded: 
   const before = await joinOrder(url);
   assert.deepEqual(before.joined, [[group, a], [group, b], [group, c]]);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
   assert.deepEqual((await joinOrder(url)).joined, before.joined, "joined in the same order");
   assert.deepEqual(await store.leaveGroup(group, b), { ok: true, heir: a });
   assert.equal(await store.requestFriend(a, c, "hi"), "sent");
+});
+
+test("MysqlStore.migrate() of a schema 3 database applies version 4 once; every user's conversations read as before", async () => {
+  const data = await schema3Database();
+  const url = await copyOf("schema3");
+  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  await using store = MysqlStore.open(url);
+  await store.migrate();
+  await store.migrate();
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
+  const { ann, ben, cat } = data;
+  for (const user of [ann, ben, cat]) {
+    assert.deepEqual(await store.listConversations(user.id), data.lists.get(user.id), user.name);
+  }
+  // From here on sending moves the sender's read seq on the conversation's row, above the old rows.
+  const ab = directConv(ann.id, ben.id);
+  const [sent] = await append(store, [chat(ab, ann.id, "after the upgrade")]);
+  assert.equal(sent.seq, 6);
+  assert.equal(await store.markRead(ann.id, ab, 5), 6, "ann's READ below what she sent changes nothing");
+  const ofBen = (await store.listConversations(ben.id)).find((summary) => summary.conv === ab);
+  assert.deepEqual(ofBen, { conv: ab, lastseq: 6, readseq: 5, peerread: 6, unread: 1 });
+  assert.equal(await store.markRead(ben.id, ab, 4), 5, "ben's old read seq (he sent 5) still holds");
+});
+
+test("migrateMysql() runs version 4 again after a crash before it was recorded: the columns are added once", async () => {
+  const url = await newDatabase();
+  const migrations = await loadMigrations("mysql");
+  const sentSeqs = migrations[3];
+  await inspect(url, async (db) => {
+    for (const statement of migrations.slice(0, 3).flatMap((m) => splitStatements(m.sql))) {
+      await db.query(statement);
+    }
+    await db.query(
+      "CREATE TABLE schema_version (version INT NOT NULL PRIMARY KEY, name VARCHAR(100) NOT NULL, " +
+        "applied_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))",
+    );
+    await db.query(
+      "INSERT INTO schema_version (version, name) VALUES (1, 'initial'), (2, 'conversations'), " +
+        "(3, 'social')",
+    );
+  });
+  await using store = MysqlStore.open(url);
+  const [a, b] = [await store.createUser("a", "h"), await store.createUser("b", "h")];
+  const conv = directConv(a, b);
+  // What version 3's code stored for a's message 1 and b's message 2 (each moved the sender's read_seqs row),
+  // then a node that died after running version 4's ALTER but before recording it.
+  await inspect(url, async (db) => {
+    await db.query("INSERT INTO conversations (conv, lastseq, usera, userb) VALUES (?, 2, ?, ?)", [
+      conv,
+      a,
+      b,
+    ]);
+    await db.query("INSERT INTO messages (conv, seq, sender, mid, ts, frame) VALUES ?", [[
+      [conv, 1, a, "m1", 1, "1"],
+      [conv, 2, b, "m2", 2, "2"],
+    ]]);
+    await db.query("INSERT INTO read_seqs (userid, conv, readseq) VALUES ?", [[[a, conv, 1], [b, conv, 2]]]);
+    for (const statement of splitStatements(sentSeqs.sql)) await db.query(statement);
+  });
+  await append(store, [chat(conv, b, "3")]);
+  await store.migrate();
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
+  const columns = await inspect(url, async (db) => {
+    const [rows] = await db.query<mysql.RowDataPacket[]>(
+      "SELECT column_name AS name FROM information_schema.columns " +
+        "WHERE table_schema = DATABASE() AND table_name = 'conversations' ORDER BY ordinal_position",
+    );
+    return rows.map((row) => String(row.name));
+  });
+  assert.deepEqual(columns, ["conv", "lastseq", "usera", "userb", "groupid", "lowsentseq", "highsentseq"]);
+  const [ofA] = await store.listConversations(a);
+  assert.deepEqual(ofA, { conv, lastseq: 3, readseq: 1, peerread: 3, unread: 2 });
+  await append(store, [chat(conv, a, "4")]);
+  assert.equal(await store.markRead(a, conv, 2), 4);
 });
 
 test("migrateMysql() creates an empty database at the newest version, and a second run applies nothing", async () => {
@@ -437,7 +517,7 @@ test("migrateMysql() completes a migration that stopped halfway (DDL commits at 
   });
   await using store = MysqlStore.open(url);
   await store.migrate();
-  assert.deepEqual(await recordedVersions(url), [1, 2, 3]);
+  assert.deepEqual(await recordedVersions(url), ALL_VERSIONS);
   const a = await store.createUser("a", "h");
   const b = await store.createUser("b", "h");
   const [stored] = await append(store, [

@@ -1,7 +1,8 @@
 /**
  * Upgrading SQLite databases in place: a database that the first release's server created and filled
- * (tests/harness/released_server.ts), and one of release 3.0.0 (schema version 2,
- * tests/harness/fill_release_3.ts), are migrated by today's SqliteStore and keep everything; versions are
+ * (tests/harness/released_server.ts), one of release 3.0.0 (schema version 2,
+ * tests/harness/fill_release_3.ts) and one of schema version 3 (tests/harness/fill_schema_3.ts) are migrated
+ * by today's SqliteStore and keep everything; versions are
  * recorded once; a database from a newer release is refused; a failed migration changes nothing.
  */
 
@@ -12,16 +13,20 @@ import { verifyPassword } from "../lib/service/password.ts";
 import { SchemaVersionError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
 import { fillRelease3, type Release3Data } from "./harness/fill_release_3.ts";
+import { fillSchema3, type Schema3Data } from "./harness/fill_schema_3.ts";
 import {
   fillReleased,
   RELEASE_3_COMMIT,
   type ReleasedData,
   ReleasedServer,
+  SCHEMA_3_COMMIT,
 } from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { append, chat } from "./store_suite_fixture.ts";
 
 const SANITIZED = { sanitizeOps: true, sanitizeResources: true };
+/** Every version as `schema_version` records it once migrated. */
+const ALL_VERSIONS = [[1, "initial"], [2, "conversations"], [3, "social"], [4, "sent_seqs"]];
 
 /** Reads the file past the store. */
 function inspect<T>(path: string, fn: (db: DatabaseSync) => T): T {
@@ -58,6 +63,7 @@ interface Filled<T> {
 
 let released: Promise<Filled<ReleasedData>> | undefined;
 let release3: Promise<Filled<Release3Data>> | undefined;
+let schema3: Promise<Filled<Schema3Data>> | undefined;
 
 async function fillDatabase<T>(
   commit: string | undefined,
@@ -91,6 +97,12 @@ function copyOfReleased(name: string): Promise<{ path: string; data: ReleasedDat
 function copyOfRelease3(name: string): Promise<{ path: string; data: Release3Data }> {
   release3 ??= fillDatabase(RELEASE_3_COMMIT, fillRelease3);
   return copyOf(release3, name);
+}
+
+/** A copy of a database of schema version 3 (main before version 4). */
+function copyOfSchema3(name: string): Promise<{ path: string; data: Schema3Data }> {
+  schema3 ??= fillDatabase(SCHEMA_3_COMMIT, fillSchema3);
+  return copyOf(schema3, name);
 }
 
 Deno.test({
@@ -141,17 +153,17 @@ Deno.test({
 });
 
 Deno.test({
-  name: "SqliteStore.migrate() records the released database as version 1 and applies versions 2 and 3 once",
+  name: "SqliteStore.migrate() records the released database as version 1 and applies versions 2 to 4 once",
   ...SANITIZED,
   async fn() {
     const { path, data } = await copyOfReleased("versions");
     const store = await migrated(path);
     await store.migrate();
     await store.close();
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
+    assert.deepEqual(versions(path), ALL_VERSIONS);
     // A restart finds the current version and changes nothing.
     await using again = await migrated(path);
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
+    assert.deepEqual(versions(path), ALL_VERSIONS);
     assert.equal(
       (await again.readOffline(data.carol.id, 100)).length,
       data.offline.get(data.carol.id)!.length,
@@ -179,7 +191,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "SqliteStore.migrate() of an empty file records versions 1, 2 and 3",
+  name: "SqliteStore.migrate() of an empty file records versions 1 to 4",
   ...SANITIZED,
   async fn() {
     const dir = await makeTempDir("chat-migrate-empty-");
@@ -187,7 +199,7 @@ Deno.test({
       const path = `${dir}/new.db`;
       const store = await migrated(path);
       await store.close();
-      assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
+      assert.deepEqual(versions(path), ALL_VERSIONS);
     } finally {
       await removeTempDir(dir);
     }
@@ -204,16 +216,16 @@ Deno.test({
     await store.close();
     inspect(
       path,
-      (db) => db.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (4, 'future', 0)"),
+      (db) => db.exec("INSERT INTO schema_version (version, name, applied_at) VALUES (5, 'future', 0)"),
     );
     await using newer = SqliteStore.open(path);
     await assert.rejects(newer.migrate(), (error: unknown) => {
       assert.ok(error instanceof SchemaVersionError);
-      assert.deepEqual([error.databaseVersion, error.codeVersion], [4, 3]);
-      assert.match(error.message, /version 4.*version 3/);
+      assert.deepEqual([error.databaseVersion, error.codeVersion], [5, 4]);
+      assert.match(error.message, /version 5.*version 4/);
       return true;
     });
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"], [4, "future"]]);
+    assert.deepEqual(versions(path), [...ALL_VERSIONS, [5, "future"]]);
     assert.equal((await newer.findUser(data.alice.id))?.name, data.alice.name, "the data is untouched");
   },
 });
@@ -269,7 +281,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "SqliteStore.migrate() of a 3.0.0 database applies version 3 once and keeps users, friends and groups",
+    "SqliteStore.migrate() of a 3.0.0 database applies versions 3 and 4 once and keeps users, friends and groups",
   ...SANITIZED,
   async fn() {
     const { path, data } = await copyOfRelease3("keeps");
@@ -277,7 +289,7 @@ Deno.test({
     const store = await migrated(path);
     await store.migrate();
     await store.close();
-    assert.deepEqual(versions(path), [[1, "initial"], [2, "conversations"], [3, "social"]]);
+    assert.deepEqual(versions(path), ALL_VERSIONS);
     await using again = await migrated(path);
     const users = [data.ann, data.ben, data.cat, data.dan, data.eve];
     for (const user of users) {
@@ -392,5 +404,52 @@ Deno.test({
       (db) => db.prepare("SELECT userid FROM groupuser WHERE groupid = ? ORDER BY userid").all(data.alpha.id),
     ).map((row) => Number(row.userid));
     assert.deepEqual(members, data.alpha.members);
+  },
+});
+
+Deno.test({
+  name:
+    "SqliteStore.migrate() of a schema 3 database applies version 4 once; every user's conversations read as before",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfSchema3("keeps-reads");
+    assert.deepEqual(versions(path), ALL_VERSIONS.slice(0, 3), "the old code recorded version 3");
+    const store = await migrated(path);
+    await store.migrate();
+    await store.close();
+    assert.deepEqual(versions(path), ALL_VERSIONS);
+    await using again = await migrated(path);
+    const { ann, ben, cat } = data;
+    for (const user of [ann, ben, cat]) {
+      assert.deepEqual(await again.listConversations(user.id), data.lists.get(user.id), user.name);
+    }
+    // From here on sending moves the sender's read seq on the conversation's row, above the old rows.
+    const ab = directConv(ann.id, ben.id);
+    const [sent] = await append(again, [chat(ab, ann.id, "after the upgrade")]);
+    assert.equal(sent.seq, 6);
+    assert.equal(await again.markRead(ann.id, ab, 5), 6, "ann's READ below what she sent changes nothing");
+    const ofBen = (await again.listConversations(ben.id)).find((summary) => summary.conv === ab);
+    assert.deepEqual(ofBen, { conv: ab, lastseq: 6, readseq: 5, peerread: 6, unread: 1 });
+    assert.equal(await again.markRead(ben.id, ab, 4), 5, "ben's old read seq (he sent 5) still holds");
+  },
+});
+
+Deno.test({
+  name: "SqliteStore.migrate() of a schema 3 database that fails at version 4 leaves version 3 as it was",
+  ...SANITIZED,
+  async fn() {
+    const { path, data } = await copyOfSchema3("fails");
+    // A column in the way of the second ALTER: the first one ran, and is rolled back with it.
+    inspect(path, (db) => db.exec("ALTER TABLE conversations ADD COLUMN highsentseq INTEGER"));
+    await using store = SqliteStore.open(path);
+    await assert.rejects(store.migrate(), /duplicate column name: highsentseq/);
+    assert.deepEqual(versions(path), ALL_VERSIONS.slice(0, 3));
+    const columns = inspect(
+      path,
+      (db) => db.prepare("SELECT name FROM pragma_table_info('conversations')").all(),
+    )
+      .map((row) => row.name);
+    assert.deepEqual(columns, ["conv", "lastseq", "highsentseq"], "the first ALTER was rolled back");
+    assert.equal((await store.findUser(data.ann.id))?.name, "ann");
   },
 });

@@ -207,6 +207,7 @@ Deno.test("loadMigrations() finds the shipped SQLite migrations", SANITIZED, asy
     [1, "initial"],
     [2, "conversations"],
     [3, "social"],
+    [4, "sent_seqs"],
   ]);
 });
 

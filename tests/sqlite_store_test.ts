@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { SqliteStore } from "../lib/store/sqlite_store.ts";
 import { STATE_BATCH_MAX } from "../lib/store/sqlite_users.ts";
-import { directConv } from "../lib/conversation_name.ts";
+import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { storeSuite } from "./store_suite.ts";
 import { append, chat, type StoreFixture, texts } from "./store_suite_fixture.ts";
 
@@ -443,6 +443,31 @@ Deno.test("SqliteStore: schema version 3 keeps roles to creator, admin and norma
     });
   });
 });
+
+Deno.test(
+  "SqliteStore: a one-to-one sender's read seq moves on the conversation's row, a group sender's in read_seqs",
+  SANITIZED,
+  async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/chat.db`;
+      const store = await openFile(path);
+      const [a, b] = [await store.createUser("a", "h"), await store.createUser("b", "h")];
+      const conv = directConv(a, b);
+      const group = groupConv(await store.createGroup(a, "g", ""));
+      await append(store, [chat(conv, b, "1"), chat(conv, a, "2"), chat(conv, b, "3"), chat(group, a, "g")]);
+      await store.close();
+      inspect(path, (db) => {
+        const row = db.prepare("SELECT lastseq, lowsentseq, highsentseq FROM conversations WHERE conv = ?")
+          .get(conv);
+        assert.deepEqual({ ...row }, { lastseq: 3, lowsentseq: 2, highsentseq: 3 });
+        const reads = db.prepare("SELECT userid, conv, readseq FROM read_seqs ORDER BY conv, userid").all()
+          .map((r) => [r.userid, r.conv, r.readseq]);
+        // The one-to-one rows only list the conversation as both users' (written when it was new).
+        assert.deepEqual(reads, [[a, group, 1], [a, conv, 0], [b, conv, 0]]);
+      });
+    });
+  },
+);
 
 Deno.test(
   "SqliteStore.open() checkpoints a file database in the background, unless told not to; never :memory:",

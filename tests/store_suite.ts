@@ -17,6 +17,7 @@ import { groupAccessCases } from "./store_suite_group_access.ts";
 import { groupRoleCases } from "./store_suite_group_roles.ts";
 import { messageCases } from "./store_suite_messages.ts";
 import { offlineCases } from "./store_suite_offline.ts";
+import { sentSeqCases } from "./store_suite_sent_seqs.ts";
 import { socialCases } from "./store_suite_social.ts";
 import { tokenCases } from "./store_suite_tokens.ts";
 
@@ -50,6 +51,7 @@ export function storeSuite(name: string, open: () => Promise<StoreFixture>): voi
   socialCases(test);
   messageCases(test);
   conversationCases(test);
+  sentSeqCases(test);
   deviceCases(test);
   tokenCases(test);
   offlineCases(test);

@@ -3,13 +3,15 @@
  * created and filled (tests/harness/released_server.ts), with offline messages waiting, is migrated by the
  * new server at start; each user's next login gets those messages exactly once, and then never again, on no
  * device. New messages are kept in their conversations next to the old data. A database of release 3.0.0
- * (tests/harness/fill_release_3.ts) keeps its friends, groups, roles and conversations.
+ * (tests/harness/fill_release_3.ts) keeps its friends, groups, roles and conversations; one of schema version 3
+ * (tests/harness/fill_schema_3.ts) keeps every user's read state as the old server showed it.
  */
 import assert from "node:assert/strict";
 import { directConv } from "../lib/conversation_name.ts";
 import type { ChatNode } from "../lib/server.ts";
 import { startTestNode } from "./harness/chat_node.ts";
 import { fillRelease3, type Release3Data } from "./harness/fill_release_3.ts";
+import { fillSchema3, type Schema3Data } from "./harness/fill_schema_3.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
 import {
   fillReleased,
@@ -17,6 +19,7 @@ import {
   type ReleasedData,
   ReleasedServer,
   type ReleasedUser,
+  SCHEMA_3_COMMIT,
 } from "./harness/released_server.ts";
 import { makeTempDir, removeTempDir } from "./harness/temp_dir.ts";
 import { type Reply, TestClient } from "./harness/test_client.ts";
@@ -150,6 +153,51 @@ Deno.test("a SQLite database of release 3.0.0 is upgraded; friends, groups, role
   }
 });
 
+/** The new server on a database of schema version 3: SYNC lists what the old server listed, then goes on. */
+async function checkUpgradedSchema3(node: ChatNode, data: Schema3Data): Promise<void> {
+  const { ann, ben, cat } = data;
+  const list = async (client: TestClient) => (await client.request({ msgid: 16 })).convs;
+  for (const user of [ann, ben, cat]) {
+    const [client] = await login(node.port, user);
+    assert.deepEqual(await list(client), data.lists.get(user.id), user.name);
+    client.close();
+  }
+  const [a] = await login(node.port, ann);
+  const [b] = await login(node.port, ben);
+  const sent = await a.request({ msgid: 6, toid: ben.id, msg: "after the upgrade" });
+  assert.deepEqual([sent.errno, sent.seq], [0, 6], JSON.stringify(sent));
+  const conv = directConv(ann.id, ben.id);
+  const summary = async (client: TestClient) =>
+    ((await list(client)) as Reply[]).find((entry) => entry.conv === conv);
+  assert.deepEqual(await summary(a), { conv, lastseq: 6, readseq: 6, peerread: 5, unread: 0 });
+  assert.deepEqual(await summary(b), { conv, lastseq: 6, readseq: 5, peerread: 6, unread: 1 });
+  a.close();
+  b.close();
+}
+
+/** Fills a database with the server of schema version 3, stops it, and hands the new server the database. */
+async function upgradeSchema3(args: string[], dir: string, start: () => Promise<ChatNode>): Promise<void> {
+  const old = await ReleasedServer.start(args, `${dir}/schema3.log`, { commit: SCHEMA_3_COMMIT });
+  let data: Schema3Data;
+  try {
+    data = await fillSchema3(old);
+  } finally {
+    await old.stop();
+  }
+  await using node = await start();
+  await checkUpgradedSchema3(node, data);
+}
+
+Deno.test("a SQLite database of schema version 3 is upgraded; every user's read state stays as it was", async () => {
+  const dir = await makeTempDir("chat-upgrade-");
+  try {
+    const db = `${dir}/chat.db`;
+    await upgradeSchema3(["--db", db], dir, () => startTestNode({ db }));
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
 const mariadb = mariaDbPerFile();
 
 Deno.test("a MySQL database of the released server is upgraded; its offline messages arrive once", async () => {
@@ -167,6 +215,16 @@ Deno.test("a MySQL database of release 3.0.0 is upgraded; friends, groups, roles
   try {
     const mysql = await mariadb().createDatabase("upgrade_release3");
     await upgradeRelease3(["--mysql", mysql], dir, () => startTestNode({ mysql }));
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+Deno.test("a MySQL database of schema version 3 is upgraded; every user's read state stays as it was", async () => {
+  const dir = await makeTempDir("chat-upgrade-");
+  try {
+    const mysql = await mariadb().createDatabase("upgrade_schema3");
+    await upgradeSchema3(["--mysql", mysql], dir, () => startTestNode({ mysql }));
   } finally {
     await removeTempDir(dir);
   }

@@ -9,10 +9,12 @@
  *
  * One transaction per batch, whatever its size, in TWO round trips (`mysql_script.ts`: multi-statement text
  * queries on the store's append connections): START TRANSACTION with the upsert and the read of the
- * conversations' rows, then the multi-row INSERTs of the messages, the upsert of the senders' read seqs and
- * COMMIT. Round trips, not rows, are what a batch waits for (a node stores its batches one after another):
- * six prepared statements one after another took 2.0 ms for a batch of 25 where the two take 1.8 ms, with 10%
- * less CPU in the node per message and 3-8% more in MariaDB (`tests/bench/append_mysql.ts`, README).
+ * conversations' rows, then the multi-row INSERTs of the messages, the upsert of the group senders' read seqs
+ * and COMMIT. A one-to-one sender's read seq moves in the conversation's upsert (its sent seq columns,
+ * `sent_seqs.ts`): no row of its own. Round trips, not rows, are what a batch waits for (a node stores its
+ * batches one after another): six prepared statements one after another took 2.0 ms for a batch of 25 where
+ * the two take 1.8 ms, with 10% less CPU in the node per message and 3-8% more in MariaDB
+ * (`tests/bench/append_mysql.ts`, README).
  *
  * Blocks (a one-to-one message whose other user blocks the sender is not stored) cost no round trip of their
  * own: the read of the conversations' rows also reads the blocks between the batch's (peer, sender) pairs.
@@ -168,16 +170,21 @@ async function append(
   }
   // How many new messages (the first of their cmid, or without one, and not blocked) each conversation gets.
   // A blocked message claims no cmid: a later message of the batch with the same one is stored.
-  const counts = new Map<string, { conv: Conversation; count: number }>();
+  const counts = new Map<string, Taken>();
   const seen = new Set<string>();
   for (const pending of batch) {
     const { message, conv, key } = pending;
     if (key !== undefined && (earlier.has(key) || seen.has(key))) continue;
     if (blocked.has(pending)) continue;
     if (key !== undefined) seen.add(key);
-    const entry = counts.get(message.conv);
-    if (entry) entry.count++;
-    else counts.set(message.conv, { conv, count: 1 });
+    let entry = counts.get(message.conv);
+    if (!entry) counts.set(message.conv, entry = { conv, count: 0, lowSent: 0, highSent: 0 });
+    entry.count++;
+    // Seqs are taken in batch order, so the sender's last message so far takes the count-th new seq.
+    if (conv.kind === "direct") {
+      if (message.senderId === conv.low) entry.lowSent = entry.count;
+      else entry.highSent = entry.count;
+    }
   }
   // On the first attempt, the pairs of the one-to-one messages about to take a seq: read with the seqs.
   const check = blocks !== undefined ? [] : [
@@ -217,8 +224,9 @@ async function append(
     if (key !== undefined) earlier.set(key, stored);
     rows.push([conv, seq, senderId, message.cmid ?? null, mid, ts, frame]);
     frames.push(frame);
-    // Seqs grow within the batch: the last one per (sender, conv) is the highest.
-    reads.set(`${senderId}\n${conv}`, [senderId, conv, seq]);
+    // A group sender's read seq moves (a one-to-one one's moved with the conversation's row). Seqs grow within
+    // the batch: the last one per (sender, conv) is the highest.
+    if (pending.peer === undefined) reads.set(`${senderId}\n${conv}`, [senderId, conv, seq]);
   }
   // The rows and the read seqs go with the COMMIT: one round trip (a few for a batch of large frames).
   await script.commit([
@@ -230,6 +238,17 @@ async function append(
     ...raiseReadSeqs([...reads.values()]),
   ]);
   return results;
+}
+
+/**
+ * How many seqs a conversation takes in the batch, and for a one-to-one one, the position (1 to count) of the
+ * last message each of its users sent among them (0: none). The upsert turns the positions into seqs.
+ */
+interface Taken {
+  conv: Conversation;
+  count: number;
+  lowSent: number;
+  highSent: number;
 }
 
 /** Whether a one-to-one message (`peer` defined) is refused by `blocks`. */
@@ -279,28 +298,35 @@ async function storedByCmid(
 }
 
 /**
- * Raises each conversation's last seq by its count, creating the row for a new conversation, and returns the
- * first seq each may use (`nextSeq`) and which of the (blocker, blocked) `pairs` are blocks (`found`, by
- * {@linkcode pairKey}), read in this transaction after the raise: every block committed before the read is
- * seen. The rows are touched in conv order, so two nodes' batches lock them in one order and cannot
+ * Raises each conversation's last seq by its count, creating the row for a new conversation, and moves a
+ * one-to-one sender's sent seq column to their last seq of the batch (the old last seq plus the position of
+ * their last message); returns the first seq each may use (`nextSeq`) and which of the (blocker, blocked)
+ * `pairs` are blocks (`found`, by {@linkcode pairKey}), read in this transaction after the raise: every block
+ * committed before the read is seen. The rows are touched in conv order, so two nodes' batches lock them in one order and cannot
  * deadlock on them. The upserts and the reads are one round trip.
  */
 async function takeSeqs(
   script: MysqlScript,
-  counts: Map<string, { conv: Conversation; count: number }>,
+  counts: Map<string, Taken>,
   pairs: [number, number][],
 ): Promise<{ nextSeq: Map<string, number>; found: Set<string> }> {
   const names = [...counts.keys()].sort();
   const nameChunks = slices(names, MAX_SMALL_ROWS);
   const raises: Statement[] = nameChunks.map((chunk) => ({
-    sql: "INSERT INTO conversations (conv, lastseq, usera, userb, groupid) VALUES " +
-      chunk.map(() => "(?, ?, ?, ?, ?)").join(", ") +
-      " ON DUPLICATE KEY UPDATE lastseq = lastseq + VALUES(lastseq)",
+    // A new row's sent seqs are the positions themselves (its seqs start at 1). The sent seqs are assigned
+    // before lastseq, so they read the old one: the same whether the server assigns left to right (MySQL,
+    // MariaDB by default) or all at once (MariaDB's SIMULTANEOUS_ASSIGNMENT).
+    sql: "INSERT INTO conversations (conv, lastseq, usera, userb, groupid, lowsentseq, highsentseq) VALUES " +
+      chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ") +
+      " ON DUPLICATE KEY UPDATE " +
+      "lowsentseq = IF(VALUES(lowsentseq) = 0, lowsentseq, lastseq + VALUES(lowsentseq)), " +
+      "highsentseq = IF(VALUES(highsentseq) = 0, highsentseq, lastseq + VALUES(highsentseq)), " +
+      "lastseq = lastseq + VALUES(lastseq)",
     values: chunk.flatMap((name) => {
-      const { conv, count } = counts.get(name)!;
+      const { conv, count, lowSent, highSent } = counts.get(name)!;
       return conv.kind === "direct"
-        ? [name, count, conv.low, conv.high, null]
-        : [name, count, null, null, conv.groupId];
+        ? [name, count, conv.low, conv.high, null, lowSent, highSent]
+        : [name, count, null, null, conv.groupId, 0, 0];
     }),
   }));
   // The blocks by the batch's peers of the batch's senders: two IN lists (an index range of the primary key,

@@ -12,6 +12,8 @@ import { convName, rowLimit, safeId, seqNumber } from "./argument_checks.ts";
 import { appendMessages as appendBatch } from "./mysql_append.ts";
 import { chunks, type MysqlConnections, type MysqlSession } from "./mysql_connections.ts";
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
+import { sentSeqOf } from "./sent_seqs.ts";
+import { parseConv } from "../conversation_name.ts";
 import type {
   AppendResult,
   ConversationSummary,
@@ -112,12 +114,15 @@ export class MysqlMessages implements MessageMethods {
     const user = safeId(userId, "user id");
     return await this.#connections.use(async (db) => {
       const direct = await db.read(
-        "SELECT c.conv, c.lastseq, COALESCE(mine.readseq, 0) AS readseq, COALESCE(peer.readseq, 0) AS peerread " +
+        // A user's read seq is at least the last seq they sent (sent_seqs.ts): usera sent lowsentseq.
+        "SELECT c.conv, c.lastseq, " +
+          "GREATEST(COALESCE(mine.readseq, 0), IF(c.usera = ?, c.lowsentseq, c.highsentseq)) AS readseq, " +
+          "GREATEST(COALESCE(peer.readseq, 0), IF(c.usera = ?, c.highsentseq, c.lowsentseq)) AS peerread " +
           "FROM conversations c " +
           "LEFT JOIN read_seqs mine ON mine.userid = ? AND mine.conv = c.conv " +
           "LEFT JOIN read_seqs peer ON peer.conv = c.conv AND peer.userid = IF(c.usera = ?, c.userb, c.usera) " +
           "WHERE c.usera = ? OR c.userb = ?",
-        [user, user, user, user],
+        [user, user, user, user, user, user],
       );
       // Groups the user is in, then groups they left (their view capped at the seq when they left).
       const groups = await db.read(
@@ -155,9 +160,13 @@ export class MysqlMessages implements MessageMethods {
     });
   }
 
-  /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
+  /**
+   * Moves the user's read seq of `conv` to max(old, seq) and returns the result; in a one-to-one conversation
+   * it is never below the last seq the user sent (sent_seqs.ts).
+   */
   async markRead(userId: number, conv: string, seq: number): Promise<number> {
     const params = [safeId(userId, "user id"), convName(conv), seqNumber(seq, "read seq")];
+    const direct = parseConv(conv)?.kind === "direct";
     return await this.#connections.transaction(async (db) => {
       await db.write(
         "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?) " +
@@ -169,7 +178,14 @@ export class MysqlMessages implements MessageMethods {
         "SELECT readseq FROM read_seqs WHERE userid = ? AND conv = ? FOR UPDATE",
         params.slice(0, 2),
       );
-      return Number(row.readseq);
+      const stored = Number(row.readseq);
+      if (!direct) return stored;
+      // A plain read: the conversation's row is the appends' lock, which a READ need not wait for.
+      const [sent] = await db.read(
+        "SELECT lowsentseq, highsentseq FROM conversations WHERE conv = ?",
+        [params[1]],
+      );
+      return sent ? Math.max(stored, sentSeqOf(conv, userId, sent)) : stored;
     });
   }
 

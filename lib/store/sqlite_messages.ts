@@ -3,14 +3,15 @@
  * `Store` (sql/sqlite/002_conversations.sql).
  *
  * Storing is the server's hot path (every chat message, DESIGN.md "Delivery without loss"), so a batch costs
- * one BEGIN IMMEDIATE/COMMIT, one INSERT per message, one UPDATE of each conversation's last seq and one of
- * each (sender, conversation)'s read seq, plus one primary key lookup per (sender, peer) of one-to-one
- * messages: whether the peer blocks the sender, read inside the transaction so that no committed block is
- * missed. Last seqs are remembered between batches, so they are read from the
- * database only after another process wrote to it. Every statement is prepared once and cached by the
- * connection. What remains is mostly SQLite's own: the COMMIT writes one index page per conversation of the
- * batch to the WAL (the (conv, seq) index keeps each conversation together). Checkpoints, which fsync, run
- * in a worker thread (`sqlite_checkpointer.ts`); a commit checkpoints only the remainder, every 4000 pages.
+ * one BEGIN IMMEDIATE/COMMIT, one INSERT per message, one UPDATE of each conversation's last seq (which also
+ * moves a one-to-one sender's read seq: its sent seq columns, `sent_seqs.ts`) and one of each
+ * (sender, group)'s read seq, plus one primary key lookup per (sender, peer) of one-to-one messages: whether
+ * the peer blocks the sender, read inside the transaction so that no committed block is missed. Last seqs are
+ * remembered between batches, so they are read from the database only after another process wrote to it.
+ * Every statement is prepared once and cached by the connection. What remains is mostly SQLite's own: the
+ * COMMIT writes one index page per conversation of the batch to the WAL (the (conv, seq) index keeps each
+ * conversation together). Checkpoints, which fsync, run in a worker thread (`sqlite_checkpointer.ts`); a
+ * commit checkpoints only the remainder, every 4000 pages.
  *
  * @module
  */
@@ -18,6 +19,7 @@
 import { parseConv } from "../conversation_name.ts";
 import { convName, rowLimit, safeId, seqNumber, text } from "./argument_checks.ts";
 import { MESSAGE_COLUMNS, type Row, storedMessage } from "./row_records.ts";
+import { sentSeqOf } from "./sent_seqs.ts";
 import { blocks } from "./sqlite_blocks.ts";
 import { bindId, type SqliteConnection } from "./sqlite_connection.ts";
 import type {
@@ -31,8 +33,11 @@ import type {
 
 const SQL = {
   lastSeq: "SELECT lastseq FROM conversations WHERE conv = ?",
-  newConv: "INSERT INTO conversations (conv, lastseq) VALUES (?, ?)",
-  setLastSeq: "UPDATE conversations SET lastseq = ? WHERE conv = ?",
+  // The last seq, and the last seq each user of a one-to-one conversation sent (0: unchanged; groups: 0).
+  newConv: "INSERT INTO conversations (conv, lastseq, lowsentseq, highsentseq) VALUES (?, ?, ?, ?)",
+  setLastSeq: "UPDATE conversations SET lastseq = ?2, lowsentseq = max(lowsentseq, ?3), " +
+    "highsentseq = max(highsentseq, ?4) WHERE conv = ?1",
+  sentSeqs: "SELECT lowsentseq, highsentseq FROM conversations WHERE conv = ?",
   // Changes whenever another connection (another process) commits: then cached last seqs may be stale.
   dataVersion: "PRAGMA data_version",
   // A repeated (sender, cmid) inserts nothing; the caller then reads the first message back. Only that
@@ -43,8 +48,8 @@ const SQL = {
   // Both users of a new one-to-one conversation get a read_seqs row: it lists the conversation as theirs.
   joinDirect:
     "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, 0) ON CONFLICT (userid, conv) DO NOTHING",
-  // The append path updates first and inserts only when there is no row: cheaper than an upsert, which tries
-  // the insert first.
+  // A group message moves its sender's read seq. The append path updates first and inserts only when there is
+  // no row: cheaper than an upsert, which tries the insert first.
   raiseRead: "UPDATE read_seqs SET readseq = max(readseq, ?3) WHERE userid = ?1 AND conv = ?2",
   addRead: "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?)",
   markRead: "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?) " +
@@ -55,18 +60,19 @@ const SQL = {
   before: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv = ? AND seq < ? AND seq <= ? ` +
     "ORDER BY seq DESC LIMIT ?",
   unread: "SELECT count(*) AS unread FROM messages WHERE conv = ? AND seq > ? AND seq <= ? AND sender <> ?",
-  // The user's one-to-one conversations (their read_seqs rows named "u:…"), the groups they are in (read seq
-  // at least the seq they joined at), and the groups they left (capped at the seq they left at).
-  conversations: "SELECT r.conv, c.lastseq, r.readseq FROM read_seqs r " +
+  // The user's one-to-one conversations (their read_seqs rows named "u:…", with the seqs each side sent), the
+  // groups they are in (read seq at least the seq they joined at), and the groups they left (capped at the seq
+  // they left at).
+  conversations: "SELECT r.conv, c.lastseq, r.readseq, c.lowsentseq, c.highsentseq FROM read_seqs r " +
     "JOIN conversations c ON c.conv = r.conv " +
     "WHERE r.userid = ?1 AND r.conv >= 'u:' AND r.conv < 'u;' " +
     "UNION ALL " +
-    "SELECT c.conv, c.lastseq, max(g.joinseq, coalesce(r.readseq, 0)) FROM groupuser g " +
+    "SELECT c.conv, c.lastseq, max(g.joinseq, coalesce(r.readseq, 0)), 0, 0 FROM groupuser g " +
     "JOIN conversations c ON c.conv = 'g:' || g.groupid " +
     "LEFT JOIN read_seqs r ON r.userid = g.userid AND r.conv = c.conv " +
     "WHERE g.userid = ?1 " +
     "UNION ALL " +
-    "SELECT c.conv, l.leftseq, min(l.leftseq, coalesce(r.readseq, 0)) FROM groupleft l " +
+    "SELECT c.conv, l.leftseq, min(l.leftseq, coalesce(r.readseq, 0)), 0, 0 FROM groupleft l " +
     "JOIN conversations c ON c.conv = 'g:' || l.groupid " +
     "LEFT JOIN read_seqs r ON r.userid = l.userid AND r.conv = c.conv " +
     "WHERE l.userid = ?1 AND l.leftseq > 0 " +
@@ -117,8 +123,10 @@ class Batch {
   readonly firstSeqs = new Map<string, number>();
   /** conv → its last seq as the batch goes on. */
   readonly lastSeqs = new Map<string, number>();
-  /** "sender conv" → the sender's newest seq in the conversation. */
+  /** "sender conv" → the sender's newest seq in a group conversation (its read seq moves there). */
   readonly readMoves = new Map<string, { sender: bigint; conv: string; seq: number }>();
+  /** One-to-one conv → the newest seq each of its users sent in this batch (0: none). */
+  readonly sentSeqs = new Map<string, { low: number; high: number }>();
   /** "sender cmid" → the first message stored with it in this batch. */
   readonly firstByCmid = new Map<string, AppendedMessage>();
   /** "peer sender" → whether the peer blocks the sender, as read in this batch's transaction. */
@@ -220,15 +228,23 @@ export class SqliteMessages implements MessageMethods {
       };
       results.push(stored);
       if (cmid !== null) batch.firstByCmid.set(cmidKey, stored);
-      batch.readMoves.set(`${sender} ${conv}`, { sender, conv, seq });
+      if (peer === null) {
+        batch.readMoves.set(`${sender} ${conv}`, { sender, conv, seq });
+      } else {
+        const sent = batch.sentSeqs.get(conv) ?? { low: 0, high: 0 };
+        if (sender < peer) sent.low = seq;
+        else sent.high = seq;
+        batch.sentSeqs.set(conv, sent);
+      }
     }
     for (const [conv, seq] of batch.lastSeqs) {
       const first = batch.firstSeqs.get(conv)!;
       if (seq === first) continue;
+      const sent = batch.sentSeqs.get(conv) ?? { low: 0, high: 0 };
       if (first > 0) {
-        db.statement(SQL.setLastSeq).run(seq, conv);
+        db.statement(SQL.setLastSeq).run(conv, seq, sent.low, sent.high);
       } else {
-        db.statement(SQL.newConv).run(conv, seq);
+        db.statement(SQL.newConv).run(conv, seq, sent.low, sent.high);
         this.#joinDirect(conv);
       }
     }
@@ -305,20 +321,25 @@ export class SqliteMessages implements MessageMethods {
       return this.#db.statement(SQL.conversations).all(user).map((row) => {
         const conv = String(row.conv);
         const lastseq = Number(row.lastseq);
-        const readseq = Number(row.readseq);
+        // One-to-one: a user's read seq is at least the last seq they sent (sent_seqs.ts).
+        const readseq = Math.max(Number(row.readseq), sentSeqOf(conv, userId, row));
         const count = lastseq > readseq ? Number(unread.get(conv, readseq, lastseq, user)?.unread) : 0;
         const summary: ConversationSummary = { conv, lastseq, readseq, unread: count };
         const parsed = parseConv(conv);
         if (parsed?.kind === "direct") {
           const peer = parsed.low === userId ? parsed.high : parsed.low;
-          summary.peerread = Number(readSeq.get(BigInt(peer), conv)?.readseq ?? 0);
+          const stored = Number(readSeq.get(BigInt(peer), conv)?.readseq ?? 0);
+          summary.peerread = Math.max(stored, sentSeqOf(conv, peer, row));
         }
         return summary;
       });
     });
   }
 
-  /** Moves the user's read seq of `conv` to max(old, seq) and returns the result. */
+  /**
+   * Moves the user's read seq of `conv` to max(old, seq) and returns the result; in a one-to-one conversation
+   * it is never below the last seq the user sent (sent_seqs.ts).
+   */
   markRead(userId: number, conv: string, seq: number): Promise<number> {
     return this.#db.run(() => {
       const row = this.#db.statement(SQL.markRead).get(
@@ -326,7 +347,10 @@ export class SqliteMessages implements MessageMethods {
         convName(conv),
         seqNumber(seq, "seq"),
       );
-      return Number(row?.readseq);
+      const stored = Number(row?.readseq);
+      if (parseConv(conv)?.kind !== "direct") return stored;
+      const sent = this.#db.statement(SQL.sentSeqs).get(conv);
+      return sent === undefined ? stored : Math.max(stored, sentSeqOf(conv, userId, sent));
     });
   }
 

@@ -4,12 +4,16 @@
  * conversations, one message per conversation and batch, no cmid) on a migrated database file in WAL mode
  * with the server's background checkpoints, and prints the time per message of each kind of statement.
  *
+ * `--read-seq-rows` runs the statements of schema version 3 instead: the sender's read seq moved by an UPDATE
+ * of its `read_seqs` row per message, where version 4 sets a column of the conversation's row in the UPDATE of
+ * its last seq (lib/store/sent_seqs.ts).
+ *
  * `--staging` measures an idea instead of the server: the messages go into a small staging table with the
  * same (conv, seq) key, moved into `messages` every 1,000 messages in one transaction ("move", which another
  * thread would run). The COMMIT then writes a few index pages per batch instead of one per conversation.
  *
  * Usage: `deno run --allow-read --allow-write=/tmp --allow-env tests/bench/append_statements.ts
- * [--batch 50] [--messages 200000] [--staging]`
+ * [--batch 50] [--messages 200000] [--read-seq-rows] [--staging]`
  *
  * @module
  */
@@ -26,6 +30,7 @@ const { values } = parseArgs({
     batch: { type: "string", default: "50" },
     messages: { type: "string", default: "200000" },
     staging: { type: "boolean", default: false },
+    "read-seq-rows": { type: "boolean", default: false },
   },
 });
 const batchSize = Number(values.batch);
@@ -38,6 +43,7 @@ if (!Number.isSafeInteger(total) || total < batchSize) {
 }
 const table = values.staging ? "staging" : "messages";
 const MOVE_EVERY = 1000;
+const readSeqRows = values["read-seq-rows"];
 
 const dir = await Deno.makeTempDir({ prefix: "append-statements-" });
 const path = `${dir}/chat.db`;
@@ -61,13 +67,19 @@ const sql = {
   blocked: "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?",
   insert: `INSERT INTO ${table} (conv, seq, sender, ts, mid, cmid, frame) VALUES (?, ?, ?, ?, ?, ?, ?) ` +
     "ON CONFLICT (sender, cmid) WHERE cmid IS NOT NULL DO NOTHING",
-  newConv: "INSERT INTO conversations (conv, lastseq) VALUES (?, ?)",
-  setLastSeq: "UPDATE conversations SET lastseq = ? WHERE conv = ?",
+  // Version 4: the sender's read seq moves with the last seq (?3: the lower id's, ?4: the higher's, 0: none).
+  newConv: "INSERT INTO conversations (conv, lastseq, lowsentseq, highsentseq) VALUES (?1, ?2, ?3, ?4)",
+  setLastSeq: "UPDATE conversations SET lastseq = ?2, lowsentseq = max(lowsentseq, ?3), " +
+    "highsentseq = max(highsentseq, ?4) WHERE conv = ?1",
   raiseRead: "UPDATE read_seqs SET readseq = max(readseq, ?3) WHERE userid = ?1 AND conv = ?2",
   addRead: "INSERT INTO read_seqs (userid, conv, readseq) VALUES (?, ?, ?)",
   commit: "COMMIT",
 };
 if (values.staging) sql.insert = sql.insert.replace(/ ON CONFLICT.*/, "");
+if (readSeqRows) {
+  sql.newConv = "INSERT INTO conversations (conv, lastseq) VALUES (?1, ?2)";
+  sql.setLastSeq = "UPDATE conversations SET lastseq = ?2 WHERE conv = ?1";
+}
 const statement = Object.fromEntries(
   Object.entries(sql).map(([name, text]) => [name, db.prepare(text)]),
 ) as Record<keyof typeof sql, ReturnType<DatabaseSync["prepare"]>>;
@@ -83,13 +95,18 @@ function timed<T>(what: string, fn: () => T): T {
 }
 
 const lastSeqs = new Map<string, number>();
+
+/** The sent seq columns' arguments for a message of `seq` by the conversation's lower id or its higher. */
+function sentSeqs(byLow: boolean, seq: number): { lowSent: number; highSent: number } {
+  return byLow ? { lowSent: seq, highSent: 0 } : { lowSent: 0, highSent: seq };
+}
 let sent = 0;
 let turn = 0;
 /** One batch: message i of the batch goes to conversation (turn + i) mod 100, from either side in turn. */
 function appendBatch(): void {
   timed("BEGIN", () => statement.begin.run());
   timed("data_version", () => statement.dataVersion.get());
-  const moves: { conv: string; sender: bigint; seq: number }[] = [];
+  const moves: { conv: string; sender: bigint; seq: number; lowSent: number; highSent: number }[] = [];
   for (let i = 0; i < batchSize; i++) {
     const pair = (turn + i) % 100;
     const low = pair + 1;
@@ -116,17 +133,20 @@ function appendBatch(): void {
       "INSERT message",
       () => statement.insert.run(conv, seq, BigInt(sender), BigInt(ts), `m${sent + i}`, null, frame),
     );
-    moves.push({ conv, sender: BigInt(sender), seq });
+    moves.push({ conv, sender: BigInt(sender), seq, ...sentSeqs(sender === low, seq) });
   }
-  for (const { conv, seq } of moves) {
-    if (lastSeqs.has(conv)) timed("UPDATE lastseq", () => statement.setLastSeq.run(seq, conv));
-    else statement.newConv.run(conv, seq);
+  for (const { conv, seq, lowSent, highSent } of moves) {
+    const args = readSeqRows ? [conv, seq] : [conv, seq, lowSent, highSent];
+    if (lastSeqs.has(conv)) timed("UPDATE lastseq", () => statement.setLastSeq.run(...args));
+    else statement.newConv.run(...args);
     lastSeqs.set(conv, seq);
   }
-  for (const { conv, sender, seq } of moves) {
-    timed("UPDATE read seq", () => {
-      if (statement.raiseRead.run(sender, conv, seq).changes == 0) statement.addRead.run(sender, conv, seq);
-    });
+  if (readSeqRows) {
+    for (const { conv, sender, seq } of moves) {
+      timed("UPDATE read seq", () => {
+        if (statement.raiseRead.run(sender, conv, seq).changes == 0) statement.addRead.run(sender, conv, seq);
+      });
+    }
   }
   timed("COMMIT", () => statement.commit.run());
   turn += batchSize;
@@ -150,7 +170,8 @@ const elapsed = performance.now() - start;
 const perMessage = (ms: number) => `${(ms * 1000 / (sent - from)).toFixed(2).padStart(6)} µs`;
 console.log(
   `append transaction, batches of ${batchSize} over 100 conversations, ${sent - from} messages` +
-    (values.staging ? ", through a staging table" : "") + ":",
+    (values.staging ? ", through a staging table" : "") +
+    (readSeqRows ? ", read seqs in read_seqs (schema version 3)" : "") + ":",
 );
 for (const [what, ms] of spent) console.log(`  ${perMessage(ms)}  ${what}`);
 const moved = spent.get("move (another thread)") ?? 0;

@@ -20,6 +20,12 @@ import { type Reply, TestClient } from "./test_client.ts";
 export const RELEASED_COMMIT = "124d736";
 /** The commit of release 3.0.0: its databases are at schema version 2 (kept conversations, devices). */
 export const RELEASE_3_COMMIT = "d0d2d5b";
+/**
+ * The commit of main before schema version 4 (the sender's read seq of a one-to-one conversation on the
+ * conversation's row): its databases are at version 3 (friend requests, blocks, group roles), with every
+ * read seq in `read_seqs`.
+ */
+export const SCHEMA_3_COMMIT = "a7d729b";
 
 const trees = new Map<string, Promise<string>>();
 
@@ -53,7 +59,10 @@ async function run(command: string, args: string[]): Promise<void> {
 
 /** Options for {@linkcode ReleasedServer.start}. */
 export interface ReleasedServerOptions {
-  /** The release to run ({@linkcode RELEASED_COMMIT}, the default, or {@linkcode RELEASE_3_COMMIT}). */
+  /**
+   * The release to run ({@linkcode RELEASED_COMMIT}, the default, {@linkcode RELEASE_3_COMMIT} or
+   * {@linkcode SCHEMA_3_COMMIT}).
+   */
   commit?: string;
 }
 
