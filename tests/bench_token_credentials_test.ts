@@ -8,6 +8,18 @@ import { eventually } from "./harness/eventually.ts";
 
 const TOKEN = "AbCdEfGhIjKlMnOpQrStUvWxYz012345";
 
+/** A server's LOGIN answers: the first login finds the device still held, user 2's token is refused. */
+function heldThenRefused(): Answer {
+  let logins = 0;
+  return (frame) => {
+    if (frame.msgid !== 1) return [];
+    logins++;
+    if (logins === 1) return [{ msgid: 2, errno: 2, errmsg: "held" }];
+    if (frame.id === 2) return [{ msgid: 2, errno: 1, errmsg: "token refused" }];
+    return [{ msgid: 2, errno: 0, id: frame.id, token: frame.token }];
+  };
+}
+
 Deno.test("tokenFromAck() returns the token of a successful LOGIN_ACK", () => {
   assert.equal(tokenFromAck({ msgid: 2, errno: 0, id: 7, token: TOKEN }, 7), TOKEN);
 });
@@ -97,16 +109,8 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    let logins = 0;
     // The server ends each connection when the client half-closes it (end of input), as ours does.
-    await using server = new FakeChatServer((frame) => {
-      if (frame.msgid !== 1) return [];
-      logins++;
-      // The first login finds the device still held; user 2's token is refused.
-      if (logins === 1) return [{ msgid: 2, errno: 2, errmsg: "held" }];
-      if (frame.id === 2) return [{ msgid: 2, errno: 1, errmsg: "token refused" }];
-      return [{ msgid: 2, errno: 0, id: frame.id, token: frame.token }];
-    });
+    await using server = new FakeChatServer(heldThenRefused());
     const credentials = new Map([[1, { device: "d", token: TOKEN }], [2, { device: "d", token: "other" }]]);
     const users = [{ id: 1, name: "a", password: "a" }, { id: 2, name: "b", password: "b" }];
     const storm = new LoginStorm(server.endpoint, users, 2, { v1: false, tokens: credentials });
@@ -131,14 +135,7 @@ Deno.test({
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
-    let logins = 0;
-    await using server = new FakeChatServer((frame) => {
-      if (frame.msgid !== 1) return [];
-      logins++;
-      if (logins === 1) return [{ msgid: 2, errno: 2, errmsg: "held" }];
-      if (frame.id === 2) return [{ msgid: 2, errno: 1, errmsg: "token refused" }];
-      return [{ msgid: 2, errno: 0, id: frame.id, token: frame.token }];
-    });
+    await using server = new FakeChatServer(heldThenRefused());
     const credentials = new Map([[1, { device: "d", token: TOKEN }], [2, { device: "d", token: "other" }]]);
     const users = [{ id: 1, name: "a", password: "a" }, { id: 2, name: "b", password: "b" }];
     await using storm = new LoginStormInWorker({
