@@ -4,7 +4,7 @@
  * message (nearly every batch). The seqs are taken in SQL, where the node would need a round trip to learn them:
  *
  * 1. START TRANSACTION and the conversations' upsert that raises their last seqs (as the two-trip path does);
- * 2. for a batch with one-to-one messages, a check that fails the script (error 1242) when the blocks table
+ * 2. for a batch with one-to-one messages, a check that fails the script (error 1690) when the blocks table
  *    holds a row of the batch's peers blocking its senders (a superset of the pairs: the two-trip path that
  *    follows reads which ones), before anything is inserted;
  * 3. the raised last seqs into user variables (`@seq0`, `@seq1`, ..., one per conversation, in conv order);
@@ -46,8 +46,10 @@ const PROBE_TEXT = String(PROBE_SEQ);
  * digits, or something in it depends on the seq's length) and the batch takes the two round trips.
  */
 const CHECK_SEQ = 42;
-/** MySQL's "Subquery returns more than 1 row": the block check's failure (see the module's notes). */
-const ER_SUBQUERY_NO_1_ROW = 1242;
+/** The largest BIGINT, which the block check's count overflows ({@linkcode blockCheck}). */
+const BIGINT_MAX = "9223372036854775807";
+/** MySQL's "BIGINT value is out of range": the block check's failure. */
+const ER_DATA_OUT_OF_RANGE = 1690;
 
 /** A frame cut around its seq: the stored frame of seq n is prefix + n + suffix. */
 export interface FrameParts {
@@ -76,7 +78,7 @@ export function splitFrame(frame: (seq: number) => string): FrameParts | undefin
 
 /** Whether `error` is the one round trip's block check finding a block (or its superset's false alarm). */
 export function isBlockFound(error: unknown): boolean {
-  return mysqlErrno(error) === ER_SUBQUERY_NO_1_ROW;
+  return mysqlErrno(error) === ER_DATA_OUT_OF_RANGE;
 }
 
 /**
@@ -187,9 +189,11 @@ export async function appendInOneTrip(
 }
 
 /**
- * For a batch with one-to-one messages, a statement that fails with error 1242 ("Subquery returns more than 1
- * row") exactly when the blocks table holds a row of the batch's peers blocking its senders: the subquery adds
- * one row of its own to those. A `SET` (not `DO`, which MariaDB lets pass with a warning).
+ * For a batch with one-to-one messages, a statement that fails with error 1690 ("BIGINT value is out of range")
+ * exactly when the blocks table holds a row of the batch's peers blocking its senders: the largest BIGINT plus
+ * their count overflows from one row on, whatever the `sql_mode`. (A scalar subquery of those rows and one
+ * more, failing with 1242, costs MariaDB a temporary table per batch; `DO` lets either error pass as a warning
+ * on MariaDB.)
  */
 function blockCheck(batch: readonly Pending[]): Statement[] {
   const pairs = batch.flatMap(({ peer, message }): [number, number][] =>
@@ -198,7 +202,7 @@ function blockCheck(batch: readonly Pending[]): Statement[] {
   if (pairs.length === 0) return [];
   const where = blocksOf(pairs);
   return [{
-    sql: `SET @unblocked = (SELECT 1 FROM blocks WHERE ${where.sql} UNION ALL SELECT 1)`,
+    sql: `SELECT ${BIGINT_MAX} + COUNT(*) INTO @unblocked FROM blocks WHERE ${where.sql}`,
     values: where.values,
   }];
 }
