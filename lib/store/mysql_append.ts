@@ -75,7 +75,8 @@ class BlocksFound extends Error {
  * Stores the batch in one transaction with the next seqs of its conversations (all or none); a repeated
  * (sender, cmid) answers the first message with `dup: true`, and a new one-to-one message whose other user
  * blocks the sender is not stored (`{blocked: true, conv}`). A lock conflict with another node's batch, or
- * another node storing the same cmid meanwhile, runs the batch again (a few times).
+ * another node storing the same cmid meanwhile, runs the batch again (a few times). `options.oneTrip`: false
+ * takes the two round trips from the first attempt (tests compare the two paths).
  *
  * @example
  * ```ts
@@ -91,6 +92,7 @@ class BlocksFound extends Error {
 export async function appendMessages(
   connections: MysqlConnections,
   messages: NewMessage[],
+  options: { oneTrip?: boolean } = {},
 ): Promise<AppendResult[]> {
   if (messages.length === 0) return [];
   // Checked before the transaction: a caller's bug fails the batch before any write.
@@ -102,7 +104,7 @@ export async function appendMessages(
   let blocks: ReadonlySet<string> | undefined;
   // The first attempt tries the one round trip (`mysql_append_one_trip.ts`); a batch it does not fit, and
   // every attempt after a failure of any kind, takes the two.
-  let oneTrip = true;
+  let oneTrip = options.oneTrip ?? true;
   return await scriptTransaction(connections, async (script) => {
     if (oneTrip) {
       oneTrip = false;

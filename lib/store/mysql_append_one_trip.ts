@@ -38,7 +38,7 @@ import {
 } from "./mysql_append_batch.ts";
 
 /** A seq no conversation reaches, whose digits mark where a frame holds its seq. */
-const PROBE_SEQ = 7_390_418_265_937_016;
+export const PROBE_SEQ = 7_390_418_265_937_016;
 const PROBE_TEXT = String(PROBE_SEQ);
 /**
  * A second seq, of another length: a frame built for it must be the probe's frame with the digits replaced,
@@ -124,7 +124,8 @@ export async function appendInOneTrip(
   )
     .map((chunk): Statement => ({
       sql: "INSERT INTO messages (conv, seq, sender, cmid, mid, ts, frame) VALUES " +
-        chunk.map((index) => `(?, ${seqSql(index)}, ?, ?, ?, ?, CONCAT(?, ${seqSql(index)}, ?))`).join(", "),
+        // The frame reads the row's seq column, set earlier in its value list (MySQL and MariaDB allow that).
+        chunk.map((index) => `(?, ${seqSql(index)}, ?, ?, ?, ?, CONCAT(?, seq, ?))`).join(", "),
       values: chunk.flatMap((index) => {
         const { conv, senderId, cmid, mid, ts } = batch[index].message;
         return [conv, senderId, cmid ?? null, mid, ts, parts[index].prefix, parts[index].suffix];
