@@ -16,8 +16,7 @@ import { MysqlConnections } from "../lib/store/mysql_connections.ts";
 import { directConv, groupConv } from "../lib/conversation_name.ts";
 import { StoreUnavailableError } from "../lib/store/errors.ts";
 import { MysqlStore, type MysqlStoreOptions } from "../lib/store/mysql_store.ts";
-import type { AppendedMessage, NewMessage } from "../lib/store/store.ts";
-import { PROBE_SEQ } from "../lib/store/mysql_append_one_trip.ts";
+import type { NewMessage } from "../lib/store/store.ts";
 import { eventually } from "./harness/eventually.ts";
 import { freePort } from "./harness/free_port.ts";
 import { mariaDbPerFile } from "./harness/mariadb_fixture.ts";
@@ -602,7 +601,7 @@ function countingAppends(url: string): { connections: MysqlConnections; queries:
   return { connections, queries: () => queries };
 }
 
-test("MysqlStore.appendMessages() is one round trip, and takes the two-trip path for a batch with a block", async () => {
+test("MysqlStore.appendMessages() is two round trips, reads the blocks with the seqs, and takes a second attempt only for a batch with a block", async () => {
   const { store, url } = await openAt();
   await using _store = store;
   const { connections, queries } = countingAppends(url);
@@ -624,209 +623,40 @@ test("MysqlStore.appendMessages() is one round trip, and takes the two-trip path
     return { roundTrips, statements, results };
   };
   try {
-    // A group batch of as many messages, in one round trip: START TRANSACTION, the conversations' upsert, the
-    // raised last seqs into variables, four INSERTs of the messages (64 rows each at most), the read seqs'
-    // upsert, the variables read back, COMMIT.
+    // A group batch of as many messages: START TRANSACTION, the conversations' upsert and read in one round
+    // trip; four INSERTs of the messages (64 rows each at most), the read seqs' upsert and COMMIT in the other.
     const grouped = await executed(direct.map(() => message(group, a)));
-    assert.equal(grouped.roundTrips, 1);
-    assert.deepEqual(grouped.statements, { begin: 1, insert: 6, select: 2, commit: 1, rollback: 0 });
-    // A one-to-one batch without a block: the block check too, and no read seq is upserted (the senders'
-    // moved with the conversations' rows).
+    assert.equal(grouped.roundTrips, 2);
+    assert.deepEqual(grouped.statements, { begin: 1, insert: 6, select: 1, commit: 1, rollback: 0 });
+    // A one-to-one batch without a block: the blocks are read in the first round trip too, and no read seq is
+    // upserted (the senders' moved with the conversations' rows).
     const clear = await executed(direct);
-    assert.equal(clear.roundTrips, 1);
-    assert.deepEqual(clear.statements, { begin: 1, insert: 5, select: 3, commit: 1, rollback: 0 });
+    assert.equal(clear.roundTrips, 2);
+    assert.deepEqual(clear.statements, { begin: 1, insert: 5, select: 2, commit: 1, rollback: 0 });
     assert.ok(clear.results.every((result) => !("blocked" in result)));
-    // With a block: the one round trip fails at its block check, before inserting anything, and is rolled
-    // back; the two-trip path's first attempt finds which block, after taking the seqs, and is rolled back;
-    // the second leaves the blocked message out, and takes no seq for it.
+    // With a block: the first attempt finds it in its first round trip, after taking the seqs, and is rolled
+    // back (a round trip of its own); the second leaves the blocked message out, and takes no seq for it.
     await store.setBlock(peers[3], a, true);
     const lastBefore = await store.lastSeq(directConv(a, peers[3]));
     const { roundTrips, statements, results } = await executed(direct);
-    assert.equal(roundTrips, 1 + 1 + 1 + 1 + 2);
-    assert.deepEqual(statements, {
-      begin: 3,
-      insert: 1 + 1 + 5,
-      select: 1 + 2 + 1,
-      commit: 1,
-      rollback: 2,
-    });
+    assert.equal(roundTrips, 1 + 1 + 2);
+    assert.deepEqual(statements, { begin: 2, insert: 1 + 5, select: 2 + 1, commit: 1, rollback: 1 });
     assert.deepEqual(
       results.map((result) => "blocked" in result),
       direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
     );
     assert.equal(await store.lastSeq(directConv(a, peers[3])), lastBefore + 1, "only the peer's own message");
-    const others = results.filter((result): result is AppendedMessage => !("blocked" in result));
-    assert.equal(others.length, direct.length - 1, "the rest of the batch is stored");
-    for (const stored of others) {
-      const [row] = await store.messagesAfter(stored.conv, stored.seq - 1, 1);
-      const { dup: _, ...fields } = stored;
+    // The rest of the batch is stored as answered, each frame built for its seq.
+    for (const [i, result] of results.entries()) {
+      if ("blocked" in result) continue;
+      assert.equal(result.frame, direct[i].frame(result.seq));
+      const [row] = await store.messagesAfter(result.conv, result.seq - 1, 1);
+      const { dup: _, ...fields } = result;
       assert.deepEqual(row, fields);
     }
   } finally {
     await connections.close();
   }
-});
-
-/** The rows an append leaves in `url`'s database (messages without their ids, conversations, read seqs). */
-async function appendRows(url: string): Promise<unknown> {
-  return await inspect(url, async (db) => {
-    const [messages] = await db.query(
-      "SELECT conv, seq, sender, cmid, mid, ts, frame FROM messages ORDER BY id",
-    );
-    const [conversations] = await db.query("SELECT * FROM conversations ORDER BY conv");
-    const [reads] = await db.query("SELECT * FROM read_seqs ORDER BY userid, conv");
-    return { messages, conversations, reads };
-  });
-}
-
-test("MysqlStore.appendMessages() in one round trip answers and stores what the two-trip path does", async () => {
-  const one = await openAt();
-  const two = await openAt();
-  await using _one = one.store;
-  await using _two = two.store;
-  const oneTrip = countingAppends(one.url);
-  const twoTrips = countingAppends(two.url);
-  try {
-    const [a, b, c] = await users(one.store, "a", "b", "c");
-    assert.deepEqual(await users(two.store, "a", "b", "c"), [a, b, c]);
-    const group = groupConv(await one.store.createGroup(a, "g", ""));
-    assert.equal(groupConv(await two.store.createGroup(a, "g", "")), group);
-    await one.store.addGroupMember(Number(group.slice(2)), b);
-    await two.store.addGroupMember(Number(group.slice(2)), b);
-    // Two batches (the second continues the conversations' seqs), with a cmid repeated inside a batch, group
-    // and one-to-one messages of both users, frames of unicode and of a quote.
-    const batches: NewMessage[][] = [[
-      message(directConv(a, b), a, { cmid: "x" }),
-      message(group, a),
-      message(directConv(a, b), b),
-      message(directConv(a, b), a, { cmid: "x" }),
-      message(group, b, { cmid: "y" }),
-      message(directConv(a, c), c),
-    ], [
-      message(group, a),
-      message(directConv(a, b), b, { cmid: "z" }),
-      message(directConv(a, c), a),
-      message(group, a),
-    ]];
-    for (const batch of batches) {
-      const tweaked = batch.map((m, i) => ({
-        ...m,
-        frame: (seq: number) => JSON.stringify({ seq, text: `é ' ${i} \u{1F600}`, mid: m.mid }),
-      }));
-      const before = oneTrip.queries();
-      const fast = await appendMessages(oneTrip.connections, tweaked);
-      assert.equal(oneTrip.queries() - before, 1, "one round trip");
-      const slow = await appendMessages(twoTrips.connections, tweaked, { oneTrip: false });
-      assert.deepEqual(fast, slow);
-      for (const [i, result] of fast.entries()) {
-        if ("blocked" in result) assert.fail("nothing is blocked");
-        if (result.dup) continue; // the repeat answers the first message
-        assert.equal(result.frame, tweaked[i].frame(result.seq), "the frame built for its seq");
-      }
-    }
-    assert.deepEqual(await appendRows(one.url), await appendRows(two.url));
-  } finally {
-    await oneTrip.connections.close();
-    await twoTrips.connections.close();
-  }
-});
-
-test("MysqlStore.appendMessages() of a cmid stored before answers dup with the first seq, without a gap", async () => {
-  const { store, url } = await openAt();
-  await using _store = store;
-  const { connections, queries } = countingAppends(url);
-  try {
-    const [a, b] = await users(store, "a", "b");
-    const conv = directConv(a, b);
-    const [first] = await append(store, [message(conv, a, { cmid: "c1" }), message(conv, b)]);
-    const before = queries();
-    // The one round trip fails on the unique key and is rolled back; the two-trip path looks the cmid up
-    // (a round trip of its own) before taking the seqs.
-    const [repeat, next] = await appendMessages(connections, [
-      message(conv, a, { cmid: "c1" }),
-      message(conv, b),
-    ]);
-    assert.equal(queries() - before, 1 + 1 + 1 + 2);
-    assert.deepEqual(repeat, { ...first, dup: true });
-    assert.ok(!("blocked" in next));
-    assert.equal(next.seq, 3, "no seq taken for the repeat");
-    assert.deepEqual((await store.messagesAfter(conv, 0, 10)).map((m) => m.seq), [1, 2, 3]);
-  } finally {
-    await connections.close();
-  }
-});
-
-test("MysqlStore.appendMessages() of a frame holding the probe seq's digits takes the two round trips", async () => {
-  const { store, url } = await openAt();
-  await using _store = store;
-  const { connections, queries } = countingAppends(url);
-  try {
-    const [a, b] = await users(store, "a", "b");
-    const conv = directConv(a, b);
-    await append(store, [message(conv, a)]);
-    // The user's text holds the digits: the probe's frame holds them twice, and cannot be cut.
-    const text = `look: ${PROBE_SEQ}`;
-    const tricky = message(conv, b, { frame: (seq) => JSON.stringify({ seq, text }) });
-    // A frame without its seq, or whose text depends on the seq's length, cannot be cut either.
-    const constant = message(conv, a, { frame: () => "no seq here" });
-    const sized = message(conv, a, { frame: (seq) => `${String(seq).length}:${seq}` });
-    for (const odd of [tricky, constant, sized]) {
-      const before = queries();
-      const [stored] = await appendMessages(connections, [message(conv, a), odd]);
-      assert.equal(queries() - before, 2, "two round trips");
-      if ("blocked" in stored) assert.fail("not blocked");
-    }
-    const rows = await store.messagesAfter(conv, 0, 10);
-    assert.deepEqual(rows.map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7]);
-    assert.equal(rows[2].frame, JSON.stringify({ seq: 3, text }));
-    assert.equal(rows[4].frame, "no seq here");
-    assert.equal(rows[6].frame, "1:7");
-  } finally {
-    await connections.close();
-  }
-});
-
-test("MysqlStore.appendMessages() on two nodes into one conversation at once: gapless, each node's order kept", async () => {
-  const { store: first, url } = await openAt();
-  await using _first = first;
-  await using second = MysqlStore.open(url);
-  const [a, b] = await users(first, "a", "b");
-  const conv = directConv(a, b);
-  const rounds = 30;
-  const sent = (node: string, round: number) =>
-    [0, 1, 2].map((i) => message(conv, node === "n1" ? a : b, { mid: `${node}-${round}-${i}` }));
-  const results = await Promise.all(["n1", "n2"].map(async (node) => {
-    const store = node === "n1" ? first : second;
-    const seqs: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      for (const result of await append(store, sent(node, round))) seqs.push(result.seq);
-    }
-    return seqs;
-  }));
-  for (const seqs of results) {
-    assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "a node's messages in its order");
-  }
-  assert.deepEqual(
-    results.flat().sort((x, y) => x - y),
-    Array.from({ length: 2 * 3 * rounds }, (_, i) => i + 1),
-  );
-  const stored = await first.messagesAfter(conv, 0, 1000);
-  assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 2 * 3 * rounds }, (_, i) => i + 1));
-  for (const node of ["n1", "n2"]) {
-    const mids = stored.filter((m) => m.mid.startsWith(`${node}-`)).map((m) => m.mid);
-    assert.deepEqual(
-      mids,
-      Array.from({ length: rounds * 3 }, (_, i) => `${node}-${Math.floor(i / 3)}-${i % 3}`),
-    );
-  }
-  await inspect(url, async (db) => {
-    // Rows are stored in seq order within the conversation (id grows with seq).
-    const [rows] = await db.query<mysql.RowDataPacket[]>(
-      "SELECT seq FROM messages WHERE conv = ? ORDER BY id",
-      [conv],
-    );
-    assert.deepEqual(rows.map((row) => Number(row.seq)), stored.map((m) => m.seq));
-  });
 });
 
 test("MysqlStore.appendMessages() of a resend after a block answers the message stored before it", async () => {

@@ -25,30 +25,36 @@
  * @module
  */
 
-import { text } from "./argument_checks.ts";
+import { convName, safeId, text } from "./argument_checks.ts";
+import { type Conversation, parseConv, peerOf } from "../conversation_name.ts";
 import { mysqlErrno } from "../db/errors.ts";
-import { isLockConflict, type MysqlConnections, type Param, placeholders } from "./mysql_connections.ts";
+import {
+  isLockConflict,
+  MAX_ID_BATCH,
+  type MysqlConnections,
+  type Param,
+  placeholders,
+} from "./mysql_connections.ts";
 import { type MysqlScript, scriptTransaction, slices, type Statement } from "./mysql_script.ts";
 import { pairKey } from "./mysql_blocks.ts";
 import type { RowDataPacket } from "mysql2/promise";
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
 import type { AppendedMessage, AppendResult, NewMessage } from "./store.ts";
-import {
-  blocksOf,
-  checkMessage,
-  cmidKey,
-  countSeq,
-  MAX_SMALL_ROWS,
-  messageChunks,
-  type Pending,
-  RAISE_READ_SEQ,
-  raiseConversations,
-  type Taken,
-} from "./mysql_append_batch.ts";
-import { appendInOneTrip, isBlockFound } from "./mysql_append_one_trip.ts";
 
 /** cmids looked up by one statement (an OR of pairs: kept short for the range optimizer). */
 const MAX_CMID_BATCH = 64;
+/** Rows of a few small columns (conversations, read seqs) in one statement. */
+const MAX_SMALL_ROWS = MAX_ID_BATCH;
+/**
+ * Message rows inserted by one statement at most; fewer when their frames are large (see messageChunks).
+ */
+const MAX_MESSAGE_ROWS = 64;
+/**
+ * Characters of frames one INSERT carries at most, as hex literals (`mysql_script.ts`): well under the
+ * server's packet limit (`max_allowed_packet`, 16 MiB by default on MariaDB, 64 MiB on MySQL 8), so a batch
+ * of large frames is split rather than refused.
+ */
+const MAX_INSERT_CHARS = 4 * 1024 * 1024;
 /**
  * Further attempts of an append batch, each a new transaction after a ROLLBACK (which also undoes the raised
  * last seqs: no gap). Two failures are worth another attempt:
@@ -71,12 +77,37 @@ class BlocksFound extends Error {
   }
 }
 
+/** A message of a batch, checked. */
+interface Pending {
+  message: NewMessage;
+  conv: Conversation;
+  /** {@linkcode cmidKey} of the message, when it has a cmid. */
+  key: string | undefined;
+  /** A one-to-one message: the other user, whose block of the sender refuses it. */
+  peer: number | undefined;
+}
+
+/** `message` checked before any write: a caller's bug fails the batch with RangeError or TypeError. */
+function checkMessage(message: NewMessage): Pending {
+  const conv = parseConv(convName(message.conv))!;
+  const senderId = safeId(message.senderId, "message sender id");
+  safeId(message.ts, "message ts");
+  text(message.mid, "message mid");
+  if (typeof message.frame !== "function") throw new TypeError("message frame must be a function of seq");
+  const key = message.cmid === undefined ? undefined : cmidKey(senderId, text(message.cmid, "message cmid"));
+  return { message, conv, key, peer: peerOf(conv, senderId) ?? undefined };
+}
+
+/** `(sender, cmid)` as one Map key. */
+function cmidKey(senderId: number, cmid: string): string {
+  return `${senderId}\n${cmid}`;
+}
+
 /**
  * Stores the batch in one transaction with the next seqs of its conversations (all or none); a repeated
  * (sender, cmid) answers the first message with `dup: true`, and a new one-to-one message whose other user
  * blocks the sender is not stored (`{blocked: true, conv}`). A lock conflict with another node's batch, or
- * another node storing the same cmid meanwhile, runs the batch again (a few times). `options.oneTrip`: false
- * takes the two round trips from the first attempt (tests compare the two paths).
+ * another node storing the same cmid meanwhile, runs the batch again (a few times).
  *
  * @example
  * ```ts
@@ -92,7 +123,6 @@ class BlocksFound extends Error {
 export async function appendMessages(
   connections: MysqlConnections,
   messages: NewMessage[],
-  options: { oneTrip?: boolean } = {},
 ): Promise<AppendResult[]> {
   if (messages.length === 0) return [];
   // Checked before the transaction: a caller's bug fails the batch before any write.
@@ -102,21 +132,9 @@ export async function appendMessages(
   let lookUp = false;
   // Unknown until an attempt found blocks: the first attempt checks them along with the seqs.
   let blocks: ReadonlySet<string> | undefined;
-  // The first attempt tries the one round trip (`mysql_append_one_trip.ts`); a batch it does not fit, and
-  // every attempt after a failure of any kind, takes the two.
-  let oneTrip = options.oneTrip ?? true;
-  return await scriptTransaction(connections, async (script) => {
-    if (oneTrip) {
-      oneTrip = false;
-      const results = await appendInOneTrip(script, pending);
-      if (results !== undefined) return results;
-    }
-    return await append(script, pending, lookUp, blocks);
-  }, {
+  return await scriptTransaction(connections, (script) => append(script, pending, lookUp, blocks), {
     retries: APPEND_RETRIES,
     retryable(error) {
-      // The one round trip found a block, or a superset's false alarm: the next attempt reads which.
-      if (isBlockFound(error)) return true;
       if (error instanceof BlocksFound) {
         blocks = error.pairs;
         return true;
@@ -155,11 +173,18 @@ async function append(
   const counts = new Map<string, Taken>();
   const seen = new Set<string>();
   for (const pending of batch) {
-    const { key } = pending;
+    const { message, conv, key } = pending;
     if (key !== undefined && (earlier.has(key) || seen.has(key))) continue;
     if (blocked.has(pending)) continue;
     if (key !== undefined) seen.add(key);
-    countSeq(counts, pending);
+    let entry = counts.get(message.conv);
+    if (!entry) counts.set(message.conv, entry = { conv, count: 0, lowSent: 0, highSent: 0 });
+    entry.count++;
+    // Seqs are taken in batch order, so the sender's last message so far takes the count-th new seq.
+    if (conv.kind === "direct") {
+      if (message.senderId === conv.low) entry.lowSent = entry.count;
+      else entry.highSent = entry.count;
+    }
   }
   // On the first attempt, the pairs of the one-to-one messages about to take a seq: read with the seqs.
   const check = blocks !== undefined ? [] : [
@@ -205,7 +230,7 @@ async function append(
   }
   // The rows and the read seqs go with the COMMIT: one round trip (a few for a batch of large frames).
   await script.commit([
-    ...messageChunks(rows, frames.map((frame) => frame.length)).map((chunk) => ({
+    ...messageChunks(rows, frames).map((chunk) => ({
       sql: "INSERT INTO messages (conv, seq, sender, cmid, mid, ts, frame) VALUES " +
         chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", "),
       values: chunk.flat(),
@@ -215,9 +240,38 @@ async function append(
   return results;
 }
 
+/**
+ * How many seqs a conversation takes in the batch, and for a one-to-one one, the position (1 to count) of the
+ * last message each of its users sent among them (0: none). The upsert turns the positions into seqs.
+ */
+interface Taken {
+  conv: Conversation;
+  count: number;
+  lowSent: number;
+  highSent: number;
+}
+
 /** Whether a one-to-one message (`peer` defined) is refused by `blocks`. */
 function isBlocked(blocks: ReadonlySet<string>, peer: number | undefined, senderId: number): boolean {
   return peer !== undefined && blocks.has(pairKey(peer, senderId));
+}
+
+/**
+ * `rows` cut for multi-row INSERTs: {@linkcode MAX_MESSAGE_ROWS} at a time and the rest in one, halved while their `frames` could exceed {@linkcode MAX_INSERT_CHARS} (a single larger frame goes alone).
+ */
+function messageChunks(rows: Param[][], frames: string[]): Param[][][] {
+  // Prefix sums of an upper bound of each frame's hex literal (3 UTF-8 bytes per UTF-16 unit, 2 digits each).
+  const upTo = [0];
+  for (const frame of frames) upTo.push(upTo[upTo.length - 1] + frame.length * 6);
+  const out: Param[][][] = [];
+  let start = 0;
+  while (start < rows.length) {
+    let size = Math.min(MAX_MESSAGE_ROWS, rows.length - start);
+    while (size > 1 && upTo[start + size] - upTo[start] > MAX_INSERT_CHARS) size >>= 1;
+    out.push(rows.slice(start, start + size));
+    start += size;
+  }
+  return out;
 }
 
 /** The messages stored before under the batch's (sender, cmid) pairs, by {@linkcode cmidKey}. */
@@ -258,8 +312,29 @@ async function takeSeqs(
 ): Promise<{ nextSeq: Map<string, number>; found: Set<string> }> {
   const names = [...counts.keys()].sort();
   const nameChunks = slices(names, MAX_SMALL_ROWS);
-  const raises = raiseConversations(counts, nameChunks);
+  const raises: Statement[] = nameChunks.map((chunk) => ({
+    // A new row's sent seqs are the positions themselves (its seqs start at 1). The sent seqs are assigned
+    // before lastseq, so they read the old one: the same whether the server assigns left to right (MySQL,
+    // MariaDB by default) or all at once (MariaDB's SIMULTANEOUS_ASSIGNMENT).
+    sql: "INSERT INTO conversations (conv, lastseq, usera, userb, groupid, lowsentseq, highsentseq) VALUES " +
+      chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ") +
+      " ON DUPLICATE KEY UPDATE " +
+      "lowsentseq = IF(VALUES(lowsentseq) = 0, lowsentseq, lastseq + VALUES(lowsentseq)), " +
+      "highsentseq = IF(VALUES(highsentseq) = 0, highsentseq, lastseq + VALUES(highsentseq)), " +
+      "lastseq = lastseq + VALUES(lastseq)",
+    values: chunk.flatMap((name) => {
+      const { conv, count, lowSent, highSent } = counts.get(name)!;
+      return conv.kind === "direct"
+        ? [name, count, conv.low, conv.high, null, lowSent, highSent]
+        : [name, count, null, null, conv.groupId, 0, 0];
+    }),
+  }));
+  // The blocks by the batch's peers of the batch's senders: two IN lists (an index range of the primary key,
+  // cheap for MariaDB to plan) rather than an OR of pairs (planned anew at every execution, which cost a
+  // tenth of a cluster's chat throughput). A superset of the pairs, filtered here.
   const wanted = new Set(pairs.map(([blocker, blocked]) => pairKey(blocker, blocked)));
+  const blockers = [...new Set(pairs.map(([blocker]) => blocker))];
+  const blocked = [...new Set(pairs.map(([, blocked]) => blocked))];
   // A plain read: InnoDB shows a transaction its own changes, and the upsert above applied them to the newest
   // committed row, which no one else can change before this transaction ends. (FOR UPDATE would add nothing
   // but risk: on a small table the optimizer scans it whole and a locking read then locks every row.)
@@ -268,8 +343,11 @@ async function takeSeqs(
     values: chunk,
   }));
   if (pairs.length > 0) {
-    const where = blocksOf(pairs);
-    reads.push({ sql: `SELECT blocker, blocked FROM blocks WHERE ${where.sql}`, values: where.values });
+    reads.push({
+      sql: `SELECT blocker, blocked FROM blocks WHERE blocker IN ${placeholders(blockers.length)} ` +
+        `AND blocked IN ${placeholders(blocked.length)}`,
+      values: [...blockers, ...blocked],
+    });
   }
   const results = await script.run([...raises, ...reads]);
   const next = new Map<string, number>();
@@ -294,7 +372,7 @@ function raiseReadSeqs(reads: Param[][]): Statement[] {
   reads.sort((a, b) => Number(a[0]) - Number(b[0]) || (String(a[1]) < String(b[1]) ? -1 : 1));
   return slices(reads, MAX_SMALL_ROWS).map((chunk) => ({
     sql: "INSERT INTO read_seqs (userid, conv, readseq) VALUES " + chunk.map(() => "(?, ?, ?)").join(", ") +
-      RAISE_READ_SEQ,
+      " ON DUPLICATE KEY UPDATE readseq = GREATEST(readseq, VALUES(readseq))",
     values: chunk.flat(),
   }));
 }
