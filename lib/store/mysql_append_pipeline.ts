@@ -64,7 +64,11 @@ export async function appendBatches(
         open = {
           batch,
           plan,
-          outcome: await attempt(connection, ["START TRANSACTION", ...texts(plan.statements)]),
+          outcome: await attempt(
+            connection,
+            ["START TRANSACTION", ...texts(plan.statements)],
+            plan.statements.length,
+          ),
         };
       }
       const { batch, plan, outcome } = open;
@@ -92,14 +96,14 @@ export async function appendBatches(
       }
       const query = [...texts(second.statements), "COMMIT"];
       if (nextPlan) query.push("START TRANSACTION", ...texts(nextPlan.statements));
-      const sent = await attempt(connection, query);
+      const sent = await attempt(connection, query, nextPlan?.statements.length ?? 0);
       if ("results" in sent) {
         done(second.results);
         if (nextPlan) {
           open = {
             batch: nextBatch!,
             plan: nextPlan,
-            outcome: { results: sent.results.slice(sent.results.length - nextPlan.statements.length) },
+            outcome: sent,
           };
         }
       } else {
@@ -117,13 +121,15 @@ export async function appendBatches(
   });
 }
 
-/** The results of the statements `query`, or the error that stopped them. */
+/** The results of the last `last` statements of `query`, or the error that stopped them. */
 async function attempt(
   connection: Connection,
   query: string[],
+  last: number,
 ): Promise<{ results: unknown[] } | { error: unknown }> {
   try {
-    return { results: await runTexts(connection, query) };
+    const results = await runTexts(connection, query);
+    return { results: results.slice(results.length - last) };
   } catch (error) {
     return { error };
   }
