@@ -64,11 +64,7 @@ export async function appendBatches(
         open = {
           batch,
           plan,
-          outcome: await attempt(
-            connection,
-            ["START TRANSACTION", ...texts(plan.statements)],
-            plan.statements.length,
-          ),
+          outcome: await attempt(connection, ["START TRANSACTION", ...texts(plan.statements)]),
         };
       }
       const { batch, plan, outcome } = open;
@@ -96,14 +92,14 @@ export async function appendBatches(
       }
       const query = [...texts(second.statements), "COMMIT"];
       if (nextPlan) query.push("START TRANSACTION", ...texts(nextPlan.statements));
-      const sent = await attempt(connection, query, nextPlan?.statements.length ?? 0);
+      const sent = await attempt(connection, query);
       if ("results" in sent) {
         done(second.results);
         if (nextPlan) {
           open = {
             batch: nextBatch!,
             plan: nextPlan,
-            outcome: sent,
+            outcome: { results: sent.results.slice(sent.results.length - nextPlan.statements.length) },
           };
         }
       } else {
@@ -121,15 +117,13 @@ export async function appendBatches(
   });
 }
 
-/** The results of the last `last` statements of `query`, or the error that stopped them. */
+/** The results of the statements `query`, or the error that stopped them. */
 async function attempt(
   connection: Connection,
   query: string[],
-  last: number,
 ): Promise<{ results: unknown[] } | { error: unknown }> {
   try {
-    const results = await runTexts(connection, query);
-    return { results: results.slice(results.length - last) };
+    return { results: await runTexts(connection, query) };
   } catch (error) {
     return { error };
   }
