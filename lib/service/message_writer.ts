@@ -87,11 +87,6 @@ export class MessageWriter {
    * statements per message on a host whose CPUs the nodes, MariaDB and nginx already share to the full.
    */
   async #drain(): Promise<void> {
-    if (this.#store.appendBatches) {
-      while (this.#queue.length > 0) await this.#drainPipelined(this.#store.appendBatches.bind(this.#store));
-      this.#running = false;
-      return;
-    }
     while (this.#queue.length > 0) {
       const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
       this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
@@ -109,41 +104,5 @@ export class MessageWriter {
       }
     }
     this.#running = false;
-  }
-
-  /** The next batch off the queue (at most maxBatch messages). */
-  #take(): Pending[] {
-    const batch = this.#queue.length <= this.#maxBatch ? this.#queue : this.#queue.slice(0, this.#maxBatch);
-    this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
-    return batch;
-  }
-
-  /** Batches through the store's `appendBatches`: each taken when the store is ready for it. */
-  async #drainPipelined(appendBatches: NonNullable<Store["appendBatches"]>): Promise<void> {
-    const taken: Pending[][] = [];
-    try {
-      await appendBatches(
-        () => {
-          if (this.#queue.length === 0) return undefined;
-          const batch = this.#take();
-          taken.push(batch);
-          return batch.map((pending) => pending.message);
-        },
-        (stored) => {
-          const batch = taken.shift()!;
-          this.counters.commits++;
-          for (let i = 0; i < batch.length; i++) {
-            const result = stored[i];
-            if (!("blocked" in result) && !result.dup) this.counters.stored++;
-            batch[i].resolve(result);
-          }
-        },
-      );
-    } catch (error) {
-      for (const batch of taken) {
-        this.#log.warn("storing chat messages failed", { count: batch.length, error });
-        for (const pending of batch) pending.reject(error);
-      }
-    }
   }
 }

@@ -35,9 +35,9 @@ import {
   type Param,
   placeholders,
 } from "./mysql_connections.ts";
-import { type MysqlScript, scriptAttempts, slices, type Statement } from "./mysql_script.ts";
+import { type MysqlScript, scriptTransaction, slices, type Statement } from "./mysql_script.ts";
 import { pairKey } from "./mysql_blocks.ts";
-import type { Connection, RowDataPacket } from "mysql2/promise";
+import type { RowDataPacket } from "mysql2/promise";
 import { MESSAGE_COLUMNS, storedMessage } from "./row_records.ts";
 import type { AppendedMessage, AppendResult, NewMessage } from "./store.ts";
 
@@ -78,7 +78,7 @@ class BlocksFound extends Error {
 }
 
 /** A message of a batch, checked. */
-export interface Pending {
+interface Pending {
   message: NewMessage;
   conv: Conversation;
   /** {@linkcode cmidKey} of the message, when it has a cmid. */
@@ -88,7 +88,7 @@ export interface Pending {
 }
 
 /** `message` checked before any write: a caller's bug fails the batch with RangeError or TypeError. */
-export function checkMessage(message: NewMessage): Pending {
+function checkMessage(message: NewMessage): Pending {
   const conv = parseConv(convName(message.conv))!;
   const senderId = safeId(message.senderId, "message sender id");
   safeId(message.ts, "message ts");
@@ -127,17 +127,12 @@ export async function appendMessages(
   if (messages.length === 0) return [];
   // Checked before the transaction: a caller's bug fails the batch before any write.
   const pending = messages.map(checkMessage);
-  return await connections.use(({ connection }) => appendOn(connection, pending));
-}
-
-/** {@linkcode appendMessages} of checked messages on a connection the caller holds (no transaction open). */
-export async function appendOn(connection: Connection, pending: Pending[]): Promise<AppendResult[]> {
   // Optimistic: a repeated cmid is rare (a client's resend), so the first attempt does not look for one; the
   // unique key refuses a repeat, and the attempts after that look first.
   let lookUp = false;
   // Unknown until an attempt found blocks: the first attempt checks them along with the seqs.
   let blocks: ReadonlySet<string> | undefined;
-  return await scriptAttempts(connection, (script) => append(script, pending, lookUp, blocks), {
+  return await scriptTransaction(connections, (script) => append(script, pending, lookUp, blocks), {
     retries: APPEND_RETRIES,
     retryable(error) {
       if (error instanceof BlocksFound) {
@@ -173,32 +168,6 @@ async function append(
     const refused = batch.filter((pending) => blocked.has(pending) && pending.key !== undefined);
     for (const [key, first] of await storedByCmid(script, refused)) earlier.set(key, first);
   }
-  const plan = planBatch(batch, earlier, blocked, blocks === undefined);
-  const { nextSeq, found } = plan.read(await script.run(plan.statements));
-  if (found.size > 0) throw new BlocksFound(found);
-  const second = secondPart(batch, earlier, blocked, nextSeq);
-  // The rows and the read seqs go with the COMMIT: one round trip (a few for a batch of large frames).
-  await script.commit(second.statements);
-  return second.results;
-}
-
-/** A batch's first round trip: its statements (after START TRANSACTION) and the reading of their results. */
-export interface FirstPart {
-  statements: Statement[];
-  read(results: unknown[]): { nextSeq: Map<string, number>; found: Set<string> };
-}
-
-/**
- * The first round trip of a batch: the conversations' upsert and the reads of their seqs and, when
- * `checkBlocks`, of the blocks between the batch's one-to-one pairs. `earlier`: the first messages of cmids
- * stored before (not stored again); `blocked`: messages refused for a block found by an earlier attempt.
- */
-export function planBatch(
-  batch: Pending[],
-  earlier: Map<string, AppendedMessage>,
-  blocked: Set<Pending>,
-  checkBlocks: boolean,
-): FirstPart {
   // How many new messages (the first of their cmid, or without one, and not blocked) each conversation gets.
   // A blocked message claims no cmid: a later message of the batch with the same one is stored.
   const counts = new Map<string, Taken>();
@@ -218,7 +187,7 @@ export function planBatch(
     }
   }
   // On the first attempt, the pairs of the one-to-one messages about to take a seq: read with the seqs.
-  const check = !checkBlocks ? [] : [
+  const check = blocks !== undefined ? [] : [
     ...new Map(
       batch.filter(({ peer, key }) => peer !== undefined && !(key !== undefined && earlier.has(key)))
         .map(({ peer, message }): [string, [number, number]] => [
@@ -227,21 +196,9 @@ export function planBatch(
         ]),
     ).values(),
   ];
-  return seqStatements(counts, check);
-}
+  const { nextSeq, found } = await takeSeqs(script, counts, check);
+  if (found.size > 0) throw new BlocksFound(found);
 
-/**
- * A batch's second round trip, given the first seq each conversation may use: the results of its messages and
- * the statements that store them (the message INSERTs and the group senders' read seqs; COMMIT not included).
- * `firstRow`: the batch's first stored message (conv, seq, mid), by which a caller that lost the COMMIT's
- * answer can tell whether it committed.
- */
-export function secondPart(
-  batch: Pending[],
-  earlier: Map<string, AppendedMessage>,
-  blocked: Set<Pending>,
-  nextSeq: Map<string, number>,
-): { results: AppendResult[]; statements: Statement[]; firstRow: Param[] | undefined } {
   const results: AppendResult[] = [];
   const rows: Param[][] = [];
   const frames: string[] = [];
@@ -271,16 +228,16 @@ export function secondPart(
     // the batch: the last one per (sender, conv) is the highest.
     if (pending.peer === undefined) reads.set(`${senderId}\n${conv}`, [senderId, conv, seq]);
   }
-  const statements = [
+  // The rows and the read seqs go with the COMMIT: one round trip (a few for a batch of large frames).
+  await script.commit([
     ...messageChunks(rows, frames).map((chunk) => ({
       sql: "INSERT INTO messages (conv, seq, sender, cmid, mid, ts, frame) VALUES " +
         chunk.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", "),
       values: chunk.flat(),
     })),
     ...raiseReadSeqs([...reads.values()]),
-  ];
-  const firstRow = rows.length === 0 ? undefined : [rows[0][0], rows[0][1], rows[0][4]];
-  return { results, statements, firstRow };
+  ]);
+  return results;
 }
 
 /**
@@ -348,7 +305,11 @@ async function storedByCmid(
  * committed before the read is seen. The rows are touched in conv order, so two nodes' batches lock them in one order and cannot
  * deadlock on them. The upserts and the reads are one round trip.
  */
-function seqStatements(counts: Map<string, Taken>, pairs: [number, number][]): FirstPart {
+async function takeSeqs(
+  script: MysqlScript,
+  counts: Map<string, Taken>,
+  pairs: [number, number][],
+): Promise<{ nextSeq: Map<string, number>; found: Set<string> }> {
   const names = [...counts.keys()].sort();
   const nameChunks = slices(names, MAX_SMALL_ROWS);
   const raises: Statement[] = nameChunks.map((chunk) => ({
@@ -388,27 +349,25 @@ function seqStatements(counts: Map<string, Taken>, pairs: [number, number][]): F
       values: [...blockers, ...blocked],
     });
   }
-  const read = (results: unknown[]) => {
-    const next = new Map<string, number>();
-    for (const rows of results.slice(raises.length, raises.length + nameChunks.length)) {
-      for (const row of rows as RowDataPacket[]) {
-        const conv = String(row.conv);
-        next.set(conv, Number(row.lastseq) - counts.get(conv)!.count + 1);
-      }
+  const results = await script.run([...raises, ...reads]);
+  const next = new Map<string, number>();
+  for (const rows of results.slice(raises.length, raises.length + nameChunks.length)) {
+    for (const row of rows as RowDataPacket[]) {
+      const conv = String(row.conv);
+      next.set(conv, Number(row.lastseq) - counts.get(conv)!.count + 1);
     }
-    const found = new Set<string>();
-    for (const rows of results.slice(raises.length + nameChunks.length)) {
-      for (const row of rows as RowDataPacket[]) {
-        const key = pairKey(Number(row.blocker), Number(row.blocked));
-        if (wanted.has(key)) found.add(key);
-      }
+  }
+  const found = new Set<string>();
+  for (const rows of results.slice(raises.length + nameChunks.length)) {
+    for (const row of rows as RowDataPacket[]) {
+      const key = pairKey(Number(row.blocker), Number(row.blocked));
+      if (wanted.has(key)) found.add(key);
     }
-    return { nextSeq: next, found };
-  };
-  return { statements: [...raises, ...reads], read };
+  }
+  return { nextSeq: next, found };
 }
 
-/** Statements that move each (user, conv)'s read seq up to the given seq, in key order (see {@linkcode seqStatements}). */
+/** Statements that move each (user, conv)'s read seq up to the given seq, in key order (see {@linkcode takeSeqs}). */
 function raiseReadSeqs(reads: Param[][]): Statement[] {
   reads.sort((a, b) => Number(a[0]) - Number(b[0]) || (String(a[1]) < String(b[1]) ? -1 : 1));
   return slices(reads, MAX_SMALL_ROWS).map((chunk) => ({

@@ -135,25 +135,6 @@ function withCallerStack(error: unknown): unknown {
 }
 
 /**
- * Sends the statements `texts` in as few queries as {@linkcode MAX_QUERY_CHARS} allows (one round trip each)
- * and returns each statement's result. The server stops at the first failing statement, and this rejects with
- * its error (with the caller's stack).
- */
-export async function runTexts(connection: Connection, texts: readonly string[]): Promise<unknown[]> {
-  const results: unknown[] = [];
-  try {
-    for (const query of queries(texts)) {
-      const [result] = await connection.query(query.join(";\n"));
-      // mysql2 answers a query of one statement with its result, of several with the list of their results.
-      results.push(...(query.length === 1 ? [result] : result as unknown[]));
-    }
-  } catch (error) {
-    throw withCallerStack(error);
-  }
-  return results;
-}
-
-/**
  * One transaction on a multi-statement connection. Nothing is sent until the first `run`, which begins the
  * transaction in the same round trip; `commit` ends it in the round trip of its last statements.
  *
@@ -199,7 +180,16 @@ export class MysqlScript {
     const texts = statements.map(({ sql, values }) => formatSql(sql, values));
     if (!this.#begun) texts.unshift("START TRANSACTION");
     this.#begun = true;
-    const results = await runTexts(this.#connection, texts);
+    const results: unknown[] = [];
+    try {
+      for (const query of queries(texts)) {
+        const [result] = await this.#connection.query(query.join(";\n"));
+        // mysql2 answers a query of one statement with its result, of several with the list of their results.
+        results.push(...(query.length === 1 ? [result] : result as unknown[]));
+      }
+    } catch (error) {
+      throw withCallerStack(error);
+    }
     return results.slice(results.length - statements.length);
   }
 
@@ -236,27 +226,18 @@ export async function scriptTransaction<R>(
   fn: (script: MysqlScript) => Promise<R>,
   options: TransactionOptions = {},
 ): Promise<R> {
-  return await connections.use(({ connection }) => scriptAttempts(connection, fn, options), options);
-}
-
-/**
- * {@linkcode scriptTransaction} on a connection the caller holds (no transaction open on it).
- */
-export async function scriptAttempts<R>(
-  connection: Connection,
-  fn: (script: MysqlScript) => Promise<R>,
-  options: TransactionOptions = {},
-): Promise<R> {
   const { retries = 0, retryable = isLockConflict } = options;
-  for (let attempt = 0;; attempt++) {
-    const script = new MysqlScript(connection);
-    try {
-      const result = await fn(script);
-      if (!script.committed) await script.commit([]);
-      return result;
-    } catch (error) {
-      if (script.begun) await rollbackAfter(connection, error);
-      if (attempt >= retries || isFatalMysqlError(error) || !retryable(error)) throw error;
+  return await connections.use(async ({ connection }) => {
+    for (let attempt = 0;; attempt++) {
+      const script = new MysqlScript(connection);
+      try {
+        const result = await fn(script);
+        if (!script.committed) await script.commit([]);
+        return result;
+      } catch (error) {
+        if (script.begun) await rollbackAfter(connection, error);
+        if (attempt >= retries || isFatalMysqlError(error) || !retryable(error)) throw error;
+      }
     }
-  }
+  }, options);
 }

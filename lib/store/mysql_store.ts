@@ -24,8 +24,7 @@ import { MysqlMessages } from "./mysql_messages.ts";
 import { migrateMysql } from "./mysql_migrations.ts";
 import { MysqlOffline } from "./mysql_offline.ts";
 import { MysqlUsers } from "./mysql_users.ts";
-import { appendBatches } from "./mysql_append_pipeline.ts";
-import type { AppendResult, NewMessage, PoolStats, Store } from "./store.ts";
+import type { PoolStats, Store } from "./store.ts";
 
 /** Options for {@linkcode MysqlStore.open}. */
 export interface MysqlStoreOptions {
@@ -113,14 +112,6 @@ export class MysqlStore extends ComposedStore implements Store {
       new MysqlConnections(factory, pool, { queryTimeout }),
       new MysqlConnections(appendFactory, appendPool, { queryTimeout }),
     );
-  }
-
-  /** See {@linkcode Store.appendBatches}: the MySQL append pipelined (`mysql_append_pipeline.ts`). */
-  appendBatches(
-    next: () => NewMessage[] | undefined,
-    done: (results: AppendResult[]) => void,
-  ): Promise<void> {
-    return appendBatches(this.#appends, next, done);
   }
 
   /**

@@ -288,15 +288,6 @@ export interface Store extends AsyncDisposable {
    * Rejects with StoreUnavailableError when the database is unreachable (nothing stored).
    */
   appendMessages(messages: NewMessage[]): Promise<AppendResult[]>;
-  /**
-   * Optional: {@linkcode Store.appendMessages} of each batch `next` hands out (until `undefined`), in order,
-   * `done` called with each one's results in that order; a store may overlap one batch's commit with the next
-   * one's start. Rejects when a batch failed: those handed out without a `done` are then not stored.
-   */
-  appendBatches?(
-    next: () => NewMessage[] | undefined,
-    done: (results: AppendResult[]) => void,
-  ): Promise<void>;
   /** The conversation's last seq (0 when it has no messages). */
   lastSeq(conv: string): Promise<number>;
   /** Up to `limit` messages with `after` < seq ≤ `upTo` (default: no bound), ascending. */
