@@ -1,3 +1,5 @@
+import type { TimeShare } from "./time_share.ts";
+
 /** Runs a callback in a later turn of the event loop (`NetworkTurns.schedule`, or `setTimeout(0)`). */
 export type NextTurn = (callback: () => void) => void;
 
