@@ -134,8 +134,8 @@ Deno.test("--login-concurrency defaults to 8, reads CHAT_LOGIN_CONCURRENCY, take
   }
 });
 
-Deno.test("--login-share defaults to 30, reads CHAT_LOGIN_SHARE, is listed in --help, refuses bad values", () => {
-  assert.equal(parseConfig([], noEnv)!.loginShare, 30);
+Deno.test("--login-share defaults to 20, reads CHAT_LOGIN_SHARE, is listed in --help, refuses bad values", () => {
+  assert.equal(parseConfig([], noEnv)!.loginShare, 20);
   const env = (name: string) => name === "CHAT_LOGIN_SHARE" ? "25" : undefined;
   assert.equal(parseConfig([], env)!.loginShare, 25);
   assert.equal(parseConfig(["--login-share", "100"], env)!.loginShare, 100, "the flag wins");
@@ -148,5 +148,5 @@ Deno.test("--login-share defaults to 30, reads CHAT_LOGIN_SHARE, is listed in --
   }
   const row = USAGE.split("\n").find((line) => line.trimStart().startsWith("--login-share PERCENT"));
   assert.ok(row?.includes("CHAT_LOGIN_SHARE"), row);
-  assert.ok(USAGE.includes("100 = no bound (30)"));
+  assert.ok(USAGE.includes("100 = no bound (20)"));
 });

@@ -66,7 +66,7 @@ export interface ChatServiceOptions {
   tokenLoginConcurrency?: number;
   /**
    * The share of real time token logins may be in flight while more wait (`--login-share`, percent / 100,
-   * default 0.3; 1: no bound): once it is spent the next waits for it to refill, so that chat keeps the rest.
+   * default 0.2; 1: no bound): once it is spent the next waits for it to refill, so that chat keeps the rest.
    * Only with a `tokenLoginConcurrency`.
    */
   tokenLoginShare?: number;
@@ -109,7 +109,7 @@ const DEFAULT_TOKEN_LOGIN_CONCURRENCY = 8;
  * time for token logins"): 30% kept about 0.7x main's chat p99 during the storm at about 2,000-2,700 logins/s;
  * 12% brought the p99 to 1.8x the idle one but only 640 logins/s; 50% hardly changed the p99.
  */
-const DEFAULT_TOKEN_LOGIN_SHARE = 0.3;
+const DEFAULT_TOKEN_LOGIN_SHARE = 0.2;
 
 /** Known user ids kept in memory; past this the cache starts over (a bound, not a tuning knob). */
 const USER_CACHE_LIMIT = 1_000_000;
