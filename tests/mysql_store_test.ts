@@ -646,6 +646,14 @@ test("MysqlStore.appendMessages() is two round trips, reads the blocks with the 
       direct.map((m) => m.senderId === a && m.conv === directConv(a, peers[3])),
     );
     assert.equal(await store.lastSeq(directConv(a, peers[3])), lastBefore + 1, "only the peer's own message");
+    // The rest of the batch is stored as answered, each frame built for its seq.
+    for (const [i, result] of results.entries()) {
+      if ("blocked" in result) continue;
+      assert.equal(result.frame, direct[i].frame(result.seq));
+      const [row] = await store.messagesAfter(result.conv, result.seq - 1, 1);
+      const { dup: _, ...fields } = result;
+      assert.deepEqual(row, fields);
+    }
   } finally {
     await connections.close();
   }
