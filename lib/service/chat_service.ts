@@ -105,9 +105,10 @@ const DEFAULT_RATE_LIMIT = 20_000;
  */
 const DEFAULT_TOKEN_LOGIN_CONCURRENCY = 8;
 /**
- * The share of real time waiting token logins may take. Measured with the `tokens` storm (README, "A share of
- * time for token logins"): 30% kept about 0.7x main's chat p99 during the storm at about 2,000-2,700 logins/s;
- * 12% brought the p99 to 1.8x the idle one but only 640 logins/s; 50% hardly changed the p99.
+ * The share of real time waiting token logins may take. Measured with the `tokens` storm of issue 12 (README,
+ * "A share of time for token logins"): at 20% about 1,000-1,200 logins/s with the chat p99 during the storm
+ * 1.4-1.9x the idle one (main: 4,000-5,000/s at 2.7-4.3x); 12-15% gave 640-770/s; 25-30% 1,400-2,700/s but
+ * the p99 fell in some runs only.
  */
 const DEFAULT_TOKEN_LOGIN_SHARE = 0.2;
 
