@@ -5,9 +5,10 @@
  * `1 - share` per millisecond, while none runs it rises by `share`. A new task may start while the budget is
  * not below 0; once it is overdrawn, the next one waits until it is back at 0.
  *
- * A share of time, not a number of tasks per second, so that a slower machine gets fewer but not too few: on
- * the embedded store a token login runs to its end without real I/O, so its time in flight is its time on the
- * event loop. A task waiting on real I/O (MySQL, Redis) is charged for its wait as well.
+ * A share of time, not a number of tasks per second, so that the rate follows the machine's speed: on the
+ * embedded store a token login runs to its end without real I/O, so its time in flight is its time on the
+ * event loop. A task waiting on real I/O (MySQL, Redis) is charged for its wait as well. It is a throttle, not
+ * a priority: the node cannot tell when nothing else waits, so the budget holds logins back then too.
  *
  * @module
  */
