@@ -66,7 +66,7 @@ export interface ChatServiceOptions {
   tokenLoginConcurrency?: number;
   /**
    * The share of real time token logins may be in flight while more wait (`--login-share`, percent / 100,
-   * default 0.2; 1: no bound): once it is spent the next waits for it to refill, so that chat keeps the rest.
+   * default 1: no bound): once it is spent the next waits for it to refill, so that chat keeps the rest.
    * Only with a `tokenLoginConcurrency`.
    */
   tokenLoginShare?: number;
@@ -105,12 +105,14 @@ const DEFAULT_RATE_LIMIT = 20_000;
  */
 const DEFAULT_TOKEN_LOGIN_CONCURRENCY = 8;
 /**
- * The share of real time waiting token logins may take. Measured with the `tokens` storm of issue 12 (README,
- * "A share of time for token logins"): at 20% about 1,000-1,200 logins/s with the chat p99 during the storm
- * 1.4-1.9x the idle one (main: 4,000-5,000/s at 2.7-4.3x); 12-15% gave 640-770/s; 25-30% 1,400-2,700/s but
- * the p99 fell in some runs only.
+ * The share of real time waiting token logins may take: no bound unless the operator sets one. Measured with
+ * the `tokens` storm of issue 12 (README, "A share of time for token logins"): at 20% about 1,000-1,200
+ * logins/s with the chat p99 during the storm 1.4-1.9x the idle one (without a bound: 4,000-5,000/s at
+ * 2.7-4.3x), and half the reconnects per second after a restart. Not the default: it is a throttle (the node
+ * idles while logins wait), a slower machine would fall below 1,000 logins/s, and on MySQL a login's waits
+ * for the database are charged to the share too, which was not measured.
  */
-const DEFAULT_TOKEN_LOGIN_SHARE = 0.2;
+const DEFAULT_TOKEN_LOGIN_SHARE = 1;
 
 /** Known user ids kept in memory; past this the cache starts over (a bound, not a tuning knob). */
 const USER_CACHE_LIMIT = 1_000_000;
