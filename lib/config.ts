@@ -39,6 +39,8 @@ export interface Config {
   maxMemoryMib: number;
   /** Token logins handled at once; the rest start one per turn of the event loop (0: no limit). */
   loginConcurrency: number;
+  /** Percent of real time token logins may be in flight while more wait (100: no bound). */
+  loginShare: number;
   /** Outbound bytes queued for a client that does not read before it is disconnected. */
   maxOutboundBytes: number;
   /** Live devices one user may have across all nodes. */
@@ -84,6 +86,7 @@ const FLAGS = {
   "max-connections": { type: "string", env: "CHAT_MAX_CONNECTIONS" },
   "max-memory": { type: "string", env: "CHAT_MAX_MEMORY" },
   "login-concurrency": { type: "string", env: "CHAT_LOGIN_CONCURRENCY" },
+  "login-share": { type: "string", env: "CHAT_LOGIN_SHARE" },
   "max-outbound-bytes": { type: "string", env: "CHAT_MAX_OUTBOUND_BYTES" },
   "max-devices": { type: "string", env: "CHAT_MAX_DEVICES" },
   "token-days": { type: "string", env: "CHAT_TOKEN_DAYS" },
@@ -121,6 +124,8 @@ export const USAGE = `Usage: deno task serve [options]
   --max-connections N     open connections per node (20000)            CHAT_MAX_CONNECTIONS
   --max-memory MIB        refuse connections at this RSS, 0 = off (0)  CHAT_MAX_MEMORY
   --login-concurrency N   token logins at once, 0 = no limit (8)       CHAT_LOGIN_CONCURRENCY
+  --login-share PERCENT   time token logins may take while more wait,  CHAT_LOGIN_SHARE
+                          100 = no bound (100)
   --max-outbound-bytes N  queued bytes for a slow reader (4194304)     CHAT_MAX_OUTBOUND_BYTES
   --max-devices N         live devices per user, all nodes (5)         CHAT_MAX_DEVICES
   --token-days N          days a resume token is valid (30)            CHAT_TOKEN_DAYS
@@ -250,6 +255,7 @@ export function parseCommand(args: string[], env: (name: string) => string | und
     maxConnections: integer("max-connections", get("max-connections") ?? "20000", 1, 1_000_000),
     maxMemoryMib: integer("max-memory", get("max-memory") ?? "0", 0, MAX_MEMORY_MIB),
     loginConcurrency: integer("login-concurrency", get("login-concurrency") ?? "8", 0, 10_000),
+    loginShare: integer("login-share", get("login-share") ?? "100", 1, 100),
     maxOutboundBytes: integer("max-outbound-bytes", get("max-outbound-bytes") ?? "4194304", 1024, 1 << 30),
     maxDevices: integer("max-devices", get("max-devices") ?? "5", 1, 100),
     tokenDays: integer("token-days", get("token-days") ?? "30", 1, 3650),

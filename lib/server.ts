@@ -100,6 +100,7 @@ export async function startNode(
       pageLimit: config.pageLimit,
       memoryBound,
       tokenLoginConcurrency: config.loginConcurrency,
+      tokenLoginShare: config.loginShare / 100,
     });
     registerLimitMetrics(registry, memoryBound, acceptFailures);
     await bus.start();

@@ -133,3 +133,20 @@ Deno.test("--login-concurrency defaults to 8, reads CHAT_LOGIN_CONCURRENCY, take
     );
   }
 });
+
+Deno.test("--login-share defaults to 100 (no bound), reads CHAT_LOGIN_SHARE, is listed in --help, refuses bad values", () => {
+  assert.equal(parseConfig([], noEnv)!.loginShare, 100);
+  const env = (name: string) => name === "CHAT_LOGIN_SHARE" ? "25" : undefined;
+  assert.equal(parseConfig([], env)!.loginShare, 25);
+  assert.equal(parseConfig(["--login-share", "20"], env)!.loginShare, 20, "the flag wins");
+  for (const value of ["0", "101", "-5", "half", "33.3", "50%"]) {
+    assert.throws(
+      () => parseConfig([`--login-share=${value}`], noEnv),
+      new ConfigError(`--login-share must be an integer from 1 to 100, got ${JSON.stringify(value)}`),
+      value,
+    );
+  }
+  const row = USAGE.split("\n").find((line) => line.trimStart().startsWith("--login-share PERCENT"));
+  assert.ok(row?.includes("CHAT_LOGIN_SHARE"), row);
+  assert.ok(USAGE.includes("100 = no bound (100)"));
+});

@@ -1,3 +1,5 @@
+import type { TimeShare } from "./time_share.ts";
+
 /** Runs a callback in a later turn of the event loop (`NetworkTurns.schedule`, or `setTimeout(0)`). */
 export type NextTurn = (callback: () => void) => void;
 
@@ -12,6 +14,11 @@ export interface ConcurrencyLimitOptions {
   handOff?: "now" | "one per turn";
   /** How `one per turn` waits for the next turn (default `setTimeout(0)`; see `network_turns.ts`). */
   nextTurn?: NextTurn;
+  /**
+   * A share of real time the tasks may take (see `time_share.ts`): once it is spent, the next waiter starts
+   * only when it is refilled (a timer of its clock), so that the rest of the node keeps the other part.
+   */
+  share?: TimeShare;
 }
 
 const timerTurn: NextTurn = (callback) => setTimeout(callback, 0);
@@ -30,6 +37,9 @@ export class ConcurrencyLimit {
   readonly #nextTurn: NextTurn;
   /** `one per turn`: a task started in this turn, so the next waits for the turn to end. */
   #startedThisTurn = false;
+  readonly #share: TimeShare | undefined;
+  /** Cancels the timer that waits for the share to be refilled; undefined: none is set. */
+  #refillTimer: (() => void) | undefined;
 
   constructor(limit: number, options: ConcurrencyLimitOptions = {}) {
     if (!Number.isInteger(limit) || limit < 1) {
@@ -38,6 +48,7 @@ export class ConcurrencyLimit {
     this.limit = limit;
     this.#onePerTurn = options.handOff === "one per turn";
     this.#nextTurn = options.nextTurn ?? timerTurn;
+    this.#share = options.share;
   }
 
   /** Tasks waiting for a slot. */
@@ -56,15 +67,17 @@ export class ConcurrencyLimit {
       return await task();
     } finally {
       this.#running--;
+      this.#share?.ended();
       this.#startWaiting();
     }
   }
 
-  /** Starts the waiters that may start now: while slots are free, or one per turn. */
+  /** Starts the waiters that may start now: while slots are free (and the share is not spent), or one per turn. */
   #startWaiting(): void {
     while (this.#running < this.limit && this.#waiting.length > 0) {
+      if (this.#onePerTurn && this.#startedThisTurn) return;
+      if (this.#share && !this.#shareAllows(this.#share)) return;
       if (this.#onePerTurn) {
-        if (this.#startedThisTurn) return;
         this.#startedThisTurn = true;
         this.#nextTurn(() => {
           this.#startedThisTurn = false;
@@ -72,7 +85,21 @@ export class ConcurrencyLimit {
         });
       }
       this.#running++;
+      this.#share?.started();
       this.#waiting.shift()!();
     }
+  }
+
+  /** Whether the share lets a task start now; if not, and no task's end will ask again, a timer will. */
+  #shareAllows(share: TimeShare): boolean {
+    const wait = share.msUntilFree();
+    if (wait === 0) return true;
+    if (wait !== Infinity && this.#refillTimer === undefined) {
+      this.#refillTimer = share.clock.schedule(() => {
+        this.#refillTimer = undefined;
+        this.#startWaiting();
+      }, wait);
+    }
+    return false;
   }
 }
