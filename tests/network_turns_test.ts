@@ -29,7 +29,11 @@ Deno.test("NetworkTurns runs a callback after the network reads that were ready,
 });
 
 Deno.test("NetworkTurns falls back to timers when the loopback connection cannot be opened, losing no callback", async () => {
-  using turns = new NetworkTurns(() => Promise.reject(new Deno.errors.PermissionDenied("no net")));
+  const told: unknown[] = [];
+  using turns = new NetworkTurns(
+    () => Promise.reject(new Deno.errors.PermissionDenied("no net")),
+    (error) => told.push(error),
+  );
   const ran: number[] = [];
   await new Promise<void>((resolve) => {
     turns.schedule(() => ran.push(1));
@@ -41,6 +45,8 @@ Deno.test("NetworkTurns falls back to timers when the loopback connection cannot
   assert.equal(turns.fellBack, true);
   await new Promise<void>((resolve) => turns.schedule(resolve));
   assert.deepEqual(ran, [1, 2]);
+  assert.equal(told.length, 1, "the fallback is told once, however many callbacks waited or came after");
+  assert.ok(told[0] instanceof Deno.errors.PermissionDenied);
 });
 
 Deno.test("NetworkTurns.close() closes the loopback connection and still runs what was queued", async () => {

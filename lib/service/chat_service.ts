@@ -18,7 +18,7 @@ import { type Counter, Registry } from "../ops/metrics.ts";
 import { takeToken, TokenBucket } from "./token_bucket.ts";
 import { ConcurrencyLimit } from "./concurrency_limit.ts";
 import { TimeShare } from "./time_share.ts";
-import { NetworkTurns } from "./network_turns.ts";
+import { NetworkTurns, openLoopback } from "./network_turns.ts";
 import type { ServiceContext } from "./context.ts";
 import { CursorSaver } from "./cursor_saver.ts";
 import { Delivery } from "./delivery.ts";
@@ -147,7 +147,7 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
    * The turns of the event loop that waiting token logins start in, one per turn: on the embedded store a login
    * runs to its end without real I/O, so logins started together would run back to back while chat waits.
    */
-  readonly #loginTurns = new NetworkTurns();
+  readonly #loginTurns: NetworkTurns;
   /** One log line per interval per reason, however many connections are refused. */
   readonly #refusalLogs: Record<Refusal, LogThrottle>;
   /** Every session's `onSend`: one function for all (a closure per session would stay with each connection). */
@@ -160,6 +160,16 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#memoryBound = options.memoryBound;
     const tokenLoginConcurrency = options.tokenLoginConcurrency ?? DEFAULT_TOKEN_LOGIN_CONCURRENCY;
     const tokenLoginShare = options.tokenLoginShare ?? DEFAULT_TOKEN_LOGIN_SHARE;
+    this.#loginTurns = new NetworkTurns(
+      openLoopback,
+      (error) =>
+        options.log.warn(
+          "token logins now start by timers: the loopback connection that marks a turn failed",
+          {
+            error,
+          },
+        ),
+    );
     this.#tokenLogins = tokenLoginConcurrency > 0
       ? new ConcurrencyLimit(tokenLoginConcurrency, {
         handOff: "one per turn",

@@ -46,6 +46,7 @@ const BYTE = new Uint8Array([0]);
  */
 export class NetworkTurns implements Disposable {
   readonly #open: () => Promise<LoopbackPair>;
+  readonly #onFallBack: (error: unknown) => void;
   #pair: Promise<LoopbackPair> | undefined;
   #queue: (() => void)[] = [];
   #ticking = false;
@@ -53,9 +54,16 @@ export class NetworkTurns implements Disposable {
   #closed = false;
   readonly #buffer = new Uint8Array(64);
 
-  /** `open`: how the loopback connection is made (tests pass one that fails). */
-  constructor(open: () => Promise<LoopbackPair> = openLoopback) {
+  /**
+   * `open`: how the loopback connection is made (tests pass one that fails). `onFallBack`: told once, with the
+   * error, when turns go by timers for good (later turns, so the caller can say so in its log).
+   */
+  constructor(
+    open: () => Promise<LoopbackPair> = openLoopback,
+    onFallBack: (error: unknown) => void = () => {},
+  ) {
     this.#open = open;
+    this.#onFallBack = onFallBack;
   }
 
   /** Whether the loopback connection failed and turns are `setTimeout(0)` now. */
@@ -72,7 +80,7 @@ export class NetworkTurns implements Disposable {
     this.#queue.push(callback);
     if (this.#ticking) return;
     this.#ticking = true;
-    this.#tick().catch(() => this.#fallBack());
+    this.#tick().catch((error) => this.#fallBack(error));
   }
 
   async #tick(): Promise<void> {
@@ -86,13 +94,15 @@ export class NetworkTurns implements Disposable {
   }
 
   /** The loopback connection is of no further use: what waits, and all that comes, goes by timers. */
-  #fallBack(): void {
+  #fallBack(error: unknown): void {
+    if (this.#broken || this.#closed) return;
     this.#broken = true;
     this.#ticking = false;
     const due = this.#queue;
     this.#queue = [];
     for (const callback of due) setTimeout(callback, 0);
     this.#closePair();
+    this.#onFallBack(error);
   }
 
   #closePair(): void {
