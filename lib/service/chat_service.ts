@@ -160,16 +160,9 @@ export class ChatService implements ConnectionHandler<UndeliveredFrame> {
     this.#memoryBound = options.memoryBound;
     const tokenLoginConcurrency = options.tokenLoginConcurrency ?? DEFAULT_TOKEN_LOGIN_CONCURRENCY;
     const tokenLoginShare = options.tokenLoginShare ?? DEFAULT_TOKEN_LOGIN_SHARE;
-    this.#loginTurns = new NetworkTurns(
-      openLoopback,
-      (error) =>
-        options.log.warn(
-          "token logins now start by timers: the loopback connection that marks a turn failed",
-          {
-            error,
-          },
-        ),
-    );
+    const turnsFellBack =
+      "token logins now start by timers: the loopback connection that marks a turn failed";
+    this.#loginTurns = new NetworkTurns(openLoopback, (error) => options.log.warn(turnsFellBack, { error }));
     this.#tokenLogins = tokenLoginConcurrency > 0
       ? new ConcurrencyLimit(tokenLoginConcurrency, {
         handOff: "one per turn",
