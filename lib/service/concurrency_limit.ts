@@ -38,8 +38,8 @@ export class ConcurrencyLimit {
   /** `one per turn`: a task started in this turn, so the next waits for the turn to end. */
   #startedThisTurn = false;
   readonly #share: TimeShare | undefined;
-  /** Cancels the timer that waits for the share to be refilled; undefined: none is set. */
-  #refillTimer: (() => void) | undefined;
+  /** A timer waits for the share to be refilled (one is enough, however many tasks wait). */
+  #refillPending = false;
 
   constructor(limit: number, options: ConcurrencyLimitOptions = {}) {
     if (!Number.isInteger(limit) || limit < 1) {
@@ -94,9 +94,10 @@ export class ConcurrencyLimit {
   #shareAllows(share: TimeShare): boolean {
     const wait = share.msUntilFree();
     if (wait === 0) return true;
-    if (wait !== Infinity && this.#refillTimer === undefined) {
-      this.#refillTimer = share.clock.schedule(() => {
-        this.#refillTimer = undefined;
+    if (wait !== Infinity && !this.#refillPending) {
+      this.#refillPending = true;
+      share.clock.schedule(() => {
+        this.#refillPending = false;
         this.#startWaiting();
       }, wait);
     }
